@@ -1,0 +1,495 @@
+"""Stage 3: facts about a core function, specialised for its argument kinds.
+
+* versions: each assignment of a name makes a new version (SSA numbering),
+  so a value can be told apart from a later value of the same name;
+* kinds: the kind (scalar, array of ndim and dtype, pytree) of every
+  version, worked out by evaluating each operation once on tiny stand-in
+  values (`kinds.dummy`), never on the user's data;
+* shape classes: versions that provably have the same shape, so the
+  generated code can skip `unbroadcast` where nothing was broadcast;
+* activity: a value gets an adjoint only if it depends on a `wrt` input
+  (varied) *and* influences the output (useful).
+
+Values are addressed by *refs* `(name, version, path)`: the path picks a
+leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
+"""
+
+import builtins
+import types
+import warnings
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from . import rules
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, dummy, kind_of, leaves
+from .parse import MISSING
+
+NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides",
+                      "flags", "device"}
+VIEW_METHODS = {"reshape", "transpose", "ravel", "view", "swapaxes", "squeeze", "T"}
+_SAFE_BUILTINS = {len, float, int, abs, min, max, sum, round, range, tuple, list, bool,
+                  isinstance, type, complex}
+_ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod, gast.FloorDiv)
+
+
+@dataclass
+class StmtFacts:
+    reads: dict = field(default_factory=dict)      # name -> version read
+    writes: dict = field(default_factory=dict)     # name -> version written
+    active: bool = False                           # has an adjoint to propagate
+    active_inputs: set = field(default_factory=set)  # refs that receive adjoints
+
+
+@dataclass
+class Facts:
+    kinds: dict            # (name, version) -> kind
+    stmts: list            # StmtFacts, one per core statement
+    shape_class: dict      # (name, version) -> hashable class
+    varied: set            # refs depending on wrt
+    useful: set            # refs influencing the output
+    output: tuple          # (name, version) of the returned atom, or None
+    output_kind: object
+    final_versions: dict   # name -> last version
+
+    def kind(self, name, version):
+        return self.kinds.get((name, version), UNKNOWN)
+
+    def same_shape(self, a, b):
+        ca, cb = self.shape_class.get(a), self.shape_class.get(b)
+        return ca is not None and ca == cb
+
+    def active(self, ref):
+        return ref in self.varied and ref in self.useful
+
+
+def value_operands(value):
+    """The atoms a core value reads, in evaluation order."""
+    if isinstance(value, gast.BinOp):
+        return [value.left, value.right]
+    if isinstance(value, gast.UnaryOp):
+        return [value.operand]
+    if isinstance(value, gast.Compare):
+        return [value.left] + list(value.comparators)
+    if isinstance(value, gast.Call):
+        base = [value.func.value] if isinstance(value.func, gast.Attribute) \
+            and not getattr(value.func, "s2sad_global", False) else []
+        return base + list(value.args) + [k.value for k in value.keywords]
+    if isinstance(value, gast.Attribute):
+        return [] if getattr(value, "s2sad_global", False) else [value.value]
+    if isinstance(value, gast.Subscript):
+        return [value.value] + index_atoms(value.slice)
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return list(value.elts)
+    if isinstance(value, gast.Dict):
+        return list(value.keys) + list(value.values)
+    if isinstance(value, gast.Name):
+        return [value]
+    if isinstance(value, gast.JoinedStr):
+        return [n for n in gast.walk(value) if isinstance(n, gast.Name)]
+    return []
+
+
+def index_atoms(index):
+    if isinstance(index, gast.Slice):
+        return [p for p in (index.lower, index.upper, index.step) if p is not None]
+    if isinstance(index, gast.Tuple):
+        return [a for e in index.elts for a in index_atoms(e)]
+    return [index]
+
+
+def statement_value(stmt):
+    if isinstance(stmt, gast.Assign):
+        return stmt.value
+    if isinstance(stmt, gast.Expr):
+        return stmt.value
+    if isinstance(stmt, gast.Return):
+        return stmt.value
+    if isinstance(stmt, gast.Assert):
+        return gast.Tuple(elts=[stmt.test] + ([stmt.msg] if stmt.msg is not None else []),
+                          ctx=gast.Load())
+    return None
+
+
+def assigned_names(stmt):
+    if not isinstance(stmt, gast.Assign):
+        return []
+    target = stmt.targets[0]
+    if isinstance(target, gast.Name):
+        return [target.id]
+    return [e.id for e in target.elts]
+
+
+class Analyzer:
+    """Works out the facts of one core function for given argument kinds.
+
+    `call_kind(obj, arg_kinds, kw_kinds)` gives the result kind of a call
+    to a user helper (the driver analyses the helper itself).
+    """
+
+    def __init__(self, core, arg_kinds, wrt, call_kind=None, output_paths=((),)):
+        self.core = core
+        self.output_paths = output_paths      # leaves of the output that are seeded
+        self.ns = core.source.namespace
+        self.arg_kinds = arg_kinds            # param name -> kind
+        self.wrt = wrt                        # param names
+        self.call_kind = call_kind or (lambda obj, a, k: UNKNOWN)
+        self.kinds = {}
+        self.shape_class = {}
+        self.current = {}
+        self.stmts = []
+        self._classes = 0
+
+    # ---- kinds ------------------------------------------------------------
+
+    def new_class(self, kind):
+        if getattr(kind, "ndim", None) == 0:
+            return "()"
+        self._classes += 1
+        return self._classes
+
+    def atom_kind(self, atom):
+        if isinstance(atom, gast.Name):
+            if atom.id in self.core.local_names:
+                version = self.current.get(atom.id)
+                return self.kinds.get((atom.id, version), UNKNOWN)
+            value = self.ns.lookup(atom.id)
+            return Opaque(type(None)) if value is MISSING else kind_of(value)
+        if isinstance(atom, gast.Constant):
+            return kind_of(atom.value)
+        if getattr(atom, "s2sad_global", False):
+            value = self.ns.resolve(atom, self.core.local_names)
+            return UNKNOWN if value is MISSING else kind_of(value)
+        return UNKNOWN
+
+    def atom_class(self, atom):
+        if isinstance(atom, gast.Name) and atom.id in self.core.local_names:
+            return self.shape_class.get((atom.id, self.current.get(atom.id)))
+        kind = self.atom_kind(atom)
+        return "()" if getattr(kind, "ndim", None) == 0 else None
+
+    def stand_in(self, atom, for_index=False):
+        if isinstance(atom, gast.Constant):
+            return atom.value
+        kind = self.atom_kind(atom)
+        if for_index and isinstance(kind, Scalar) and kind.dtype == "int":
+            return 0
+        if for_index and isinstance(kind, Array) and kind.dtype is not None \
+                and np.dtype(kind.dtype).kind == "b":
+            return np.ones((1,) * (kind.ndim or 0), dtype=bool)
+        if for_index and isinstance(kind, Array) and kind.dtype is not None \
+                and np.dtype(kind.dtype).kind in "iu":
+            return np.zeros((1,) * (kind.ndim or 0), dtype=kind.dtype)
+        if not isinstance(atom, gast.Name) or atom.id in self.core.local_names:
+            return dummy(kind)
+        value = self.ns.lookup(atom.id)                  # a global constant
+        if isinstance(value, (int, float, bool, str, type(None), np.dtype, type)):
+            return value
+        if isinstance(value, (types.ModuleType, types.FunctionType)):
+            return value
+        return dummy(kind)
+
+    def stand_in_index(self, index):
+        if isinstance(index, gast.Slice):
+            part = lambda p: None if p is None else self.stand_in(p, True)
+            return slice(part(index.lower), part(index.upper), part(index.step))
+        if isinstance(index, gast.Tuple):
+            return tuple(self.stand_in_index(e) for e in index.elts)
+        return self.stand_in(index, True)
+
+    def evaluate(self, thunk):
+        """Kind of what `thunk` returns on stand-ins; UNKNOWN if it cannot run."""
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return kind_of(thunk())
+        except Exception:
+            return UNKNOWN
+
+    def value_kind(self, value):
+        if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "s2sad_global", False):
+            return self.atom_kind(value)
+        if isinstance(value, (gast.Tuple, gast.List)):
+            t = tuple if isinstance(value, gast.Tuple) else list
+            elts = value.elts
+            return Tree(t, tuple(range(len(elts))), tuple(self.atom_kind(e) for e in elts))
+        if isinstance(value, gast.Dict):
+            if all(isinstance(k, gast.Constant) for k in value.keys):
+                return Tree(dict, tuple(k.value for k in value.keys),
+                            tuple(self.atom_kind(v) for v in value.values))
+            return Opaque(dict)
+        if isinstance(value, gast.JoinedStr):
+            return Opaque(str)
+        if isinstance(value, gast.Subscript):
+            base = self.atom_kind(value.value)
+            if isinstance(base, Tree):
+                if isinstance(value.slice, gast.Constant) and value.slice.value in base.keys:
+                    return base.child(value.slice.value)
+                return UNKNOWN
+            return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
+        if isinstance(value, gast.Attribute):
+            base = self.atom_kind(value.value)
+            if isinstance(base, Tree):
+                return Opaque(object)
+            if base == UNKNOWN:
+                return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
+            return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            return self.evaluate(lambda: _apply(value, self.stand_in))
+        if isinstance(value, gast.Call):
+            return self.call_result_kind(value)
+        return UNKNOWN
+
+    def call_result_kind(self, call):
+        func = call.func
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            base = self.atom_kind(func.value)
+            if isinstance(base, Array) and base.ndim is not None:
+                return self.evaluate(lambda: getattr(self.stand_in(func.value), func.attr)(
+                    *[self.stand_in(a) for a in call.args],
+                    **{k.arg: self.stand_in(k.value) for k in call.keywords}))
+            return UNKNOWN
+        obj = self.ns.resolve(func, self.core.local_names)
+        if obj is MISSING:
+            return UNKNOWN
+        if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None:
+            return self.call_kind(obj, [self.atom_kind(a) for a in call.args],
+                                  {k.arg: self.atom_kind(k.value) for k in call.keywords})
+        if not _pure(obj):
+            return UNKNOWN
+        return self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
+                                         **{k.arg: self.stand_in(k.value) for k in call.keywords}))
+
+    # ---- the walk ---------------------------------------------------------
+
+    def run(self):
+        core = self.core
+        for name in core.params:
+            kind = self.arg_kinds.get(name, UNKNOWN)
+            self.kinds[(name, 0)] = kind
+            self.shape_class[(name, 0)] = self.new_class(kind)
+            self.current[name] = 0
+        output = None
+        output_kind = Opaque(type(None))
+        for stmt in core.body:
+            sf = StmtFacts()
+            value = statement_value(stmt)
+            for atom in value_operands(value) if value is not None else []:
+                if isinstance(atom, gast.Name) and atom.id in core.local_names:
+                    if atom.id not in self.current:
+                        raise core.source.error(stmt, f"`{atom.id}` is used before it is assigned")
+                    sf.reads[atom.id] = self.current[atom.id]
+            if isinstance(stmt, gast.Assign):
+                self.assign(stmt, sf)
+            if isinstance(stmt, gast.Return):
+                output_kind = self.value_kind(stmt.value)
+                if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
+                    output = (stmt.value.id, self.current[stmt.value.id])
+            self.stmts.append(sf)
+        facts = Facts(self.kinds, self.stmts, self.shape_class, set(), set(), output,
+                      output_kind, dict(self.current))
+        _activity(self, facts)
+        return facts
+
+    def assign(self, stmt, sf):
+        target = stmt.targets[0]
+        value = stmt.value
+        if isinstance(target, gast.Name):
+            kind = self.value_kind(value)
+            cls = self.value_class(value, kind)
+            self.define(target.id, kind, cls, sf)
+            return
+        source = self.atom_kind(value)
+        n = len(target.elts)
+        if isinstance(source, Tree):
+            if len(source.children) != n:
+                raise self.core.source.error(
+                    stmt, f"cannot unpack {len(source.children)} values into {n} names")
+            parts = list(source.children)
+        elif isinstance(source, Array) and source.ndim:
+            parts = [Array(source.ndim - 1, source.dtype)] * n
+        else:
+            parts = [UNKNOWN] * n
+        for elt, kind in zip(target.elts, parts):
+            self.define(elt.id, kind, self.new_class(kind), sf)
+
+    def define(self, name, kind, cls, sf):
+        version = self.current.get(name, -1) + 1
+        while (name, version) in self.kinds:
+            version += 1
+        self.current[name] = version
+        self.kinds[(name, version)] = kind
+        self.shape_class[(name, version)] = cls if cls is not None else self.new_class(kind)
+        sf.writes[name] = version
+
+    def value_class(self, value, kind):
+        if getattr(kind, "ndim", None) == 0:
+            return "()"
+        if isinstance(value, gast.Name):
+            return self.atom_class(value)
+        operands = None
+        if isinstance(value, gast.BinOp) and isinstance(value.op, _ELEMENTWISE_OPS):
+            operands = [value.left, value.right]
+        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+            operands = [value.operand]
+        elif isinstance(value, gast.Call) and not value.keywords:
+            obj = self.ns.resolve(value.func, self.core.local_names)
+            if isinstance(obj, np.ufunc) and obj.nin == len(value.args):
+                operands = list(value.args)
+        if operands is None:
+            return None
+        classes = {self.atom_class(a) for a in operands} - {"()"}
+        if len(classes) == 1 and None not in classes:
+            return classes.pop()
+        return None
+
+
+def _apply(value, stand_in):
+    import operator
+    if isinstance(value, gast.BinOp):
+        return rules.BINARY_OPERATORS[type(value.op)](stand_in(value.left), stand_in(value.right))
+    if isinstance(value, gast.UnaryOp):
+        return rules.UNARY_OPERATORS[type(value.op)](stand_in(value.operand))
+    left = stand_in(value.left)
+    result = True
+    for op, right in zip(value.ops, value.comparators):
+        right = stand_in(right)
+        result = result & rules.COMPARE_OPERATORS[type(op)](left, right)
+        left = right
+    return result
+
+
+def _pure(obj):
+    """May this callable run on stand-ins to learn its result kind?"""
+    if rules.lookup_adjoint(obj) is not None or rules.is_nondifferentiable(obj):
+        return True
+    try:
+        if obj in _SAFE_BUILTINS:
+            return True
+    except TypeError:
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    if isinstance(obj, np.ufunc):
+        return True
+    return module.startswith("numpy") and not module.startswith(("numpy.random", "numpy.lib.npyio"))
+
+
+# ---- activity -----------------------------------------------------------------
+
+def _refs(an, name, version):
+    """Leaf refs of a local version."""
+    kind = an.kinds.get((name, version), UNKNOWN)
+    return [(name, version, path) for path, _ in leaves(kind)]
+
+
+def _activity(an, facts):
+    core = an.core
+    varied = set()
+    for name in an.wrt:
+        for path, kind in leaves(an.kinds[(name, 0)]):
+            if kind.differentiable:
+                varied.add((name, 0, path))
+    flows = []                            # per statement: [(out_ref, [in_refs])]
+    for stmt, sf in zip(core.body, facts.stmts):
+        flow = _flow(an, stmt, sf)
+        flows.append(flow)
+        for out, ins in flow:
+            kind = _leaf_kind(an, out)
+            if kind.differentiable and any(i in varied for i in ins):
+                varied.add(out)
+    useful = set()
+    if facts.output is not None:
+        name, version = facts.output
+        useful.update(r for r in _refs(an, name, version)
+                      if any(r[2][:len(p)] == p for p in an.output_paths))
+    for stmt, sf, flow in reversed(list(zip(core.body, facts.stmts, flows))):
+        for out, ins in flow:
+            if out in useful and out in varied:
+                sf.active = True
+                for i in ins:
+                    if i in varied:
+                        useful.add(i)
+                        sf.active_inputs.add(i)
+    facts.varied, facts.useful = varied, useful
+
+
+def _leaf_kind(an, ref):
+    name, version, path = ref
+    kind = an.kinds.get((name, version), UNKNOWN)
+    for key in path:
+        kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
+    return kind
+
+
+def _atom_refs(an, atom, sf, path=None):
+    if isinstance(atom, gast.Name) and atom.id in sf.reads:
+        refs = _refs(an, atom.id, sf.reads[atom.id])
+        if path is not None:
+            refs = [r for r in refs if r[2][:len(path)] == path]
+        return refs
+    return []
+
+
+def _flow(an, stmt, sf):
+    """Which output refs of a statement depend on which input refs."""
+    if not isinstance(stmt, gast.Assign):
+        return []
+    target = stmt.targets[0]
+    value = stmt.value
+    if isinstance(target, gast.Tuple):             # unpacking
+        out = []
+        for i, elt in enumerate(target.elts):
+            version = sf.writes[elt.id]
+            for ref in _refs(an, elt.id, version):
+                src = _atom_refs(an, value, sf)
+                if src and any(len(r[2]) for r in src):
+                    src = [(r[0], r[1], r[2]) for r in src if r[2][:1] == (i,) and r[2][1:] == ref[2]]
+                out.append((ref, src))
+        return out
+    name = target.id
+    version = sf.writes[name]
+    outs = _refs(an, name, version)
+    if isinstance(value, gast.Name):
+        src = {r[2]: r for r in _atom_refs(an, value, sf)}
+        return [(o, [src[o[2]]] if o[2] in src else []) for o in outs]
+    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+        elts = value.elts if not isinstance(value, gast.Dict) else value.values
+        keys = range(len(elts)) if not isinstance(value, gast.Dict) else [k.value for k in value.keys] \
+            if all(isinstance(k, gast.Constant) for k in value.keys) else None
+        if keys is not None:
+            flow = []
+            for o in outs:
+                if not o[2]:
+                    continue
+                key, rest = o[2][0], o[2][1:]
+                elt = elts[list(keys).index(key)]
+                flow.append((o, [r for r in _atom_refs(an, elt, sf) if r[2] == rest]))
+            return flow
+    if isinstance(value, gast.Subscript) and isinstance(an.kinds.get(
+            (value.value.id, sf.reads.get(value.value.id)), None) if isinstance(value.value, gast.Name)
+            else None, Tree):
+        if isinstance(value.slice, gast.Constant):
+            key = value.slice.value
+            src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
+            return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
+    if _nondifferentiable(an, value):
+        return [(o, []) for o in outs]
+    ins = [r for a in value_operands(value) for r in _atom_refs(an, a, sf)]
+    return [(o, ins) for o in outs]
+
+
+def _nondifferentiable(an, value):
+    if isinstance(value, gast.Compare) or isinstance(value, gast.JoinedStr):
+        return True
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.Not, gast.Invert)):
+        return True
+    if isinstance(value, gast.Attribute) and value.attr in NONDIFF_ATTRIBUTES:
+        return True
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            return rules.is_nondifferentiable(rules.method_key(func.attr))
+        obj = an.ns.resolve(func, an.core.local_names)
+        return obj is not MISSING and rules.is_nondifferentiable(obj)
+    return False

@@ -1,0 +1,314 @@
+"""The driver: runs the pipeline for one function and one tuple of kinds.
+
+    parse -> normalize -> analyze -> reverse -> optimize -> emit
+
+A *joint* build is the gradient the user asked for: one function with the
+forward sweep, the reverse sweep and the gradients returned.  A user
+helper called on differentiated values gets a *split* build: `f_fwd`
+returns the result and what the reverse sweep needs of it; `f_bwd` takes
+the result's adjoint and that record and returns the arguments' adjoints.
+"""
+
+import copy
+from dataclasses import dataclass
+
+import gast
+
+from . import rules
+from .analyze import Analyzer, _pure
+from .emit import FunctionSpec, compile_function
+from .errors import TransformError
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
+from .normalize import normalize
+from .optimize import assign_storage, drop_redundant_comments, eliminate_dead_code, free_names
+from .parse import MISSING, parse_function, user_text
+from .reverse import Comment, Context, Reverse, assign, call, const, gradient_of, name
+from . import runtime
+
+_CORES = {}
+
+
+def core_of(func):
+    """Parsed and normalised form of a function (cached per function object)."""
+    entry = _CORES.get(func)
+    if entry is None:
+        entry = _CORES[func] = normalize(parse_function(func))
+    return entry
+
+
+@dataclass
+class Built:
+    function: object
+    source: str                   # the source of the function and its helpers
+
+
+@dataclass
+class HelperPair:
+    forward: object
+    backward: object
+    returns: list                 # (param, path) of each adjoint the backward returns
+    sources: list
+
+
+class Builder:
+    """Builds generated functions; caches helper builds for one top-level build."""
+
+    def __init__(self):
+        self.helpers = {}
+        self.in_progress = set()
+        self.sources = []
+
+    # ---- kinds of the user's helpers -----------------------------------------------
+
+    def param_kinds(self, func, core, arg_kinds):
+        kinds = dict(arg_kinds)
+        defaults = _defaults(func)
+        for p in core.params:
+            if p not in kinds:
+                kinds[p] = kind_of(defaults[p]) if p in defaults else UNKNOWN
+        return kinds
+
+    def helper_kind(self, func, args, keywords):
+        import inspect
+        try:
+            core = core_of(func)
+            bound = inspect.signature(func).bind(*args, **keywords).arguments
+        except (TypeError, TransformError):
+            return UNKNOWN
+        if func in self.in_progress:
+            return UNKNOWN
+        self.in_progress.add(func)
+        try:
+            facts = Analyzer(core, self.param_kinds(func, core, bound), (), self.helper_kind).run()
+        finally:
+            self.in_progress.discard(func)
+        return facts.output_kind
+
+    # ---- builds ----------------------------------------------------------------------
+
+    def analyze(self, func, core, arg_kinds, wrt, output_paths=((),)):
+        return Analyzer(core, self.param_kinds(func, core, arg_kinds), wrt, self.helper_kind,
+                        output_paths).run()
+
+    def helper(self, func, arg_kinds, active, out_paths, origin, caller):
+        key = (func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active, out_paths)
+        if key in self.helpers:
+            return self.helpers[key]
+        if func in self.in_progress:
+            raise caller.error(origin, f"{func.__name__} calls itself (recursion), which is not "
+                                       "supported yet", "write the recursion as a loop")
+        self.in_progress.add(func)
+        try:
+            pair = self.split(func, arg_kinds, active, out_paths)
+        finally:
+            self.in_progress.discard(func)
+        self.helpers[key] = pair
+        return pair
+
+    def split(self, func, arg_kinds, active, out_paths):
+        core = core_of(func)
+        facts = self.analyze(func, core, arg_kinds, active, out_paths)
+        ctx = Context(core, self)
+        rev = Reverse(core, facts, ctx)
+        out_name, out_version = facts.output
+        seeds = []
+        for path in out_paths:
+            seed = rev.adjoint_name((out_name, out_version, path))
+            seeds.append(seed)
+            from .reverse import Adjoint
+            rev.table[(out_name, out_version, path)] = Adjoint(name(seed), False, False)
+        rev.run()
+        returns, grads = [], []
+        for param in active:
+            kind = facts.kind(param, 0)
+            for path, leaf in leaves(kind):
+                if leaf.differentiable:
+                    returns.append((param, path))
+                    grads.append(_leaf_gradient(rev, param, path))
+        reverse = eliminate_dead_code(rev.items, _names(grads))
+        forward = _forward_items(rev, core)
+        assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
+                       facts.final_versions, ctx.namer)
+        saved = sorted((free_names(reverse) | _names(grads)) & (core.local_names))
+        out_atom = name(out_name, (out_name, out_version))
+        forward = drop_redundant_comments(eliminate_dead_code(forward, saved + [out_name]))
+        # the storage pass may have renamed the output and saved values
+        forward_return = gast.Return(value=gast.Tuple(elts=[_storage_of(forward, out_atom), gast.Tuple(
+            elts=[name(s) for s in saved], ctx=gast.Load())], ctx=gast.Load()))
+        saved_name = ctx.namer.fresh("saved")
+        unpack = assign(gast.Tuple(elts=[name(s, store=True) for s in saved], ctx=gast.Store()),
+                        name(saved_name)) if saved else None
+        bwd_body = ([unpack] if unpack else []) + reverse + [gast.Return(
+            value=grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load()))]
+        src = core.source
+        fwd_spec = FunctionSpec(
+            name=ctx.namer.fresh(f"{core.node.name}_fwd"), params=_params_text(core),
+            body=forward + [forward_return], globals=src.func.__globals__, cells=ctx.cells,
+            user_cells=src.namespace.cells, defaults=src.func.__defaults__,
+            kwdefaults=src.func.__kwdefaults__, origin=src.name)
+        bwd_spec = FunctionSpec(
+            name=ctx.namer.fresh(f"{core.node.name}_bwd"), params=", ".join(seeds + [saved_name]),
+            body=bwd_body, globals=src.func.__globals__, cells=ctx.cells,
+            user_cells=src.namespace.cells, origin=src.name)
+        fwd, fwd_text = compile_function(fwd_spec)
+        bwd, bwd_text = compile_function(bwd_spec)
+        return HelperPair(fwd, bwd, returns, [fwd_text, bwd_text])
+
+    def joint(self, func, arg_kinds, wrt, with_value, has_aux, name_):
+        core = core_of(func)
+        src = core.source
+        output_paths = ((0,),) if has_aux else ((),)
+        facts = self.analyze(func, core, arg_kinds, wrt, output_paths)
+        loss_kind = _check_output(src, facts, has_aux)
+        ctx = Context(core, self)
+        rev = Reverse(core, facts, ctx)
+        checks = []
+        if facts.output is not None:
+            out_name, out_version = facts.output
+            path = (0,) if has_aux else ()
+            seed_ref = (out_name, out_version, path)
+            from .reverse import Adjoint
+            if getattr(loss_kind, "ndim", None) == 0:
+                rev.table[seed_ref] = Adjoint(const(1.0), False, isinstance(loss_kind, Scalar))
+            else:
+                loss = _access(name(out_name, (out_name, out_version)), path)
+                checks.append(gast.Expr(value=call(name(ctx.spell(runtime.scalar_output, "scalar_output")),
+                                                   copy.deepcopy(loss), const(src.name))))
+                checks[-1].s2sad_effect = True
+                seed = rev.adjoint_name(seed_ref)
+                rev.items.append(Comment(user_text(core.body[-1].s2sad_origin)))
+                rev.items.append(assign(name(seed, store=True), call(gast.Attribute(
+                    value=ctx.numpy(), attr="ones_like", ctx=gast.Load()), loss)))
+                rev.table[seed_ref] = Adjoint(name(seed), True, False)
+        rev.run()
+        grads = [gradient_of(rev, p) for p in wrt]
+        grad_value = grads[0] if len(grads) == 1 and not self.tuple_wrt else \
+            gast.Tuple(elts=grads, ctx=gast.Load())
+        out_atom = copy.deepcopy(core.body[-1].value)   # the Return's atom
+        if facts.output is not None:
+            out_atom.s2sad_ref = facts.output
+        if with_value:
+            result = gast.Tuple(elts=[out_atom, grad_value], ctx=gast.Load())
+        elif has_aux:
+            aux = gast.Subscript(value=out_atom, slice=const(1), ctx=gast.Load())
+            result = gast.Tuple(elts=[grad_value, aux], ctx=gast.Load())
+        else:
+            result = grad_value
+        ret = gast.Return(value=result)
+        reverse = eliminate_dead_code(rev.items, _names([result]))
+        forward = _forward_items(rev, core)
+        # the scalar check goes right after the statement computing the loss
+        forward = forward + checks
+        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
+        live = (free_names(reverse) | _names([result])) & core.local_names
+        forward = drop_redundant_comments(eliminate_dead_code(forward, live))
+        body = forward + ([Comment("---- reverse sweep ----")] if reverse else []) + reverse + [ret]
+        spec = FunctionSpec(
+            name=name_ or ctx.namer.fresh(f"d{core.node.name}"), params=_params_text(core), body=body,
+            globals=src.func.__globals__, cells=ctx.cells, user_cells=src.namespace.cells,
+            defaults=src.func.__defaults__, kwdefaults=src.func.__kwdefaults__, origin=src.name)
+        fn, text = compile_function(spec)
+        helper_texts = [t for pair in self.helpers.values() for t in pair.sources]
+        return Built(fn, "\n\n".join([text] + helper_texts))
+
+
+def build_gradient(func, arg_kinds, wrt, *, with_value=False, has_aux=False, tuple_wrt=False,
+                   name=None):
+    builder = Builder()
+    builder.tuple_wrt = tuple_wrt
+    return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name)
+
+
+def _check_output(src, facts, has_aux):
+    kind = facts.output_kind
+    if has_aux:
+        if not (isinstance(kind, Tree) and kind.type in (tuple, list) and len(kind.children) == 2):
+            raise ValueError(f"{src.name} was differentiated with has_aux=True, so it must "
+                             f"return a pair (loss, aux)")
+        kind = kind.children[0]
+    if isinstance(kind, (Tree, Opaque)) or (isinstance(kind, Scalar) and kind.dtype == "complex"):
+        what = "None" if kind == Opaque(type(None)) else getattr(kind, "type", kind).__name__ \
+            if hasattr(getattr(kind, "type", None), "__name__") else str(kind)
+        raise ValueError(f"{src.name} must return a scalar (a float, a 0-d array or a size-1 "
+                         f"array) to be differentiated, but it returns {what}; reduce the result "
+                         f"(e.g. with np.sum) or use has_aux=True to return extra values")
+    return kind
+
+
+def _access(node, path):
+    for key in path:
+        node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
+    return node
+
+
+def _leaf_gradient(rev, param, path):
+    from .reverse import Adjoint
+    adj = rev.table.get((param, 0, path))
+    if adj is None:
+        kind = rev.facts.kind(param, 0)
+        for key in path:
+            kind = kind.child(key)
+        if isinstance(kind, Scalar):
+            return const(0.0)
+        return call(gast.Attribute(value=rev.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                    _access(name(param, (param, 0)), path))
+    return copy.deepcopy(adj.expr)
+
+
+def _names(exprs):
+    out = set()
+    for e in exprs:
+        for n in gast.walk(e):
+            if isinstance(n, gast.Name):
+                out.add(n.id)
+    return out
+
+
+def _storage_of(forward, atom):
+    return atom
+
+
+def _forward_items(rev, core):
+    """The forward sweep with a comment per user line that lowered to several statements."""
+    items = []
+    groups = []
+    for i, stmt in enumerate(rev.forward):
+        if isinstance(stmt, gast.Return):
+            continue
+        stmt = rev.replacements.get(i, stmt)
+        if not getattr(stmt, "s2sad_effect", False) and _has_effect(core, stmt):
+            stmt.s2sad_effect = True
+        if groups and groups[-1][0] is stmt.s2sad_origin:
+            groups[-1][1].append(stmt)
+        else:
+            groups.append((stmt.s2sad_origin, [stmt]))
+    for origin, stmts in groups:
+        items.append(Comment(user_text(origin)))
+        items.extend(stmts)
+    return items
+
+
+def _has_effect(core, stmt):
+    """Statements the forward sweep keeps even when nothing reads their result."""
+    if isinstance(stmt, (gast.Expr, gast.Assert)):
+        return True
+    value = getattr(stmt, "value", None)
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            return False
+        obj = core.source.namespace.resolve(func, core.local_names)
+        return obj is MISSING or not _pure(obj)
+    return False
+
+
+def _params_text(core):
+    import ast
+    args = gast.gast_to_ast(copy.deepcopy(core.source.node.args))
+    return ast.unparse(args)
+
+
+def _defaults(func):
+    import inspect
+    return {p.name: p.default for p in inspect.signature(func).parameters.values()
+            if p.default is not p.empty}

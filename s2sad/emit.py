@@ -1,0 +1,89 @@
+"""Stage 7: print generated functions as Python source and compile them.
+
+The source is registered in `linecache` under a synthetic file name, so
+tracebacks, `pdb` and `inspect.getsource` show the generated code.  The
+function runs against the user function's own `__globals__` (module data
+is read at call time, as the user's function reads it); everything else
+it needs (runtime helpers, rules, other generated functions, the user's
+closure cells) reaches it as closure cells: the source is wrapped, as a
+tree, in a factory whose parameters are those names, and the inner code
+object is given the right cells.  Nothing is written into user modules.
+"""
+
+import ast
+import itertools
+import linecache
+import types
+from dataclasses import dataclass, field
+
+import gast
+
+from .reverse import Comment
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class FunctionSpec:
+    name: str
+    params: str                  # the parameter list as text ("W1, b1, x, y")
+    body: list                   # gast statements and Comments
+    globals: dict
+    cells: dict = field(default_factory=dict)        # name -> object
+    user_cells: dict = field(default_factory=dict)   # name -> the user's cell
+    defaults: tuple = None
+    kwdefaults: dict = None
+    origin: str = ""             # what it was generated from, for the file name
+
+
+def unparse(node):
+    """Source of a gast node (which may lack line numbers)."""
+    tree = gast.gast_to_ast(node)
+    for child in ast.walk(tree):
+        if isinstance(child, ast.stmt) and not hasattr(child, "lineno"):
+            child.lineno = 1
+    return ast.unparse(tree)
+
+
+def source_text(spec):
+    lines = [f"def {spec.name}({spec.params}):"]
+    for item in spec.body:
+        if isinstance(item, Comment):
+            lines.append(f"    # {item.text}")
+        else:
+            text = unparse(item)
+            lines.extend("    " + line for line in text.splitlines())
+    if len(lines) == 1:
+        lines.append("    pass")
+    return "\n".join(lines) + "\n"
+
+
+def compile_function(spec):
+    """Compile a spec into a real function; returns (function, source)."""
+    text = source_text(spec)
+    filename = f"<s2sad {spec.name} of {spec.origin} #{next(_counter)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    tree = ast.parse(text, filename)
+    fn_def = tree.body[0]
+    fn_def.args.defaults = []
+    fn_def.args.kw_defaults = [None] * len(fn_def.args.kwonlyargs)
+    outer = list(spec.cells) + [n for n in spec.user_cells if n not in spec.cells]
+    factory = ast.FunctionDef(
+        name="__s2sad_factory",
+        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in outer], vararg=None,
+                           kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+        body=[fn_def, ast.Return(value=ast.Name(id=spec.name, ctx=ast.Load()))],
+        decorator_list=[], returns=None, type_params=[])
+    module = ast.Module(body=[factory], type_ignores=[])
+    ast.fix_missing_locations(module)
+    code = compile(module, filename, "exec")
+    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = next(c for c in factory_code.co_consts
+                 if isinstance(c, types.CodeType) and c.co_name == spec.name)
+    closure = tuple(spec.user_cells[n] if n in spec.user_cells and n not in spec.cells
+                    else types.CellType(spec.cells[n]) for n in inner.co_freevars)
+    fn = types.FunctionType(inner, spec.globals, spec.name, spec.defaults, closure)
+    if spec.kwdefaults:
+        fn.__kwdefaults__ = dict(spec.kwdefaults)
+    fn.__s2sad_source__ = text
+    return fn, text

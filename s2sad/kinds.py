@@ -1,0 +1,112 @@
+"""Kinds: what a gradient is specialised for.
+
+A kind says what a value is without its size: a Python scalar, an array of
+some number of dimensions and dtype, a pytree (dict, list, tuple) of kinds,
+or an opaque object.  Gradients are built and cached per tuple of argument
+kinds, so the generated code can be as specific as hand-written code while
+a new batch size costs nothing.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A Python number: `dtype` is 'float', 'int', 'bool' or 'complex'."""
+    dtype: str
+
+    @property
+    def ndim(self):
+        return 0
+
+    @property
+    def differentiable(self):
+        return self.dtype in ("float", "complex")
+
+
+@dataclass(frozen=True)
+class Array:
+    """An array (NumPy, CuPy, or a numpy scalar); None where unknown."""
+    ndim: object = None
+    dtype: object = None
+
+    @property
+    def differentiable(self):
+        return self.dtype is None or np.dtype(self.dtype).kind in "fc"
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A dict, list or tuple: `keys` in order, one kind per key."""
+    type: type
+    keys: tuple
+    children: tuple
+
+    @property
+    def differentiable(self):
+        return any(c.differentiable for c in self.children)
+
+    def child(self, key):
+        return self.children[self.keys.index(key)]
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Anything else (None, strings, dtypes, modules): never differentiated."""
+    type: type
+
+    differentiable = False
+    ndim = None
+
+
+UNKNOWN = Array()
+
+_SCALARS = {bool: "bool", int: "int", float: "float", complex: "complex"}
+
+
+def kind_of(value):
+    """The kind of a runtime value."""
+    t = type(value)
+    if t in _SCALARS:
+        return Scalar(_SCALARS[t])
+    if t is tuple or t is list:
+        return Tree(t, tuple(range(len(value))), tuple(kind_of(v) for v in value))
+    if t is dict:
+        return Tree(dict, tuple(value), tuple(kind_of(v) for v in value.values()))
+    if isinstance(value, float):                 # np.float64 is a float subclass
+        return Scalar("float")
+    dtype = getattr(value, "dtype", None)
+    ndim = getattr(value, "ndim", None)
+    if dtype is not None and isinstance(ndim, int) and hasattr(value, "shape"):
+        return Array(ndim, np.dtype(dtype).name)
+    return Opaque(t)
+
+
+def leaves(kind, path=()):
+    """(path, kind) of every leaf of a kind, in order."""
+    if isinstance(kind, Tree):
+        for key, child in zip(kind.keys, kind.children):
+            yield from leaves(child, path + (key,))
+    else:
+        yield path, kind
+
+
+def dummy(kind):
+    """A small stand-in value of a kind, for working out result kinds.
+
+    Arrays have every dimension of size one, so broadcasting, reductions,
+    reshapes to (1, -1) and indexing with 0 or -1 all work on them.
+    """
+    if isinstance(kind, Scalar):
+        return {"float": 0.5, "int": 1, "bool": True, "complex": 0.5 + 0.5j}[kind.dtype]
+    if isinstance(kind, Array):
+        if kind.ndim is None or kind.dtype is None:
+            raise LookupError("unknown kind")
+        return np.full((1,) * kind.ndim, 0.5 if np.dtype(kind.dtype).kind in "fc" else 1,
+                       dtype=kind.dtype)
+    if isinstance(kind, Tree):
+        values = [dummy(c) for c in kind.children]
+        return dict(zip(kind.keys, values)) if kind.type is dict else kind.type(values)
+    raise LookupError("opaque kind")

@@ -1,0 +1,391 @@
+"""Stage 2: rewrite a function into the small core language the transforms use.
+
+The core language is A-normal form: one operation per statement, every
+operand an *atom* (a local name, a constant, or a dotted path to a global
+such as `np.pi`).  Core statements are
+
+    name = value                     value: atom, a op b, -a, f(a, k=b), a.attr,
+                                     a[index], (a, b), [a, b], {k: a}, a < b
+    n, m = atom                      tuple unpacking
+    f(a)                             a call for its effect
+    assert atom
+    return atom
+
+`a += b` on a name becomes `a = a + b` (flagged `s2sad_augmented`, so the
+analysis can refuse it where the old array has another name); multiple
+targets and nested unpacking become several statements.  Every core
+statement carries `s2sad_origin`, the user statement it came from, for
+comments and error messages.
+"""
+
+import builtins
+from dataclasses import dataclass
+
+import gast
+
+from .names import Namer, hint_for
+from .parse import MISSING, Source
+
+_CONTROL_FLOW_HINT = ("this version of s2sad differentiates straight-line code; "
+                      "compute both sides and select with np.where, or move the "
+                      "control flow outside the differentiated function")
+
+
+@dataclass
+class CoreFunction:
+    """A function in core form, with what later stages need to know of it."""
+    source: Source
+    node: gast.FunctionDef       # body in core form
+    params: list                 # positional-or-keyword, then keyword-only names
+    local_names: set
+    namer: Namer
+
+    @property
+    def body(self):
+        return self.node.body
+
+
+def normalize(source):
+    return _Normalizer(source).run()
+
+
+def _local_names(fn):
+    names = {a.id for a in fn.args.args + fn.args.kwonlyargs + getattr(fn.args, "posonlyargs", [])}
+    for extra in (fn.args.vararg, fn.args.kwarg):
+        if extra is not None:
+            names.add(extra.id)
+    for node in gast.walk(fn):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Del)):
+            names.add(node.id)
+    return names
+
+
+def _name(id_, ctx=None):
+    return gast.Name(id=id_, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def _store(id_):
+    return _name(id_, gast.Store())
+
+
+def is_atom(node):
+    return isinstance(node, (gast.Name, gast.Constant)) or getattr(node, "s2sad_global", False)
+
+
+class _Normalizer:
+    def __init__(self, source):
+        self.src = source
+        fn = source.node
+        self.fn = fn
+        self.locals = _local_names(fn)
+        taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
+        self.namer = Namer(taken | set(dir(builtins)))
+        self.out = []
+        self.origin = fn
+
+    def run(self):
+        fn = self.fn
+        if fn.args.vararg is not None or fn.args.kwarg is not None:
+            raise self.src.error(fn, "functions with *args or **kwargs parameters are not supported",
+                                 hint="name each parameter (pass a list or dict to group them)")
+        for stmt in fn.body:
+            self.origin = stmt
+            self.statement(stmt)
+            if isinstance(stmt, gast.Return):
+                break                     # later statements never run
+        else:
+            self.origin = fn.body[-1] if fn.body else fn
+            self.emit(gast.Return(value=gast.Constant(value=None, kind=None)))
+        posonly = getattr(fn.args, "posonlyargs", []) or []
+        params = [a.id for a in posonly + fn.args.args + fn.args.kwonlyargs]
+        node = gast.FunctionDef(name=fn.name, args=fn.args, body=self.out, decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
+        gast.copy_location(node, fn)
+        return CoreFunction(self.src, node, params, self.locals, self.namer)
+
+    # ---- statements -------------------------------------------------------
+
+    def emit(self, stmt):
+        stmt.s2sad_origin = self.origin
+        gast.copy_location(stmt, self.origin)
+        self.out.append(stmt)
+
+    def fail(self, node, message, hint=None):
+        raise self.src.error(node, message, hint)
+
+    def statement(self, s):
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            self.unsupported_statement(s)
+        else:
+            method(s)
+
+    def unsupported_statement(self, s):
+        name = type(s).__name__
+        if isinstance(s, (gast.If, gast.For, gast.While, gast.Break, gast.Continue, gast.AsyncFor)):
+            keyword = {"If": "if", "For": "for", "While": "while", "Break": "break",
+                       "Continue": "continue", "AsyncFor": "async for"}[name]
+            self.fail(s, f"`{keyword}` statements are not supported yet", _CONTROL_FLOW_HINT)
+        if isinstance(s, (gast.Global, gast.Nonlocal)):
+            word = "global" if isinstance(s, gast.Global) else "nonlocal"
+            self.fail(s, f"`{word}` statements rebind state outside the function, which a "
+                         "gradient cannot follow",
+                      "pass the value in as an argument and return the new value")
+        if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
+            self.fail(s, "definitions inside the differentiated function are not supported",
+                      "define the helper outside this function and call it; s2sad "
+                      "differentiates calls to your own functions")
+        if isinstance(s, (gast.Import, gast.ImportFrom)):
+            self.fail(s, "imports inside the differentiated function are not supported",
+                      "move the import to module level")
+        if isinstance(s, (gast.Try, gast.With, gast.AsyncWith, gast.Raise)):
+            self.fail(s, f"`{name.lower()}` statements are not supported",
+                      "move error handling outside the differentiated function")
+        self.fail(s, f"`{name}` statements are not supported", _CONTROL_FLOW_HINT)
+
+    def stmt_Pass(self, s):
+        pass
+
+    def stmt_Delete(self, s):
+        pass                              # freeing a name changes no value
+
+    def stmt_Expr(self, s):
+        value = s.value
+        if isinstance(value, (gast.Yield, gast.YieldFrom, gast.Await)):
+            self.expression(value)        # raises
+        if isinstance(value, gast.Call):
+            self.emit(gast.Expr(value=self.expression(value)))
+        elif not isinstance(value, (gast.Constant, gast.Name)):
+            self.atom(value)              # evaluated for errors; kept only if used
+
+    def stmt_Assert(self, s):
+        test = self.atom(s.test)
+        msg = self.atom(s.msg) if s.msg is not None else None
+        self.emit(gast.Assert(test=test, msg=msg))
+
+    def stmt_Return(self, s):
+        value = gast.Constant(value=None, kind=None) if s.value is None else self.atom(s.value, "out")
+        self.emit(gast.Return(value=value))
+
+    def stmt_AnnAssign(self, s):
+        if s.value is not None:
+            self.assign([s.target], s.value)
+
+    def stmt_Assign(self, s):
+        self.assign(s.targets, s.value)
+
+    def stmt_AugAssign(self, s):
+        target = s.target
+        if not isinstance(target, gast.Name):
+            self.fail(s, "in-place updates of items or attributes are not supported yet",
+                      "build a new array instead (for example with np.where or "
+                      "np.concatenate) and assign it to a name")
+        value = gast.BinOp(left=_name(target.id), op=s.op, right=self.atom(s.value))
+        stmt = gast.Assign(targets=[_store(target.id)], value=value, type_comment=None)
+        stmt.s2sad_augmented = True
+        self.emit(stmt)
+
+    def assign(self, targets, value):
+        first = targets[0]
+        if isinstance(first, gast.Name):
+            self.emit(gast.Assign(targets=[_store(first.id)], value=self.expression(value),
+                                  type_comment=None))
+            source = _name(first.id)
+        else:
+            simple = self.unpack_literal(first, value) if len(targets) == 1 else False
+            if simple:
+                return
+            source = self.atom(value)
+            self.bind(first, source)
+        for target in targets[1:]:
+            self.bind(target, source)
+
+    def unpack_literal(self, target, value):
+        """`a, b = x, y` without a tuple in between, where that keeps meaning."""
+        if not (isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, (gast.Tuple, gast.List))
+                and len(target.elts) == len(value.elts)
+                and all(isinstance(t, gast.Name) for t in target.elts)):
+            return False
+        atoms = [self.atom(v) for v in value.elts]
+        assigned = {t.id for t in target.elts}
+        if any(isinstance(a, gast.Name) and a.id in assigned for a in atoms):
+            items = self.bind_temp(gast.Tuple(elts=atoms, ctx=gast.Load()), "items")
+            self.bind(target, items)
+            return True
+        for t, a in zip(target.elts, atoms):
+            self.emit(gast.Assign(targets=[_store(t.id)], value=a, type_comment=None))
+        return True
+
+    def bind(self, target, atom):
+        """Assign an atom to a target: a name, or (nested) tuple of names."""
+        if isinstance(target, gast.Name):
+            self.emit(gast.Assign(targets=[_store(target.id)], value=atom, type_comment=None))
+            return
+        if isinstance(target, (gast.Tuple, gast.List)):
+            names, nested = [], []
+            for elt in target.elts:
+                if isinstance(elt, gast.Name):
+                    names.append(_store(elt.id))
+                elif isinstance(elt, (gast.Tuple, gast.List)):
+                    temp = self.namer.fresh("part")
+                    self.locals.add(temp)
+                    names.append(_store(temp))
+                    nested.append((elt, _name(temp)))
+                elif isinstance(elt, gast.Starred):
+                    self.fail(self.origin, "starred assignment targets are not supported",
+                              "unpack by index, e.g. `a, rest = t[0], t[1:]`")
+                else:
+                    self.in_place(elt)
+            self.emit(gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())], value=atom,
+                                  type_comment=None))
+            for elt, temp in nested:
+                self.bind(elt, temp)
+            return
+        self.in_place(target)
+
+    def in_place(self, target):
+        what = "items" if isinstance(target, gast.Subscript) else "attributes"
+        self.fail(self.origin, f"assigning to {what} (an in-place update) is not supported yet",
+                  "build a new array instead (for example with np.where or np.concatenate) "
+                  "and assign it to a name")
+
+    # ---- expressions ------------------------------------------------------
+
+    def bind_temp(self, value, hint=None):
+        name = self.namer.fresh(hint or hint_for(value))
+        self.locals.add(name)
+        self.emit(gast.Assign(targets=[_store(name)], value=value, type_comment=None))
+        return _name(name)
+
+    def atom(self, node, hint=None):
+        value = self.expression(node)
+        if is_atom(value):
+            return value
+        if hint == "out" and not isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            hint = None
+        return self.bind_temp(value, hint)
+
+    def expression(self, node):
+        """Lower an expression to a core value whose operands are atoms."""
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            self.unsupported_expression(node)
+        return method(node)
+
+    def unsupported_expression(self, node):
+        name = type(node).__name__
+        if isinstance(node, (gast.Yield, gast.YieldFrom)):
+            self.fail(self.origin, "generators (`yield`) have no gradient",
+                      "return the value instead (collect items in a list if needed)")
+        if isinstance(node, gast.Await):
+            self.fail(self.origin, "`await` is not supported", "differentiate a plain function")
+        if isinstance(node, (gast.IfExp, gast.BoolOp)):
+            word = "conditional expressions (`a if c else b`)" if isinstance(node, gast.IfExp) \
+                else "`and` / `or`"
+            self.fail(self.origin, f"{word} are not supported yet", _CONTROL_FLOW_HINT)
+        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
+            self.fail(self.origin, "comprehensions are not supported yet",
+                      "build the list with explicit statements, or use array operations")
+        if isinstance(node, gast.Lambda):
+            self.fail(self.origin, "lambdas inside the differentiated function are not supported",
+                      "define the function outside and call it")
+        if isinstance(node, gast.NamedExpr):
+            self.fail(self.origin, "assignment expressions (`:=`) are not supported",
+                      "assign in a statement of its own")
+        self.fail(self.origin, f"`{name}` expressions are not supported")
+
+    def expr_Name(self, node):
+        return _name(node.id)
+
+    def expr_Constant(self, node):
+        return gast.Constant(value=node.value, kind=None)
+
+    def expr_JoinedStr(self, node):
+        return node                        # an f-string: never differentiated
+
+    def expr_Attribute(self, node):
+        if self.is_global_path(node):
+            node.s2sad_global = True
+            return node
+        return gast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=gast.Load())
+
+    def is_global_path(self, node):
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        return isinstance(node, gast.Name) and node.id not in self.locals
+
+    def expr_BinOp(self, node):
+        return gast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
+
+    def expr_UnaryOp(self, node):
+        operand = self.atom(node.operand)
+        if isinstance(operand, gast.Constant) and isinstance(node.op, (gast.USub, gast.UAdd)) \
+                and isinstance(operand.value, (int, float)):
+            value = -operand.value if isinstance(node.op, gast.USub) else operand.value
+            return gast.Constant(value=value, kind=None)
+        return gast.UnaryOp(op=node.op, operand=operand)
+
+    def expr_Compare(self, node):
+        return gast.Compare(left=self.atom(node.left), ops=node.ops,
+                            comparators=[self.atom(c) for c in node.comparators])
+
+    def expr_Tuple(self, node):
+        return gast.Tuple(elts=[self.item(e) for e in node.elts], ctx=gast.Load())
+
+    def expr_List(self, node):
+        return gast.List(elts=[self.item(e) for e in node.elts], ctx=gast.Load())
+
+    def item(self, node):
+        if isinstance(node, gast.Starred):
+            self.fail(self.origin, "`*` unpacking inside a tuple or list is not supported",
+                      "build the sequence with + or list methods outside the gradient")
+        return self.atom(node)
+
+    def expr_Dict(self, node):
+        if any(k is None for k in node.keys):
+            self.fail(self.origin, "`**` unpacking inside a dict is not supported",
+                      "build the dict key by key")
+        return gast.Dict(keys=[self.atom(k) for k in node.keys],
+                         values=[self.atom(v) for v in node.values])
+
+    def expr_Subscript(self, node):
+        return gast.Subscript(value=self.atom(node.value), slice=self.index(node.slice),
+                              ctx=gast.Load())
+
+    def index(self, node):
+        if isinstance(node, gast.Slice):
+            part = lambda p: None if p is None else self.atom(p)
+            return gast.Slice(lower=part(node.lower), upper=part(node.upper), step=part(node.step))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
+        return self.atom(node)
+
+    def expr_Call(self, node):
+        func = node.func
+        if isinstance(func, gast.Name) or (isinstance(func, gast.Attribute) and self.is_global_path(func)):
+            if isinstance(func, gast.Attribute):
+                func.s2sad_global = True
+            target = self.src.namespace.resolve(func, self.locals)
+            if target in (builtins.exec, builtins.eval, builtins.globals, builtins.locals,
+                          builtins.vars) and target is not MISSING:
+                self.fail(self.origin, f"`{target.__name__}` runs code or reads scopes that "
+                                       "cannot be transformed",
+                          "write the computation out as ordinary statements")
+            func = _name(func.id) if isinstance(func, gast.Name) else func
+        elif isinstance(func, gast.Attribute):
+            func = gast.Attribute(value=self.atom(func.value), attr=func.attr, ctx=gast.Load())
+        else:
+            func = self.atom(func)
+        args = []
+        for a in node.args:
+            if isinstance(a, gast.Starred):
+                self.fail(self.origin, "calls with `*args` are not supported",
+                          "pass the arguments one by one")
+            args.append(self.atom(a))
+        keywords = []
+        for k in node.keywords:
+            if k.arg is None:
+                self.fail(self.origin, "calls with `**kwargs` are not supported",
+                          "pass the keyword arguments by name")
+            keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value)))
+        return gast.Call(func=func, args=args, keywords=keywords)

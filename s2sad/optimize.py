@@ -1,0 +1,151 @@
+"""Stage 6: clean the generated statements.
+
+* dead code elimination: a statement stays only if something returned (or
+  a side effect of the user's) needs it, so the loss value itself is not
+  computed when only its gradient was asked for, and a rule's unused
+  cotangents vanish;
+* storage: the reverse sweep runs after the whole forward sweep, so a
+  value it reads that the forward sweep later overwrote gets a name of its
+  own (`x_1`); everything else keeps the user's name;
+* orphan comments (a comment whose block was removed) go too.
+"""
+
+import gast
+
+from .reverse import Comment
+
+
+def names_read(node):
+    """Names a statement reads (a subscript or attribute target reads its base)."""
+    read = set()
+    for child in gast.walk(node):
+        if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Load):
+            read.add(child.id)
+    if isinstance(node, (gast.Assign, gast.AugAssign)):
+        targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+        for t in targets:
+            if isinstance(t, (gast.Subscript, gast.Attribute)):
+                base = t.value
+                while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    base = base.value
+                if isinstance(base, gast.Name):
+                    read.add(base.id)
+            if isinstance(node, gast.AugAssign) and isinstance(t, gast.Name):
+                read.add(t.id)
+    return read
+
+
+def names_written(node):
+    """Names a statement (re)binds or mutates."""
+    if isinstance(node, gast.Assign):
+        out = set()
+        for t in node.targets:
+            for child in gast.walk(t):
+                if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
+                    out.add(child.id)
+            if isinstance(t, (gast.Subscript, gast.Attribute)):
+                base = t.value
+                while isinstance(base, (gast.Subscript, gast.Attribute)):
+                    base = base.value
+                if isinstance(base, gast.Name):
+                    out.add(base.id)
+        return out
+    if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+        return {node.target.id}
+    if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+        # a rule's `np.add.at(dx, ...)` mutates its first argument
+        args = node.value.args
+        if args and isinstance(args[0], gast.Name) and not getattr(node, "s2sad_effect", False):
+            return {args[0].id}
+    return set()
+
+
+def _mutates(node):
+    if isinstance(node, (gast.Assign, gast.AugAssign)):
+        targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+        return any(isinstance(t, (gast.Subscript, gast.Attribute)) for t in targets) \
+            or isinstance(node, gast.AugAssign)
+    return isinstance(node, gast.Expr) and not getattr(node, "s2sad_effect", False)
+
+
+def eliminate_dead_code(items, live):
+    """Drop statements nothing in `live` (names needed at the end) depends on."""
+    live = set(live)
+    kept = []
+    for item in reversed(items):
+        if isinstance(item, Comment):
+            kept.append(item)
+            continue
+        effect = getattr(item, "s2sad_effect", False) or isinstance(item, (gast.Assert, gast.Return))
+        written = names_written(item)
+        needed = effect or bool(written & live)
+        if not needed:
+            continue
+        if not _mutates(item):
+            live -= written
+        live |= names_read(item)
+        kept.append(item)
+    kept.reverse()
+    return drop_orphan_comments(kept)
+
+
+def drop_orphan_comments(items):
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, Comment):
+            following = items[i + 1] if i + 1 < len(items) else None
+            if following is None or isinstance(following, Comment):
+                if not item.text.startswith("----"):
+                    continue
+        out.append(item)
+    return out
+
+
+def free_names(items):
+    """Names the statements read before (or without) assigning them."""
+    free, bound = set(), set()
+    for item in items:
+        if isinstance(item, Comment):
+            continue
+        free |= names_read(item) - bound
+        bound |= names_written(item)
+    return free
+
+
+def assign_storage(forward, reverse, final_versions, namer):
+    """Give versions the reverse sweep reads after they were overwritten a name of their own."""
+    late = set()
+    for item in reverse:
+        if isinstance(item, Comment):
+            continue
+        for node in gast.walk(item):
+            ref = getattr(node, "s2sad_ref", None)
+            if ref is not None and ref[1] != final_versions.get(ref[0]):
+                late.add(ref[0])
+    if not late:
+        return
+    storage = {}
+    for item in forward + reverse:
+        if isinstance(item, Comment):
+            continue
+        for node in gast.walk(item):
+            ref = getattr(node, "s2sad_ref", None)
+            if ref is not None and ref[0] in late and ref[1] > 0:
+                if ref not in storage:
+                    storage[ref] = namer.fresh(f"{ref[0]}_{ref[1]}")
+                node.id = storage[ref]
+
+
+def drop_redundant_comments(items):
+    """A forward block that is exactly the user's line needs no comment repeating it."""
+    from .emit import unparse
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, Comment) and i + 1 < len(items):
+            nxt = items[i + 1]
+            after = items[i + 2] if i + 2 < len(items) else None
+            if not isinstance(nxt, Comment) and (after is None or isinstance(after, Comment)) \
+                    and unparse(nxt) == item.text:
+                continue
+        out.append(item)
+    return out

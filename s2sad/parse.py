@@ -1,0 +1,186 @@
+"""Stage 1: read a function's source into a gast tree and resolve its names.
+
+The tree keeps the user's file name and absolute line numbers, so every
+later error can point at the user's line.  Free names are resolved to the
+objects they name *now* (closure cells, then module globals, then builtins):
+the transform dispatches on objects, never on spelling, so
+`from numpy import exp as e` and `import numpy as xp` both work.  Resolution
+picks rules; it freezes no data: generated code reads the user's globals and
+closure cells when it runs.
+"""
+
+import ast
+import builtins
+import inspect
+import linecache
+import textwrap
+import types
+
+import gast
+
+from .errors import TransformError
+
+MISSING = object()
+
+
+class Namespace:
+    """The free names a function can see: closure cells, globals, builtins."""
+
+    def __init__(self, func):
+        self.globals = func.__globals__
+        code = func.__code__
+        self.cells = dict(zip(code.co_freevars, func.__closure__ or ()))
+        b = self.globals.get("__builtins__", builtins)
+        self.builtins = b if isinstance(b, dict) else vars(b)
+
+    def lookup(self, name):
+        if name in self.cells:
+            try:
+                return self.cells[name].cell_contents
+            except ValueError:          # cell not yet filled
+                return MISSING
+        if name in self.globals:
+            return self.globals[name]
+        return self.builtins.get(name, MISSING)
+
+    def resolve(self, node, local_names=()):
+        """The object a (dotted) name expression refers to, or MISSING.
+
+        Attributes are only followed through modules and classes, so
+        resolving never runs a property of the user's data.
+        """
+        if isinstance(node, gast.Name):
+            if node.id in local_names:
+                return MISSING
+            return self.lookup(node.id)
+        if isinstance(node, gast.Attribute):
+            base = self.resolve(node.value, local_names)
+            if base is MISSING or not isinstance(base, (types.ModuleType, type)):
+                return MISSING
+            return getattr(base, node.attr, MISSING)
+        return MISSING
+
+    def names_bound_to(self, obj):
+        """Names under which this namespace already sees `obj`."""
+        found = [n for n, c in self.cells.items() if _cell_value(c) is obj]
+        found += [n for n, v in self.globals.items() if v is obj]
+        return found
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return MISSING
+
+
+class Source:
+    """A user function's parsed source: tree, file, lines and namespace."""
+
+    def __init__(self, func, node, filename):
+        self.func = func
+        self.node = node                  # gast.FunctionDef, absolute line numbers
+        self.filename = filename
+        self.name = func.__name__ if func.__name__ != "<lambda>" else "lambda"
+        self.namespace = Namespace(func)
+
+    def line(self, lineno):
+        return linecache.getline(self.filename, lineno).rstrip("\n") if lineno else ""
+
+    def statement_text(self, stmt):
+        """The user's statement as one line of text, for comments."""
+        return user_text(stmt)
+
+    def error(self, node, message, hint=None):
+        lineno = getattr(node, "lineno", None) if not isinstance(node, int) else node
+        return TransformError(message, function=self.name, filename=self.filename,
+                              lineno=lineno, line=self.line(lineno), hint=hint)
+
+
+def user_text(stmt):
+    """One line of text for a user statement (the header of a compound one)."""
+    text = ast.unparse(gast.gast_to_ast(stmt))
+    return text.splitlines()[0] if text else ""
+
+
+def parse_function(func):
+    """Parse `func` into a `Source` whose tree is a plain FunctionDef."""
+    if isinstance(func, types.MethodType):
+        func = func.__func__
+    if not isinstance(func, types.FunctionType):
+        raise TransformError(
+            f"{func!r} is not a Python function, so it has no source to transform",
+            hint="pass a function defined with `def` or `lambda`, or register an "
+                 "adjoint for it with @s2sad.adjoint")
+    code = func.__code__
+    filename = code.co_filename
+    name = func.__name__
+    try:
+        lines, first = inspect.getsourcelines(func)
+    except (OSError, TypeError):
+        raise TransformError(
+            "its source code is not available (functions typed at the plain "
+            "interactive prompt have none)",
+            function=name, filename=filename, lineno=code.co_firstlineno,
+            hint="define the function in a file, a module or a notebook cell") from None
+    if name == "<lambda>":
+        node = _find_lambda(func, filename, lines, first)
+    else:
+        node = _parse_block("".join(lines), first, filename, name)
+    node.decorator_list = []
+    return Source(func, node, filename)
+
+
+def _parse_block(text, first, filename, name):
+    try:
+        tree = gast.parse(textwrap.dedent(text))
+    except SyntaxError as exc:
+        raise TransformError(f"its source could not be parsed ({exc.msg})", function=name,
+                             filename=filename, lineno=first) from None
+    _shift_lines(tree, first - 1)
+    node = tree.body[0]
+    if not isinstance(node, gast.FunctionDef):
+        raise TransformError("its source is not a `def` statement", function=name,
+                             filename=filename, lineno=first)
+    return node
+
+
+def _find_lambda(func, filename, lines, first):
+    """A lambda's source: parse its whole file and pick the lambda on its line."""
+    code = func.__code__
+    file_lines = linecache.getlines(filename)
+    candidates = []
+    for text, offset in (("".join(file_lines), 0), (textwrap.dedent("".join(lines)), first - 1)):
+        try:
+            tree = gast.parse(text)
+        except SyntaxError:
+            continue
+        _shift_lines(tree, offset)
+        params = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+        for node in gast.walk(tree):
+            if isinstance(node, gast.Lambda) and node.lineno == code.co_firstlineno:
+                names = [a.id for a in node.args.args + node.args.kwonlyargs]
+                if names == params:
+                    candidates.append(node)
+        if candidates:
+            break
+    if not candidates:
+        raise TransformError("the lambda's source could not be found", function="lambda",
+                             filename=filename, lineno=code.co_firstlineno,
+                             hint="define the function with `def`")
+    lam = candidates[0]
+    ret = gast.Return(value=lam.body)
+    gast.copy_location(ret, lam.body)
+    node = gast.FunctionDef(name="lambda", args=lam.args, body=[ret], decorator_list=[],
+                            returns=None, type_comment=None, type_params=[])
+    gast.copy_location(node, lam)
+    node.end_lineno = getattr(lam, "end_lineno", lam.lineno)
+    return node
+
+
+def _shift_lines(tree, offset):
+    for node in gast.walk(tree):
+        if hasattr(node, "lineno") and node.lineno is not None:
+            node.lineno += offset
+        if getattr(node, "end_lineno", None) is not None:
+            node.end_lineno += offset

@@ -1,0 +1,500 @@
+"""Stage 4: reverse mode.  A forward sweep, then a reverse sweep.
+
+The forward sweep is the core function's own statements (annotated with
+the version of every name they read and write).  The reverse sweep walks
+them backwards; for each statement that carries a gradient it inlines the
+rule of the operation (`templates.inline`) with `g` replaced by the
+result's adjoint, and adds each contribution to the adjoint of the operand
+it belongs to:
+
+* the first contribution to an adjoint is an assignment (`dW2 = h.T @ g`),
+  later ones add to it; a contribution that is just a name becomes an
+  alias, not a copy;
+* adjoints are named after their primal (`dW1`, `dparams_W1`);
+* calls to the user's own functions call their generated halves:
+  `h, layer_saved = layer_fwd(x, W)` forward and
+  `dx, dW = layer_bwd(dh, layer_saved)` in reverse.
+
+Which values the reverse sweep reads, and where they need names of their
+own because the forward sweep overwrote them, is settled afterwards by
+`optimize`.
+"""
+
+import copy
+import inspect
+import operator
+
+import gast
+import numpy as np
+
+from . import rules, runtime
+from .analyze import NONDIFF_ATTRIBUTES, assigned_names
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
+from .normalize import is_atom
+from .parse import MISSING, user_text
+from .templates import CallSite, Operand, inline
+
+
+class Comment:
+    """A comment line in generated code."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def name(id_, ref=None, store=False):
+    node = gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(), annotation=None,
+                     type_comment=None)
+    if ref is not None:
+        node.s2sad_ref = ref
+    return node
+
+
+def const(value):
+    return gast.Constant(value=value, kind=None)
+
+
+def call(func, *args, **keywords):
+    return gast.Call(func=func, args=list(args),
+                     keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
+
+
+def assign(target, value):
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+class Adjoint:
+    """The current adjoint of a ref: an expression, and whether we own its name."""
+
+    def __init__(self, expr, owned, scalar):
+        self.expr = expr
+        self.owned = owned          # a variable of ours we may assign to
+        self.scalar = scalar        # provably a Python scalar
+
+
+class Context:
+    """Names for one generated function: fresh names and closure cells."""
+
+    def __init__(self, core, builder):
+        from .names import Namer
+        self.core = core
+        self.builder = builder
+        self.namer = Namer(core.namer.taken)
+        self.cells = {}             # name -> object the generated code needs
+        self._spelled = {}
+
+    def spell(self, obj, preferred):
+        """The name generated code uses for a library object."""
+        key = id(obj)
+        if key in self._spelled:
+            return self._spelled[key]
+        names = [n for n in self.core.source.namespace.names_bound_to(obj)
+                 if n not in self.core.local_names]
+        if names:
+            spelled = preferred if preferred in names else sorted(names, key=len)[0]
+        else:
+            spelled = self.namer.fresh(preferred)
+            self.cells[spelled] = obj
+        self._spelled[key] = spelled
+        return spelled
+
+    def numpy(self):
+        return name(self.spell(np, "np"))
+
+
+def annotate(core, facts):
+    """Copies of the core statements whose local names carry their versions."""
+    out = []
+    for stmt, sf in zip(core.body, facts.stmts):
+        copied = copy.deepcopy(stmt, {id(stmt.s2sad_origin): stmt.s2sad_origin})
+        for node in gast.walk(copied):
+            if isinstance(node, gast.Name) and node.id in core.local_names:
+                if isinstance(node.ctx, gast.Store):
+                    node.s2sad_ref = (node.id, sf.writes[node.id])
+                elif node.id in sf.reads:
+                    node.s2sad_ref = (node.id, sf.reads[node.id])
+        out.append(copied)
+    return out
+
+
+class Reverse:
+    """Builds the forward and reverse sweeps of one core function."""
+
+    def __init__(self, core, facts, ctx):
+        self.core = core
+        self.src = core.source
+        self.facts = facts
+        self.ctx = ctx
+        self.forward = annotate(core, facts)
+        self.table = {}                   # ref -> Adjoint
+        self.adjoint_names = {}
+        self.replacements = {}            # forward index -> statement (helper calls)
+        self.items = []                   # the reverse sweep: statements and Comments
+        self.block = []
+        self.last_origin = None
+
+    # ---- adjoint bookkeeping ---------------------------------------------------
+
+    def adjoint_name(self, ref):
+        key = (ref[0], ref[2])
+        if key not in self.adjoint_names:
+            base, path = ref[0], ref[2]
+            suffix = "_".join(str(p) for p in path)
+            self.adjoint_names[key] = self.ctx.namer.fresh(f"d{base}_{suffix}" if suffix else f"d{base}")
+        return self.adjoint_names[key]
+
+    def emit(self, stmt):
+        self.block.append(stmt)
+
+    def release(self, id_, keep):
+        """Before `id_` is assigned: refs aliasing it get a copy of their own."""
+        for ref, adj in list(self.table.items()):
+            if ref != keep and not adj.owned and isinstance(adj.expr, gast.Name) and adj.expr.id == id_:
+                own = self.adjoint_name(ref)
+                self.emit(assign(name(own, store=True), name(id_)))
+                self.table[ref] = Adjoint(name(own), True, adj.scalar)
+
+    def accumulate(self, ref, expr, scalar):
+        current = self.table.get(ref)
+        if current is None:
+            if is_atom(expr):
+                self.table[ref] = Adjoint(expr, False, scalar)
+                return
+            value = expr
+        else:
+            value = gast.BinOp(left=copy.deepcopy(current.expr), op=gast.Add(), right=expr)
+            scalar = scalar and current.scalar
+        target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
+        self.release(target, ref)
+        self.emit(assign(name(target, store=True), value))
+        self.table[ref] = Adjoint(name(target), True, scalar)
+
+    def contribute(self, contributions):
+        """Add (ref, expr, scalar) contributions; writes read by others go last."""
+        grouped = {}
+        for ref, expr, scalar in contributions:
+            if ref in grouped:
+                old, old_scalar = grouped[ref]
+                grouped[ref] = (gast.BinOp(left=old, op=gast.Add(), right=expr), old_scalar and scalar)
+            else:
+                grouped[ref] = (expr, scalar)
+        pending = list(grouped.items())
+
+        def writes_read_elsewhere(item):
+            ref = item[0]
+            target = self.table[ref].expr.id if ref in self.table and self.table[ref].owned \
+                else self.adjoint_name(ref)
+            return any(isinstance(n, gast.Name) and n.id == target
+                       for other in pending if other is not item for n in gast.walk(other[1][0]))
+
+        pending.sort(key=writes_read_elsewhere)
+        for ref, (expr, scalar) in pending:
+            self.accumulate(ref, expr, scalar)
+
+    # ---- kinds and refs ---------------------------------------------------------------
+
+    def kind(self, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is not None:
+            return self.facts.kind(*ref)
+        if isinstance(atom, gast.Constant):
+            return kind_of(atom.value)
+        if isinstance(atom, gast.Name) or getattr(atom, "s2sad_global", False):
+            obj = self.src.namespace.resolve(atom, self.core.local_names)
+            return UNKNOWN if obj is MISSING else kind_of(obj)
+        return None
+
+    def leaf_refs(self, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None:
+            return []
+        return [ref + (path,) for path, _ in leaves(self.facts.kind(*ref))]
+
+    def is_scalar(self, atom):
+        return isinstance(self.kind(atom), Scalar)
+
+    # ---- the sweep --------------------------------------------------------------------
+
+    def run(self):
+        output = self.facts.output
+        for i in reversed(range(len(self.forward))):
+            stmt, sf = self.forward[i], self.facts.stmts[i]
+            if not sf.active or not isinstance(stmt, gast.Assign):
+                continue
+            self.block = []
+            self.statement(i, stmt, sf)
+            if self.block:
+                if stmt.s2sad_origin is not self.last_origin:
+                    self.items.append(Comment(user_text(stmt.s2sad_origin)))
+                    self.last_origin = stmt.s2sad_origin
+                self.items.extend(self.block)
+        return self
+
+    def statement(self, index, stmt, sf):
+        target, value = stmt.targets[0], stmt.value
+        if isinstance(target, gast.Tuple):
+            return self.unpack(stmt, sf)
+        outs = self.leaf_refs(target)
+        adjoints = {ref[2]: self.table.get(ref) for ref in outs}
+        if all(a is None for a in adjoints.values()):
+            return
+        if isinstance(value, gast.Name):
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                src = value.s2sad_ref + (ref[2],)
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            elts = value.values if isinstance(value, gast.Dict) else value.elts
+            keys = [k.value for k in value.keys] if isinstance(value, gast.Dict) else range(len(elts))
+            by_key = dict(zip(keys, elts))
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                elt = by_key[ref[2][0]]
+                src_ref = getattr(elt, "s2sad_ref", None)
+                if adj is not None and src_ref is not None and src_ref + (ref[2][1:],) in sf.active_inputs:
+                    contributions.append((src_ref + (ref[2][1:],), adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
+            key = value.slice.value
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                src = value.value.s2sad_ref + ((key,) + ref[2],)
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        if isinstance(value, gast.Call):
+            func = value.func
+            if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
+                obj = self.src.namespace.resolve(func, self.core.local_names)
+                if obj is not MISSING and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
+                    return self.helper(index, stmt, sf, obj, outs, adjoints)
+        if len(outs) != 1 or outs[0][2] != ():
+            raise self.src.error(stmt.s2sad_origin, "this operation returns a tuple or dict of "
+                                 "arrays, which has no gradient rule yet",
+                                 "register one with @s2sad.adjoint")
+        self.primitive(stmt, sf, outs[0], adjoints[()])
+
+    def finish(self, outs, contributions):
+        for ref in outs:
+            self.table.pop(ref, None)
+        self.contribute(contributions)
+
+    def primitive(self, stmt, sf, out, g):
+        value = stmt.value
+        key, args, keywords = self.operation(stmt, value)
+        rule = rules.lookup_adjoint(key)
+        if rule is None:
+            what = getattr(key, "__name__", None) or repr(key)
+            raise self.src.error(
+                stmt.s2sad_origin,
+                f"`{what}` has no gradient rule and no Python source s2sad can read",
+                f"register one with @s2sad.adjoint({what}) (see the API docs), or wrap the "
+                f"argument in s2sad.stop_gradient if no gradient should flow through it")
+        result = copy.deepcopy(stmt.targets[0])
+        result.ctx = gast.Load()
+        result_kind = self.facts.kind(*result.s2sad_ref)
+        operands = [Operand(a, self.kind(a) or UNKNOWN, self.same_shape(result, a)) for a in args]
+        kw_operands = {k: Operand(a, self.kind(a) or UNKNOWN, self.same_shape(result, a))
+                       for k, a in keywords.items()}
+        for k, a in keywords.items():
+            if any(r in sf.active_inputs for r in self.leaf_refs(a)):
+                raise self.src.error(stmt.s2sad_origin,
+                                     f"the differentiated value is passed by keyword (`{k}=`)",
+                                     "pass it positionally")
+        site = CallSite(operands, kw_operands, copy.deepcopy(g.expr), result, result_kind,
+                        self.kind, self.ctx.spell, self.ctx.namer.fresh)
+        inlined = inline(rule, site)
+        scalar = g.scalar and all(isinstance(o.kind, Scalar) for o in operands) \
+            and isinstance(result_kind, Scalar)
+        for ref in [out]:
+            self.table.pop(ref, None)
+        if inlined is not None:
+            for s in inlined.stmts:
+                self.emit(s)
+            outputs = inlined.outputs
+        else:
+            outputs = self.call_rule(rule, key, site, len(args))
+        contributions = []
+        for i, atom in enumerate(args):
+            if i >= len(outputs) or outputs[i] is None:
+                continue
+            for ref in self.leaf_refs(atom):
+                if ref in sf.active_inputs:
+                    contributions.append((ref, outputs[i], scalar))
+        self.contribute(contributions)
+
+    def call_rule(self, rule, key, site, nargs):
+        """A rule that cannot be inlined is called: `da, db = matmul_adjoint(...)`."""
+        base = getattr(key, "__name__", "op")
+        func = name(self.ctx.spell(rule, f"{base}_adjoint"))
+        args = [site.g, site.result] + [o.atom for o in site.args]
+        expr = gast.Call(func=func, args=args,
+                         keywords=[gast.keyword(arg=k, value=o.atom) for k, o in site.keywords.items()])
+        if nargs == 1:
+            temp = self.ctx.namer.fresh("d" + _word(site.args[0].atom))
+            self.emit(assign(name(temp, store=True), expr))
+            return [name(temp)]
+        temps = [self.ctx.namer.fresh("d" + _word(o.atom)) for o in site.args]
+        self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in temps], ctx=gast.Store()), expr))
+        return [name(t) for t in temps]
+
+    def same_shape(self, result, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is not None:
+            return self.facts.same_shape(result.s2sad_ref, ref)
+        kind = self.kind(atom)
+        return getattr(kind, "ndim", None) == 0 and self.facts.kind(*result.s2sad_ref).ndim == 0
+
+    def operation(self, stmt, value):
+        """The rule key, positional atoms and keyword atoms of an operation."""
+        if isinstance(value, gast.BinOp):
+            return rules.BINARY_OPERATORS[type(value.op)], [value.left, value.right], {}
+        if isinstance(value, gast.UnaryOp):
+            return rules.UNARY_OPERATORS[type(value.op)], [value.operand], {}
+        if isinstance(value, gast.Attribute):
+            return rules.method_key(value.attr), [value.value], {}
+        if isinstance(value, gast.Subscript):
+            return operator.getitem, [value.value, value.slice], {}
+        if isinstance(value, gast.Call):
+            keywords = {k.arg: k.value for k in value.keywords}
+            func = value.func
+            if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+                return rules.method_key(func.attr), [func.value] + list(value.args), keywords
+            obj = self.src.namespace.resolve(func, self.core.local_names)
+            if obj is MISSING:
+                raise self.src.error(stmt.s2sad_origin,
+                                     f"cannot tell which function `{gast.unparse(func) if hasattr(gast, 'unparse') else ''}` is",
+                                     "call a function defined at module level or imported")
+            return obj, list(value.args), keywords
+        raise self.src.error(stmt.s2sad_origin, f"`{type(value).__name__}` cannot be differentiated")
+
+    def unpack(self, stmt, sf):
+        target, value = stmt.targets[0], stmt.value
+        contributions = []
+        source_kind = self.kind(value)
+        elements = []
+        for i, elt in enumerate(target.elts):
+            for ref in self.leaf_refs(elt):
+                adj = self.table.pop(ref, None)
+                if isinstance(source_kind, Tree):
+                    src = value.s2sad_ref + ((i,) + ref[2],)
+                    if adj is not None and src in sf.active_inputs:
+                        contributions.append((src, adj.expr, adj.scalar))
+                else:
+                    elements.append((elt, adj))
+        if elements and any(adj is not None for _, adj in elements):
+            np_ = self.ctx.numpy()
+            parts = [adj.expr if adj is not None else call(gast.Attribute(
+                value=np_, attr="zeros_like", ctx=gast.Load()), copy.deepcopy(elt))
+                for elt, adj in elements]
+            for elt, _ in elements:
+                elt.ctx = gast.Load()
+            stacked = call(gast.Attribute(value=self.ctx.numpy(), attr="stack", ctx=gast.Load()),
+                           gast.List(elts=parts, ctx=gast.Load()))
+            for ref in self.leaf_refs(value):
+                if ref in sf.active_inputs:
+                    contributions.append((ref, stacked, False))
+        self.contribute(contributions)
+
+    # ---- the user's own functions -----------------------------------------------------
+
+    def helper(self, index, stmt, sf, func, outs, adjoints):
+        value = stmt.value
+        try:
+            binding = inspect.signature(func).bind(*value.args, **{k.arg: k.value for k in value.keywords})
+        except TypeError as exc:
+            raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
+                                 f"its parameters: {exc}") from None
+        arg_kinds, active = {}, []
+        for param, atom in binding.arguments.items():
+            arg_kinds[param] = self.kind(atom) or UNKNOWN
+            if any(r in sf.active_inputs for r in self.leaf_refs(atom)):
+                active.append(param)
+        out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
+        pair = self.ctx.builder.helper(func, arg_kinds, tuple(active), out_paths,
+                                       stmt.s2sad_origin, self.src)
+        fwd = self.ctx.spell(pair.forward, pair.forward.__name__)
+        bwd = self.ctx.spell(pair.backward, pair.backward.__name__)
+        saved = self.ctx.namer.fresh(f"{func.__name__}_saved")
+        # forward: y, saved = f_fwd(...)
+        target = copy.deepcopy(stmt.targets[0])
+        fcall = copy.deepcopy(value)
+        fcall.func = name(fwd)
+        fstmt = assign(gast.Tuple(elts=[target, name(saved, store=True)], ctx=gast.Store()), fcall)
+        fstmt.s2sad_origin = stmt.s2sad_origin
+        fstmt.s2sad_effect = True
+        self.replacements[index] = fstmt
+        # reverse: dx, dW = f_bwd(dy, saved)
+        seeds = [copy.deepcopy(adjoints[p].expr) for p in out_paths]
+        for ref in outs:
+            self.table.pop(ref, None)
+        expr = call(name(bwd), *seeds, name(saved))
+        refs = []
+        for param, path in pair.returns:
+            atom = binding.arguments[param]
+            refs.append(atom.s2sad_ref + (path,))
+        if not refs:
+            return
+        temps = []
+        for ref in refs:
+            temps.append(self.adjoint_name(ref) if ref not in self.table else
+                         self.ctx.namer.fresh(self.adjoint_name(ref)))
+        for t, ref in zip(temps, refs):
+            if ref not in self.table:
+                self.release(t, ref)
+        targets = [name(t, store=True) for t in temps]
+        self.emit(assign(targets[0] if len(targets) == 1 else
+                         gast.Tuple(elts=targets, ctx=gast.Store()), expr))
+        for t, ref in zip(temps, refs):
+            if ref not in self.table:
+                self.table[ref] = Adjoint(name(t), True, False)
+            else:
+                self.accumulate(ref, name(t), False)
+
+
+def _word(atom):
+    from .names import atom_word
+    return atom_word(atom) or "arg"
+
+
+def gradient_of(rev, param):
+    """The gradient expression returned for a parameter (a pytree literal for pytrees)."""
+    ctx = rev.ctx
+
+    def access(path):
+        node = name(param, (param, 0))
+        for key in path:
+            node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
+        return node
+
+    def leaf(path, kind):
+        if not kind.differentiable or isinstance(kind, Opaque):
+            return const(None)
+        adj = rev.table.get((param, 0, path))
+        if adj is None:
+            if isinstance(kind, Scalar):
+                return const(0.0)
+            return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like", ctx=gast.Load()), access(path))
+        expr = copy.deepcopy(adj.expr)
+        if isinstance(kind, Scalar):
+            return expr if adj.scalar and not isinstance(expr, gast.Constant) else \
+                const(float(expr.value)) if isinstance(expr, gast.Constant) else call(name("float"), expr)
+        if isinstance(expr, gast.Constant) or adj.scalar:
+            return call(gast.Attribute(value=ctx.numpy(), attr="full_like", ctx=gast.Load()), access(path), expr)
+        return expr
+
+    def build(kind, path):
+        if isinstance(kind, Tree):
+            children = [build(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
+            if kind.type is dict:
+                return gast.Dict(keys=[const(k) for k in kind.keys], values=children)
+            node = gast.List if kind.type is list else gast.Tuple
+            return node(elts=children, ctx=gast.Load())
+        return leaf(path, kind)
+
+    return build(rev.facts.kind(param, 0), ())

@@ -1,0 +1,165 @@
+"""The rule registry: from a function object to its gradient rules.
+
+Rules are data, not code paths.  A reverse rule is an ordinary Python
+function in the form users register with (API.md):
+
+    @adjoint(np.exp)
+    def _(g, result, x):
+        return g * result
+
+`g` is the adjoint of the result, then come the result and the call's
+arguments as the call site passes them.  The transformer inlines a rule's
+body at the call site where it is simple (see `templates`), so the
+generated code shows the math.  Built-in rules live in `rules/core.py` and
+use this very form.
+"""
+
+import inspect
+import operator
+import types
+
+import gast
+import numpy as np
+
+from ..errors import TransformError
+
+_ADJOINTS = {}          # id(fn) -> (fn, rule)
+_TANGENTS = {}          # id(fn) -> (fn, rule)
+_NONDIFF = {}           # id(fn) -> fn: outputs carry no gradient
+generation = 0          # bumped by every registration: built gradients are stale
+
+BINARY_OPERATORS = {
+    gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+    gast.Div: operator.truediv, gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod,
+    gast.Pow: operator.pow, gast.MatMult: operator.matmul, gast.BitAnd: operator.and_,
+    gast.BitOr: operator.or_, gast.BitXor: operator.xor, gast.LShift: operator.lshift,
+    gast.RShift: operator.rshift,
+}
+UNARY_OPERATORS = {gast.USub: operator.neg, gast.UAdd: operator.pos, gast.Not: operator.not_,
+                   gast.Invert: operator.invert}
+COMPARE_OPERATORS = {
+    gast.Lt: operator.lt, gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+    gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Is: operator.is_,
+    gast.IsNot: operator.is_not, gast.In: lambda a, b: a in b, gast.NotIn: lambda a, b: a not in b,
+}
+
+# Libraries whose functions are primitives (they need a rule), never transformed.
+_LIBRARY_PREFIXES = ("numpy", "cupy", "cupyx", "scipy", "s2sad", "jax", "torch", "math",
+                     "builtins", "operator", "functools")
+
+
+class _Method:
+    """Stands for an array method or attribute no library object names."""
+
+    def __init__(self, name):
+        self.__name__ = self.name = name
+
+    def __repr__(self):
+        return f"<array method {self.name}>"
+
+
+_METHODS = {}
+
+
+def method_key(name):
+    """The object rules for `x.name(...)` / `x.name` are registered under."""
+    obj = getattr(np.ndarray, name, None)
+    if obj is None:
+        obj = _METHODS.setdefault(name, _Method(name))
+    return obj
+
+
+def _bump():
+    global generation
+    generation += 1
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+def _check_signature(fn, rule, leading):
+    """Reject a rule that cannot take the function's parameters."""
+    try:
+        rule_sig = inspect.signature(rule)
+    except (TypeError, ValueError):
+        raise TypeError(f"the rule registered for {_name(fn)} has no inspectable signature") from None
+    placeholders = [object()] * leading
+    try:
+        fn_sig = None if isinstance(fn, np.ufunc) else inspect.signature(fn)
+    except (TypeError, ValueError):
+        fn_sig = None
+    if isinstance(fn, np.ufunc):        # its out=, where=, ... keywords are not differentiated
+        positional, keywords = [object()] * fn.nin, {}
+    elif fn_sig is None:
+        return
+    else:
+        positional, keywords = [], {}
+        for p in fn_sig.parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+                positional.append(object())
+            elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                keywords[p.name] = object()
+            elif p.kind is p.POSITIONAL_ONLY:
+                positional.append(object())
+    try:
+        rule_sig.bind(*placeholders, *positional, **keywords)
+    except TypeError as exc:
+        head = "g, result" if leading == 2 else "tangents, result"
+        raise TypeError(
+            f"the rule registered for {_name(fn)} cannot accept its parameters {fn_sig or ''}: "
+            f"{exc}. A rule takes ({head}, ...) followed by the function's parameters, with "
+            f"the function's defaults (or **kwargs for those it ignores)") from None
+
+
+def adjoint(fn):
+    """Register the reverse rule of `fn`: `rule(g, result, *args, **kwargs)`."""
+    def register(rule):
+        _check_signature(fn, rule, 2)
+        _ADJOINTS[id(fn)] = (fn, rule)
+        _bump()
+        return rule
+    return register
+
+
+def tangent(fn):
+    """Register the forward rule of `fn`: `rule(tangents, result, *args, **kwargs)`."""
+    def register(rule):
+        _check_signature(fn, rule, 2)
+        _TANGENTS[id(fn)] = (fn, rule)
+        _bump()
+        return rule
+    return register
+
+
+def nondifferentiable(*fns):
+    """Declare functions whose outputs carry no gradient (shapes, indices, constants)."""
+    for fn in fns:
+        _NONDIFF[id(fn)] = fn
+    _bump()
+
+
+def lookup_adjoint(fn):
+    entry = _ADJOINTS.get(id(fn))
+    return entry[1] if entry is not None and entry[0] is fn else None
+
+
+def lookup_tangent(fn):
+    entry = _TANGENTS.get(id(fn))
+    return entry[1] if entry is not None and entry[0] is fn else None
+
+
+def is_nondifferentiable(fn):
+    return _NONDIFF.get(id(fn)) is fn
+
+
+def is_user_function(obj):
+    """A Python function of the user's, whose source s2sad transforms."""
+    if not isinstance(obj, types.FunctionType):
+        return False
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] not in _LIBRARY_PREFIXES
+
+
+__all__ = ["adjoint", "tangent", "nondifferentiable", "lookup_adjoint", "lookup_tangent",
+           "is_nondifferentiable", "is_user_function", "method_key", "TransformError"]

@@ -1,0 +1,213 @@
+"""Built-in reverse rules: arithmetic, elementwise functions, reductions,
+products, shapes and indexing.
+
+Each rule is written in the form users register with.  Branches on
+`np.ndim(...)`, `is None`, `keepdims` and `is_basic_index(...)` are decided
+when the gradient is built, from the argument kinds, so the inlined code is
+as specific as hand-written code (`a.T @ g` for matrices); where the kinds
+are unknown the rule runs as an ordinary function.  Rules must stay
+backend-neutral: no host arrays, only functions that dispatch on the
+array's type.
+"""
+
+import operator
+
+import numpy as np
+
+from ..runtime import dot_adjoint, inverse_axes, is_basic_index, matmul_adjoint, unbroadcast
+from . import adjoint, method_key, nondifferentiable
+
+# ---- arithmetic -----------------------------------------------------------------
+
+
+@adjoint(operator.add)
+@adjoint(np.add)
+def _(g, result, x, y):
+    return unbroadcast(g, x), unbroadcast(g, y)
+
+
+@adjoint(operator.sub)
+@adjoint(np.subtract)
+def _(g, result, x, y):
+    return unbroadcast(g, x), unbroadcast(-g, y)
+
+
+@adjoint(operator.mul)
+@adjoint(np.multiply)
+def _(g, result, x, y):
+    return unbroadcast(g * y, x), unbroadcast(g * x, y)
+
+
+@adjoint(operator.truediv)
+@adjoint(np.divide)
+def _(g, result, x, y):
+    return unbroadcast(g / y, x), unbroadcast(-g * result / y, y)
+
+
+@adjoint(operator.pow)
+@adjoint(np.power)
+def _(g, result, x, y):
+    return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * result * np.log(x), y)
+
+
+@adjoint(operator.neg)
+@adjoint(np.negative)
+def _(g, result, x):
+    return -g
+
+
+@adjoint(operator.pos)
+@adjoint(np.positive)
+def _(g, result, x):
+    return g
+
+
+# ---- elementwise functions ----------------------------------------------------------
+
+
+@adjoint(np.exp)
+def _(g, result, x):
+    return g * result
+
+
+@adjoint(np.log)
+def _(g, result, x):
+    return g / x
+
+
+@adjoint(np.sqrt)
+def _(g, result, x):
+    return g / (2.0 * result)
+
+
+@adjoint(np.sin)
+def _(g, result, x):
+    return g * np.cos(x)
+
+
+@adjoint(np.cos)
+def _(g, result, x):
+    return -g * np.sin(x)
+
+
+@adjoint(np.tanh)
+def _(g, result, x):
+    return g * (1.0 - result * result)
+
+
+# ---- reductions ---------------------------------------------------------------------
+
+
+@adjoint(np.sum)
+@adjoint(np.ndarray.sum)
+def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
+    if axis is None or keepdims:
+        return np.ones_like(x) * g
+    return np.ones_like(x) * np.expand_dims(g, axis)
+
+
+@adjoint(np.mean)
+@adjoint(np.ndarray.mean)
+def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
+    if axis is None:
+        return np.ones_like(x) * (g / x.size)
+    if keepdims:
+        return np.ones_like(x) * (g / (x.size / np.size(g)))
+    return np.ones_like(x) * (np.expand_dims(g, axis) / (x.size / np.size(g)))
+
+
+# ---- products -----------------------------------------------------------------------
+
+
+@adjoint(operator.matmul)
+@adjoint(np.matmul)
+def _(g, result, a, b):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T, a.T @ g
+    if np.ndim(a) == 1 and np.ndim(b) == 2:
+        return b @ g, np.outer(a, g)
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b), g @ a
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b, g * a
+    return matmul_adjoint(g, a, b)
+
+
+@adjoint(np.dot)
+@adjoint(np.ndarray.dot)
+def _(g, result, a, b, **_):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T, a.T @ g
+    if np.ndim(a) == 1 and np.ndim(b) == 2:
+        return b @ g, np.outer(a, g)
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b), g @ a
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b, g * a
+    return dot_adjoint(g, a, b)
+
+
+# ---- shapes -------------------------------------------------------------------------
+
+
+@adjoint(np.reshape)
+def _(g, result, x, shape=None, order="C", **_):
+    if order == "C":
+        return np.reshape(g, x.shape)
+    return np.reshape(g, x.shape, order=order)
+
+
+@adjoint(np.ndarray.reshape)
+def _(g, result, x, *shape, order="C", **_):
+    if order == "C":
+        return g.reshape(x.shape)
+    return g.reshape(x.shape, order=order)
+
+
+@adjoint(np.transpose)
+def _(g, result, x, axes=None):
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, inverse_axes((axes,)))
+
+
+@adjoint(np.ndarray.transpose)
+def _(g, result, x, *axes):
+    if len(axes) == 0:
+        return g.T
+    return g.transpose(inverse_axes(axes))
+
+
+@adjoint(method_key("T"))
+def _(g, result, x):
+    return g.T
+
+
+@adjoint(np.ndarray.copy)
+@adjoint(np.copy)
+def _(g, result, x, **_):
+    return g
+
+
+# ---- indexing -----------------------------------------------------------------------
+
+
+@adjoint(operator.getitem)
+def _(g, result, x, index):
+    dx = np.zeros_like(x)
+    if is_basic_index(index):
+        dx[index] = g
+    else:
+        np.add.at(dx, index, g)
+    return dx, None
+
+
+# ---- no gradient --------------------------------------------------------------------
+
+nondifferentiable(
+    len, range, int, bool, isinstance, type, np.shape, np.ndim, np.size,
+    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
+    np.arange, np.linspace, np.full, np.argmax, np.argmin, np.argsort, np.floor, np.ceil,
+    np.round, np.rint, np.sign, np.isnan, np.isfinite, np.isinf,
+    method_key("argmax"), method_key("argmin"), method_key("argsort"),
+)

@@ -1,0 +1,90 @@
+"""The few helpers generated gradient code calls at run time.
+
+Everything here dispatches on the array's own type (NumPy or CuPy) and
+costs next to nothing on Python scalars: the scalar-loop benchmarks call
+these in tight loops.  Generated code never imports the transformer, only
+this module.
+"""
+
+import numpy as np
+
+
+def unbroadcast(g, x):
+    """Sum `g` down to the shape of `x`, undoing NumPy broadcasting."""
+    shape = getattr(x, "shape", ())
+    g_shape = getattr(g, "shape", ())
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape) if lead else g
+
+
+def is_basic_index(index):
+    """True when indexing with `index` selects each element at most once."""
+    parts = index if type(index) is tuple else (index,)
+    for part in parts:
+        if part is None or part is Ellipsis or type(part) is slice:
+            continue
+        if isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_)):
+            continue
+        if getattr(part, "ndim", None) == 0 and getattr(part, "dtype", None) is not None \
+                and part.dtype.kind in "iu":
+            continue
+        return False
+    return True
+
+
+def inverse_axes(axes):
+    """The permutation undoing `transpose(axes)`; accepts (1, 0) or ((1, 0),)."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    if len(axes) == 1 and axes[0] is None:
+        return None
+    inverse = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inverse[a % len(axes)] = i
+    return tuple(inverse)
+
+
+def matmul_adjoint(g, a, b):
+    """Cotangents of `a @ b` for any ranks (vectors, matrices, batches)."""
+    a_vec, b_vec = np.ndim(a) == 1, np.ndim(b) == 1
+    a2 = a[None, :] if a_vec else a
+    b2 = b[:, None] if b_vec else b
+    if a_vec:
+        g = np.expand_dims(g, -2)
+    if b_vec:
+        g = np.expand_dims(g, -1)
+    da = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2)
+    db = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2)
+    return (da.reshape(a.shape) if a_vec else da), (db.reshape(b.shape) if b_vec else db)
+
+
+def dot_adjoint(g, a, b):
+    """Cotangents of `np.dot(a, b)` for N-d operands."""
+    p, q = np.ndim(a), np.ndim(b)
+    if p == 0 or q == 0:
+        return unbroadcast(g * b, a), unbroadcast(g * a, b)
+    if q == 1:
+        da = np.expand_dims(g, -1) * b
+        db = np.tensordot(a, g, axes=(list(range(p - 1)), list(range(p - 1))))
+        return da, db
+    g_b_axes = list(range(p - 1, p - 1 + q - 2)) + [p - 1 + q - 2]
+    da = np.tensordot(g, b, axes=(g_b_axes, list(range(q - 2)) + [q - 1]))
+    db = np.tensordot(a, g, axes=(list(range(p - 1)), list(range(p - 1))))
+    return da, np.moveaxis(db, 0, q - 2)
+
+
+def scalar_output(value, name):
+    """Check that a differentiated function returned a scalar, and pass it on."""
+    if getattr(value, "size", 1) != 1 or not hasattr(value, "__float__") and not hasattr(value, "shape"):
+        raise ValueError(
+            f"{name} must return a scalar (a float, a 0-d array or a size-1 array) to be "
+            f"differentiated with grad, but it returned "
+            f"{type(value).__name__}{' of shape ' + str(value.shape) if hasattr(value, 'shape') else ''}; "
+            f"reduce it (e.g. with np.sum) or use s2sad.jacobian")
+    return value

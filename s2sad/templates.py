@@ -1,0 +1,336 @@
+"""Inline a rule's body at a call site, specialised for the argument kinds.
+
+A rule is an ordinary function (`def _(g, result, x): return g * result`).
+Its parameters are replaced by the call site's atoms, its locals get fresh
+names, and what the argument kinds decide is folded away (`np.ndim(a) == 2`,
+`axis is None`, `keepdims`, `is_basic_index(i)`, `unbroadcast` where the
+shapes provably match).  If the folded body is straight-line, it is
+inlined; otherwise the caller calls the rule as a function.
+"""
+
+import copy
+import inspect
+from dataclasses import dataclass
+
+import gast
+
+from .kinds import Opaque, Scalar, Tree, kind_of
+from .parse import MISSING, parse_function
+from . import runtime
+
+_PARSED = {}
+_LITERALS = (type(None), bool, int, float, complex, str)
+
+
+@dataclass
+class Inlined:
+    stmts: list                # statements to emit before the outputs are used
+    outputs: list              # one expression (or None) per positional argument
+
+
+class Operand:
+    """A call-site argument: its atom, its kind, and whether it provably has
+    the result's shape (so `unbroadcast` to it is the identity)."""
+
+    def __init__(self, atom, kind, same_shape=False):
+        self.atom, self.kind, self.same_shape = atom, kind, same_shape
+
+
+class CallSite:
+    """What the inliner needs to know of the call being differentiated."""
+
+    def __init__(self, args, keywords, g, result, result_kind, kind, spell, fresh):
+        self.args = args                  # Operand per positional argument
+        self.keywords = keywords          # name -> Operand
+        self.g = g                        # gast expr: adjoint of the result
+        self.result = result              # gast expr: the result
+        self.result_kind = result_kind
+        self.kind = kind                  # atom -> kind (for atoms inside an index)
+        self.spell = spell                # (object, preferred name) -> identifier
+        self.fresh = fresh                # hint -> fresh identifier
+
+
+def _template(rule):
+    node = _PARSED.get(rule)
+    if node is None:
+        node = _PARSED[rule] = parse_function(rule)
+    return node
+
+
+def inline(rule, site):
+    """The rule's body at this call site, or None if it is not straight-line."""
+    try:
+        source = _template(rule)
+    except Exception:
+        return None
+    sig = inspect.signature(rule)
+    params = list(sig.parameters.values())
+    bound = {params[0].name: Operand(site.g, site.result_kind, True),
+             params[1].name: Operand(site.result, site.result_kind, True)}
+    positional = [p for p in params[2:] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = next((p for p in params if p.kind is p.VAR_POSITIONAL), None)
+    args = list(site.args)
+    for p in positional:
+        if args:
+            bound[p.name] = args.pop(0)
+        elif p.name in site.keywords:
+            bound[p.name] = site.keywords[p.name]
+        elif p.default is not p.empty:
+            bound[p.name] = _default(p.default, site)
+        else:
+            return None
+    if varargs is not None:
+        bound[varargs.name] = Operand(gast.Tuple(elts=[a.atom for a in args], ctx=gast.Load()),
+                                      Tree(tuple, tuple(range(len(args))), tuple(a.kind for a in args)))
+    elif args:
+        return None
+    for p in params:
+        if p.kind is p.KEYWORD_ONLY:
+            if p.name in site.keywords:
+                bound[p.name] = site.keywords[p.name]
+            elif p.default is not p.empty:
+                bound[p.name] = _default(p.default, site)
+            else:
+                return None
+    extra = set(site.keywords) - set(bound)
+    kwargs = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
+    if extra and kwargs is None:
+        return None
+    body = copy.deepcopy(source.node.body)
+    locals_ = {n.id for s in body for n in gast.walk(s)
+               if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    if kwargs is not None and any(isinstance(n, gast.Name) and n.id == kwargs.name
+                                  for s in body for n in gast.walk(s)):
+        return None
+    renames = {name: site.fresh(name) for name in sorted(locals_)}
+    folder = _Folder(bound, renames, source.namespace, site)
+    body = folder.statements(body)
+    if folder.failed or not body or not isinstance(body[-1], gast.Return):
+        return None
+    if any(not isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in body[:-1]):
+        return None
+    value = body[-1].value
+    outputs = list(value.elts) if isinstance(value, gast.Tuple) else [value]
+    outputs = [None if isinstance(o, gast.Constant) and o.value is None else o for o in outputs]
+    if len(outputs) == 1 and len(site.args) > 1 and not isinstance(value, gast.Tuple):
+        return None                      # a call returning the tuple: keep the rule a call
+    for s in body[:-1] + [o for o in outputs if o is not None]:
+        folder.spell_globals(s)
+    if folder.failed:
+        return None
+    return Inlined(body[:-1], outputs)
+
+
+def _default(value, site):
+    if isinstance(value, _LITERALS):
+        return Operand(gast.Constant(value=value, kind=None), kind_of(value))
+    return Operand(gast.Name(id=site.spell(value, "default"), ctx=gast.Load(), annotation=None,
+                             type_comment=None), kind_of(value))
+
+
+def _is_const(node):
+    return isinstance(node, gast.Constant)
+
+
+def _const(value):
+    return gast.Constant(value=value, kind=None)
+
+
+class _Folder:
+    """Substitutes parameters, renames locals and folds what kinds decide."""
+
+    def __init__(self, bound, renames, namespace, site):
+        self.bound = bound
+        self.renames = renames
+        self.ns = namespace
+        self.site = site
+        self.failed = False
+
+    # statements
+
+    def statements(self, stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, gast.If):
+                test = self.expr(s.test)
+                if _is_const(test):
+                    out.extend(self.statements(s.body if test.value else s.orelse))
+                    if out and isinstance(out[-1], gast.Return):
+                        return out
+                    continue
+                self.failed = True
+                return out
+            if isinstance(s, gast.Return):
+                out.append(gast.Return(value=self.expr(s.value) if s.value is not None else _const(None)))
+                return out
+            if isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)):
+                out.append(self.generic(s))
+                continue
+            self.failed = True
+            return out
+        return out
+
+    def generic(self, node):
+        for field, value in gast.iter_fields(node):
+            if isinstance(value, list):
+                setattr(node, field, [self.expr(v) if isinstance(v, gast.expr) else self.generic(v)
+                                      if isinstance(v, gast.AST) else v for v in value])
+            elif isinstance(value, gast.expr):
+                setattr(node, field, self.expr(value))
+            elif isinstance(value, gast.AST):
+                setattr(node, field, self.generic(value))
+        return node
+
+    # expressions
+
+    def expr(self, node):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Store) or node.id in self.renames:
+                return gast.Name(id=self.renames.get(node.id, node.id), ctx=node.ctx,
+                                 annotation=None, type_comment=None)
+            if node.id in self.bound:
+                operand = self.bound[node.id]
+                copy_ = copy.deepcopy(operand.atom)
+                copy_.s2sad_operand = operand
+                return copy_
+            obj = self.ns.lookup(node.id)
+            if obj is MISSING:
+                self.failed = True
+                return node
+            node.s2sad_object = obj
+            return node
+        node = self.generic(node)
+        method = getattr(self, "fold_" + type(node).__name__, None)
+        return method(node) if method else node
+
+    def obj(self, node):
+        """The library object an expression names (`np.ndim`), or MISSING."""
+        if isinstance(node, gast.Name):
+            return getattr(node, "s2sad_object", MISSING)
+        if isinstance(node, gast.Attribute):
+            base = self.obj(node.value)
+            if base is MISSING or not hasattr(base, "__name__"):
+                return MISSING
+            return getattr(base, node.attr, MISSING)
+        return MISSING
+
+    def kind(self, node):
+        operand = getattr(node, "s2sad_operand", None)
+        return operand.kind if operand is not None else None
+
+    def ndim(self, node):
+        kind = self.kind(node)
+        ndim = getattr(kind, "ndim", None) if kind is not None else None
+        return ndim if isinstance(ndim, int) else None
+
+    def fold_Attribute(self, node):
+        if node.attr == "ndim":
+            ndim = self.ndim(node.value)
+            if ndim is not None:
+                return _const(ndim)
+        return node
+
+    def fold_Call(self, node):
+        fn = self.obj(node.func)
+        import numpy as np
+        if fn is np.ndim and len(node.args) == 1:
+            ndim = self.ndim(node.args[0])
+            if ndim is not None:
+                return _const(ndim)
+        if fn is len and len(node.args) == 1 and isinstance(node.args[0], gast.Tuple):
+            return _const(len(node.args[0].elts))
+        if fn is runtime.is_basic_index and len(node.args) == 1:
+            basic = self.basic_index(node.args[0])
+            if basic is not None:
+                return _const(basic)
+        if fn is runtime.unbroadcast and len(node.args) == 2:
+            operand = getattr(node.args[1], "s2sad_operand", None)
+            if operand is not None and operand.same_shape:
+                return node.args[0]
+        return node
+
+    def basic_index(self, node):
+        if isinstance(node, gast.Slice):
+            return True
+        if isinstance(node, gast.Constant):
+            return node.value is None or node.value is Ellipsis or (
+                isinstance(node.value, int) and not isinstance(node.value, bool))
+        if isinstance(node, gast.Tuple):
+            parts = [self.basic_index(e) for e in node.elts]
+            return None if None in parts else all(parts)
+        kind = self.kind(node) or (self.site.kind(node) if isinstance(node, gast.Name) else None)
+        if isinstance(kind, Scalar):
+            return kind.dtype == "int"
+        if kind is not None and getattr(kind, "ndim", None) is not None and kind.dtype is not None:
+            return False
+        return None
+
+    def fold_Compare(self, node):
+        if len(node.ops) != 1:
+            return node
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        if isinstance(op, (gast.Is, gast.IsNot)) and _is_const(right) and right.value is None:
+            if _is_const(left):
+                answer = left.value is None
+            else:
+                kind = self.kind(left)
+                if kind is None or kind == Opaque(type(None)):
+                    return node
+                answer = False
+            return _const(answer if isinstance(op, gast.Is) else not answer)
+        if _is_const(left) and _is_const(right):
+            from .rules import COMPARE_OPERATORS
+            try:
+                return _const(bool(COMPARE_OPERATORS[type(op)](left.value, right.value)))
+            except Exception:
+                return node
+        return node
+
+    def fold_BoolOp(self, node):
+        values = node.values
+        if all(_is_const(v) for v in values):
+            result = all(v.value for v in values) if isinstance(node.op, gast.And) \
+                else any(v.value for v in values)
+            return _const(result)
+        if isinstance(node.op, gast.Or) and any(_is_const(v) and v.value for v in values):
+            return _const(True)
+        if isinstance(node.op, gast.And) and any(_is_const(v) and not v.value for v in values):
+            return _const(False)
+        return node
+
+    def fold_UnaryOp(self, node):
+        if isinstance(node.op, gast.Not) and _is_const(node.operand):
+            return _const(not node.operand.value)
+        if isinstance(node.op, gast.USub) and _is_const(node.operand) \
+                and isinstance(node.operand.value, (int, float)):
+            return _const(-node.operand.value)
+        return node
+
+    def fold_BinOp(self, node):
+        left, right = node.left, node.right
+        number = lambda n: _is_const(n) and isinstance(n.value, (int, float)) \
+            and not isinstance(n.value, bool)
+        if number(left) and number(right):
+            from .rules import BINARY_OPERATORS
+            try:
+                return _const(BINARY_OPERATORS[type(node.op)](left.value, right.value))
+            except Exception:
+                return node
+        op = node.op
+        if number(right) and right.value == 1 and isinstance(op, (gast.Mult, gast.Div, gast.Pow)):
+            return left
+        if number(left) and left.value == 1 and isinstance(op, gast.Mult):
+            return right
+        if number(right) and right.value == 0 and isinstance(op, (gast.Add, gast.Sub)):
+            return left
+        if number(left) and left.value == 0 and isinstance(op, gast.Add):
+            return right
+        return node
+
+    # globals
+
+    def spell_globals(self, tree):
+        """Give the library objects a rule names the spelling generated code uses."""
+        for node in gast.walk(tree):
+            if isinstance(node, gast.Name) and hasattr(node, "s2sad_object"):
+                node.id = self.site.spell(node.s2sad_object, node.id)
