@@ -20,7 +20,8 @@ from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import normalize
-from .optimize import assign_storage, drop_redundant_comments, eliminate_dead_code, free_names
+from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code, free_names,
+                       names_written)
 from .parse import MISSING, parse_function, user_text
 from .reverse import Comment, Context, Reverse, assign, call, const, gradient_of, name
 from . import runtime
@@ -56,6 +57,8 @@ class Builder:
     def __init__(self):
         self.helpers = {}
         self.in_progress = set()
+        from .names import Namer
+        self.function_names = Namer()      # helper halves are named once per build
         self.sources = []
 
     # ---- kinds of the user's helpers -----------------------------------------------
@@ -91,6 +94,7 @@ class Builder:
                         output_paths).run()
 
     def helper(self, func, arg_kinds, active, out_paths, origin, caller):
+        arg_kinds = self.param_kinds(func, core_of(func), arg_kinds)
         key = (func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active, out_paths)
         if key in self.helpers:
             return self.helpers[key]
@@ -129,7 +133,9 @@ class Builder:
         forward = _forward_items(rev, core)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
                        facts.final_versions, ctx.namer)
-        saved = sorted((free_names(reverse) | _names(grads)) & (core.local_names))
+        defined = set(core.params).union(*(names_written(s) for s in forward
+                                           if not isinstance(s, Comment)))
+        saved = sorted((free_names(reverse) | _names(grads)) & defined)
         out_atom = name(out_name, (out_name, out_version))
         forward = drop_redundant_comments(eliminate_dead_code(forward, saved + [out_name]))
         # the storage pass may have renamed the output and saved values
@@ -142,12 +148,12 @@ class Builder:
             value=grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load()))]
         src = core.source
         fwd_spec = FunctionSpec(
-            name=ctx.namer.fresh(f"{core.node.name}_fwd"), params=_params_text(core),
+            name=self.function_names.fresh(f"{core.node.name}_fwd"), params=_params_text(core),
             body=forward + [forward_return], globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, defaults=src.func.__defaults__,
             kwdefaults=src.func.__kwdefaults__, origin=src.name)
         bwd_spec = FunctionSpec(
-            name=ctx.namer.fresh(f"{core.node.name}_bwd"), params=", ".join(seeds + [saved_name]),
+            name=self.function_names.fresh(f"{core.node.name}_bwd"), params=", ".join(seeds + [saved_name]),
             body=bwd_body, globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, origin=src.name)
         fwd, fwd_text = compile_function(fwd_spec)
@@ -200,7 +206,7 @@ class Builder:
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
         assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
-        live = (free_names(reverse) | _names([result])) & core.local_names
+        live = free_names(reverse) | _names([result])
         forward = drop_redundant_comments(eliminate_dead_code(forward, live))
         body = forward + ([Comment("---- reverse sweep ----")] if reverse else []) + reverse + [ret]
         spec = FunctionSpec(

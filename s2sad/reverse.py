@@ -187,8 +187,7 @@ class Reverse:
             return any(isinstance(n, gast.Name) and n.id == target
                        for other in pending if other is not item for n in gast.walk(other[1][0]))
 
-        pending.sort(key=writes_read_elsewhere)
-        for ref, (expr, scalar) in pending:
+        for ref, (expr, scalar) in sorted(pending, key=writes_read_elsewhere):
             self.accumulate(ref, expr, scalar)
 
     # ---- kinds and refs ---------------------------------------------------------------
