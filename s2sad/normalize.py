@@ -68,6 +68,13 @@ def _store(id_):
     return _name(id_, gast.Store())
 
 
+def _literal_pair(target, value):
+    """A tuple/list target matched by a tuple/list display of the same length."""
+    return (isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, (gast.Tuple, gast.List))
+            and len(target.elts) == len(value.elts)
+            and not any(isinstance(e, gast.Starred) for e in target.elts + value.elts))
+
+
 def is_atom(node):
     return isinstance(node, (gast.Name, gast.Constant)) or getattr(node, "s2sad_global", False)
 
@@ -201,19 +208,28 @@ class _Normalizer:
             self.bind(target, source)
 
     def unpack_literal(self, target, value):
-        """`a, b = x, y` without a tuple in between, where that keeps meaning."""
-        if not (isinstance(target, (gast.Tuple, gast.List)) and isinstance(value, (gast.Tuple, gast.List))
-                and len(target.elts) == len(value.elts)
-                and all(isinstance(t, gast.Name) for t in target.elts)):
+        """`a, (b, c) = x, (y, z)` element by element, without tuples in between.
+
+        Python evaluates the whole right side before assigning: a name that an
+        earlier target overwrites (`a, b = b, a`) is copied first."""
+        if not _literal_pair(target, value):
             return False
-        atoms = [self.atom(v) for v in value.elts]
-        assigned = {t.id for t in target.elts}
-        if any(isinstance(a, gast.Name) and a.id in assigned for a in atoms):
-            items = self.bind_temp(gast.Tuple(elts=atoms, ctx=gast.Load()), "items")
-            self.bind(target, items)
-            return True
-        for t, a in zip(target.elts, atoms):
-            self.emit(gast.Assign(targets=[_store(t.id)], value=a, type_comment=None))
+        steps = []
+
+        def flatten(t, v):
+            if _literal_pair(t, v):
+                for te, ve in zip(t.elts, v.elts):
+                    flatten(te, ve)
+            else:
+                steps.append((t, self.atom(v)))
+        flatten(target, value)
+        assigned = set()
+        for i, (t, a) in enumerate(steps):
+            if isinstance(a, gast.Name) and a.id in assigned:
+                steps[i] = (t, self.bind_temp(a, f"{a.id}_prev"))
+            assigned |= {n.id for n in gast.walk(t) if isinstance(n, gast.Name)}
+        for t, a in steps:
+            self.bind(t, a)
         return True
 
     def bind(self, target, atom):

@@ -82,6 +82,7 @@ class Context:
         self.namer = Namer(core.namer.taken)
         self.cells = {}             # name -> object the generated code needs
         self._spelled = {}
+        self._used = None
 
     def spell(self, obj, preferred):
         """The name generated code uses for a library object."""
@@ -90,13 +91,21 @@ class Context:
             return self._spelled[key]
         names = [n for n in self.core.source.namespace.names_bound_to(obj)
                  if n not in self.core.local_names]
-        if names:
+        used = [n for n in names if n in self._used_names()]
+        if used:
+            spelled = used[0]                 # the user's own spelling, e.g. `xp`
+        elif names:
             spelled = preferred if preferred in names else sorted(names, key=len)[0]
         else:
             spelled = self.namer.fresh(preferred)
             self.cells[spelled] = obj
         self._spelled[key] = spelled
         return spelled
+
+    def _used_names(self):
+        if self._used is None:
+            self._used = {n.id for n in gast.walk(self.core.source.node) if isinstance(n, gast.Name)}
+        return self._used
 
     def numpy(self):
         return name(self.spell(np, "np"))
@@ -149,8 +158,11 @@ class Reverse:
     def release(self, id_, keep):
         """Before `id_` is assigned: refs aliasing it get a copy of their own."""
         for ref, adj in list(self.table.items()):
-            if ref != keep and not adj.owned and isinstance(adj.expr, gast.Name) and adj.expr.id == id_:
+            if ref != keep and isinstance(adj.expr, gast.Name) and adj.expr.id == id_:
                 own = self.adjoint_name(ref)
+                in_use = {a.expr.id for a in self.table.values() if isinstance(a.expr, gast.Name)}
+                if own == id_ or own in in_use:
+                    own = self.ctx.namer.fresh(own)
                 self.emit(assign(name(own, store=True), name(id_)))
                 self.table[ref] = Adjoint(name(own), True, adj.scalar)
 

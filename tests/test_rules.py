@@ -1,0 +1,771 @@
+"""Every built-in reverse rule checked against central finite differences.
+
+Each loss is `np.sum(OP(...) * c)` with a fixed random `c` of OP's output
+shape (so the gradient is not trivially ones); `c` is passed as the last
+argument and never differentiated.  Gradients are compared in float64 with
+rtol 1e-5 / atol 1e-6 and, for float32 inputs, checked to stay float32 and
+compared loosely (rtol 1e-3) with the float64 finite differences.
+"""
+
+import numpy as np
+import pytest
+
+import s2sad
+
+# ---- helpers -----------------------------------------------------------------------
+
+FLOAT = "float"          # stands for "a Python float" in shape lists
+EPS = 1e-6
+
+
+def _rng(*key):
+    return np.random.default_rng(abs(hash(tuple(str(k) for k in key))) % (2 ** 32))
+
+
+def make(shape, dtype=np.float64, low=None, high=None, seed=0):
+    """A random input: a Python float for FLOAT, else an array of `shape`."""
+    rng = np.random.default_rng(seed)
+    if shape == FLOAT:
+        v = rng.uniform(low, high) if low is not None else rng.standard_normal()
+        return float(v)
+    if low is not None:
+        a = rng.uniform(low, high, size=shape)
+    else:
+        a = rng.standard_normal(size=shape)
+    return np.asarray(a, dtype=dtype)
+
+
+def cotangent(out, dtype=np.float64, seed=12345):
+    """The fixed random `c` for an output `out` (same shape, nonzero, not all ones)."""
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
+    return np.asarray(c, dtype=dtype)
+
+
+def _to64(a):
+    if isinstance(a, float):
+        return a
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return a.astype(np.float64)
+    return a
+
+
+def fd_grad(f, args, i, eps=EPS):
+    """Central-difference gradient of scalar `f` w.r.t. argument `i`, in float64."""
+    args = [_to64(a) for a in args]
+    x = args[i]
+
+    def at(v):
+        a = list(args)
+        a[i] = v
+        return float(f(*a))
+
+    if isinstance(x, float):
+        return (at(x + eps) - at(x - eps)) / (2 * eps)
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp = x.copy()
+        xm = x.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        g[idx] = (at(xp) - at(xm)) / (2 * eps)
+    return g
+
+
+def check(f, args, wrt):
+    """Compare s2sad.grad(f, wrt=wrt) with finite differences; return the gradients."""
+    tuple_wrt = isinstance(wrt, tuple)
+    grads = s2sad.grad(f, wrt=wrt)(*args)
+    if not tuple_wrt:
+        grads, wrt = (grads,), (wrt,)
+    assert isinstance(grads, tuple) and len(grads) == len(wrt)
+    for i, g in zip(wrt, grads):
+        x = args[i]
+        expected = fd_grad(f, args, i)
+        assert g is not None, f"gradient of argument {i} is None"
+        if isinstance(x, float):
+            assert isinstance(g, float), f"gradient of a Python float is {type(g).__name__}"
+            low = False
+        else:
+            assert np.shape(g) == x.shape, f"gradient shape {np.shape(g)} != {x.shape}"
+            assert np.asarray(g).dtype == x.dtype, \
+                f"gradient dtype {np.asarray(g).dtype} != {x.dtype}"
+            low = x.dtype == np.float32
+        if low:
+            np.testing.assert_allclose(np.asarray(g, dtype=np.float64), expected,
+                                       rtol=1e-3, atol=1e-3)
+        else:
+            np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
+    return grads
+
+
+DTYPES = [np.float64, np.float32]
+DT_IDS = ["f64", "f32"]
+
+
+def _sid(s):
+    return "float" if s == FLOAT else "x".join(map(str, s)) or "0d"
+
+
+def _pid(p):
+    return "-".join(_sid(s) for s in p)
+
+
+# ---- arithmetic: + - * / ** and unary minus ---------------------------------------
+
+def l_add(x, y, c):
+    return np.sum((x + y) * c)
+
+
+def l_sub(x, y, c):
+    return np.sum((x - y) * c)
+
+
+def l_mul(x, y, c):
+    return np.sum((x * y) * c)
+
+
+def l_div(x, y, c):
+    return np.sum((x / y) * c)
+
+
+def l_pow(x, y, c):
+    return np.sum((x ** y) * c)
+
+
+def l_np_add(x, y, c):
+    return np.sum(np.add(x, y) * c)
+
+
+def l_np_sub(x, y, c):
+    return np.sum(np.subtract(x, y) * c)
+
+
+def l_np_mul(x, y, c):
+    return np.sum(np.multiply(x, y) * c)
+
+
+def l_np_div(x, y, c):
+    return np.sum(np.divide(x, y) * c)
+
+
+def l_np_pow(x, y, c):
+    return np.sum(np.power(x, y) * c)
+
+
+# name -> (loss, numpy op, positive operands?)
+BINARY = {
+    "add": (l_add, np.add, False),
+    "sub": (l_sub, np.subtract, False),
+    "mul": (l_mul, np.multiply, False),
+    "div": (l_div, np.divide, True),
+    "pow": (l_pow, np.power, True),
+    "np.add": (l_np_add, np.add, False),
+    "np.subtract": (l_np_sub, np.subtract, False),
+    "np.multiply": (l_np_mul, np.multiply, False),
+    "np.divide": (l_np_div, np.divide, True),
+    "np.power": (l_np_pow, np.power, True),
+}
+
+BINARY_SHAPES = [
+    ((), ()),
+    ((5,), (5,)),
+    ((3, 4), (3, 4)),
+    ((2, 3, 4), (2, 3, 4)),
+    ((3, 4), (4,)),
+    ((4,), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((2, 3, 4), (3, 4)),
+    ((3, 4), ()),
+    ((3, 4), FLOAT),
+    (FLOAT, (3, 4)),
+    (FLOAT, FLOAT),
+]
+
+
+XFAIL_POW_DTYPE = pytest.mark.xfail(
+    strict=True, reason="pow rule: np.log(<Python float base>) is a float64 scalar, so the "
+                        "exponent's gradient is promoted float32 -> float64")
+
+BINARY_CASES = [
+    pytest.param(name, shapes, dtype, id=f"{name}-{_pid(shapes)}-{dt_id}",
+                 marks=[XFAIL_POW_DTYPE] if ("pow" in name or "power" in name)
+                 and shapes[0] == FLOAT and shapes[1] != FLOAT and dtype == np.float32 else [])
+    for name in BINARY for shapes in BINARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
+
+
+@pytest.mark.parametrize("name, shapes, dtype", BINARY_CASES)
+def test_binary(name, shapes, dtype):
+    loss, op, positive = BINARY[name]
+    lo, hi = (0.5, 1.5) if positive else (None, None)
+    x = make(shapes[0], dtype, lo, hi, seed=1)
+    y = make(shapes[1], dtype, lo, hi, seed=2)
+    c = cotangent(op(x, y), dtype)
+    if shapes == (FLOAT, FLOAT):
+        c = float(c)
+    check(loss, (x, y, c), (0, 1))
+
+
+def l_sq(x, c):
+    return np.sum(x ** 2 * c)
+
+
+def l_cube(x, c):
+    return np.sum(x ** 3 * c)
+
+
+def l_sqrt_pow(x, c):
+    return np.sum(x ** 0.5 * c)
+
+
+def l_const_base(x, c):
+    return np.sum(2.0 ** x * c)
+
+
+def l_np_pow_const(x, c):
+    return np.sum(np.power(x, 3) * c)
+
+
+def l_neg(x, c):
+    return np.sum(-x * c)
+
+
+def l_neg_expr(x, y, c):
+    return np.sum(-(x * y) * c)
+
+
+# name -> (loss, numpy op, positive input?)
+UNARY_ARITH = {
+    "x**2": (l_sq, lambda x: x ** 2, False),
+    "x**3": (l_cube, lambda x: x ** 3, False),
+    "x**0.5": (l_sqrt_pow, lambda x: x ** 0.5, True),
+    "2.0**x": (l_const_base, lambda x: 2.0 ** x, False),
+    "np.power(x,3)": (l_np_pow_const, lambda x: np.power(x, 3), False),
+    "-x": (l_neg, lambda x: -x, False),
+}
+
+UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), FLOAT]
+
+
+UNARY_ARITH_CASES = [
+    pytest.param(name, shape, dtype, id=f"{name}-{_sid(shape)}-{dt_id}",
+                 marks=[XFAIL_POW_DTYPE] if name == "2.0**x" and shape != FLOAT
+                 and dtype == np.float32 else [])
+    for name in UNARY_ARITH for shape in UNARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
+
+
+@pytest.mark.parametrize("name, shape, dtype", UNARY_ARITH_CASES)
+def test_unary_arith(name, shape, dtype):
+    loss, op, positive = UNARY_ARITH[name]
+    lo, hi = (0.5, 1.5) if positive else (None, None)
+    x = make(shape, dtype, lo, hi, seed=3)
+    c = cotangent(op(x), dtype)
+    if shape == FLOAT:
+        c = float(c)
+    check(loss, (x, c), 0)
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), ())], ids=_pid)
+def test_neg_of_expression(shapes):
+    x, y = make(shapes[0], seed=4), make(shapes[1], seed=5)
+    check(l_neg_expr, (x, y, cotangent(x * y)), (0, 1))
+
+
+def test_square_exact_value():
+    # d/dx sum(x**2 * c) = 2 x c exactly
+    x = np.array([-1.5, 0.0, 2.0])
+    c = np.array([1.0, -2.0, 0.5])
+    g = s2sad.grad(l_sq)(x, c)
+    np.testing.assert_allclose(g, 2 * x * c, rtol=1e-12)
+
+
+# ---- elementwise functions --------------------------------------------------------
+
+def l_exp(x, c):
+    return np.sum(np.exp(x) * c)
+
+
+def l_log(x, c):
+    return np.sum(np.log(x) * c)
+
+
+def l_sqrt(x, c):
+    return np.sum(np.sqrt(x) * c)
+
+
+def l_sin(x, c):
+    return np.sum(np.sin(x) * c)
+
+
+def l_cos(x, c):
+    return np.sum(np.cos(x) * c)
+
+
+def l_tanh(x, c):
+    return np.sum(np.tanh(x) * c)
+
+
+ELEMENTWISE = {
+    "exp": (l_exp, np.exp, False),
+    "log": (l_log, np.log, True),
+    "sqrt": (l_sqrt, np.sqrt, True),
+    "sin": (l_sin, np.sin, False),
+    "cos": (l_cos, np.cos, False),
+    "tanh": (l_tanh, np.tanh, False),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=_sid)
+@pytest.mark.parametrize("name", list(ELEMENTWISE))
+def test_elementwise(name, shape, dtype):
+    loss, op, positive = ELEMENTWISE[name]
+    lo, hi = (0.5, 2.0) if positive else (None, None)
+    x = make(shape, dtype, lo, hi, seed=6)
+    c = cotangent(op(x), dtype)
+    if shape == FLOAT:
+        c = float(c)
+    check(loss, (x, c), 0)
+
+
+# ---- reductions ---------------------------------------------------------------------
+
+def l_sum(x, c):
+    return np.sum(np.sum(x) * c)
+
+
+def l_sum_ax0(x, c):
+    return np.sum(np.sum(x, axis=0) * c)
+
+
+def l_sum_ax1(x, c):
+    return np.sum(np.sum(x, axis=1) * c)
+
+
+def l_sum_axm1(x, c):
+    return np.sum(np.sum(x, axis=-1) * c)
+
+
+def l_sum_ax02(x, c):
+    return np.sum(np.sum(x, axis=(0, 2)) * c)
+
+
+def l_sum_kd(x, c):
+    return np.sum(np.sum(x, keepdims=True) * c)
+
+
+def l_sum_ax1_kd(x, c):
+    return np.sum(np.sum(x, axis=1, keepdims=True) * c)
+
+
+def l_sum_ax02_kd(x, c):
+    return np.sum(np.sum(x, axis=(0, 2), keepdims=True) * c)
+
+
+def l_mean(x, c):
+    return np.sum(np.mean(x) * c)
+
+
+def l_mean_ax0(x, c):
+    return np.sum(np.mean(x, axis=0) * c)
+
+
+def l_mean_ax1(x, c):
+    return np.sum(np.mean(x, axis=1) * c)
+
+
+def l_mean_axm1(x, c):
+    return np.sum(np.mean(x, axis=-1) * c)
+
+
+def l_mean_ax02(x, c):
+    return np.sum(np.mean(x, axis=(0, 2)) * c)
+
+
+def l_mean_kd(x, c):
+    return np.sum(np.mean(x, keepdims=True) * c)
+
+
+def l_mean_ax1_kd(x, c):
+    return np.sum(np.mean(x, axis=1, keepdims=True) * c)
+
+
+def l_mean_ax02_kd(x, c):
+    return np.sum(np.mean(x, axis=(0, 2), keepdims=True) * c)
+
+
+def l_msum(x, c):
+    return np.sum(x.sum() * c)
+
+
+def l_msum_ax1(x, c):
+    return np.sum(x.sum(axis=1) * c)
+
+
+def l_msum_axm1_kd(x, c):
+    return np.sum(x.sum(axis=-1, keepdims=True) * c)
+
+
+def l_mmean(x, c):
+    return np.sum(x.mean() * c)
+
+
+def l_mmean_ax0(x, c):
+    return np.sum(x.mean(axis=0) * c)
+
+
+def l_mmean_ax1(x, c):
+    return np.sum(x.mean(axis=1) * c)
+
+
+ALL_ND = [(), (5,), (3, 4), (2, 3, 4)]
+ND1 = [(5,), (3, 4), (2, 3, 4)]
+ND2 = [(3, 4), (2, 3, 4)]
+ND3 = [(2, 3, 4)]
+
+# (id, loss, numpy op, shapes)
+REDUCTIONS = [
+    ("sum", l_sum, lambda x: np.sum(x), ALL_ND),
+    ("sum-axis0", l_sum_ax0, lambda x: np.sum(x, axis=0), ND1),
+    ("sum-axis1", l_sum_ax1, lambda x: np.sum(x, axis=1), ND2),
+    ("sum-axis-1", l_sum_axm1, lambda x: np.sum(x, axis=-1), ND1),
+    ("sum-axis02", l_sum_ax02, lambda x: np.sum(x, axis=(0, 2)), ND3),
+    ("sum-keepdims", l_sum_kd, lambda x: np.sum(x, keepdims=True), ALL_ND),
+    ("sum-axis1-keepdims", l_sum_ax1_kd, lambda x: np.sum(x, axis=1, keepdims=True), ND2),
+    ("sum-axis02-keepdims", l_sum_ax02_kd, lambda x: np.sum(x, axis=(0, 2), keepdims=True), ND3),
+    ("mean", l_mean, lambda x: np.mean(x), ALL_ND),
+    ("mean-axis0", l_mean_ax0, lambda x: np.mean(x, axis=0), ND1),
+    ("mean-axis1", l_mean_ax1, lambda x: np.mean(x, axis=1), ND2),
+    ("mean-axis-1", l_mean_axm1, lambda x: np.mean(x, axis=-1), ND1),
+    ("mean-axis02", l_mean_ax02, lambda x: np.mean(x, axis=(0, 2)), ND3),
+    ("mean-keepdims", l_mean_kd, lambda x: np.mean(x, keepdims=True), ALL_ND),
+    ("mean-axis1-keepdims", l_mean_ax1_kd, lambda x: np.mean(x, axis=1, keepdims=True), ND2),
+    ("mean-axis02-keepdims", l_mean_ax02_kd,
+     lambda x: np.mean(x, axis=(0, 2), keepdims=True), ND3),
+    ("x.sum()", l_msum, lambda x: x.sum(), ALL_ND),
+    ("x.sum(axis=1)", l_msum_ax1, lambda x: x.sum(axis=1), ND2),
+    ("x.sum(axis=-1,keepdims)", l_msum_axm1_kd, lambda x: x.sum(axis=-1, keepdims=True), ND1),
+    ("x.mean()", l_mmean, lambda x: x.mean(), ALL_ND),
+    ("x.mean(axis=0)", l_mmean_ax0, lambda x: x.mean(axis=0), ND1),
+    ("x.mean(axis=1)", l_mmean_ax1, lambda x: x.mean(axis=1), ND2),
+]
+
+REDUCTION_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
+                   for name, loss, op, shapes in REDUCTIONS for shape in shapes]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("loss, op, shape", REDUCTION_CASES)
+def test_reduction(loss, op, shape, dtype):
+    x = make(shape, dtype, seed=7)
+    c = cotangent(op(x), dtype)
+    check(loss, (x, c), 0)
+
+
+# ---- products -----------------------------------------------------------------------
+
+def l_matmul_op(a, b, c):
+    return np.sum((a @ b) * c)
+
+
+def l_np_matmul(a, b, c):
+    return np.sum(np.matmul(a, b) * c)
+
+
+def l_np_dot(a, b, c):
+    return np.sum(np.dot(a, b) * c)
+
+
+def l_mdot(a, b, c):
+    return np.sum(a.dot(b) * c)
+
+
+MATMUL_SHAPES = [
+    ((4,), (4,)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((4,), (2, 4, 5)),
+    ((2, 3, 4), (4,)),
+]
+
+DOT_SHAPES = [
+    ((4,), (4,)),
+    ((4,), (4, 5)),
+    ((3, 4), (4,)),
+    ((3, 4), (4, 5)),
+    ((2, 3, 4), (2, 4, 5)),
+    ((2, 3, 4), (4, 5)),
+    ((2, 3, 4), (4,)),
+    ((3, 4), (2, 4, 5)),
+    ((), (3, 4)),
+    ((3, 4), ()),
+]
+
+PRODUCT_CASES = (
+    [pytest.param(l_matmul_op, np.matmul, s, id=f"@-{_pid(s)}") for s in MATMUL_SHAPES]
+    + [pytest.param(l_np_matmul, np.matmul, s, id=f"np.matmul-{_pid(s)}") for s in MATMUL_SHAPES]
+    + [pytest.param(l_np_dot, np.dot, s, id=f"np.dot-{_pid(s)}") for s in DOT_SHAPES]
+    + [pytest.param(l_mdot, np.dot, s, id=f"x.dot-{_pid(s)}") for s in DOT_SHAPES if s[0] != ()]
+)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("loss, op, shapes", PRODUCT_CASES)
+def test_product(loss, op, shapes, dtype):
+    a = make(shapes[0], dtype, seed=8)
+    b = make(shapes[1], dtype, seed=9)
+    c = cotangent(op(a, b), dtype)
+    check(loss, (a, b, c), (0, 1))
+
+
+# ---- shapes: reshape and transpose ----------------------------------------------------
+
+def l_np_reshape(x, c):
+    return np.sum(np.reshape(x, (2, 6)) * c)
+
+
+def l_reshape_m1(x, c):
+    return np.sum(x.reshape(3, -1) * c)
+
+
+def l_reshape_tuple(x, c):
+    return np.sum(x.reshape((4, 3)) * c)
+
+
+def l_reshape_flat(x, c):
+    return np.sum(x.reshape(-1) * c)
+
+
+def l_np_transpose(x, c):
+    return np.sum(np.transpose(x) * c)
+
+
+def l_np_transpose_102(x, c):
+    return np.sum(np.transpose(x, (1, 0, 2)) * c)
+
+
+def l_np_transpose_201(x, c):
+    return np.sum(np.transpose(x, (2, 0, 1)) * c)
+
+
+def l_T(x, c):
+    return np.sum(x.T * c)
+
+
+def l_mtranspose(x, c):
+    return np.sum(x.transpose() * c)
+
+
+def l_mtranspose_10(x, c):
+    return np.sum(x.transpose(1, 0) * c)
+
+
+def l_mtranspose_201(x, c):
+    return np.sum(x.transpose(2, 0, 1) * c)
+
+
+def l_mtranspose_tuple(x, c):
+    return np.sum(x.transpose((1, 0)) * c)
+
+
+def l_T_matmul(a, b, c):
+    # .T on a computed value, feeding a product
+    return np.sum((a.T @ b) * c)
+
+
+SIZE12 = [(12,), (3, 4), (2, 3, 2), (6, 2)]
+
+SHAPE_OPS = [
+    ("np.reshape(x,(2,6))", l_np_reshape, lambda x: np.reshape(x, (2, 6)), SIZE12),
+    ("x.reshape(3,-1)", l_reshape_m1, lambda x: x.reshape(3, -1), SIZE12),
+    ("x.reshape((4,3))", l_reshape_tuple, lambda x: x.reshape((4, 3)), SIZE12),
+    ("x.reshape(-1)", l_reshape_flat, lambda x: x.reshape(-1), ALL_ND),
+    ("np.transpose(x)", l_np_transpose, np.transpose, ALL_ND),
+    ("np.transpose(x,(1,0,2))", l_np_transpose_102, lambda x: np.transpose(x, (1, 0, 2)), ND3),
+    ("np.transpose(x,(2,0,1))", l_np_transpose_201, lambda x: np.transpose(x, (2, 0, 1)), ND3),
+    ("x.T", l_T, lambda x: x.T, ALL_ND),
+    ("x.transpose()", l_mtranspose, lambda x: x.transpose(), ND1),
+    ("x.transpose(1,0)", l_mtranspose_10, lambda x: x.transpose(1, 0), [(3, 4)]),
+    ("x.transpose(2,0,1)", l_mtranspose_201, lambda x: x.transpose(2, 0, 1), ND3),
+    ("x.transpose((1,0))", l_mtranspose_tuple, lambda x: x.transpose((1, 0)), [(3, 4)]),
+]
+
+XFAIL_EXTRA_ARGS = pytest.mark.xfail(
+    strict=True, reason="reshape/transpose rules return a bare array for a call with more than "
+                        "one positional argument; the generated code unpacks it along axis 0")
+
+# calls with a shape/axes argument after x: all of them hit the bug above
+_EXTRA_ARG_OPS = {"np.reshape(x,(2,6))", "x.reshape(3,-1)", "x.reshape((4,3))", "x.reshape(-1)",
+                  "np.transpose(x,(1,0,2))", "np.transpose(x,(2,0,1))", "x.transpose(1,0)",
+                  "x.transpose(2,0,1)", "x.transpose((1,0))"}
+
+SHAPE_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}",
+                            marks=[XFAIL_EXTRA_ARGS] if name in _EXTRA_ARG_OPS else [])
+               for name, loss, op, shapes in SHAPE_OPS for shape in shapes]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("loss, op, shape", SHAPE_CASES)
+def test_shape_op(loss, op, shape, dtype):
+    x = make(shape, dtype, seed=10)
+    c = cotangent(op(x), dtype)
+    check(loss, (x, c), 0)
+
+
+def test_T_then_matmul():
+    a, b = make((4, 3), seed=11), make((4, 5), seed=12)
+    check(l_T_matmul, (a, b, cotangent(a.T @ b)), (0, 1))
+
+
+# ---- indexing -----------------------------------------------------------------------
+
+def l_idx0(x, c):
+    return np.sum(x[0] * c)
+
+
+def l_idxm1(x, c):
+    return np.sum(x[-1] * c)
+
+
+def l_slice13(x, c):
+    return np.sum(x[1:3] * c)
+
+
+def l_col0(x, c):
+    return np.sum(x[:, 0] * c)
+
+
+def l_step2(x, c):
+    return np.sum(x[::2] * c)
+
+
+def l_block(x, c):
+    return np.sum(x[1:, :2] * c)
+
+
+def l_elem(x, c):
+    return np.sum(x[1, 2] * c)
+
+
+def l_ellipsis(x, c):
+    return np.sum(x[..., 0] * c)
+
+
+def l_fancy(x, c):
+    return np.sum(x[np.array([0, 2, 2])] * c)
+
+
+def l_fancy_plain(x):
+    return np.sum(x[np.array([0, 2, 2])])
+
+
+def l_fancy_sq(x):
+    return np.sum(x[np.array([0, 2, 2])] ** 2)
+
+
+INDEX_OPS = [
+    ("x[0]", l_idx0, lambda x: x[0], ND1),
+    ("x[-1]", l_idxm1, lambda x: x[-1], ND1),
+    ("x[1:3]", l_slice13, lambda x: x[1:3], [(5,), (4, 3), (4, 2, 3)]),
+    ("x[:,0]", l_col0, lambda x: x[:, 0], ND2),
+    ("x[::2]", l_step2, lambda x: x[::2], [(5,), (4, 3), (3, 2, 2)]),
+    ("x[1:,:2]", l_block, lambda x: x[1:, :2], [(3, 4), (3, 4, 2)]),
+    ("x[1,2]", l_elem, lambda x: x[1, 2], [(3, 4), (3, 4, 2)]),
+    ("x[...,0]", l_ellipsis, lambda x: x[..., 0], ND1),
+    ("x[[0,2,2]]", l_fancy, lambda x: x[np.array([0, 2, 2])], [(4,), (4, 3), (3, 2, 2)]),
+]
+
+INDEX_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
+               for name, loss, op, shapes in INDEX_OPS for shape in shapes]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("loss, op, shape", INDEX_CASES)
+def test_index(loss, op, shape, dtype):
+    x = make(shape, dtype, seed=13)
+    c = cotangent(op(x), dtype)
+    check(loss, (x, c), 0)
+
+
+def test_fancy_index_accumulates():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    g = s2sad.grad(l_fancy_plain)(x)
+    np.testing.assert_array_equal(g, [1.0, 0.0, 2.0, 0.0])
+    g = s2sad.grad(l_fancy_sq)(x)
+    np.testing.assert_allclose(g, [2.0, 0.0, 12.0, 0.0])      # index 2 twice: 2 * (2 * 3)
+    c = np.array([0.5, -1.5, 2.5])
+    g = s2sad.grad(l_fancy)(x, c)
+    np.testing.assert_allclose(g, [0.5, 0.0, -1.5 + 2.5, 0.0])
+
+
+# ---- array attributes ---------------------------------------------------------------
+
+def l_shape_unpack(W, c):
+    n, m = W.shape
+    return np.sum(W * c) / n
+
+
+def l_shape_both(W, c):
+    n, m = W.shape
+    return np.sum((W * c) ** 2) / (n * m) + m
+
+
+def l_shape_index(W, c):
+    n = W.shape[0]
+    return np.sum(W * c) * n
+
+
+def l_size(x, c):
+    return np.sum(x * c) / x.size
+
+
+def l_ndim(x, c):
+    return np.sum(x * c) * x.ndim
+
+
+def l_size_in_expr(x, c):
+    return np.sum(x ** 2 * c) / (x.size - 1.0)
+
+
+ATTR_OPS = [
+    ("n,m=W.shape", l_shape_unpack, [(3, 4), (2, 5)]),
+    ("n*m", l_shape_both, [(3, 4), (2, 5)]),
+    ("W.shape[0]", l_shape_index, [(3, 4), (2, 5)]),
+    ("x.size", l_size, [(5,), (3, 4), (2, 3, 4)]),
+    ("x.ndim", l_ndim, [(), (5,), (3, 4), (2, 3, 4)]),
+    ("x.size-1", l_size_in_expr, [(5,), (3, 4)]),
+]
+
+ATTR_CASES = [pytest.param(loss, shape, id=f"{name}-{_sid(shape)}")
+              for name, loss, shapes in ATTR_OPS for shape in shapes]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("loss, shape", ATTR_CASES)
+def test_attribute(loss, shape, dtype):
+    x = make(shape, dtype, seed=14)
+    c = cotangent(x, dtype)
+    check(loss, (x, c), 0)
+
+
+def test_shape_attribute_exact_value():
+    W = make((3, 4), seed=15)
+    c = cotangent(W)
+    np.testing.assert_allclose(s2sad.grad(l_shape_unpack)(W, c), c / 3, rtol=1e-12)
+    np.testing.assert_allclose(s2sad.grad(l_ndim)(W, c), c * 2, rtol=1e-12)
+    np.testing.assert_allclose(s2sad.grad(l_size)(W, c), c / 12, rtol=1e-12)
+
+
+# ---- the helper itself --------------------------------------------------------------
+
+def test_fd_helper_is_sane():
+    def f(x, y):
+        return np.sum(np.sin(x) * y)
+    x, y = make((3, 2), seed=16), make((3, 2), seed=17)
+    np.testing.assert_allclose(fd_grad(f, (x, y), 0), np.cos(x) * y, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(fd_grad(f, (x, y), 1), np.sin(x), rtol=1e-6, atol=1e-8)
