@@ -241,10 +241,22 @@ class Analyzer:
             return self.call_result_kind(value)
         return UNKNOWN
 
+    def reshape_kind(self, base, shape_atoms):
+        """`x.reshape(3, -1)` cannot run on size-one stand-ins: its rank is
+        the number of sizes given."""
+        kinds = [self.atom_kind(a) for a in shape_atoms]
+        if len(kinds) == 1 and isinstance(kinds[0], Tree):
+            kinds = list(kinds[0].children)
+        if isinstance(base, Array) and all(k == Scalar("int") for k in kinds):
+            return Array(len(kinds), base.dtype)
+        return UNKNOWN
+
     def call_result_kind(self, call):
         func = call.func
         if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
             base = self.atom_kind(func.value)
+            if func.attr == "reshape" and not call.keywords:
+                return self.reshape_kind(base, call.args)
             if isinstance(base, Array) and base.ndim is not None:
                 return self.evaluate(lambda: getattr(self.stand_in(func.value), func.attr)(
                     *[self.stand_in(a) for a in call.args],
@@ -258,6 +270,8 @@ class Analyzer:
                                   {k.arg: self.atom_kind(k.value) for k in call.keywords})
         if not _pure(obj):
             return UNKNOWN
+        if obj is np.reshape and len(call.args) == 2:
+            return self.reshape_kind(self.atom_kind(call.args[0]), call.args[1:])
         return self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
                                          **{k.arg: self.stand_in(k.value) for k in call.keywords}))
 

@@ -346,7 +346,10 @@ class _Normalizer:
                             comparators=[self.atom(c) for c in node.comparators])
 
     def expr_Tuple(self, node):
-        return gast.Tuple(elts=[self.item(e) for e in node.elts], ctx=gast.Load())
+        elts = [self.item(e) for e in node.elts]
+        if all(isinstance(e, gast.Constant) for e in elts):     # `(1, 0)` stays a literal
+            return gast.Constant(value=tuple(e.value for e in elts), kind=None)
+        return gast.Tuple(elts=elts, ctx=gast.Load())
 
     def expr_List(self, node):
         return gast.List(elts=[self.item(e) for e in node.elts], ctx=gast.Load())

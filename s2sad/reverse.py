@@ -330,6 +330,7 @@ class Reverse:
             outputs = inlined.outputs
         else:
             outputs = self.call_rule(rule, key, site, len(args))
+        outputs = self.one_per_argument(stmt, sf, rule, key, args, outputs)
         contributions = []
         for i, atom in enumerate(args):
             if i >= len(outputs) or outputs[i] is None:
@@ -339,17 +340,36 @@ class Reverse:
                     contributions.append((ref, outputs[i], scalar))
         self.contribute(contributions)
 
+    def one_per_argument(self, stmt, sf, rule, key, args, outputs):
+        """Pad a rule's cotangents with None to one per positional argument,
+        refusing to pad where an argument needs a gradient."""
+        outputs = list(outputs)
+        what = getattr(key, "__name__", None) or repr(key)
+        for i in range(len(outputs), len(args)):
+            if any(r in sf.active_inputs for r in self.leaf_refs(args[i])):
+                raise self.src.error(
+                    stmt.s2sad_origin,
+                    f"the gradient rule of `{what}` returns {len(outputs)} cotangent(s), but "
+                    f"positional argument {i + 1} of this call needs one",
+                    "return one cotangent per positional argument (None where there is no gradient)")
+        if any(o is not None for o in outputs[len(args):]):
+            raise self.src.error(
+                stmt.s2sad_origin,
+                f"the gradient rule of `{what}` returns {len(outputs)} cotangents for a call with "
+                f"{len(args)} positional argument(s)",
+                "return one cotangent per positional argument (None where there is no gradient)")
+        return outputs[:len(args)] + [None] * (len(args) - len(outputs))
+
     def call_rule(self, rule, key, site, nargs):
-        """A rule that cannot be inlined is called: `da, db = matmul_adjoint(...)`."""
+        """A rule that cannot be inlined is called:
+        `da, db = cotangents(matmul_adjoint(...), 2, 'matmul')`."""
         base = getattr(key, "__name__", "op")
         func = name(self.ctx.spell(rule, f"{base}_adjoint"))
         args = [site.g, site.result] + [o.atom for o in site.args]
         expr = gast.Call(func=func, args=args,
                          keywords=[gast.keyword(arg=k, value=o.atom) for k, o in site.keywords.items()])
-        if nargs == 1:
-            temp = self.ctx.namer.fresh("d" + _word(site.args[0].atom))
-            self.emit(assign(name(temp, store=True), expr))
-            return [name(temp)]
+        expr = call(name(self.ctx.spell(runtime.cotangents, "cotangents")), expr, const(nargs),
+                    const(base))
         temps = [self.ctx.namer.fresh("d" + _word(o.atom)) for o in site.args]
         self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in temps], ctx=gast.Store()), expr))
         return [name(t) for t in temps]

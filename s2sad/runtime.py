@@ -88,3 +88,14 @@ def scalar_output(value, name):
             f"{type(value).__name__}{' of shape ' + str(value.shape) if hasattr(value, 'shape') else ''}; "
             f"reduce it (e.g. with np.sum) or use s2sad.jacobian")
     return value
+
+
+def cotangents(value, count, rule_name):
+    """A rule's return value as exactly `count` cotangents, one per positional
+    argument: a bare value is the first, missing trailing ones are None."""
+    if not isinstance(value, tuple):
+        value = (value,)
+    if len(value) > count and any(v is not None for v in value[count:]):
+        raise ValueError(f"the gradient rule {rule_name} returned {len(value)} cotangents for a "
+                         f"call with {count} positional argument(s)")
+    return value[:count] + (None,) * (count - len(value))

@@ -128,6 +128,16 @@ def _default(value, site):
                              type_comment=None), kind_of(value))
 
 
+def _literal(node):
+    """The value of a constant or a tuple of constants, else MISSING."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.Tuple):
+        values = tuple(_literal(e) for e in node.elts)
+        return MISSING if MISSING in values else values
+    return MISSING
+
+
 def _is_const(node):
     return isinstance(node, gast.Constant)
 
@@ -243,11 +253,31 @@ class _Folder:
             basic = self.basic_index(node.args[0])
             if basic is not None:
                 return _const(basic)
+        if fn is runtime.inverse_axes and len(node.args) == 1:
+            axes = _literal(node.args[0])
+            if axes is not MISSING:
+                return _const(runtime.inverse_axes(axes))
+        if fn is isinstance and len(node.args) == 2:
+            answer = self.is_instance(node.args[0], self.obj(node.args[1]))
+            if answer is not None:
+                return _const(answer)
         if fn is runtime.unbroadcast and len(node.args) == 2:
             operand = getattr(node.args[1], "s2sad_operand", None)
             if operand is not None and operand.same_shape:
                 return node.args[0]
         return node
+
+    def is_instance(self, node, types_):
+        """`isinstance(x, float)` for an operand whose kind decides it."""
+        kind = self.kind(node)
+        if not isinstance(types_, type) or kind is None:
+            return None
+        if isinstance(kind, Scalar):
+            python = {"float": float, "int": int, "bool": bool, "complex": complex}[kind.dtype]
+            return issubclass(python, types_) if types_ in (float, int, bool, complex) else None
+        if types_ in (float, int, bool, complex) and getattr(kind, "ndim", None) is not None:
+            return False                 # arrays (a numpy float64 scalar has kind Scalar)
+        return None
 
     def basic_index(self, node):
         if isinstance(node, gast.Slice):
@@ -317,6 +347,11 @@ class _Folder:
             except Exception:
                 return node
         op = node.op
+        if isinstance(left, gast.Tuple) and isinstance(right, gast.Tuple) and isinstance(op, gast.Add):
+            return gast.Tuple(elts=left.elts + right.elts, ctx=gast.Load())
+        if isinstance(left, gast.Tuple) and number(right) and isinstance(op, gast.Mult):
+            return gast.Tuple(elts=[copy.deepcopy(e) for _ in range(right.value) for e in left.elts],
+                              ctx=gast.Load())
         if number(right) and right.value == 1 and isinstance(op, (gast.Mult, gast.Div, gast.Pow)):
             return left
         if number(left) and left.value == 1 and isinstance(op, gast.Mult):

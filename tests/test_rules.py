@@ -184,14 +184,8 @@ BINARY_SHAPES = [
 ]
 
 
-XFAIL_POW_DTYPE = pytest.mark.xfail(
-    strict=True, reason="pow rule: np.log(<Python float base>) is a float64 scalar, so the "
-                        "exponent's gradient is promoted float32 -> float64")
-
 BINARY_CASES = [
-    pytest.param(name, shapes, dtype, id=f"{name}-{_pid(shapes)}-{dt_id}",
-                 marks=[XFAIL_POW_DTYPE] if ("pow" in name or "power" in name)
-                 and shapes[0] == FLOAT and shapes[1] != FLOAT and dtype == np.float32 else [])
+    pytest.param(name, shapes, dtype, id=f"{name}-{_pid(shapes)}-{dt_id}")
     for name in BINARY for shapes in BINARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
 
 
@@ -249,9 +243,7 @@ UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), FLOAT]
 
 
 UNARY_ARITH_CASES = [
-    pytest.param(name, shape, dtype, id=f"{name}-{_sid(shape)}-{dt_id}",
-                 marks=[XFAIL_POW_DTYPE] if name == "2.0**x" and shape != FLOAT
-                 and dtype == np.float32 else [])
+    pytest.param(name, shape, dtype, id=f"{name}-{_sid(shape)}-{dt_id}")
     for name in UNARY_ARITH for shape in UNARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
 
 
@@ -595,17 +587,7 @@ SHAPE_OPS = [
     ("x.transpose((1,0))", l_mtranspose_tuple, lambda x: x.transpose((1, 0)), [(3, 4)]),
 ]
 
-XFAIL_EXTRA_ARGS = pytest.mark.xfail(
-    strict=True, reason="reshape/transpose rules return a bare array for a call with more than "
-                        "one positional argument; the generated code unpacks it along axis 0")
-
-# calls with a shape/axes argument after x: all of them hit the bug above
-_EXTRA_ARG_OPS = {"np.reshape(x,(2,6))", "x.reshape(3,-1)", "x.reshape((4,3))", "x.reshape(-1)",
-                  "np.transpose(x,(1,0,2))", "np.transpose(x,(2,0,1))", "x.transpose(1,0)",
-                  "x.transpose(2,0,1)", "x.transpose((1,0))"}
-
-SHAPE_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}",
-                            marks=[XFAIL_EXTRA_ARGS] if name in _EXTRA_ARG_OPS else [])
+SHAPE_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
                for name, loss, op, shapes in SHAPE_OPS for shape in shapes]
 
 

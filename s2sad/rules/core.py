@@ -10,6 +10,7 @@ backend-neutral: no host arrays, only functions that dispatch on the
 array's type.
 """
 
+import math
 import operator
 
 import numpy as np
@@ -47,6 +48,8 @@ def _(g, result, x, y):
 @adjoint(operator.pow)
 @adjoint(np.power)
 def _(g, result, x, y):
+    if isinstance(x, float):             # a Python number: math.log keeps float32 float32
+        return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * result * math.log(x), y)
     return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * result * np.log(x), y)
 
 
@@ -153,29 +156,29 @@ def _(g, result, a, b, **_):
 @adjoint(np.reshape)
 def _(g, result, x, shape=None, order="C", **_):
     if order == "C":
-        return np.reshape(g, x.shape)
-    return np.reshape(g, x.shape, order=order)
+        return np.reshape(g, x.shape), None
+    return np.reshape(g, x.shape, order=order), None
 
 
 @adjoint(np.ndarray.reshape)
 def _(g, result, x, *shape, order="C", **_):
     if order == "C":
-        return g.reshape(x.shape)
-    return g.reshape(x.shape, order=order)
+        return (g.reshape(x.shape),) + (None,) * len(shape)
+    return (g.reshape(x.shape, order=order),) + (None,) * len(shape)
 
 
 @adjoint(np.transpose)
 def _(g, result, x, axes=None):
     if axes is None:
-        return np.transpose(g)
-    return np.transpose(g, inverse_axes((axes,)))
+        return np.transpose(g), None
+    return np.transpose(g, inverse_axes((axes,))), None
 
 
 @adjoint(np.ndarray.transpose)
 def _(g, result, x, *axes):
     if len(axes) == 0:
         return g.T
-    return g.transpose(inverse_axes(axes))
+    return (g.transpose(inverse_axes(axes)),) + (None,) * len(axes)
 
 
 @adjoint(method_key("T"))
