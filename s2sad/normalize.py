@@ -145,9 +145,12 @@ class _Normalizer:
         if isinstance(s, (gast.Import, gast.ImportFrom)):
             self.fail(s, "imports inside the differentiated function are not supported",
                       "move the import to module level")
-        if isinstance(s, (gast.Try, gast.With, gast.AsyncWith, gast.Raise)):
+        if isinstance(s, (gast.Try, gast.Raise)):
             self.fail(s, f"`{name.lower()}` statements are not supported",
                       "move error handling outside the differentiated function")
+        if isinstance(s, (gast.With, gast.AsyncWith)):
+            self.fail(s, "`with` blocks are not supported",
+                      "open the context outside the differentiated function and call it inside")
         self.fail(s, f"`{name}` statements are not supported", _CONTROL_FLOW_HINT)
 
     def stmt_Pass(self, s):

@@ -329,7 +329,8 @@ class Reverse:
                 self.emit(s)
             outputs = inlined.outputs
         else:
-            outputs = self.call_rule(rule, key, site, len(args))
+            needed = [any(r in sf.active_inputs for r in self.leaf_refs(a)) for a in args]
+            outputs = self.call_rule(rule, key, site, needed)
         outputs = self.one_per_argument(stmt, sf, rule, key, args, outputs)
         contributions = []
         for i, atom in enumerate(args):
@@ -360,19 +361,21 @@ class Reverse:
                 "return one cotangent per positional argument (None where there is no gradient)")
         return outputs[:len(args)] + [None] * (len(args) - len(outputs))
 
-    def call_rule(self, rule, key, site, nargs):
+    def call_rule(self, rule, key, site, needed):
         """A rule that cannot be inlined is called:
-        `da, db = cotangents(matmul_adjoint(...), 2, 'matmul')`."""
+        `da, db = cotangents(matmul_adjoint(...), (True, True), 'matmul')`."""
         base = getattr(key, "__name__", "op")
         func = name(self.ctx.spell(rule, f"{base}_adjoint"))
         args = [site.g, site.result] + [o.atom for o in site.args]
         expr = gast.Call(func=func, args=args,
                          keywords=[gast.keyword(arg=k, value=o.atom) for k, o in site.keywords.items()])
-        expr = call(name(self.ctx.spell(runtime.cotangents, "cotangents")), expr, const(nargs),
-                    const(base))
-        temps = [self.ctx.namer.fresh("d" + _word(o.atom)) for o in site.args]
+        expr = call(name(self.ctx.spell(runtime.cotangents, "cotangents")), expr,
+                    const(tuple(needed)), const(base))
+        unused = "_" if "_" not in self.core.local_names else self.ctx.namer.fresh("unused")
+        temps = [self.ctx.namer.fresh("d" + _word(o.atom)) if n else unused
+                 for o, n in zip(site.args, needed)]
         self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in temps], ctx=gast.Store()), expr))
-        return [name(t) for t in temps]
+        return [name(t) if n else None for t, n in zip(temps, needed)]
 
     def same_shape(self, result, atom):
         ref = getattr(atom, "s2sad_ref", None)

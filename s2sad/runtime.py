@@ -90,12 +90,22 @@ def scalar_output(value, name):
     return value
 
 
-def cotangents(value, count, rule_name):
-    """A rule's return value as exactly `count` cotangents, one per positional
-    argument: a bare value is the first, missing trailing ones are None."""
+def cotangents(value, needed, rule_name):
+    """A rule's return value as one cotangent per positional argument.
+
+    `needed` says, per positional argument, whether the gradient uses its
+    cotangent.  A bare value is the first cotangent; missing trailing ones
+    are None, which is an error where one is needed."""
     if not isinstance(value, tuple):
         value = (value,)
-    if len(value) > count and any(v is not None for v in value[count:]):
-        raise ValueError(f"the gradient rule {rule_name} returned {len(value)} cotangents for a "
+    count = len(needed)
+    if any(v is not None for v in value[count:]):
+        raise ValueError(f"the gradient rule of {rule_name} returned {len(value)} cotangents for a "
                          f"call with {count} positional argument(s)")
-    return value[:count] + (None,) * (count - len(value))
+    value = value[:count] + (None,) * (count - len(value))
+    missing = [i + 1 for i, (v, n) in enumerate(zip(value, needed)) if v is None and n]
+    if missing:
+        raise ValueError(f"the gradient rule of {rule_name} returned no cotangent for positional "
+                         f"argument {missing[0]}, which needs one; return one cotangent per "
+                         f"positional argument (None only where there is no gradient)")
+    return value

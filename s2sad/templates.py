@@ -13,6 +13,7 @@ import inspect
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from .kinds import Opaque, Scalar, Tree, kind_of
 from .parse import MISSING, parse_function
@@ -112,8 +113,8 @@ def inline(rule, site):
     value = body[-1].value
     outputs = list(value.elts) if isinstance(value, gast.Tuple) else [value]
     outputs = [None if isinstance(o, gast.Constant) and o.value is None else o for o in outputs]
-    if len(outputs) == 1 and len(site.args) > 1 and not isinstance(value, gast.Tuple):
-        return None                      # a call returning the tuple: keep the rule a call
+    if len(outputs) == 1 and len(site.args) > 1 and not _one_value(value):
+        return None                      # maybe a call returning the tuple: keep the rule a call
     for s in body[:-1] + [o for o in outputs if o is not None]:
         folder.spell_globals(s)
     if folder.failed:
@@ -126,6 +127,26 @@ def _default(value, site):
         return Operand(gast.Constant(value=value, kind=None), kind_of(value))
     return Operand(gast.Name(id=site.spell(value, "default"), ctx=gast.Load(), annotation=None,
                              type_comment=None), kind_of(value))
+
+
+def _one_value(node):
+    """Is a rule's bare return value one cotangent, not a tuple of them?"""
+    if isinstance(node, gast.Tuple):
+        return True
+    if isinstance(node, (gast.BinOp, gast.UnaryOp, gast.Constant)):
+        return True
+    if isinstance(node, gast.Attribute):             # g.T
+        return True
+    if isinstance(node, gast.Name):
+        operand = getattr(node, "s2sad_operand", None)
+        return operand is not None and not isinstance(operand.kind, Tree)
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute):
+        return not hasattr(node.func, "s2sad_object") and node.func.attr in _ARRAY_METHODS \
+            or getattr(node.func.value, "s2sad_object", None) is np
+    return False
+
+
+_ARRAY_METHODS = {"reshape", "transpose", "sum", "mean", "astype", "copy", "conj"}
 
 
 def _literal(node):
@@ -242,7 +263,6 @@ class _Folder:
 
     def fold_Call(self, node):
         fn = self.obj(node.func)
-        import numpy as np
         if fn is np.ndim and len(node.args) == 1:
             ndim = self.ndim(node.args[0])
             if ndim is not None:

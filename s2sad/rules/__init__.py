@@ -14,6 +14,7 @@ generated code shows the math.  Built-in rules live in `rules/core.py` and
 use this very form.
 """
 
+import functools
 import inspect
 import operator
 import types
@@ -89,8 +90,10 @@ def _check_signature(fn, rule, leading):
         fn_sig = None if isinstance(fn, np.ufunc) else inspect.signature(fn)
     except (TypeError, ValueError):
         fn_sig = None
-    if isinstance(fn, np.ufunc):        # its out=, where=, ... keywords are not differentiated
-        positional, keywords = [object()] * fn.nin, {}
+    ufunc = fn.func if isinstance(fn, functools.partial) else fn
+    if isinstance(ufunc, np.ufunc):     # its out=, where=, ... keywords are not differentiated
+        bound = len(fn.args) if ufunc is not fn else 0
+        positional, keywords = [object()] * (ufunc.nin - bound), {}
     elif fn_sig is None:
         return
     else:
