@@ -23,7 +23,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, dummy, kind_of, leaves
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, dummy, forget_sizes, kind_of, leaves
 from .parse import MISSING
 
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides",
@@ -203,7 +203,7 @@ class Analyzer:
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return kind_of(thunk())
+                return forget_sizes(kind_of(thunk()))
         except Exception:
             return UNKNOWN
 
@@ -311,6 +311,9 @@ class Analyzer:
         value = stmt.value
         if isinstance(target, gast.Name):
             kind = self.value_kind(value)
+            ones = self.value_ones(value, kind)
+            if ones is not None:
+                kind = Array(kind.ndim, kind.dtype, ones)
             cls = self.value_class(value, kind)
             self.define(target.id, kind, cls, sf)
             return
@@ -322,7 +325,7 @@ class Analyzer:
                     stmt, f"cannot unpack {len(source.children)} values into {n} names")
             parts = list(source.children)
         elif isinstance(source, Array) and source.ndim:
-            parts = [Array(source.ndim - 1, source.dtype)] * n
+            parts = [Array(source.ndim - 1, source.dtype, source.ones and source.ones[1:])] * n
         else:
             parts = [UNKNOWN] * n
         for elt, kind in zip(target.elts, parts):
@@ -337,26 +340,114 @@ class Analyzer:
         self.shape_class[(name, version)] = cls if cls is not None else self.new_class(kind)
         sf.writes[name] = version
 
+    def elementwise_operands(self, value):
+        """The operands of an elementwise operation, or None."""
+        if isinstance(value, gast.BinOp) and isinstance(value.op, _ELEMENTWISE_OPS):
+            return [value.left, value.right]
+        if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
+            return [value.operand]
+        if isinstance(value, gast.Call) and not value.keywords:
+            obj = self.ns.resolve(value.func, self.core.local_names)
+            if isinstance(obj, np.ufunc) and obj.nin == len(value.args):
+                return list(value.args)
+        return None
+
+    def atom_ones(self, atom):
+        kind = self.atom_kind(atom)
+        if isinstance(kind, Scalar):
+            return ()
+        return kind.ones if isinstance(kind, Array) else None
+
+    def value_ones(self, value, kind):
+        """Which dimensions of the result have size one, where that is provable
+        from the operands' (broadcasting, products, transposes, reductions)."""
+        if not isinstance(kind, Array) or not isinstance(kind.ndim, int):
+            return None
+        if isinstance(value, gast.Name):
+            ones = self.atom_ones(value)
+        else:
+            ones = self.derived_ones(value, kind.ndim)
+        return ones if ones is not None and len(ones) == kind.ndim else None
+
+    def derived_ones(self, value, ndim):
+        if ndim == 0:
+            return ()
+        operands = self.elementwise_operands(value)
+        if operands is not None:
+            masks = [self.atom_ones(a) for a in operands]
+            return None if None in masks else _broadcast_ones(masks)
+        if isinstance(value, gast.Attribute) and value.attr == "T":
+            ones = self.atom_ones(value.value)
+            return None if ones is None else ones[::-1]
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
+            return _product_ones(self.atom_ones(value.left), self.atom_ones(value.right))
+        if not isinstance(value, gast.Call):
+            return None
+        func = value.func
+        method = isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)
+        obj = None if method else self.ns.resolve(func, self.core.local_names)
+        args = ([func.value] if method else []) + list(value.args)
+        if (obj is np.matmul or obj is np.dot) and len(args) == 2:
+            return _product_ones(*[self.atom_ones(a) for a in args], dot=obj is np.dot)
+        name = func.attr if method else getattr(obj, "__name__", None)
+        if name in ("sum", "mean") and (method or obj is np.sum or obj is np.mean):
+            keywords = {k.arg: k.value for k in value.keywords}
+            axis = args[1] if len(args) > 1 else keywords.get("axis")
+            keepdims = keywords.get("keepdims")
+            base = self.atom_ones(args[0])
+            if base is None or any(a is not None and not isinstance(a, gast.Constant)
+                                   for a in (axis, keepdims)):
+                return None
+            axes = range(len(base)) if axis is None or axis.value is None else \
+                (axis.value if isinstance(axis.value, tuple) else (axis.value,))
+            try:
+                axes = {a % len(base) for a in axes}
+            except TypeError:
+                return None
+            if keepdims is not None and keepdims.value:
+                return tuple(True if i in axes else o for i, o in enumerate(base))
+            return tuple(o for i, o in enumerate(base) if i not in axes)
+        return None
+
     def value_class(self, value, kind):
         if getattr(kind, "ndim", None) == 0:
             return "()"
         if isinstance(value, gast.Name):
             return self.atom_class(value)
-        operands = None
-        if isinstance(value, gast.BinOp) and isinstance(value.op, _ELEMENTWISE_OPS):
-            operands = [value.left, value.right]
-        elif isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
-            operands = [value.operand]
-        elif isinstance(value, gast.Call) and not value.keywords:
-            obj = self.ns.resolve(value.func, self.core.local_names)
-            if isinstance(obj, np.ufunc) and obj.nin == len(value.args):
-                operands = list(value.args)
+        operands = self.elementwise_operands(value)
         if operands is None:
             return None
+        ones = getattr(kind, "ones", None)
+        if ones is not None:
+            # an operand with the result's size-one dimensions has its shape:
+            # broadcasting makes every other dimension equal to the operand's
+            for a in operands:
+                if self.atom_ones(a) == ones and self.atom_class(a) not in (None, "()"):
+                    return self.atom_class(a)
         classes = {self.atom_class(a) for a in operands} - {"()"}
         if len(classes) == 1 and None not in classes:
             return classes.pop()
         return None
+
+
+def _broadcast_ones(masks):
+    """Size-one dimensions of the broadcast of shapes with these ones."""
+    ndim = max(len(m) for m in masks)
+    padded = [(True,) * (ndim - len(m)) + tuple(m) for m in masks]
+    return tuple(all(dims) for dims in zip(*padded))
+
+
+def _product_ones(a, b, dot=False):
+    """Size-one dimensions of `a @ b` (or np.dot up to 2-D)."""
+    if a is None or b is None or not a or not b or dot and (len(a) > 2 or len(b) > 2):
+        return None
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    if len(b) == 1:
+        return a[:-1]
+    return _broadcast_ones([a[:-2], b[:-2]]) + (a[-2], b[-1])
 
 
 def _apply(value, stand_in):

@@ -61,9 +61,9 @@ def _kind_key(value):
         return (t,) + tuple(_kind_key(v) for v in value)
     if t is dict:
         return (t,) + tuple((k, _kind_key(v)) for k, v in value.items())
-    ndim = getattr(value, "ndim", None)
-    if ndim is not None:
-        return (t, ndim, getattr(value, "dtype", None))
+    shape = getattr(value, "shape", None)
+    if shape is not None:          # size-one dimensions decide broadcasting, so they count
+        return (t, tuple(n == 1 for n in shape), getattr(value, "dtype", None))
     return t
 
 

@@ -20,7 +20,7 @@ from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import normalize
-from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code, free_names,
+from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code, fold_temporaries, free_names,
                        names_written)
 from .parse import MISSING, parse_function, user_text
 from .reverse import Comment, Context, Reverse, assign, call, const, gradient_of, name
@@ -137,7 +137,9 @@ class Builder:
                                            if not isinstance(s, Comment)))
         saved = sorted((free_names(reverse) | _names(grads)) & defined)
         out_atom = name(out_name, (out_name, out_version))
-        forward = drop_redundant_comments(eliminate_dead_code(forward, saved + [out_name]))
+        forward = eliminate_dead_code(forward, saved + [out_name])
+        forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | {out_name},
+                                                           core.temporaries))
         # the storage pass may have renamed the output and saved values
         forward_return = gast.Return(value=gast.Tuple(elts=[_storage_of(forward, out_atom), gast.Tuple(
             elts=[name(s) for s in saved], ctx=gast.Load())], ctx=gast.Load()))
@@ -207,7 +209,8 @@ class Builder:
         forward = forward + checks
         assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
         live = free_names(reverse) | _names([result])
-        forward = drop_redundant_comments(eliminate_dead_code(forward, live))
+        forward = eliminate_dead_code(forward, live)
+        forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))
         body = forward + ([Comment("---- reverse sweep ----")] if reverse else []) + reverse + [ret]
         spec = FunctionSpec(
             name=name_ or ctx.namer.fresh(f"d{core.node.name}"), params=_params_text(core), body=body,

@@ -28,9 +28,18 @@ class Scalar:
 
 @dataclass(frozen=True)
 class Array:
-    """An array (NumPy, CuPy, or a numpy scalar); None where unknown."""
+    """An array (NumPy, CuPy, or a numpy scalar); None where unknown.
+
+    `ones` says, per dimension, whether it has size one (None: not known).
+    Sizes are not part of a kind, but size-one dimensions are what
+    broadcasting depends on: knowing them lets the analysis prove that an
+    operation broadcast nothing, so the gradient needs no `unbroadcast`."""
     ndim: object = None
     dtype: object = None
+    ones: object = None
+
+    def without_ones(self):
+        return Array(self.ndim, self.dtype)
 
     @property
     def differentiable(self):
@@ -80,8 +89,17 @@ def kind_of(value):
     dtype = getattr(value, "dtype", None)
     ndim = getattr(value, "ndim", None)
     if dtype is not None and isinstance(ndim, int) and hasattr(value, "shape"):
-        return Array(ndim, np.dtype(dtype).name)
+        return Array(ndim, np.dtype(dtype).name, tuple(n == 1 for n in value.shape))
     return Opaque(t)
+
+
+def forget_sizes(kind):
+    """A kind with its size-one facts dropped (those of a stand-in value)."""
+    if isinstance(kind, Array):
+        return kind.without_ones()
+    if isinstance(kind, Tree):
+        return Tree(kind.type, kind.keys, tuple(forget_sizes(c) for c in kind.children))
+    return kind
 
 
 def leaves(kind, path=()):

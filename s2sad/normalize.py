@@ -37,8 +37,13 @@ class CoreFunction:
     source: Source
     node: gast.FunctionDef       # body in core form
     params: list                 # positional-or-keyword, then keyword-only names
-    local_names: set
+    local_names: set             # the user's local names and the temporaries
     namer: Namer
+    user_names: frozenset = frozenset()   # the user's own local names
+
+    @property
+    def temporaries(self):
+        return self.local_names - self.user_names
 
     @property
     def body(self):
@@ -85,6 +90,7 @@ class _Normalizer:
         fn = source.node
         self.fn = fn
         self.locals = _local_names(fn)
+        self.user_names = frozenset(self.locals)
         taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))
         self.out = []
@@ -108,7 +114,7 @@ class _Normalizer:
         node = gast.FunctionDef(name=fn.name, args=fn.args, body=self.out, decorator_list=[],
                                 returns=None, type_comment=None, type_params=[])
         gast.copy_location(node, fn)
-        return CoreFunction(self.src, node, params, self.locals, self.namer)
+        return CoreFunction(self.src, node, params, self.locals, self.namer, self.user_names)
 
     # ---- statements -------------------------------------------------------
 

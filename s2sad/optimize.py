@@ -7,8 +7,13 @@
 * storage: the reverse sweep runs after the whole forward sweep, so a
   value it reads that the forward sweep later overwrote gets a name of its
   own (`x_1`); everything else keeps the user's name;
+* temporaries the reverse sweep does not need go back into the one
+  expression that uses them, so `h = np.tanh(x @ W1 + b1)` reads as the
+  user wrote it;
 * orphan comments (a comment whose block was removed) go too.
 """
+
+import copy
 
 import gast
 
@@ -149,3 +154,50 @@ def drop_redundant_comments(items):
                 continue
         out.append(item)
     return out
+
+
+def fold_temporaries(items, later, temporaries):
+    """Substitute each temporary used once, by a statement of the same user
+    line, and not in `later` (names read after these items), into its use."""
+    items = list(items)
+    changed = True
+    while changed:
+        changed = False
+        for i, item in enumerate(items):
+            if _foldable(item, temporaries, later) and _fold_into_use(items, i):
+                del items[i]
+                changed = True
+                break
+    return items
+
+
+def _foldable(item, temporaries, later):
+    return (isinstance(item, gast.Assign) and len(item.targets) == 1
+            and isinstance(item.targets[0], gast.Name) and item.targets[0].id in temporaries
+            and item.targets[0].id not in later and not getattr(item, "s2sad_effect", False))
+
+
+def _fold_into_use(items, i):
+    temp, value = items[i].targets[0].id, items[i].value
+    reads = names_read(value)
+    has_call = any(isinstance(n, gast.Call) for n in gast.walk(value))
+    uses = [(j, node) for j in range(i + 1, len(items)) if not isinstance(items[j], Comment)
+            for node in gast.walk(items[j]) if isinstance(node, gast.Name) and node.id == temp]
+    if len(uses) != 1:
+        return False
+    j, use = uses[0]
+    if getattr(items[j], "s2sad_origin", None) is not getattr(items[i], "s2sad_origin", 0):
+        return False
+    for between in items[i + 1:j]:
+        if isinstance(between, Comment):
+            continue
+        if names_written(between) & (reads | {temp}) or has_call and getattr(between, "s2sad_effect", False):
+            return False
+    parent = next(p for p in gast.walk(items[j]) for field, v in gast.iter_fields(p)
+                  if v is use or isinstance(v, list) and any(x is use for x in v))
+    for field, v in gast.iter_fields(parent):
+        if v is use:
+            setattr(parent, field, copy.deepcopy(value))
+        elif isinstance(v, list):
+            setattr(parent, field, [copy.deepcopy(value) if x is use else x for x in v])
+    return True
