@@ -129,7 +129,8 @@ class Builder:
                 if leaf.differentiable:
                     returns.append((param, path))
                     grads.append(_leaf_gradient(rev, param, path))
-        reverse = eliminate_dead_code(rev.items, _names(grads))
+        reverse = fold_temporaries(eliminate_dead_code(rev.items, _names(grads)), _names(grads),
+                                   rev.temporaries())
         forward = _forward_items(rev, core)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
                        facts.final_versions, ctx.namer)
@@ -203,7 +204,8 @@ class Builder:
         else:
             result = grad_value
         ret = gast.Return(value=result)
-        reverse = eliminate_dead_code(rev.items, _names([result]))
+        reverse = fold_temporaries(eliminate_dead_code(rev.items, _names([result])),
+                                   _names([result]), rev.temporaries())
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks

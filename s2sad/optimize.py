@@ -13,7 +13,6 @@
 * orphan comments (a comment whose block was removed) go too.
 """
 
-import copy
 
 import gast
 
@@ -186,18 +185,41 @@ def _fold_into_use(items, i):
     if len(uses) != 1:
         return False
     j, use = uses[0]
-    if getattr(items[j], "s2sad_origin", None) is not getattr(items[i], "s2sad_origin", 0):
+    origin = getattr(items[i], "s2sad_origin", None)
+    if origin is not None and getattr(items[j], "s2sad_origin", None) is not origin:
         return False
     for between in items[i + 1:j]:
         if isinstance(between, Comment):
+            if origin is None:            # reverse sweep: stay inside the user line's block
+                return False
             continue
         if names_written(between) & (reads | {temp}) or has_call and getattr(between, "s2sad_effect", False):
             return False
-    parent = next(p for p in gast.walk(items[j]) for field, v in gast.iter_fields(p)
+    folded = copy_node(items[j])
+    use = next(n for n in gast.walk(folded) if isinstance(n, gast.Name) and n.id == temp)
+    parent = next(p for p in gast.walk(folded) for field, v in gast.iter_fields(p)
                   if v is use or isinstance(v, list) and any(x is use for x in v))
     for field, v in gast.iter_fields(parent):
         if v is use:
-            setattr(parent, field, copy.deepcopy(value))
+            setattr(parent, field, copy_node(value))
         elif isinstance(v, list):
-            setattr(parent, field, [copy.deepcopy(value) if x is use else x for x in v])
+            setattr(parent, field, [copy_node(value) if x is use else x for x in v])
+    from .emit import unparse
+    if len(unparse(folded)) > MAX_LINE:
+        return False
+    items[j] = folded
     return True
+
+
+def copy_node(node):
+    """A copy of a gast tree whose annotations (`s2sad_*`) are shared, not copied."""
+    if isinstance(node, list):
+        return [copy_node(x) for x in node]
+    if not isinstance(node, gast.AST):
+        return node
+    new = type(node)(**{f: copy_node(getattr(node, f, None)) for f in node._fields})
+    new.__dict__.update({k: v for k, v in node.__dict__.items() if k not in node._fields})
+    return new
+
+
+MAX_LINE = 84          # folding stops where a statement (indented: 88) would grow longer

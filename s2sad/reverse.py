@@ -141,6 +141,7 @@ class Reverse:
         self.items = []                   # the reverse sweep: statements and Comments
         self.block = []
         self.last_origin = None
+        self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
 
     # ---- adjoint bookkeeping ---------------------------------------------------
 
@@ -150,7 +151,34 @@ class Reverse:
             base, path = ref[0], ref[2]
             suffix = "_".join(str(p) for p in path)
             self.adjoint_names[key] = self.ctx.namer.fresh(f"d{base}_{suffix}" if suffix else f"d{base}")
+            if base not in self.core.user_names:
+                self.temporary_adjoints.add(self.adjoint_names[key])
         return self.adjoint_names[key]
+
+    def temporaries(self):
+        """Names the reverse sweep assigns that are not a user variable's adjoint."""
+        user = set(self.adjoint_names.values()) - self.temporary_adjoints
+        return {n.id for item in self.items if isinstance(item, gast.Assign)
+                for t in item.targets for n in gast.walk(t)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)} - user
+
+    def adopt_user_name(self, ref):
+        """`dlogits`, not `dlogits_minus_y`: a user variable whose adjoint is
+        the very array a temporary's adjoint holds gives it its name."""
+        adj = self.table.get(ref)
+        if adj is None or not isinstance(adj.expr, gast.Name) or ref[0] not in self.core.user_names \
+                or adj.expr.id not in self.temporary_adjoints:
+            return
+        old, new = adj.expr.id, self.adjoint_name(ref)
+        everything = self.items + self.block + [a.expr for a in self.table.values()]
+        if any(isinstance(n, gast.Name) and n.id == new for item in everything
+               if not isinstance(item, Comment) for n in gast.walk(item)):
+            return
+        for item in everything:
+            if not isinstance(item, Comment):
+                for n in gast.walk(item):
+                    if isinstance(n, gast.Name) and n.id == old:
+                        n.id = new
 
     def emit(self, stmt):
         self.block.append(stmt)
@@ -246,6 +274,8 @@ class Reverse:
         if isinstance(target, gast.Tuple):
             return self.unpack(stmt, sf)
         outs = self.leaf_refs(target)
+        for ref in outs:
+            self.adopt_user_name(ref)
         adjoints = {ref[2]: self.table.get(ref) for ref in outs}
         if all(a is None for a in adjoints.values()):
             return

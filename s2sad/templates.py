@@ -129,6 +129,24 @@ def _default(value, site):
                              type_comment=None), kind_of(value))
 
 
+_ELEMENTWISE = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)
+
+
+def _ones(kind):
+    if isinstance(kind, Scalar):
+        return ()
+    return getattr(kind, "ones", None)
+
+
+def _sum(value, axes, keepdims):
+    """`value.sum(axis=...)`; every axis of a 1-D value: `value.sum()`."""
+    keywords = [gast.keyword(arg="axis", value=_const(axes[0] if len(axes) == 1 else axes))]
+    if keepdims:
+        keywords.append(gast.keyword(arg="keepdims", value=_const(True)))
+    return gast.Call(func=gast.Attribute(value=value, attr="sum", ctx=gast.Load()), args=[],
+                     keywords=keywords)
+
+
 def _one_value(node):
     """Is a rule's bare return value one cotangent, not a tuple of them?"""
     if isinstance(node, gast.Tuple):
@@ -285,7 +303,41 @@ class _Folder:
             operand = getattr(node.args[1], "s2sad_operand", None)
             if operand is not None and operand.same_shape:
                 return node.args[0]
+            if operand is not None:
+                return self.unbroadcast(node, node.args[0], _ones(operand.kind))
         return node
+
+    def ones(self, node):
+        """Size-one dimensions of an expression built from operands, or None."""
+        operand = getattr(node, "s2sad_operand", None)
+        if operand is not None:
+            return _ones(operand.kind)
+        if isinstance(node, gast.Constant) and isinstance(node.value, (int, float)):
+            return ()
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return self.ones(node.operand)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE):
+            left, right = self.ones(node.left), self.ones(node.right)
+            if left is None or right is None:
+                return None
+            n = max(len(left), len(right))
+            left, right = (True,) * (n - len(left)) + left, (True,) * (n - len(right)) + right
+            return tuple(a and b for a, b in zip(left, right))
+        return None
+
+    def unbroadcast(self, node, value, target):
+        """`unbroadcast(g, x)` as the sum it stands for, where the size-one
+        dimensions of both are known: `g.sum(axis=0)` for a bias."""
+        source = self.ones(value)
+        if source is None or target is None or len(target) > len(source):
+            return node
+        lead = len(source) - len(target)
+        kept = tuple(lead + i for i, t in enumerate(target) if t and not source[lead + i])
+        if kept:
+            value = _sum(value, kept, keepdims=True)
+        if lead:
+            value = _sum(value, tuple(range(lead)), keepdims=False)
+        return value
 
     def is_instance(self, node, types_):
         """`isinstance(x, float)` for an operand whose kind decides it."""
