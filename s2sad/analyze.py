@@ -303,6 +303,7 @@ class Analyzer:
             self.stmts.append(sf)
         facts = Facts(self.kinds, self.stmts, self.shape_class, set(), set(), output,
                       output_kind, dict(self.current))
+        _check_in_place_updates(self, facts)
         _activity(self, facts)
         return facts
 
@@ -478,6 +479,85 @@ def _pure(obj):
     if isinstance(obj, np.ufunc):
         return True
     return module.startswith("numpy") and not module.startswith(("numpy.random", "numpy.lib.npyio"))
+
+
+# ---- in-place updates -------------------------------------------------------------
+
+_VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np.moveaxis,
+                   np.expand_dims, np.asarray, np.broadcast_to, np.atleast_1d, np.atleast_2d,
+                   np.atleast_3d, np.asanyarray}
+
+
+def _check_in_place_updates(an, facts):
+    """`a += b` on an array updates the object `a` names.  The core form
+    rebinds `a` to a new array instead, which keeps Python's meaning only if
+    no other name that is read later shares the old array (a copy `z = a`,
+    a view `a[0:2]`, `a.T`, a reshape...).  Where one might, refuse: never a
+    silently different program.  (The caller's own array is never changed:
+    an argument updated in place is copied on write.)"""
+    core = an.core
+    roots = {}                                       # (name, version) -> memory it may share
+    fresh = iter(range(1 << 30))
+    for name in core.params:
+        roots[(name, 0)] = frozenset([next(fresh)])
+    updates = []
+    for index, (stmt, sf) in enumerate(zip(core.body, facts.stmts)):
+        if not isinstance(stmt, gast.Assign):
+            continue
+        shared = _shared_roots(an, stmt.value, sf, roots)
+        for name, version in sf.writes.items():
+            roots[(name, version)] = shared if shared else frozenset([next(fresh)])
+        target = stmt.targets[0]
+        if getattr(stmt, "s2sad_augmented", False) and isinstance(target, gast.Name):
+            old = (target.id, sf.reads.get(target.id))
+            if not isinstance(facts.kind(*old), (Scalar, Opaque, Tree)):
+                updates.append((index, stmt, old))
+    for index, stmt, old in updates:
+        for later, sf in zip(core.body[index + 1:], facts.stmts[index + 1:]):
+            for name, version in sf.reads.items():
+                if (name, version) != old and roots.get((name, version), frozenset()) & roots[old]:
+                    what = f"`{name}`" if name in core.user_names else "another value"
+                    raise core.source.error(
+                        stmt.s2sad_origin,
+                        f"this in-place update changes an array that {what} shares and reads "
+                        f"later (line {later.s2sad_origin.lineno}); s2sad does not differentiate "
+                        f"in-place updates of shared arrays yet",
+                        f"make a new array instead (`{old[0]} = {old[0]} + ...`), or copy before "
+                        f"sharing (`.copy()`)")
+
+
+def _shared_roots(an, value, sf, roots):
+    """The memory a new value may share with existing ones (empty: fresh)."""
+    def of(atom):
+        if isinstance(atom, gast.Name) and atom.id in sf.reads:
+            return roots.get((atom.id, sf.reads[atom.id]), frozenset())
+        return frozenset()
+
+    if isinstance(value, gast.Name):
+        return of(value)
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return frozenset().union(*[of(e) for e in value.elts]) if value.elts else frozenset()
+    if isinstance(value, gast.Dict):
+        return frozenset().union(*[of(v) for v in value.values]) if value.values else frozenset()
+    if isinstance(value, gast.Subscript):
+        return of(value.value)
+    if isinstance(value, gast.Attribute) and value.attr in ("T", "real", "imag", "mT"):
+        return of(value.value)
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            return of(func.value) if func.attr in VIEW_METHODS else frozenset()
+        obj = an.ns.resolve(func, an.core.local_names)
+        if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None:
+            # a helper may return (a view of) what it was given
+            args = list(value.args) + [k.value for k in value.keywords]
+            return frozenset().union(*[of(a) for a in args]) if args else frozenset()
+        try:
+            if obj in _VIEW_FUNCTIONS:
+                return of(value.args[0]) if value.args else frozenset()
+        except TypeError:
+            pass
+    return frozenset()
 
 
 # ---- activity -----------------------------------------------------------------

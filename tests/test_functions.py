@@ -176,3 +176,71 @@ def test_augmented_assignment_to_argument_is_copy_on_write():
     g = s2sad.grad(augmented_on_argument)(x)
     assert_close(g, 2 * (np.array([1.0, 2.0]) + 1.0))
     assert np.all(x == [1.0, 2.0])
+
+
+def in_place_on_fresh_arrays(x):
+    y = x * 2.0
+    y += x
+    y *= x
+    y -= 1.0
+    y /= 2.0
+    return np.sum(y ** 2)
+
+
+def in_place_on_scalars(a, x):
+    b = a
+    a += 1.0
+    a *= b
+    return a * np.sum(x)
+
+
+def test_in_place_updates_that_keep_pythons_meaning():
+    x = rng.normal(size=4)
+    check(in_place_on_fresh_arrays, (x,))
+    check(in_place_on_scalars, (1.5, x), 0)
+    check(in_place_on_scalars, (1.5, x), 1)
+
+
+def shares_by_copy(x):
+    y = x * 1.0
+    z = y
+    y += x
+    return np.sum(z * y)
+
+
+def shares_by_view(x):
+    y = x * 1.0
+    r = y[0:2]
+    y += 1.0
+    return np.sum(r * x[0:2])
+
+
+def shares_by_transpose(W):
+    V = W * 2.0
+    VT = V.T
+    V -= 1.0
+    return np.sum(VT @ V)
+
+
+def shares_argument(x):
+    z = x
+    x += 1.0
+    return np.sum(z * x)
+
+
+def shares_through_a_tuple(x):
+    y = x * 3.0
+    pair = (y, x)
+    y += 1.0
+    return np.sum(pair[0])
+
+
+@pytest.mark.parametrize("f, alias", [(shares_by_copy, "z"), (shares_by_view, "r"),
+                                      (shares_by_transpose, "VT"), (shares_argument, "z"),
+                                      (shares_through_a_tuple, "pair")])
+def test_in_place_update_of_a_shared_array_is_refused(f, alias):
+    """Python would change every name sharing the array; refusing beats a wrong gradient."""
+    x = rng.normal(size=(3, 3))
+    with pytest.raises(s2sad.TransformError, match=f"`{alias}` shares") as info:
+        s2sad.grad(f)(x)
+    assert "+=" in info.value.line or "-=" in info.value.line
