@@ -234,3 +234,18 @@ def test_bad_rule_registration_is_rejected():
         @s2sad.adjoint(h)
         def _(g, result, x):
             return g
+
+
+def test_tracebacks_point_into_the_generated_source():
+    import traceback
+
+    def f(x, W):
+        return np.sum(np.tanh(x @ W))
+
+    df = s2sad.grad(f)
+    with pytest.raises(ValueError) as info:
+        df(np.ones(2), np.ones((3, 3)))              # shapes do not match
+    frame = traceback.extract_tb(info.tb)[-1]
+    assert frame.filename.startswith("<s2sad df of f")
+    assert frame.line == "tanh_xW = np.tanh(x @ W)"
+    assert frame.line in s2sad.source(df)
