@@ -14,7 +14,6 @@ Values are addressed by *refs* `(name, version, path)`: the path picks a
 leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
 """
 
-import builtins
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -452,7 +451,6 @@ def _product_ones(a, b, dot=False):
 
 
 def _apply(value, stand_in):
-    import operator
     if isinstance(value, gast.BinOp):
         return rules.BINARY_OPERATORS[type(value.op)](stand_in(value.left), stand_in(value.right))
     if isinstance(value, gast.UnaryOp):

@@ -8,7 +8,6 @@ and calls it.  A build that fails leaves nothing behind.
 
 import inspect
 
-import numpy as np
 
 from . import rules
 from .build import build_gradient, core_of

@@ -14,16 +14,16 @@ from dataclasses import dataclass
 
 import gast
 
-from . import rules
 from .analyze import Analyzer, _pure
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
+from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import normalize
-from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code, fold_temporaries, free_names,
-                       names_written)
+from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
+                       fold_temporaries, free_names, names_written)
 from .parse import MISSING, parse_function, user_text
-from .reverse import Comment, Context, Reverse, assign, call, const, gradient_of, name
+from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
+                      gradient_of, leaf_gradient, name)
 from . import runtime
 
 _CORES = {}
@@ -119,7 +119,6 @@ class Builder:
         for path in out_paths:
             seed = rev.adjoint_name((out_name, out_version, path))
             seeds.append(seed)
-            from .reverse import Adjoint
             rev.table[(out_name, out_version, path)] = Adjoint(name(seed), False, False)
         rev.run()
         returns, grads = [], []
@@ -128,7 +127,7 @@ class Builder:
             for path, leaf in leaves(kind):
                 if leaf.differentiable:
                     returns.append((param, path))
-                    grads.append(_leaf_gradient(rev, param, path))
+                    grads.append(leaf_gradient(rev, param, path, leaf, final=False))
         reverse = fold_temporaries(eliminate_dead_code(rev.items, _names(grads)), _names(grads),
                                    rev.temporaries())
         forward = _forward_items(rev, core)
@@ -141,8 +140,7 @@ class Builder:
         forward = eliminate_dead_code(forward, saved + [out_name])
         forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | {out_name},
                                                            core.temporaries))
-        # the storage pass may have renamed the output and saved values
-        forward_return = gast.Return(value=gast.Tuple(elts=[_storage_of(forward, out_atom), gast.Tuple(
+        forward_return = gast.Return(value=gast.Tuple(elts=[out_atom, gast.Tuple(
             elts=[name(s) for s in saved], ctx=gast.Load())], ctx=gast.Load()))
         saved_name = ctx.namer.fresh("saved")
         unpack = assign(gast.Tuple(elts=[name(s, store=True) for s in saved], ctx=gast.Store()),
@@ -176,11 +174,10 @@ class Builder:
             out_name, out_version = facts.output
             path = (0,) if has_aux else ()
             seed_ref = (out_name, out_version, path)
-            from .reverse import Adjoint
             if getattr(loss_kind, "ndim", None) == 0:
                 rev.table[seed_ref] = Adjoint(const(1.0), False, isinstance(loss_kind, Scalar))
             else:
-                loss = _access(name(out_name, (out_name, out_version)), path)
+                loss = access(out_name, path, out_version)
                 checks.append(gast.Expr(value=call(name(ctx.spell(runtime.scalar_output, "scalar_output")),
                                                    copy.deepcopy(loss), const(src.name))))
                 checks[-1].s2sad_effect = True
@@ -246,26 +243,6 @@ def _check_output(src, facts, has_aux):
     return kind
 
 
-def _access(node, path):
-    for key in path:
-        node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
-    return node
-
-
-def _leaf_gradient(rev, param, path):
-    from .reverse import Adjoint
-    adj = rev.table.get((param, 0, path))
-    if adj is None:
-        kind = rev.facts.kind(param, 0)
-        for key in path:
-            kind = kind.child(key)
-        if isinstance(kind, Scalar):
-            return const(0.0)
-        return call(gast.Attribute(value=rev.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
-                    _access(name(param, (param, 0)), path))
-    return copy.deepcopy(adj.expr)
-
-
 def _names(exprs):
     out = set()
     for e in exprs:
@@ -273,10 +250,6 @@ def _names(exprs):
             if isinstance(n, gast.Name):
                 out.add(n.id)
     return out
-
-
-def _storage_of(forward, atom):
-    return atom
 
 
 def _forward_items(rev, core):

@@ -28,15 +28,20 @@ def names_read(node):
     if isinstance(node, (gast.Assign, gast.AugAssign)):
         targets = node.targets if isinstance(node, gast.Assign) else [node.target]
         for t in targets:
-            if isinstance(t, (gast.Subscript, gast.Attribute)):
-                base = t.value
-                while isinstance(base, (gast.Subscript, gast.Attribute)):
-                    base = base.value
-                if isinstance(base, gast.Name):
-                    read.add(base.id)
+            read |= _updated_base(t)
             if isinstance(node, gast.AugAssign) and isinstance(t, gast.Name):
                 read.add(t.id)
     return read
+
+
+def _updated_base(target):
+    """`{'x'}` for a target `x[i].a` that updates the object `x` names."""
+    if not isinstance(target, (gast.Subscript, gast.Attribute)):
+        return set()
+    base = target.value
+    while isinstance(base, (gast.Subscript, gast.Attribute)):
+        base = base.value
+    return {base.id} if isinstance(base, gast.Name) else set()
 
 
 def names_written(node):
@@ -47,12 +52,7 @@ def names_written(node):
             for child in gast.walk(t):
                 if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Store):
                     out.add(child.id)
-            if isinstance(t, (gast.Subscript, gast.Attribute)):
-                base = t.value
-                while isinstance(base, (gast.Subscript, gast.Attribute)):
-                    base = base.value
-                if isinstance(base, gast.Name):
-                    out.add(base.id)
+            out |= _updated_base(t)
         return out
     if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
         return {node.target.id}

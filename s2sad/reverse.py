@@ -28,8 +28,7 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .analyze import NONDIFF_ATTRIBUTES, assigned_names
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
+from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -255,7 +254,6 @@ class Reverse:
     # ---- the sweep --------------------------------------------------------------------
 
     def run(self):
-        output = self.facts.output
         for i in reversed(range(len(self.forward))):
             stmt, sf = self.forward[i], self.facts.stmts[i]
             if not sf.active or not isinstance(stmt, gast.Assign):
@@ -526,32 +524,40 @@ def _word(atom):
     return atom_word(atom) or "arg"
 
 
+def leaf_gradient(rev, param, path, kind, final=True):
+    """The gradient of one leaf of a parameter: its adjoint, zeros if it got
+    none, and (`final`, for the user) a Python float for a float."""
+    if not kind.differentiable or isinstance(kind, Opaque):
+        return const(None)
+    adj = rev.table.get((param, 0, path))
+    if adj is None:
+        if isinstance(kind, Scalar):
+            return const(0.0)
+        return call(gast.Attribute(value=rev.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                    access(param, path))
+    expr = copy.deepcopy(adj.expr)
+    if not final:
+        return expr
+    if isinstance(kind, Scalar):
+        if isinstance(expr, gast.Constant):
+            return const(float(expr.value))
+        return expr if adj.scalar else call(name("float"), expr)
+    if isinstance(expr, gast.Constant) or adj.scalar:
+        return call(gast.Attribute(value=rev.ctx.numpy(), attr="full_like", ctx=gast.Load()),
+                    access(param, path), expr)
+    return expr
+
+
+def access(param, path, version=0):
+    """`params['W1']`: the expression reading a leaf of a value."""
+    node = name(param, (param, version))
+    for key in path:
+        node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
+    return node
+
+
 def gradient_of(rev, param):
     """The gradient expression returned for a parameter (a pytree literal for pytrees)."""
-    ctx = rev.ctx
-
-    def access(path):
-        node = name(param, (param, 0))
-        for key in path:
-            node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
-        return node
-
-    def leaf(path, kind):
-        if not kind.differentiable or isinstance(kind, Opaque):
-            return const(None)
-        adj = rev.table.get((param, 0, path))
-        if adj is None:
-            if isinstance(kind, Scalar):
-                return const(0.0)
-            return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like", ctx=gast.Load()), access(path))
-        expr = copy.deepcopy(adj.expr)
-        if isinstance(kind, Scalar):
-            return expr if adj.scalar and not isinstance(expr, gast.Constant) else \
-                const(float(expr.value)) if isinstance(expr, gast.Constant) else call(name("float"), expr)
-        if isinstance(expr, gast.Constant) or adj.scalar:
-            return call(gast.Attribute(value=ctx.numpy(), attr="full_like", ctx=gast.Load()), access(path), expr)
-        return expr
-
     def build(kind, path):
         if isinstance(kind, Tree):
             children = [build(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
@@ -559,6 +565,6 @@ def gradient_of(rev, param):
                 return gast.Dict(keys=[const(k) for k in kind.keys], values=children)
             node = gast.List if kind.type is list else gast.Tuple
             return node(elts=children, ctx=gast.Load())
-        return leaf(path, kind)
+        return leaf_gradient(rev, param, path, kind)
 
     return build(rev.facts.kind(param, 0), ())

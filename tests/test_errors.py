@@ -110,7 +110,7 @@ def array_output(x):
 
 
 def returns_nothing(x):
-    y = x * 2.0
+    y = x * 2.0                                       # noqa: F841 (no return: that is the point)
 
 
 def loss_of_other_argument(x, y):
