@@ -9,7 +9,10 @@ returns the result and what the reverse sweep needs of it; `f_bwd` takes
 the result's adjoint and that record and returns the arguments' adjoints.
 """
 
+import ast
 import copy
+import inspect
+import weakref
 from dataclasses import dataclass
 
 import gast
@@ -18,6 +21,7 @@ from .analyze import Analyzer, _pure
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
+from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written)
@@ -26,7 +30,7 @@ from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, 
                       gradient_of, leaf_gradient, name)
 from . import runtime
 
-_CORES = {}
+_CORES = weakref.WeakKeyDictionary()      # function -> its core form
 
 
 def core_of(func):
@@ -57,9 +61,7 @@ class Builder:
     def __init__(self):
         self.helpers = {}
         self.in_progress = set()
-        from .names import Namer
         self.function_names = Namer()      # helper halves are named once per build
-        self.sources = []
 
     # ---- kinds of the user's helpers -----------------------------------------------
 
@@ -72,7 +74,6 @@ class Builder:
         return kinds
 
     def helper_kind(self, func, args, keywords):
-        import inspect
         try:
             core = core_of(func)
             bound = inspect.signature(func).bind(*args, **keywords).arguments
@@ -287,12 +288,10 @@ def _has_effect(core, stmt):
 
 
 def _params_text(core):
-    import ast
     args = gast.gast_to_ast(copy.deepcopy(core.source.node.args))
     return ast.unparse(args)
 
 
 def _defaults(func):
-    import inspect
     return {p.name: p.default for p in inspect.signature(func).parameters.values()
             if p.default is not p.empty}
