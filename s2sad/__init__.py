@@ -5,7 +5,6 @@
     print(s2sad.source(df))         # the generated Python, readable
 """
 
-from .rules import core as _core_rules  # noqa: F401  (registers the built-in rules)
 from .api import grad, source, stop_gradient, value_and_grad
 from .errors import TransformError
 from .rules import adjoint, tangent

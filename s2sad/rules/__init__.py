@@ -164,5 +164,8 @@ def is_user_function(obj):
     return module.split(".")[0] not in _LIBRARY_PREFIXES
 
 
+# the built-in rules register themselves, in the form users register with
+from . import core, elementwise, linalg, reductions, shapes  # noqa: E402,F401
+
 __all__ = ["adjoint", "tangent", "nondifferentiable", "lookup_adjoint", "lookup_tangent",
            "is_nondifferentiable", "is_user_function", "method_key", "TransformError"]

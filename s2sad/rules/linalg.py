@@ -1,0 +1,1 @@
+"""Built-in reverse rules: linalg (see rules/core.py for the form)."""

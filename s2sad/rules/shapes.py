@@ -1,0 +1,1 @@
+"""Built-in reverse rules: shapes (see rules/core.py for the form)."""
