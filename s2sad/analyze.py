@@ -250,6 +250,19 @@ class Analyzer:
             return Array(len(kinds), base.dtype)
         return UNKNOWN
 
+    def split_kind(self, base, sections):
+        """`np.split(x, 3)` or `np.split(x, [2, 5])`: a list of that many arrays."""
+        value = sections.value if isinstance(sections, gast.Constant) else None
+        count = value if isinstance(value, int) else len(value) + 1 \
+            if isinstance(value, tuple) else None
+        kind = self.atom_kind(sections)
+        if isinstance(kind, Tree):                      # a list of split points
+            count = len(kind.children) + 1
+        if not isinstance(base, Array) or not isinstance(count, int) or isinstance(count, bool):
+            return UNKNOWN
+        part = Array(base.ndim, base.dtype)
+        return Tree(list, tuple(range(count)), (part,) * count)
+
     def call_result_kind(self, call):
         func = call.func
         if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
@@ -271,6 +284,8 @@ class Analyzer:
             return UNKNOWN
         if obj is np.reshape and len(call.args) == 2:
             return self.reshape_kind(self.atom_kind(call.args[0]), call.args[1:])
+        if any(obj is f for f in _SPLITS) and len(call.args) >= 2:
+            return self.split_kind(self.atom_kind(call.args[0]), call.args[1])
         return self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
                                          **{k.arg: self.stand_in(k.value) for k in call.keywords}))
 
@@ -484,6 +499,9 @@ def _pure(obj):
 _VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np.moveaxis,
                    np.expand_dims, np.asarray, np.broadcast_to, np.atleast_1d, np.atleast_2d,
                    np.atleast_3d, np.asanyarray}
+
+
+_SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 
 
 def _check_in_place_updates(an, facts):

@@ -82,6 +82,8 @@ def kind_of(value):
         return Scalar(_SCALARS[t])
     if t is tuple or t is list:
         return Tree(t, tuple(range(len(value))), tuple(kind_of(v) for v in value))
+    if isinstance(value, tuple):                 # a named tuple (`np.linalg.slogdet`)
+        return Tree(tuple, tuple(range(len(value))), tuple(kind_of(v) for v in value))
     if t is dict:
         return Tree(dict, tuple(value), tuple(kind_of(v) for v in value.values()))
     if isinstance(value, float):                 # np.float64 is a float subclass

@@ -64,6 +64,10 @@ class Namespace:
         """Names under which this namespace already sees `obj`."""
         found = [n for n, c in self.cells.items() if _cell_value(c) is obj]
         found += [n for n, v in self.globals.items() if v is obj]
+        name = getattr(obj, "__name__", None)
+        if isinstance(name, str) and getattr(builtins, name, None) is obj \
+                and name not in self.cells and name not in self.globals:
+            found.append(name)                       # `zip`, `len`, `float`: not shadowed
         return found
 
 

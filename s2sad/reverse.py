@@ -312,19 +312,30 @@ class Reverse:
                 obj = self.src.namespace.resolve(func, self.core.local_names)
                 if obj is not MISSING and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
                     return self.helper(index, stmt, sf, obj, outs, adjoints)
-        if len(outs) != 1 or outs[0][2] != ():
-            raise self.src.error(stmt.s2sad_origin, "this operation returns a tuple or dict of "
-                                 "arrays, which has no gradient rule yet",
-                                 "register one with @s2sad.adjoint")
-        self.primitive(stmt, sf, outs[0], adjoints[()])
+        if any(len(ref[2]) > 1 for ref in outs):
+            raise self.src.error(stmt.s2sad_origin, "this operation returns nested tuples or "
+                                 "dicts of arrays, which s2sad cannot differentiate yet",
+                                 "register a rule with @s2sad.adjoint that returns a flat tuple")
+        self.primitive(stmt, sf, outs, adjoints)
 
     def finish(self, outs, contributions):
         for ref in outs:
             self.table.pop(ref, None)
         self.contribute(contributions)
 
-    def primitive(self, stmt, sf, out, g):
+    def primitive(self, stmt, sf, outs, adjoints):
+        """A call or operation with a rule: `g` is the result's adjoint, or for a
+        result that is a tuple or list of arrays, a list of the parts' adjoints
+        (None for parts nobody used)."""
         value = stmt.value
+        if len(outs) == 1 and outs[0][2] == ():
+            g = adjoints[()]
+            g_expr, g_scalar = copy.deepcopy(g.expr), g.scalar
+        else:
+            g_expr = gast.List(elts=[copy.deepcopy(adjoints[ref[2]].expr)
+                                     if adjoints[ref[2]] is not None else const(None)
+                                     for ref in outs], ctx=gast.Load())
+            g_scalar = False
         key, args, keywords = self.operation(stmt, value)
         rule = rules.lookup_adjoint(key)
         if rule is None:
@@ -345,12 +356,12 @@ class Reverse:
                 raise self.src.error(stmt.s2sad_origin,
                                      f"the differentiated value is passed by keyword (`{k}=`)",
                                      "pass it positionally")
-        site = CallSite(operands, kw_operands, copy.deepcopy(g.expr), result, result_kind,
+        site = CallSite(operands, kw_operands, g_expr, result, result_kind,
                         self.kind, self.ctx.spell, self.ctx.namer.fresh)
         inlined = inline(rule, site)
-        scalar = g.scalar and all(isinstance(o.kind, Scalar) for o in operands) \
+        scalar = g_scalar and all(isinstance(o.kind, Scalar) for o in operands) \
             and isinstance(result_kind, Scalar)
-        for ref in [out]:
+        for ref in outs:
             self.table.pop(ref, None)
         if inlined is not None:
             for s in inlined.stmts:
@@ -364,10 +375,31 @@ class Reverse:
         for i, atom in enumerate(args):
             if i >= len(outputs) or outputs[i] is None:
                 continue
-            for ref in self.leaf_refs(atom):
-                if ref in sf.active_inputs:
-                    contributions.append((ref, outputs[i], scalar))
+            refs = [r for r in self.leaf_refs(atom) if r in sf.active_inputs]
+            if refs and isinstance(self.kind(atom), Tree):
+                contributions += self.parts(atom, outputs[i], refs)
+            else:
+                contributions += [(ref, outputs[i], scalar) for ref in refs]
         self.contribute(contributions)
+
+    def parts(self, atom, cotangent, refs):
+        """Contributions to the leaves of a tuple or list operand from its
+        cotangent: a literal's elements, or subscripts of a named tuple."""
+        if not isinstance(cotangent, (gast.Tuple, gast.List, gast.Name)):
+            temp = self.ctx.namer.fresh("d" + _word(atom))
+            self.emit(assign(name(temp, store=True), cotangent))
+            cotangent = name(temp)
+        out = []
+        for ref in refs:
+            part = cotangent
+            for key in ref[2]:
+                if isinstance(part, (gast.Tuple, gast.List)) and isinstance(key, int):
+                    part = part.elts[key]
+                else:
+                    part = gast.Subscript(value=copy.deepcopy(part), slice=const(key), ctx=gast.Load())
+            if not (isinstance(part, gast.Constant) and part.value is None):
+                out.append((ref, part, False))
+        return out
 
     def one_per_argument(self, stmt, sf, rule, key, args, outputs):
         """Pad a rule's cotangents with None to one per positional argument,
@@ -410,7 +442,7 @@ class Reverse:
         if ref is not None:
             return self.facts.same_shape(result.s2sad_ref, ref)
         kind = self.kind(atom)
-        return getattr(kind, "ndim", None) == 0 and self.facts.kind(*result.s2sad_ref).ndim == 0
+        return getattr(kind, "ndim", None) == 0 and getattr(self.facts.kind(*result.s2sad_ref), "ndim", None) == 0
 
     def operation(self, stmt, value):
         """The rule key, positional atoms and keyword atoms of an operation."""

@@ -272,6 +272,14 @@ class _Folder:
         ndim = getattr(kind, "ndim", None) if kind is not None else None
         return ndim if isinstance(ndim, int) else None
 
+    def fold_Subscript(self, node):
+        """`g[1]` of a literal list of adjoints (a tuple-valued result's)."""
+        index = _literal(node.slice)
+        if isinstance(node.value, (gast.List, gast.Tuple)) and isinstance(index, int) \
+                and not isinstance(index, bool) and -len(node.value.elts) <= index < len(node.value.elts):
+            return node.value.elts[index]
+        return node
+
     def fold_Attribute(self, node):
         if node.attr == "ndim":
             ndim = self.ndim(node.value)

@@ -109,3 +109,10 @@ def cotangents(value, needed, rule_name):
                          f"argument {missing[0]}, which needs one; return one cotangent per "
                          f"positional argument (None only where there is no gradient)")
     return value
+
+
+# helpers of the rule catalogue, one module per area
+from .elementwise import *  # noqa: E402,F401,F403
+from .linalg import *  # noqa: E402,F401,F403
+from .reductions import *  # noqa: E402,F401,F403
+from .shapes import *  # noqa: E402,F401,F403

@@ -1,0 +1,1 @@
+"""Run-time helpers for the elementwise rules (generated code calls them)."""

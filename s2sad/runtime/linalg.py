@@ -1,0 +1,1 @@
+"""Run-time helpers for the linalg rules (generated code calls them)."""

@@ -1,0 +1,1 @@
+"""Run-time helpers for the reductions rules (generated code calls them)."""

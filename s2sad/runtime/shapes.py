@@ -1,0 +1,1 @@
+"""Run-time helpers for the shapes rules (generated code calls them)."""
