@@ -1,25 +1,105 @@
-"""Central finite differences for the tests (float64)."""
+"""Central finite differences for the tests (float64), and the one gradient
+check the rule suites use: against finite differences, on NumPy and on the
+CuPy-like `StrictArray` (the backend-neutrality contract)."""
+
+import functools
 
 import numpy as np
 
+import s2sad
+from strict_array import StrictArray, unwrap, wrap
+
+
+@functools.lru_cache(maxsize=None)
+def cupy_or_none():
+    """CuPy, where it is installed and a GPU is present; else None."""
+    try:
+        import cupy
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:
+        return None
+
+
+def to_cupy(value, cp):
+    if isinstance(value, np.ndarray):
+        return cp.asarray(value)
+    if isinstance(value, dict):
+        return {k: to_cupy(v, cp) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_cupy(v, cp) for v in value)
+    return value
+
+
+def _to64(a):
+    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+        return a.astype(np.float64)
+    return a
+
 
 def numerical_grad(f, args, i, eps=1e-6):
-    """d f(*args) / d args[i] by central differences; args[i] a float or an array."""
-    args = list(args)
+    """d f(*args) / d args[i] by central differences in float64; args[i] a float or an array."""
+    args = [_to64(a) for a in args]
     x = args[i]
+
+    def at(v):
+        return float(np.sum(f(*args[:i], v, *args[i + 1:])))
+
     if isinstance(x, float):
-        hi = f(*args[:i], x + eps, *args[i + 1:])
-        lo = f(*args[:i], x - eps, *args[i + 1:])
-        return float((hi - lo) / (2 * eps))
+        return (at(x + eps) - at(x - eps)) / (2 * eps)
     x = np.array(x, dtype=np.float64)
     out = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         plus, minus = x.copy(), x.copy()
         plus[idx] += eps
         minus[idx] -= eps
-        out[idx] = (f(*args[:i], plus, *args[i + 1:]) - f(*args[:i], minus, *args[i + 1:])) / (2 * eps)
+        out[idx] = (at(plus) - at(minus)) / (2 * eps)
     return out
 
 
 def assert_close(actual, expected, rtol=1e-5, atol=1e-6):
     np.testing.assert_allclose(np.asarray(actual, dtype=np.float64), expected, rtol=rtol, atol=atol)
+
+
+def check_gradient(f, args, wrt=0, rtol=None, atol=None, strict=True):
+    """Check `s2sad.grad(f, wrt=wrt)(*args)` and return it.
+
+    * against central differences (float64; float32 inputs compared loosely),
+    * its type, shape and dtype: a Python float for a float, float32 stays float32,
+    * with `strict`, on StrictArray copies of the arguments: the same values,
+      as StrictArrays (no rule moved data to the host or mixed in a host array).
+      Pass strict=False only where the function itself needs the host."""
+    tuple_wrt = isinstance(wrt, tuple)
+    wrts = wrt if tuple_wrt else (wrt,)
+    grads = s2sad.grad(f, wrt=wrt)(*args)
+    grads = grads if tuple_wrt else (grads,)
+    assert isinstance(grads, tuple) and len(grads) == len(wrts)
+    for i, g in zip(wrts, grads):
+        x = args[i]
+        assert g is not None, f"gradient of argument {i} is None"
+        expected = numerical_grad(f, args, i)
+        if isinstance(x, float):
+            assert isinstance(g, float), f"gradient of a Python float is {type(g).__name__}"
+            low = False
+        else:
+            assert np.shape(g) == np.shape(x), f"gradient shape {np.shape(g)} != {np.shape(x)}"
+            assert np.asarray(g).dtype == x.dtype, f"gradient dtype {np.asarray(g).dtype} != {x.dtype}"
+            low = x.dtype == np.float32
+        np.testing.assert_allclose(
+            np.asarray(g, dtype=np.float64), expected,
+            rtol=rtol or (1e-3 if low else 1e-5), atol=atol or (1e-3 if low else 1e-6))
+    arrays = tuple(i for i in wrts if isinstance(args[i], np.ndarray))
+    if strict and arrays:          # a Python float's gradient is a Python float: a transfer
+        on_device = s2sad.grad(f, wrt=arrays)(*wrap(args))
+        for i, d in zip(arrays, on_device):
+            assert isinstance(d, StrictArray), \
+                f"gradient of argument {i} left the device: {type(d).__name__}"
+            np.testing.assert_allclose(unwrap(d), grads[wrts.index(i)], rtol=1e-6, atol=1e-12)
+        cp = cupy_or_none()
+        if cp is not None:             # and on a real GPU, where there is one
+            on_gpu = s2sad.grad(f, wrt=arrays)(*to_cupy(args, cp))
+            for i, d in zip(arrays, on_gpu):
+                assert isinstance(d, cp.ndarray), f"gradient of argument {i} left the GPU"
+                np.testing.assert_allclose(cp.asnumpy(d), grads[wrts.index(i)],
+                                           rtol=1e-5 if args[i].dtype == np.float64 else 1e-3,
+                                           atol=1e-9 if args[i].dtype == np.float64 else 1e-4)
+    return grads if tuple_wrt else grads[0]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import s2sad
+from fdcheck import check_gradient, numerical_grad
 
 # ---- helpers -----------------------------------------------------------------------
 
@@ -42,62 +43,9 @@ def cotangent(out, dtype=np.float64, seed=12345):
     return np.asarray(c, dtype=dtype)
 
 
-def _to64(a):
-    if isinstance(a, float):
-        return a
-    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
-        return a.astype(np.float64)
-    return a
-
-
-def fd_grad(f, args, i, eps=EPS):
-    """Central-difference gradient of scalar `f` w.r.t. argument `i`, in float64."""
-    args = [_to64(a) for a in args]
-    x = args[i]
-
-    def at(v):
-        a = list(args)
-        a[i] = v
-        return float(f(*a))
-
-    if isinstance(x, float):
-        return (at(x + eps) - at(x - eps)) / (2 * eps)
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        xp = x.copy()
-        xm = x.copy()
-        xp[idx] += eps
-        xm[idx] -= eps
-        g[idx] = (at(xp) - at(xm)) / (2 * eps)
-    return g
-
-
 def check(f, args, wrt):
-    """Compare s2sad.grad(f, wrt=wrt) with finite differences; return the gradients."""
-    tuple_wrt = isinstance(wrt, tuple)
-    grads = s2sad.grad(f, wrt=wrt)(*args)
-    if not tuple_wrt:
-        grads, wrt = (grads,), (wrt,)
-    assert isinstance(grads, tuple) and len(grads) == len(wrt)
-    for i, g in zip(wrt, grads):
-        x = args[i]
-        expected = fd_grad(f, args, i)
-        assert g is not None, f"gradient of argument {i} is None"
-        if isinstance(x, float):
-            assert isinstance(g, float), f"gradient of a Python float is {type(g).__name__}"
-            low = False
-        else:
-            assert np.shape(g) == x.shape, f"gradient shape {np.shape(g)} != {x.shape}"
-            assert np.asarray(g).dtype == x.dtype, \
-                f"gradient dtype {np.asarray(g).dtype} != {x.dtype}"
-            low = x.dtype == np.float32
-        if low:
-            np.testing.assert_allclose(np.asarray(g, dtype=np.float64), expected,
-                                       rtol=1e-3, atol=1e-3)
-        else:
-            np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-6)
-    return grads
+    """Finite differences, types, and the CuPy-like StrictArray contract (fdcheck)."""
+    return check_gradient(f, args, wrt)
 
 
 DTYPES = [np.float64, np.float32]
@@ -749,5 +697,5 @@ def test_fd_helper_is_sane():
     def f(x, y):
         return np.sum(np.sin(x) * y)
     x, y = make((3, 2), seed=16), make((3, 2), seed=17)
-    np.testing.assert_allclose(fd_grad(f, (x, y), 0), np.cos(x) * y, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(fd_grad(f, (x, y), 1), np.sin(x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(numerical_grad(f, (x, y), 0), np.cos(x) * y, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(numerical_grad(f, (x, y), 1), np.sin(x), rtol=1e-6, atol=1e-8)
