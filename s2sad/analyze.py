@@ -139,6 +139,7 @@ class Analyzer:
         self.current = {}
         self.stmts = []
         self._classes = 0
+        self.dummy_size = 1
 
     # ---- kinds ------------------------------------------------------------
 
@@ -180,14 +181,17 @@ class Analyzer:
         if for_index and isinstance(kind, Array) and kind.dtype is not None \
                 and np.dtype(kind.dtype).kind in "iu":
             return np.zeros((1,) * (kind.ndim or 0), dtype=kind.dtype)
-        if not isinstance(atom, gast.Name) or atom.id in self.core.local_names:
-            return dummy(kind)
-        value = self.ns.lookup(atom.id)                  # a global constant
+        if getattr(atom, "s2sad_global", False):         # `np.newaxis`, `np.pi`
+            value = self.ns.resolve(atom, self.core.local_names)
+        elif not isinstance(atom, gast.Name) or atom.id in self.core.local_names:
+            return dummy(kind, self.dummy_size)
+        else:
+            value = self.ns.lookup(atom.id)              # a global constant
         if isinstance(value, (int, float, bool, str, type(None), np.dtype, type)):
             return value
         if isinstance(value, (types.ModuleType, types.FunctionType)):
             return value
-        return dummy(kind)
+        return dummy(kind, self.dummy_size)
 
     def stand_in_index(self, index):
         if isinstance(index, gast.Slice):
@@ -198,13 +202,18 @@ class Analyzer:
         return self.stand_in(index, True)
 
     def evaluate(self, thunk):
-        """Kind of what `thunk` returns on stand-ins; UNKNOWN if it cannot run."""
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return forget_sizes(kind_of(thunk()))
-        except Exception:
-            return UNKNOWN
+        """Kind of what `thunk` returns on stand-ins; UNKNOWN if it cannot run.
+        Stand-ins have dimensions of size one, or twelve where one fails."""
+        for self.dummy_size in (1, 12):
+            try:
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return forget_sizes(kind_of(thunk()))
+            except Exception:
+                continue
+            finally:
+                self.dummy_size = 1
+        return UNKNOWN
 
     def value_kind(self, value):
         if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "s2sad_global", False):

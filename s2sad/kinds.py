@@ -113,20 +113,21 @@ def leaves(kind, path=()):
         yield path, kind
 
 
-def dummy(kind):
+def dummy(kind, size=1):
     """A small stand-in value of a kind, for working out result kinds.
 
     Arrays have every dimension of size one, so broadcasting, reductions,
-    reshapes to (1, -1) and indexing with 0 or -1 all work on them.
+    reshapes to (1, -1) and indexing with 0 or -1 all work on them; where
+    that fails (`x[1:, [0, 2]]`, `x.reshape(3, -1)`), a retry uses `size`.
     """
     if isinstance(kind, Scalar):
         return {"float": 0.5, "int": 1, "bool": True, "complex": 0.5 + 0.5j}[kind.dtype]
     if isinstance(kind, Array):
         if kind.ndim is None or kind.dtype is None:
             raise LookupError("unknown kind")
-        return np.full((1,) * kind.ndim, 0.5 if np.dtype(kind.dtype).kind in "fc" else 1,
+        return np.full((size,) * kind.ndim, 0.5 if np.dtype(kind.dtype).kind in "fc" else 1,
                        dtype=kind.dtype)
     if isinstance(kind, Tree):
-        values = [dummy(c) for c in kind.children]
+        values = [dummy(c, size) for c in kind.children]
         return dict(zip(kind.keys, values)) if kind.type is dict else kind.type(values)
     raise LookupError("opaque kind")

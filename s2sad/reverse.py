@@ -31,7 +31,7 @@ from . import rules, runtime
 from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import is_atom
 from .parse import MISSING, user_text
-from .templates import CallSite, Operand, inline
+from .templates import CallSite, Operand, inline, slices_as_values
 
 
 class Comment:
@@ -426,7 +426,7 @@ class Reverse:
         `da, db = cotangents(matmul_adjoint(...), (True, True), 'matmul')`."""
         base = getattr(key, "__name__", "op")
         func = name(self.ctx.spell(rule, f"{base}_adjoint"))
-        args = [site.g, site.result] + [o.atom for o in site.args]
+        args = [site.g, site.result] + [slices_as_values(copy.deepcopy(o.atom)) for o in site.args]
         expr = gast.Call(func=func, args=args,
                          keywords=[gast.keyword(arg=k, value=o.atom) for k, o in site.keywords.items()])
         expr = call(name(self.ctx.spell(runtime.cotangents, "cotangents")), expr,

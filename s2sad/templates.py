@@ -3,7 +3,7 @@
 A rule is an ordinary function (`def _(g, result, x): return g * result`).
 Its parameters are replaced by the call site's atoms, its locals get fresh
 names, and what the argument kinds decide is folded away (`np.ndim(a) == 2`,
-`axis is None`, `keepdims`, `is_basic_index(i)`, `unbroadcast` where the
+`axis is None`, `keepdims`, `selects_each_once(i)`, `unbroadcast` where the
 shapes provably match).  If the folded body is straight-line, it is
 inlined; otherwise the caller calls the rule as a function.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from .kinds import Opaque, Scalar, Tree, kind_of
+from .kinds import Array, Opaque, Scalar, Tree, kind_of
 from .parse import MISSING, parse_function
 from . import runtime
 
@@ -110,6 +110,7 @@ def inline(rule, site):
         return None
     if any(not isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in body[:-1]):
         return None
+    body = [slices_as_values(s) for s in body]
     value = body[-1].value
     outputs = list(value.elts) if isinstance(value, gast.Tuple) else [value]
     outputs = [None if isinstance(o, gast.Constant) and o.value is None else o for o in outputs]
@@ -120,6 +121,27 @@ def inline(rule, site):
     if folder.failed:
         return None
     return Inlined(body[:-1], outputs)
+
+
+def slices_as_values(node, in_index=False):
+    """`1:` is only syntax inside `x[...]`: an index passed as a value (to
+    `np.add.at`, or to a rule called as a function) spells it `slice(1, None)`."""
+    if isinstance(node, gast.Slice) and not in_index:
+        parts = [node.lower, node.upper] + ([node.step] if node.step is not None else [])
+        if parts == [None, None]:
+            parts = [None]
+        return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None, type_comment=None),
+                         args=[slices_as_values(p) if p is not None else _const(None) for p in parts],
+                         keywords=[])
+    for field, value in gast.iter_fields(node):
+        index = isinstance(node, gast.Subscript) and field == "slice" or \
+            in_index and isinstance(node, gast.Tuple) and field == "elts"
+        if isinstance(value, list):
+            setattr(node, field, [slices_as_values(v, index) if isinstance(v, gast.AST) else v
+                                  for v in value])
+        elif isinstance(value, gast.AST):
+            setattr(node, field, slices_as_values(value, index))
+    return node
 
 
 def _default(value, site):
@@ -295,8 +317,8 @@ class _Folder:
                 return _const(ndim)
         if fn is len and len(node.args) == 1 and isinstance(node.args[0], gast.Tuple):
             return _const(len(node.args[0].elts))
-        if fn is runtime.is_basic_index and len(node.args) == 1:
-            basic = self.basic_index(node.args[0])
+        if fn is runtime.selects_each_once and len(node.args) == 1:
+            basic = self.selects_each_once(node.args[0])
             if basic is not None:
                 return _const(basic)
         if fn is runtime.inverse_axes and len(node.args) == 1:
@@ -359,20 +381,22 @@ class _Folder:
             return False                 # arrays (a numpy float64 scalar has kind Scalar)
         return None
 
-    def basic_index(self, node):
+    def selects_each_once(self, node):
         if isinstance(node, gast.Slice):
             return True
         if isinstance(node, gast.Constant):
             return node.value is None or node.value is Ellipsis or (
                 isinstance(node.value, int) and not isinstance(node.value, bool))
         if isinstance(node, gast.Tuple):
-            parts = [self.basic_index(e) for e in node.elts]
+            parts = [self.selects_each_once(e) for e in node.elts]
             return None if None in parts else all(parts)
         kind = self.kind(node) or (self.site.kind(node) if isinstance(node, gast.Name) else None)
         if isinstance(kind, Scalar):
-            return kind.dtype == "int"
-        if kind is not None and getattr(kind, "ndim", None) is not None and kind.dtype is not None:
-            return False
+            return kind.dtype in ("int", "bool")
+        if isinstance(kind, Tree):
+            return False                                 # a list of indices
+        if isinstance(kind, Array) and kind.ndim is not None and kind.dtype is not None:
+            return np.dtype(kind.dtype).kind == "b" or kind.ndim == 0 and np.dtype(kind.dtype).kind in "iu"
         return None
 
     def fold_Compare(self, node):

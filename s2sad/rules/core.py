@@ -2,7 +2,7 @@
 products, shapes and indexing.
 
 Each rule is written in the form users register with.  Branches on
-`np.ndim(...)`, `is None`, `keepdims` and `is_basic_index(...)` are decided
+`np.ndim(...)`, `is None`, `keepdims` and `selects_each_once(...)` are decided
 when the gradient is built, from the argument kinds, so the inlined code is
 as specific as hand-written code (`a.T @ g` for matrices); where the kinds
 are unknown the rule runs as an ordinary function.  Rules must stay
@@ -15,7 +15,8 @@ import operator
 
 import numpy as np
 
-from ..runtime import dot_adjoint, inverse_axes, is_basic_index, matmul_adjoint, unbroadcast
+from ..runtime import (dot_adjoint, inverse_axes, matmul_adjoint, selects_each_once,
+                       take_adjoint, take_along_axis_adjoint, unbroadcast)
 from . import adjoint, method_key, nondifferentiable
 
 # ---- arithmetic -----------------------------------------------------------------
@@ -198,11 +199,35 @@ def _(g, result, x, **_):
 @adjoint(operator.getitem)
 def _(g, result, x, index):
     dx = np.zeros_like(x)
-    if is_basic_index(index):
+    if selects_each_once(index):
         dx[index] = g
     else:
         np.add.at(dx, index, g)
     return dx, None
+
+
+@adjoint(np.take)
+@adjoint(np.ndarray.take)
+def _(g, result, a, indices, axis=None, **_):
+    return take_adjoint(g, a, indices, axis), None
+
+
+@adjoint(np.take_along_axis)
+def _(g, result, arr, indices, axis):
+    return take_along_axis_adjoint(g, arr, indices, axis), None
+
+
+# ---- constants: only a fill value can carry a gradient ---------------------------------
+
+
+@adjoint(np.full)
+def _(g, result, shape, fill_value, dtype=None, **_):
+    return None, unbroadcast(g, fill_value)
+
+
+@adjoint(np.full_like)
+def _(g, result, a, fill_value, dtype=None, **_):
+    return None, unbroadcast(g, fill_value)
 
 
 # ---- no gradient --------------------------------------------------------------------
@@ -210,7 +235,7 @@ def _(g, result, x, index):
 nondifferentiable(
     len, range, int, bool, isinstance, type, np.shape, np.ndim, np.size,
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
-    np.arange, np.linspace, np.full, np.argmax, np.argmin, np.argsort, np.floor, np.ceil,
+    np.arange, np.linspace, np.argmax, np.argmin, np.argsort, np.floor, np.ceil,
     np.round, np.rint, np.sign, np.isnan, np.isfinite, np.isinf,
     method_key("argmax"), method_key("argmin"), method_key("argsort"),
 )

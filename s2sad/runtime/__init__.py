@@ -23,17 +23,18 @@ def unbroadcast(g, x):
     return g.reshape(shape) if lead else g
 
 
-def is_basic_index(index):
-    """True when indexing with `index` selects each element at most once."""
+def selects_each_once(index):
+    """True when indexing with `index` selects each element at most once (no
+    integer arrays, which may repeat), so its adjoint is an assignment."""
     parts = index if type(index) is tuple else (index,)
     for part in parts:
         if part is None or part is Ellipsis or type(part) is slice:
             continue
-        if isinstance(part, (int, np.integer)) and not isinstance(part, (bool, np.bool_)):
+        if isinstance(part, (int, np.integer, bool, np.bool_)):
             continue
-        if getattr(part, "ndim", None) == 0 and getattr(part, "dtype", None) is not None \
-                and part.dtype.kind in "iu":
-            continue
+        dtype = getattr(part, "dtype", None)
+        if dtype is not None and (dtype.kind == "b" or dtype.kind in "iu" and part.ndim == 0):
+            continue                     # boolean masks, 0-d integer arrays
         return False
     return True
 
@@ -48,6 +49,36 @@ def inverse_axes(axes):
     for i, a in enumerate(axes):
         inverse[a % len(axes)] = i
     return tuple(inverse)
+
+
+def take_adjoint(g, a, indices, axis):
+    """The adjoint of `np.take(a, indices, axis)`: repeated indices add up."""
+    da = np.zeros_like(a)
+    if axis is None:
+        np.add.at(da.reshape(-1), indices, g)          # a view of the fresh `da`
+        return da
+    np.add.at(da, (slice(None),) * (axis % a.ndim) + (indices,), g)
+    return da
+
+
+def take_along_axis_adjoint(g, arr, indices, axis):
+    """The adjoint of `np.take_along_axis`: scatter-add back along `axis`.  The
+    other axes' positions are built from `indices` itself, on its device."""
+    da = np.zeros_like(arr)
+    if axis is None:
+        np.add.at(da.reshape(-1), indices, g)
+        return da
+    axis %= arr.ndim
+    positions = []
+    for d in range(arr.ndim):
+        if d == axis:
+            positions.append(indices)
+        else:
+            shape = [1] * arr.ndim
+            shape[d] = indices.shape[d]
+            positions.append(np.cumsum(np.ones_like(indices, shape=shape), axis=d) - 1)
+    np.add.at(da, tuple(positions), g)
+    return da
 
 
 def matmul_adjoint(g, a, b):
