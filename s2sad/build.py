@@ -10,7 +10,6 @@ the result's adjoint and that record and returns the arguments' adjoints.
 """
 
 import ast
-import copy
 import inspect
 import weakref
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from .parse import MISSING, parse_function, user_text
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
 from . import runtime
+from .trees import copy_node
 
 _CORES = weakref.WeakKeyDictionary()      # function -> its core form
 
@@ -180,7 +180,7 @@ class Builder:
             else:
                 loss = access(out_name, path, out_version)
                 checks.append(gast.Expr(value=call(name(ctx.spell(runtime.scalar_output, "scalar_output")),
-                                                   copy.deepcopy(loss), const(src.name))))
+                                                   copy_node(loss), const(src.name))))
                 checks[-1].s2sad_effect = True
                 seed = rev.adjoint_name(seed_ref)
                 rev.items.append(Comment(user_text(core.body[-1].s2sad_origin)))
@@ -191,7 +191,7 @@ class Builder:
         grads = [gradient_of(rev, p) for p in wrt]
         grad_value = grads[0] if len(grads) == 1 and not self.tuple_wrt else \
             gast.Tuple(elts=grads, ctx=gast.Load())
-        out_atom = copy.deepcopy(core.body[-1].value)   # the Return's atom
+        out_atom = copy_node(core.body[-1].value)   # the Return's atom
         if facts.output is not None:
             out_atom.s2sad_ref = facts.output
         if with_value:
@@ -288,7 +288,7 @@ def _has_effect(core, stmt):
 
 
 def _params_text(core):
-    args = gast.gast_to_ast(copy.deepcopy(core.source.node.args))
+    args = gast.gast_to_ast(copy_node(core.source.node.args))
     return ast.unparse(args)
 
 

@@ -17,6 +17,7 @@
 import gast
 
 from .reverse import Comment
+from .trees import copy_node
 
 
 def names_read(node):
@@ -209,17 +210,6 @@ def _fold_into_use(items, i):
         return False
     items[j] = folded
     return True
-
-
-def copy_node(node):
-    """A copy of a gast tree whose annotations (`s2sad_*`) are shared, not copied."""
-    if isinstance(node, list):
-        return [copy_node(x) for x in node]
-    if not isinstance(node, gast.AST):
-        return node
-    new = type(node)(**{f: copy_node(getattr(node, f, None)) for f in node._fields})
-    new.__dict__.update({k: v for k, v in node.__dict__.items() if k not in node._fields})
-    return new
 
 
 MAX_LINE = 84          # folding stops where a statement (indented: 88) would grow longer

@@ -20,7 +20,6 @@ own because the forward sweep overwrote them, is settled afterwards by
 `optimize`.
 """
 
-import copy
 import inspect
 import operator
 
@@ -31,7 +30,8 @@ from . import rules, runtime
 from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import is_atom
 from .parse import MISSING, user_text
-from .templates import CallSite, Operand, inline, slices_as_values
+from .templates import CallSite, Operand, inline
+from .trees import copy_node, slices_as_values
 
 
 class Comment:
@@ -114,7 +114,7 @@ def annotate(core, facts):
     """Copies of the core statements whose local names carry their versions."""
     out = []
     for stmt, sf in zip(core.body, facts.stmts):
-        copied = copy.deepcopy(stmt, {id(stmt.s2sad_origin): stmt.s2sad_origin})
+        copied = copy_node(stmt)
         for node in gast.walk(copied):
             if isinstance(node, gast.Name) and node.id in core.local_names:
                 if isinstance(node.ctx, gast.Store):
@@ -201,7 +201,7 @@ class Reverse:
                 return
             value = expr
         else:
-            value = gast.BinOp(left=copy.deepcopy(current.expr), op=gast.Add(), right=expr)
+            value = gast.BinOp(left=copy_node(current.expr), op=gast.Add(), right=expr)
             scalar = scalar and current.scalar
         target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
         self.release(target, ref)
@@ -330,9 +330,9 @@ class Reverse:
         value = stmt.value
         if len(outs) == 1 and outs[0][2] == ():
             g = adjoints[()]
-            g_expr, g_scalar = copy.deepcopy(g.expr), g.scalar
+            g_expr, g_scalar = copy_node(g.expr), g.scalar
         else:
-            g_expr = gast.List(elts=[copy.deepcopy(adjoints[ref[2]].expr)
+            g_expr = gast.List(elts=[copy_node(adjoints[ref[2]].expr)
                                      if adjoints[ref[2]] is not None else const(None)
                                      for ref in outs], ctx=gast.Load())
             g_scalar = False
@@ -345,7 +345,7 @@ class Reverse:
                 f"`{what}` has no gradient rule and no Python source s2sad can read",
                 f"register one with @s2sad.adjoint({what}) (see the API docs), or wrap the "
                 f"argument in s2sad.stop_gradient if no gradient should flow through it")
-        result = copy.deepcopy(stmt.targets[0])
+        result = copy_node(stmt.targets[0])
         result.ctx = gast.Load()
         result_kind = self.facts.kind(*result.s2sad_ref)
         operands = [Operand(a, self.kind(a) or UNKNOWN, self.same_shape(result, a)) for a in args]
@@ -396,7 +396,7 @@ class Reverse:
                 if isinstance(part, (gast.Tuple, gast.List)) and isinstance(key, int):
                     part = part.elts[key]
                 else:
-                    part = gast.Subscript(value=copy.deepcopy(part), slice=const(key), ctx=gast.Load())
+                    part = gast.Subscript(value=copy_node(part), slice=const(key), ctx=gast.Load())
             if not (isinstance(part, gast.Constant) and part.value is None):
                 out.append((ref, part, False))
         return out
@@ -426,7 +426,7 @@ class Reverse:
         `da, db = cotangents(matmul_adjoint(...), (True, True), 'matmul')`."""
         base = getattr(key, "__name__", "op")
         func = name(self.ctx.spell(rule, f"{base}_adjoint"))
-        args = [site.g, site.result] + [slices_as_values(copy.deepcopy(o.atom)) for o in site.args]
+        args = [site.g, site.result] + [slices_as_values(copy_node(o.atom)) for o in site.args]
         expr = gast.Call(func=func, args=args,
                          keywords=[gast.keyword(arg=k, value=o.atom) for k, o in site.keywords.items()])
         expr = call(name(self.ctx.spell(runtime.cotangents, "cotangents")), expr,
@@ -484,7 +484,7 @@ class Reverse:
         if elements and any(adj is not None for _, adj in elements):
             np_ = self.ctx.numpy()
             parts = [adj.expr if adj is not None else call(gast.Attribute(
-                value=np_, attr="zeros_like", ctx=gast.Load()), copy.deepcopy(elt))
+                value=np_, attr="zeros_like", ctx=gast.Load()), copy_node(elt))
                 for elt, adj in elements]
             for elt, _ in elements:
                 elt.ctx = gast.Load()
@@ -516,15 +516,15 @@ class Reverse:
         bwd = self.ctx.spell(pair.backward, pair.backward.__name__)
         saved = self.ctx.namer.fresh(f"{func.__name__}_saved")
         # forward: y, saved = f_fwd(...)
-        target = copy.deepcopy(stmt.targets[0])
-        fcall = copy.deepcopy(value)
+        target = copy_node(stmt.targets[0])
+        fcall = copy_node(value)
         fcall.func = name(fwd)
         fstmt = assign(gast.Tuple(elts=[target, name(saved, store=True)], ctx=gast.Store()), fcall)
         fstmt.s2sad_origin = stmt.s2sad_origin
         fstmt.s2sad_effect = True
         self.replacements[index] = fstmt
         # reverse: dx, dW = f_bwd(dy, saved)
-        seeds = [copy.deepcopy(adjoints[p].expr) for p in out_paths]
+        seeds = [copy_node(adjoints[p].expr) for p in out_paths]
         for ref in outs:
             self.table.pop(ref, None)
         expr = call(name(bwd), *seeds, name(saved))
@@ -567,7 +567,7 @@ def leaf_gradient(rev, param, path, kind, final=True):
             return const(0.0)
         return call(gast.Attribute(value=rev.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
                     access(param, path))
-    expr = copy.deepcopy(adj.expr)
+    expr = copy_node(adj.expr)
     if not final:
         return expr
     if isinstance(kind, Scalar):

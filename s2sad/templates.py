@@ -8,7 +8,6 @@ shapes provably match).  If the folded body is straight-line, it is
 inlined; otherwise the caller calls the rule as a function.
 """
 
-import copy
 import inspect
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import numpy as np
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
 from .parse import MISSING, parse_function
 from . import runtime
+from .trees import copy_node, slices_as_values
 
 _PARSED = {}
 _LITERALS = (type(None), bool, int, float, complex, str)
@@ -97,7 +97,7 @@ def inline(rule, site):
     kwargs = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
     if extra and kwargs is None:
         return None
-    body = copy.deepcopy(source.node.body)
+    body = copy_node(source.node.body)
     locals_ = {n.id for s in body for n in gast.walk(s)
                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     if kwargs is not None and any(isinstance(n, gast.Name) and n.id == kwargs.name
@@ -121,27 +121,6 @@ def inline(rule, site):
     if folder.failed:
         return None
     return Inlined(body[:-1], outputs)
-
-
-def slices_as_values(node, in_index=False):
-    """`1:` is only syntax inside `x[...]`: an index passed as a value (to
-    `np.add.at`, or to a rule called as a function) spells it `slice(1, None)`."""
-    if isinstance(node, gast.Slice) and not in_index:
-        parts = [node.lower, node.upper] + ([node.step] if node.step is not None else [])
-        if parts == [None, None]:
-            parts = [None]
-        return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None, type_comment=None),
-                         args=[slices_as_values(p) if p is not None else _const(None) for p in parts],
-                         keywords=[])
-    for field, value in gast.iter_fields(node):
-        index = isinstance(node, gast.Subscript) and field == "slice" or \
-            in_index and isinstance(node, gast.Tuple) and field == "elts"
-        if isinstance(value, list):
-            setattr(node, field, [slices_as_values(v, index) if isinstance(v, gast.AST) else v
-                                  for v in value])
-        elif isinstance(value, gast.AST):
-            setattr(node, field, slices_as_values(value, index))
-    return node
 
 
 def _default(value, site):
@@ -261,7 +240,7 @@ class _Folder:
                                  annotation=None, type_comment=None)
             if node.id in self.bound:
                 operand = self.bound[node.id]
-                copy_ = copy.deepcopy(operand.atom)
+                copy_ = copy_node(operand.atom)
                 copy_.s2sad_operand = operand
                 return copy_
             obj = self.ns.lookup(node.id)
@@ -454,7 +433,7 @@ class _Folder:
         if isinstance(left, gast.Tuple) and isinstance(right, gast.Tuple) and isinstance(op, gast.Add):
             return gast.Tuple(elts=left.elts + right.elts, ctx=gast.Load())
         if isinstance(left, gast.Tuple) and number(right) and isinstance(op, gast.Mult):
-            return gast.Tuple(elts=[copy.deepcopy(e) for _ in range(right.value) for e in left.elts],
+            return gast.Tuple(elts=[copy_node(e) for _ in range(right.value) for e in left.elts],
                               ctx=gast.Load())
         if number(right) and right.value == 1 and isinstance(op, (gast.Mult, gast.Div, gast.Pow)):
             return left
