@@ -1,1 +1,174 @@
-"""Built-in reverse rules: elementwise (see rules/core.py for the form)."""
+"""Built-in reverse rules: elementwise functions (see rules/core.py for the form).
+
+Every rule keeps to the inliner's rules of the game: straight-line bodies,
+branches only on what the argument kinds decide (`x is None`,
+`isinstance(x, float)`), and nothing but ufuncs, `np.where`, `*_like` and
+arithmetic, so a rule runs on CuPy arrays as it does on NumPy's and a
+float32 input gets a float32 gradient (constants are Python floats, never
+NumPy float64 scalars, which would promote float32 arrays).
+
+Kinks follow JAX (API.md): `abs` has gradient 0 at 0; `maximum`, `minimum`,
+`fmax` and `fmin` share the gradient equally between tied arguments; `where`
+routes it to the branch it chose and exact zeros to the other; `clip` passes
+it where `a_min <= a <= a_max` and gives a bound what lies beyond it.
+"""
+
+import math
+
+import numpy as np
+
+from ..runtime import unbroadcast
+from . import adjoint, method_key
+
+# ---- one argument ----------------------------------------------------------------------
+
+
+@adjoint(abs)
+@adjoint(np.abs)                 # np.absolute is the same ufunc
+def _(g, result, x, **_):
+    return g * np.sign(x)        # 0 at exactly 0
+
+
+@adjoint(np.square)
+def _(g, result, x, **_):
+    return g * (2.0 * x)
+
+
+@adjoint(np.reciprocal)
+def _(g, result, x, **_):
+    return -g * (result * result)
+
+
+@adjoint(np.log1p)
+def _(g, result, x, **_):
+    return g / (1.0 + x)
+
+
+@adjoint(np.expm1)
+def _(g, result, x, **_):
+    return g * (result + 1.0)
+
+
+@adjoint(np.log2)
+def _(g, result, x, **_):
+    return g / (x * math.log(2.0))
+
+
+@adjoint(np.log10)
+def _(g, result, x, **_):
+    return g / (x * math.log(10.0))
+
+
+@adjoint(np.tan)
+def _(g, result, x, **_):
+    return g * (1.0 + result * result)
+
+
+@adjoint(np.arcsin)
+def _(g, result, x, **_):
+    return g / np.sqrt(1.0 - x * x)
+
+
+@adjoint(np.arccos)
+def _(g, result, x, **_):
+    return -g / np.sqrt(1.0 - x * x)
+
+
+@adjoint(np.arctan)
+def _(g, result, x, **_):
+    return g / (1.0 + x * x)
+
+
+@adjoint(np.sinh)
+def _(g, result, x, **_):
+    return g * np.cosh(x)
+
+
+@adjoint(np.cosh)
+def _(g, result, x, **_):
+    return g * np.sinh(x)
+
+
+@adjoint(np.arcsinh)
+def _(g, result, x, **_):
+    return g / np.hypot(x, 1.0)          # sqrt(x*x + 1) without overflow for large x
+
+
+@adjoint(np.arctanh)
+def _(g, result, x, **_):
+    return g / (1.0 - x * x)
+
+
+@adjoint(float)
+def _(g, result, x):
+    if isinstance(x, float) or isinstance(x, int):
+        return g
+    return np.full_like(x, g)            # a 0-d or size-1 array: its shape and dtype
+
+
+# ---- two arguments ---------------------------------------------------------------------
+
+
+@adjoint(np.arctan2)
+def _(g, result, y, x, **_):
+    sq_norm = x * x + y * y
+    return unbroadcast(g * x / sq_norm, y), unbroadcast(-g * y / sq_norm, x)
+
+
+@adjoint(np.hypot)
+def _(g, result, x, y, **_):
+    denom = np.where(result == 0.0, 1.0, result)      # at the origin: gradient 0, not 0/0
+    return unbroadcast(g * x / denom, x), unbroadcast(g * y / denom, y)
+
+
+@adjoint(np.logaddexp)
+def _(g, result, x, y, **_):
+    # exp(x - result) is x's share of the sum; fmin only turns the NaN of
+    # inf - inf (both arguments -inf, or one +inf) into a share of 1
+    return (unbroadcast(g * np.exp(np.fmin(x - result, 0.0)), x),
+            unbroadcast(g * np.exp(np.fmin(y - result, 0.0)), y))
+
+
+@adjoint(np.maximum)
+@adjoint(np.minimum)
+@adjoint(np.fmax)
+@adjoint(np.fmin)
+def _(g, result, x, y, **_):
+    # to the argument the result is; ties share it equally.  A NaN result of
+    # maximum/minimum came from neither; fmax/fmin's came from the non-NaN one.
+    x_won = x == result
+    y_won = y == result
+    tie = 0.5 * g * (x_won & y_won)
+    return unbroadcast(g * x_won - tie, x), unbroadcast(g * y_won - tie, y)
+
+
+@adjoint(np.where)
+def _(g, result, condition, x=None, y=None):
+    # exact zeros to the branch not chosen, even where g is inf or NaN there
+    return (None, unbroadcast(np.where(condition, g, 0.0), x),
+            unbroadcast(np.where(condition, 0.0, g), y))
+
+
+# ---- clip ------------------------------------------------------------------------------
+
+
+@adjoint(np.clip)
+@adjoint(method_key("clip"))
+def _(g, result, a, *bounds, **_):
+    # Positional bounds arrive in `bounds`, so the rule returns one cotangent per
+    # positional argument; bounds passed by keyword (a_min=, min=, ...) arrive in
+    # `_`: they are never differentiated, and `a`'s share needs none of them.
+    # `a` gets g where clip left it as it was (a_min <= a <= a_max, inclusive); a
+    # bound gets g where `a` lies beyond it and the result is that bound.  Each
+    # cotangent reads only its own bound, so a None bound is never touched and the
+    # body folds for any bounds.  The price: with a_min > a_max (NumPy's result is
+    # a_max everywhere) a_min rightly gets nothing, but a_max only gets g where
+    # a > a_max, not where a < a_max (that would need a_min in a_max's cotangent).
+    if len(bounds) == 0:
+        return unbroadcast(g * (a == result), a)
+    if len(bounds) == 1:
+        return (unbroadcast(g * (a == result), a),
+                unbroadcast(g * ((a < bounds[0]) & (result == bounds[0])), bounds[0]))
+    return (unbroadcast(g * (a == result), a),
+            unbroadcast(g * ((a < bounds[0]) & (result == bounds[0])), bounds[0]),
+            unbroadcast(g * ((a > bounds[1]) & (result == bounds[1])), bounds[1]))

@@ -1,1 +1,152 @@
-"""Built-in reverse rules: linalg (see rules/core.py for the form)."""
+"""Built-in reverse rules: products and linear algebra (see rules/core.py for
+the form).
+
+`vdot`, `outer`, `inner`, `tensordot`, `einsum`, `trace`, `diag`,
+`diagonal` (and the methods `x.trace()`, `x.diagonal()`), and
+`np.linalg`'s `norm`, `inv`, `solve`, `det` and `slogdet`, the last four
+for stacks of matrices too.
+
+The common ranks inline as the textbook formulas (`-(Ainv.T @ g @ Ainv.T)`,
+`np.linalg.solve(a.T, g)`, `np.outer(g, b)`); the general cases call the
+helpers of `runtime/linalg.py`, which do the bookkeeping on subscripts and
+axes on the host and the arithmetic on the arrays' device.
+
+Conventions: `norm`'s gradient at a zero vector or matrix is 0 (the
+subgradient of smallest norm; JAX's `x / norm` gives NaN there); `inf`
+norms and the matrix 1/inf norms share the gradient between ties, as
+`max` does.  `einsum` takes the subscripts-string form, with any number of
+operands.  `det`, `inv` and `slogdet` need an invertible matrix.
+"""
+
+import numpy as np
+
+from ..runtime import (einsum_adjoint, einsum_adjoints, inner_adjoint, norm_adjoint,
+                       solve_adjoint, tensordot_adjoint, undiagonal, untrace)
+from . import adjoint, method_key
+
+# ---- products --------------------------------------------------------------------------
+
+
+@adjoint(np.vdot)
+def _(g, result, a, b):
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b, g * a
+    return g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))   # flattened
+
+
+@adjoint(np.outer)
+def _(g, result, a, b, out=None):
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g @ b, a @ g
+    return np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))
+
+
+@adjoint(np.inner)
+def _(g, result, a, b):
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b, g * a
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b), g @ a
+    if np.ndim(a) == 1 and np.ndim(b) == 2:
+        return g @ b, np.outer(g, a)
+    if np.ndim(a) == 2 and np.ndim(b) == 2:          # a @ b.T
+        return g @ b, g.T @ a
+    return inner_adjoint(g, a, b)
+
+
+@adjoint(np.tensordot)
+def _(g, result, a, b, axes=2):
+    if axes == 1 and np.ndim(a) == 2 and np.ndim(b) == 2:        # a @ b
+        return g @ b.T, a.T @ g
+    return tensordot_adjoint(g, a, b, axes, wrt=0), tensordot_adjoint(g, a, b, axes, wrt=1)
+
+
+@adjoint(np.einsum)
+def _(g, result, *operands, **_):
+    # operands[0] is the subscripts string; one einsum of g and the other operands each
+    if len(operands) == 2:
+        return None, einsum_adjoint(g, operands[0], operands[1], wrt=0)
+    if len(operands) == 3:
+        return (None, einsum_adjoint(g, operands[0], operands[1], operands[2], wrt=0),
+                einsum_adjoint(g, operands[0], operands[1], operands[2], wrt=1))
+    if len(operands) == 4:
+        return (None, einsum_adjoint(g, operands[0], operands[1], operands[2], operands[3], wrt=0),
+                einsum_adjoint(g, operands[0], operands[1], operands[2], operands[3], wrt=1),
+                einsum_adjoint(g, operands[0], operands[1], operands[2], operands[3], wrt=2))
+    return einsum_adjoints(g, *operands)
+
+
+# ---- diagonals and traces ----------------------------------------------------------------
+
+
+@adjoint(np.trace)
+@adjoint(method_key("trace"))
+def _(g, result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    if offset == 0 and axis1 == 0 and axis2 == 1 and np.ndim(a) == 2:
+        g_on_diagonal = np.zeros_like(a)
+        np.fill_diagonal(g_on_diagonal, g)
+        return g_on_diagonal
+    return untrace(g, a, offset, axis1, axis2)
+
+
+@adjoint(np.diagonal)
+@adjoint(method_key("diagonal"))
+def _(g, result, a, offset=0, axis1=0, axis2=1):
+    return undiagonal(g, a, offset, axis1, axis2), None, None, None
+
+
+@adjoint(np.diag)
+def _(g, result, v, k=0):
+    if np.ndim(v) == 1:                  # a vector onto a diagonal: read it back
+        return np.diagonal(g, k), None
+    return undiagonal(g, v, k), None     # a matrix's diagonal: back onto it
+
+
+# ---- np.linalg ---------------------------------------------------------------------------
+
+
+@adjoint(np.linalg.norm)
+def _(g, result, x, ord=None, axis=None, keepdims=False):
+    # 2-norm and Frobenius: x / norm, and 0 at the zero vector (not 0/0)
+    if ord is None and (axis is None or keepdims or np.ndim(result) == 0):
+        return g * x / np.where(result == 0.0, 1.0, result)
+    if ord is None:
+        return np.expand_dims(g / np.where(result == 0.0, 1.0, result), axis) * x
+    return norm_adjoint(g, result, x, ord, axis, keepdims)
+
+
+@adjoint(np.linalg.inv)
+def _(g, result, a):
+    if np.ndim(a) == 2:
+        return -(result.T @ g @ result.T)
+    return -(np.swapaxes(result, -1, -2) @ g @ np.swapaxes(result, -1, -2))
+
+
+@adjoint(np.linalg.solve)
+def _(g, result, a, b):
+    # x = solve(a, b): db = solve(a^T, g), da = -db x^T
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        db = np.linalg.solve(a.T, g)
+        return -np.outer(db, result), db
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        db = np.linalg.solve(a.T, g)
+        return -(db @ result.T), db
+    return solve_adjoint(g, result, a, b)
+
+
+@adjoint(np.linalg.det)
+def _(g, result, a):
+    # d det(a) = det(a) inv(a)^T
+    if np.ndim(a) == 2:
+        return g * result * np.linalg.inv(a).T
+    return np.expand_dims(g * result, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+
+
+@adjoint(np.linalg.slogdet)
+def _(g, result, a):
+    # g = [d sign, d logabsdet]; the sign is piecewise constant: d logabsdet(a) = inv(a)^T
+    if g[1] is None:
+        return np.zeros_like(a)
+    if np.ndim(a) == 2:
+        return g[1] * np.linalg.inv(a).T
+    return np.expand_dims(g[1], (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)

@@ -1,1 +1,185 @@
-"""Built-in reverse rules: shapes (see rules/core.py for the form)."""
+"""Built-in reverse rules: shapes (see rules/core.py for the form).
+
+The adjoint of a shape operation is its inverse applied to `g` (swap,
+move, flip or roll back, reshape to the input's shape), or, where the
+operation copies elements (`tile`, `broadcast_to`, `repeat`, the border of
+`pad`), the sum over the copies.  Joins (`concatenate`, `stack`, `hstack`,
+`vstack`) give their list operand one part of `g` per element; splits get
+`g` as a list of the parts' adjoints (None for parts nobody used).
+
+Branches test only what the argument kinds decide (`axis is None`,
+`np.ndim(x) == 1`, `isinstance(shift, int)`, literal modes and orders), so
+the rules inline (a tuple `shift` of `np.roll`, or an axis or mode held in
+a variable, makes the rule a call at run time instead); the bookkeeping on shapes, repeats and pad widths (host
+ints) lives in `runtime/shapes.py`.
+"""
+
+import numpy as np
+
+from ..runtime import (fill_zeros, negated, pad_interior, split_points, unbroadcast,
+                       unconcatenate, unpad, unravel, unrepeat, untile)
+from . import adjoint, method_key
+
+# ---- axes ---------------------------------------------------------------------------
+
+
+@adjoint(np.swapaxes)
+def _(g, result, a, axis1, axis2):
+    return np.swapaxes(g, axis1, axis2), None, None
+
+
+@adjoint(method_key("swapaxes"))
+def _(g, result, x, axis1, axis2):
+    return g.swapaxes(axis1, axis2), None, None
+
+
+@adjoint(np.moveaxis)
+def _(g, result, a, source, destination):
+    return np.moveaxis(g, destination, source), None, None
+
+
+# ---- size-one axes and flattening: back to the input's shape --------------------------
+
+
+@adjoint(np.expand_dims)
+def _(g, result, a, axis):
+    return np.squeeze(g, axis), None
+
+
+@adjoint(np.squeeze)
+def _(g, result, a, axis=None):
+    return np.reshape(g, a.shape), None
+
+
+@adjoint(method_key("squeeze"))
+def _(g, result, x, axis=None):
+    return g.reshape(x.shape), None
+
+
+@adjoint(np.ravel)
+def _(g, result, a, order="C"):
+    if order == "C":
+        return np.reshape(g, a.shape), None
+    if order == "F":
+        return np.reshape(g, a.shape, order="F"), None
+    return unravel(g, a, order), None
+
+
+@adjoint(method_key("ravel"))
+@adjoint(method_key("flatten"))
+def _(g, result, x, order="C"):
+    if order == "C":
+        return g.reshape(x.shape), None
+    if order == "F":
+        return g.reshape(x.shape, order="F"), None
+    return unravel(g, x, order), None
+
+
+# ---- reversing and rolling ----------------------------------------------------------
+
+
+@adjoint(np.flip)
+def _(g, result, m, axis=None):
+    if axis is None:
+        return np.flip(g), None
+    return np.flip(g, axis=axis), None
+
+
+@adjoint(np.roll)
+def _(g, result, a, shift, axis=None):
+    if isinstance(shift, int) and axis is None:
+        return np.roll(g, -shift), None
+    if isinstance(shift, int):
+        return np.roll(g, -shift, axis=axis), None
+    return np.roll(g, negated(shift), axis=axis), None
+
+
+# ---- copies: the sum over them ------------------------------------------------------
+
+
+@adjoint(np.broadcast_to)
+def _(g, result, array, shape, subok=False):
+    return unbroadcast(g, array), None
+
+
+@adjoint(np.tile)
+def _(g, result, A, reps):
+    return untile(g, A, reps), None
+
+
+@adjoint(np.repeat)
+def _(g, result, a, repeats, axis=None):
+    if axis is None:
+        return unrepeat(g, a, repeats), None
+    return unrepeat(g, a, repeats, axis=axis), None
+
+
+@adjoint(method_key("repeat"))
+def _(g, result, x, repeats, axis=None):
+    if axis is None:
+        return unrepeat(g, x, repeats), None
+    return unrepeat(g, x, repeats, axis=axis), None
+
+
+@adjoint(np.pad)
+def _(g, result, array, pad_width, mode="constant", reflect_type="even", **_):
+    if mode == "constant":
+        return g[pad_interior(array, pad_width)], None
+    if reflect_type == "even":
+        return unpad(g, array, pad_width, mode), None
+    return unpad(g, array, pad_width, mode, reflect_type), None
+
+
+# ---- joins: one part of g per element of the list operand ----------------------------
+
+
+@adjoint(np.concatenate)
+def _(g, result, arrays, axis=0, out=None, **_):
+    if axis is None:
+        return unconcatenate(g, arrays, None), None
+    return np.split(g, split_points(arrays, axis), axis=axis), None
+
+
+@adjoint(np.stack)
+def _(g, result, arrays, axis=0, out=None, **_):
+    if axis == 0:
+        return g, None                    # g[i] is the adjoint of arrays[i]
+    return np.moveaxis(g, axis, 0), None
+
+
+@adjoint(np.hstack)
+def _(g, result, tup, **_):
+    if np.ndim(g) == 1:
+        return unconcatenate(g, tup, 0), None
+    return unconcatenate(g, tup, 1), None
+
+
+@adjoint(np.vstack)
+def _(g, result, tup, **_):
+    return unconcatenate(g, tup, 0, ndmin=2), None
+
+
+# ---- splits: g is a list of the parts' adjoints, None where a part was not used --------
+
+
+@adjoint(np.split)
+@adjoint(np.array_split)
+def _(g, result, ary, indices_or_sections, axis=0):
+    return np.concatenate(fill_zeros(g, result), axis=axis), None
+
+
+@adjoint(np.hsplit)
+def _(g, result, ary, indices_or_sections):
+    if np.ndim(ary) == 1:
+        return np.concatenate(fill_zeros(g, result)), None
+    return np.concatenate(fill_zeros(g, result), axis=1), None
+
+
+@adjoint(np.vsplit)
+def _(g, result, ary, indices_or_sections):
+    return np.concatenate(fill_zeros(g, result)), None
+
+
+@adjoint(np.dsplit)
+def _(g, result, ary, indices_or_sections):
+    return np.concatenate(fill_zeros(g, result), axis=2), None

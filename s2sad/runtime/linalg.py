@@ -1,1 +1,296 @@
-"""Run-time helpers for the linalg rules (generated code calls them)."""
+"""Run-time helpers for the linalg rules (generated code calls them).
+
+Subscripts, axes and shapes are host values; what is computed on them
+(an einsum plan, tensordot axes, a diagonal's slice) is cached or costs a
+few Python operations.  The arrays stay on their device: they only go
+through `np.einsum`, `np.tensordot`, `np.linalg.*`, `np.moveaxis`,
+`np.zeros_like`, ufuncs and indexing with host integers, all of which
+dispatch on the array's own type (NumPy or CuPy).
+"""
+
+import functools
+import string
+
+import numpy as np
+
+from . import unbroadcast
+
+__all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
+           "undiagonal", "untrace", "norm_adjoint", "solve_adjoint"]
+
+
+def _shape(a):
+    shape = getattr(a, "shape", None)
+    return tuple(shape) if shape is not None else np.shape(a)
+
+
+def _on_device(g, like):
+    """A Python-number adjoint as a 0-d array of `like`'s type and dtype: einsum
+    and tensordot would make a host float64 array of it."""
+    if hasattr(g, "dtype") or not hasattr(like, "dtype"):
+        return g
+    return np.full_like(like, g, shape=())
+
+
+# ---- einsum -------------------------------------------------------------------------
+
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase
+
+
+def _einsum_terms(subscripts, shapes):
+    """The input terms and the output term of an einsum, with `...` spelled
+    out as letters of its own (right-aligned, as the broadcast aligns them)
+    and an implicit output made explicit (NumPy's rule: the broadcast dims,
+    then the letters that appear once, in ASCII order)."""
+    if not isinstance(subscripts, str):
+        raise NotImplementedError(
+            "s2sad differentiates np.einsum with a subscripts string ('ij,jk->ik'), not "
+            "the sublist form einsum(a, [0, 1], b, [1, 2])")
+    spec = subscripts.replace(" ", "")
+    inputs, arrow, output = spec.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(f"einsum subscripts {subscripts!r} name {len(terms)} operands, "
+                         f"but {len(shapes)} were given")
+    spare = iter(c for c in _LETTERS if c not in spec)
+    widths = [len(s) - len(t.replace("...", "")) for t, s in zip(terms, shapes) if "..." in t]
+    dots = "".join(next(spare) for _ in range(max(widths, default=0)))
+    expanded = []
+    for t, s in zip(terms, shapes):
+        if "..." in t:
+            width = len(s) - len(t.replace("...", ""))
+            t = t.replace("...", dots[len(dots) - width:])
+        expanded.append(t)
+    if arrow:
+        output = output.replace("...", dots)
+    else:
+        letters = inputs.replace("...", "").replace(",", "")
+        output = dots + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return expanded, output, spare
+
+
+@functools.lru_cache(maxsize=1024)
+def _einsum_plan(subscripts, shapes, wrt):
+    """How to compute the adjoint of operand `wrt`: an einsum of `g` and the
+    other operands onto the labels of `wrt` it can reach, then the size-one
+    axes to add for the labels only `wrt` has (broadcast), and the diagonal
+    to scatter into for a label `wrt` repeats ('ii->i')."""
+    terms, output, spare = _einsum_terms(subscripts, shapes)
+    sizes = {}
+    for t, s in zip(terms, shapes):
+        for c, n in zip(t, s):
+            sizes[c] = max(sizes.get(c, 1), n)
+
+    def own(term, shape):
+        # a size-one axis broadcast against a longer one is that operand's alone
+        return "".join(next(spare) if n == 1 and sizes[c] != 1 else c for c, n in zip(term, shape))
+
+    others = [i for i in range(len(terms)) if i != wrt]
+    inputs = [output] + [own(terms[i], shapes[i]) for i in others]
+    term, shape = terms[wrt], shapes[wrt]
+    distinct = "".join(dict.fromkeys(term))
+    alone = {c for c, n in zip(term, shape) if n == 1 and sizes[c] != 1}
+    reached = "".join(c for c in distinct if c not in alone and any(c in t for t in inputs))
+    spec = ",".join(inputs) + "->" + reached
+    missing = tuple(i for i, c in enumerate(distinct) if c not in reached)
+    target = tuple(shape[term.index(c)] for c in distinct)
+    broadcast = any(target[i] != 1 for i in missing)
+    diagonal = None
+    if len(distinct) < len(term):
+        k = len(distinct)
+        diagonal = tuple(
+            np.arange(target[distinct.index(c)]).reshape(
+                tuple(target[distinct.index(c)] if j == distinct.index(c) else 1 for j in range(k)))
+            for c in term)
+    return spec, tuple(others), missing, target, broadcast, diagonal
+
+
+def einsum_adjoint(g, subscripts, *operands, wrt):
+    """The adjoint of operand `wrt` of `np.einsum(subscripts, *operands)`, for
+    any subscripts: implicit output, `...`, repeated operands, 3+ operands,
+    traces and diagonals ('ii', 'ii->i'), size-one broadcasting."""
+    shapes = tuple(_shape(o) for o in operands)
+    spec, others, missing, target, broadcast, diagonal = _einsum_plan(subscripts, shapes, wrt)
+    g = _on_device(g, operands[wrt])
+    d = np.einsum(spec, g, *[operands[i] for i in others], optimize=len(others) > 1)
+    if missing:
+        d = np.expand_dims(d, missing)
+    x = operands[wrt]
+    if diagonal is not None:
+        dx = np.zeros_like(x)
+        dx[diagonal] = d
+        return dx
+    if broadcast:
+        return np.zeros_like(x) + d
+    return d
+
+
+def einsum_adjoints(g, subscripts, *operands):
+    """All cotangents of `np.einsum(subscripts, *operands)`: None for the
+    subscripts, then one per operand."""
+    return (None,) + tuple(einsum_adjoint(g, subscripts, *operands, wrt=i)
+                           for i in range(len(operands)))
+
+
+# ---- tensordot and inner ---------------------------------------------------------------
+
+
+def _tensordot_axes(axes, p, q):
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        return list(range(p - n, p)), list(range(n))
+    ia, ib = axes
+    ia = [ia] if isinstance(ia, (int, np.integer)) else list(ia)
+    ib = [ib] if isinstance(ib, (int, np.integer)) else list(ib)
+    return [int(i) % p for i in ia], [int(i) % q for i in ib]
+
+
+def _inverse(order):
+    inverse = [0] * len(order)
+    for i, o in enumerate(order):
+        inverse[o] = i
+    return inverse
+
+
+def tensordot_adjoint(g, a, b, axes=2, wrt=0):
+    """The adjoint of operand `wrt` (0: a, 1: b) of `np.tensordot(a, b, axes)`:
+    `g` contracted with the other operand over its free axes, then put back
+    in the operand's axis order."""
+    p, q = np.ndim(a), np.ndim(b)
+    ia, ib = _tensordot_axes(axes, p, q)
+    g = _on_device(g, a if wrt == 0 else b)
+    free_a = [i for i in range(p) if i not in ia]
+    free_b = [j for j in range(q) if j not in ib]
+    k = len(free_a)
+    if wrt == 0:
+        d = np.tensordot(g, b, axes=(list(range(k, k + len(free_b))), free_b))
+        order = free_a + [ia[ib.index(j)] for j in sorted(ib)]
+    else:
+        d = np.tensordot(a, g, axes=(free_a, list(range(k))))
+        order = [ib[ia.index(i)] for i in sorted(ia)] + free_b
+    if order != sorted(order):
+        d = np.transpose(d, _inverse(order))
+    return d
+
+
+def inner_adjoint(g, a, b):
+    """The cotangents of `np.inner(a, b)` (a sum product over the last axes)
+    for any ranks; a 0-d operand makes it a product."""
+    p, q = np.ndim(a), np.ndim(b)
+    if p == 0 or q == 0:
+        return unbroadcast(g * b, a), unbroadcast(g * a, b)
+    da = np.tensordot(g, b, axes=(list(range(p - 1, p + q - 2)), list(range(q - 1))))
+    db = np.tensordot(g, a, axes=(list(range(p - 1)), list(range(p - 1))))
+    return da, db
+
+
+# ---- diagonals ---------------------------------------------------------------------------
+
+
+def _diagonal_slice(n1, n2, offset):
+    """The slice of the flattened (n1, n2) matrix holding its `offset` diagonal."""
+    if offset >= 0:
+        length, start = max(0, min(n1, n2 - offset)), offset
+    else:
+        length, start = max(0, min(n1 + offset, n2)), -offset * n2
+    step = n2 + 1
+    return slice(start, start + (length - 1) * step + 1 if length else start, step)
+
+
+def undiagonal(g, a, offset=0, axis1=0, axis2=1):
+    """The adjoint of `np.diagonal(a, offset, axis1, axis2)`: zeros shaped as
+    `a` with `g` on that diagonal (written through a slice, no index arrays)."""
+    shape = _shape(a)
+    axis1, axis2 = axis1 % len(shape), axis2 % len(shape)
+    n1, n2 = shape[axis1], shape[axis2]
+    rest = tuple(n for i, n in enumerate(shape) if i not in (axis1, axis2))
+    d = np.zeros_like(a, shape=rest + (n1 * n2,))
+    d[..., _diagonal_slice(n1, n2, offset)] = g
+    return np.moveaxis(d.reshape(rest + (n1, n2)), (-2, -1), (axis1, axis2))
+
+
+def untrace(g, a, offset=0, axis1=0, axis2=1):
+    """The adjoint of `np.trace(a, offset, axis1, axis2)`: `g` on every
+    element of the diagonal it summed."""
+    if np.ndim(g) > 0:                   # a scalar (a Python float too) broadcasts as it is
+        g = np.expand_dims(g, -1)
+    return undiagonal(g, a, offset, axis1, axis2)
+
+
+# ---- norms -------------------------------------------------------------------------------
+
+
+def _nonzero(r):
+    return np.where(r == 0, 1, r)
+
+
+def _ties_share(ties, axes, dtype):
+    return ties / np.sum(ties, axis=axes, keepdims=True, dtype=dtype)
+
+
+def norm_adjoint(g, result, x, ord=None, axis=None, keepdims=False):
+    """The adjoint of `np.linalg.norm(x, ord, axis, keepdims)`.
+
+    Vector norms: 2 (and None) `x / norm`, 1 `sign(x)`, inf/-inf the tied
+    extreme |x| share, 0 nothing, other p `sign(x) |x|^(p-1) / norm^(p-1)`.
+    Matrix norms: 'fro' (and None) `x / norm`, 1/-1/inf/-inf through the
+    extreme column/row sums (ties share), 'nuc' `U V^T`, 2/-2 `u v^T` of the
+    extreme singular value.  Where the norm is 0, the gradient is 0."""
+    nd = np.ndim(x)
+    if axis is None:
+        axes = tuple(range(nd)) if ord is None or nd <= 2 else None
+        if axes is None or (ord is not None and nd == 0):
+            raise ValueError(f"np.linalg.norm with ord={ord!r} needs a vector or a matrix")
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(int(i) % nd for i in axis)
+    else:
+        axes = (int(axis) % nd,)
+    if not keepdims and np.ndim(result) > 0:       # a 0-d result (and g) broadcasts as it is
+        g = np.expand_dims(g, axes)
+        result = np.expand_dims(result, axes)
+    dtype = x.dtype if x.dtype.kind == "f" else None
+    if ord is None or ord == "fro" or (ord == 2 and len(axes) == 1):
+        return g * x / _nonzero(result)
+    if len(axes) == 1:
+        if ord == 1:
+            return g * np.sign(x)
+        if ord == 0:
+            return np.zeros_like(x)
+        if ord in (np.inf, -np.inf):
+            return g * np.sign(x) * _ties_share(np.abs(x) == result, axes, dtype)
+        p = float(ord)
+        return g * np.sign(x) * (np.abs(x) / _nonzero(result)) ** (p - 1)
+    rows, cols = axes
+    if ord in (1, -1):
+        sums = np.sum(np.abs(x), axis=rows, keepdims=True)      # one per column
+        return g * np.sign(x) * _ties_share(sums == result, cols, dtype)
+    if ord in (np.inf, -np.inf):
+        sums = np.sum(np.abs(x), axis=cols, keepdims=True)      # one per row
+        return g * np.sign(x) * _ties_share(sums == result, rows, dtype)
+    if ord in ("nuc", 2, -2):
+        moved = np.moveaxis(x, axes, (-2, -1))
+        u, s, vh = np.linalg.svd(moved, full_matrices=False)
+        if ord == "nuc":
+            d = u @ vh
+        else:
+            k = 0 if ord == 2 else -1
+            d = u[..., :, k:k + 1 or None] * vh[..., k:k + 1 or None, :]
+        return g * np.moveaxis(d, (-2, -1), axes)
+    raise ValueError(f"s2sad has no gradient for np.linalg.norm with ord={ord!r}")
+
+
+# ---- solve -------------------------------------------------------------------------------
+
+
+def solve_adjoint(g, result, a, b):
+    """The cotangents of `x = np.linalg.solve(a, b)` for stacks of matrices:
+    `db = solve(a^T, g)`, `da = -db x^T`, each summed down to its operand's
+    shape where the batch dimensions broadcast."""
+    a_t = np.swapaxes(a, -1, -2)
+    if np.ndim(b) == 1:                  # one vector, broadcast against every matrix
+        db = np.linalg.solve(a_t, np.expand_dims(g, -1))[..., 0]
+        da = -np.expand_dims(db, -1) * np.expand_dims(result, -2)
+    else:
+        db = np.linalg.solve(a_t, g)
+        da = -(db @ np.swapaxes(result, -1, -2))
+    return unbroadcast(da, a), unbroadcast(db, b)

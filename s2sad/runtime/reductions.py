@@ -1,1 +1,131 @@
-"""Run-time helpers for the reductions rules (generated code calls them)."""
+"""Run-time helpers for the reductions rules (generated code calls them).
+
+Only shapes and axes (host ints) are computed on here; the arrays stay on
+their device and go through functions that dispatch on their own type
+(NumPy or CuPy): `cumprod`, `concatenate`, `flip`, `moveaxis`, ufuncs.
+"""
+
+import numpy as np
+
+from . import unbroadcast
+
+__all__ = ["prod_others", "prod_adjoint", "extremum_adjoint", "var_adjoint", "extremum_shares",
+           "builtin_sum_adjoint", "builtin_extremum_adjoint"]
+
+
+def _axes(axis, ndim):
+    """`axis` (an int or a sequence of ints, negatives allowed) as a sorted tuple."""
+    if isinstance(axis, (tuple, list)):
+        return tuple(sorted(int(a) % ndim for a in axis))
+    return (int(axis) % ndim,)
+
+
+def _others_last(x):
+    """The product of the other elements along the last axis, from the
+    exclusive cumulative products from the left and from the right: exact
+    where `x` holds zeros (no division)."""
+    if x.shape[-1] == 0:
+        return x
+    one = np.ones_like(x[..., :1])
+    left = np.cumprod(np.concatenate([one, x[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([one, np.flip(x[..., 1:], -1)], axis=-1), axis=-1)
+    return left * np.flip(right, -1)
+
+
+def prod_others(a, axis=None):
+    """For each element of `a`, the product of the other elements of its
+    `np.prod(a, axis)` group: the derivative of the product, exact at zeros
+    (one zero: the product of the rest there, zero elsewhere; two: zeros)."""
+    shape = a.shape
+    if axis is None:
+        return _others_last(a.reshape(-1)).reshape(shape)
+    axes = _axes(axis, len(shape))
+    ends = tuple(range(len(shape) - len(axes), len(shape)))
+    moved = np.moveaxis(a, axes, ends)
+    flat = moved.reshape(moved.shape[:len(shape) - len(axes)] + (-1,))
+    others = _others_last(flat).reshape(moved.shape)
+    return np.moveaxis(others, ends, axes)
+
+
+def prod_adjoint(g, a, axis=None, keepdims=False, initial=None, where=None):
+    """The adjoint of `np.prod(a, axis, keepdims=..., initial=..., where=...)`."""
+    if where is not None:
+        a = np.where(where, a, 1)
+    others = prod_others(a, axis)
+    if initial is not None:
+        others = others * initial
+    if where is not None:
+        others = others * where
+    if axis is not None and not keepdims and np.ndim(g) > 0:
+        g = np.expand_dims(g, axis)
+    return g * others
+
+
+def extremum_adjoint(g, result, a, axis=None, keepdims=False, where=None):
+    """The adjoint of `np.max`/`np.min` with `initial` or a `where` mask (the
+    rule inlines the plain forms): the tied extrema among the selected
+    elements share `g`; where the result is `initial`, no element's, none
+    gets anything."""
+    if axis is not None and not keepdims and np.ndim(result) > 0:
+        g = np.expand_dims(g, axis)
+        result = np.expand_dims(result, axis)
+    ties = a == result
+    if where is not None:
+        ties = ties & where
+    dtype = a.dtype if a.dtype.kind == "f" else None
+    count = np.sum(ties, axis=axis, keepdims=True, dtype=dtype)
+    return g * (ties / np.maximum(count, 1))
+
+
+def var_adjoint(g, result, a, axis=None, ddof=0, keepdims=False, where=None, std=False):
+    """The adjoint of `np.var` (or, with `std`, `np.std`) with a `where` mask
+    (the rules inline the plain forms): `2 (a - mean) / (N - ddof)` over the
+    selected elements, N their count per result; nothing to the others."""
+    selected = np.ones_like(a) * where if where is not None else np.ones_like(a)
+    count = np.sum(selected, axis=axis, keepdims=True)
+    mean = np.sum(a * selected, axis=axis, keepdims=True) / count
+    if axis is not None and not keepdims and np.ndim(result) > 0:
+        g = np.expand_dims(g, axis)
+        result = np.expand_dims(result, axis)
+    if std:
+        g = g / (2 * result)
+    return g * (2 * (a - mean) * selected / (count - ddof))
+
+
+def _cast_like(d, x):
+    """`d` in the floating dtype of `x` (a share computed with an integer
+    count must not promote a float32 gradient)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and getattr(d, "dtype", dtype) != dtype:
+        return d.astype(dtype)
+    return d
+
+
+def extremum_shares(g, result, values):
+    """The adjoints of `max(*values)` / `min(*values)` (Python's builtins, or
+    over a list): the values equal to the result share `g` equally."""
+    wins = [v == result for v in values]
+    count = 0
+    for w in wins:
+        count = count + 1 * w
+    return tuple(_cast_like(unbroadcast(g * w / count, v), v) for v, w in zip(values, wins))
+
+
+def builtin_sum_adjoint(g, iterable):
+    """The adjoint of Python's `sum(iterable)`: over an array, its rows were
+    added (each gets `g`); over a list or tuple, each element gets `g`
+    summed down to its shape."""
+    if isinstance(iterable, (list, tuple)):
+        return type(iterable)(unbroadcast(g, v) for v in iterable)
+    return g * np.ones_like(iterable)
+
+
+def builtin_extremum_adjoint(g, result, iterable):
+    """The adjoint of Python's `max(iterable)` / `min(iterable)`: over a list
+    or tuple, the elements equal to the result share `g`; over an array
+    (its first axis, so a vector), so do the tied elements."""
+    if isinstance(iterable, (list, tuple)):
+        return type(iterable)(extremum_shares(g, result, iterable))
+    ties = iterable == result
+    dtype = iterable.dtype if iterable.dtype.kind == "f" else None
+    return g * (ties / np.sum(ties, axis=0, keepdims=True, dtype=dtype))

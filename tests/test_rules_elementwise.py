@@ -1,0 +1,764 @@
+"""The elementwise reverse rules (s2sad/rules/elementwise.py) against central
+finite differences, and their kinks against exact values.
+
+Each loss is `np.sum(OP(...) * c)` with a fixed random `c` of OP's output
+shape, passed last and never differentiated.  `check_gradient` (fdcheck)
+compares in float64 (float32 loosely, and checks that float32 stays
+float32), and reruns every array case on the CuPy-like StrictArray, so a
+rule that builds a host array or moves data to the host fails.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+import s2sad
+from fdcheck import check_gradient
+
+FLOAT = "float"          # stands for "a Python float" in shape lists
+DTYPES = [np.float64, np.float32]
+DT_IDS = ["f64", "f32"]
+
+
+def _sid(s):
+    return "float" if s == FLOAT else "x".join(map(str, s)) or "0d"
+
+
+def _pid(p):
+    return "-".join(_sid(s) for s in p)
+
+
+def make(shape, dtype=np.float64, domain=None, seed=0):
+    """A random input in `domain`: (low, high), or ("abs", low, high) for
+    low <= |x| <= high with random signs (away from a kink at 0)."""
+    rng = np.random.default_rng(seed)
+    size = () if shape == FLOAT else shape
+    if domain is None:
+        a = rng.standard_normal(size=size)
+    elif domain[0] == "abs":
+        a = rng.uniform(domain[1], domain[2], size=size) * rng.choice([-1.0, 1.0], size=size)
+    else:
+        a = rng.uniform(domain[0], domain[1], size=size)
+    return float(a) if shape == FLOAT else np.asarray(a, dtype=dtype)
+
+
+def cotangent(out, dtype=np.float64, seed=12345):
+    """The fixed random weights `c` for an output (a Python float for a scalar one)."""
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
+    if np.ndim(out) == 0 and not isinstance(out, np.ndarray):
+        return float(c)
+    return np.asarray(c, dtype=dtype)
+
+
+def source(f, *args, wrt=0):
+    return s2sad.source(s2sad.grad(f, wrt=wrt), *args)
+
+
+def assert_inlined(f, *args, wrt=0):
+    """The rule's body is in the generated code, not a call of the rule."""
+    text = source(f, *args, wrt=wrt)
+    assert "cotangents(" not in text and "_adjoint(" not in text, text
+    return text
+
+
+# ---- one argument ----------------------------------------------------------------------
+
+def l_abs(x, c):
+    return np.sum(np.abs(x) * c)
+
+
+def l_absolute(x, c):
+    return np.sum(np.absolute(x) * c)
+
+
+def l_builtin_abs(x, c):
+    return np.sum(abs(x) * c)
+
+
+def l_square(x, c):
+    return np.sum(np.square(x) * c)
+
+
+def l_reciprocal(x, c):
+    return np.sum(np.reciprocal(x) * c)
+
+
+def l_log1p(x, c):
+    return np.sum(np.log1p(x) * c)
+
+
+def l_expm1(x, c):
+    return np.sum(np.expm1(x) * c)
+
+
+def l_log2(x, c):
+    return np.sum(np.log2(x) * c)
+
+
+def l_log10(x, c):
+    return np.sum(np.log10(x) * c)
+
+
+def l_tan(x, c):
+    return np.sum(np.tan(x) * c)
+
+
+def l_arcsin(x, c):
+    return np.sum(np.arcsin(x) * c)
+
+
+def l_arccos(x, c):
+    return np.sum(np.arccos(x) * c)
+
+
+def l_arctan(x, c):
+    return np.sum(np.arctan(x) * c)
+
+
+def l_sinh(x, c):
+    return np.sum(np.sinh(x) * c)
+
+
+def l_cosh(x, c):
+    return np.sum(np.cosh(x) * c)
+
+
+def l_arcsinh(x, c):
+    return np.sum(np.arcsinh(x) * c)
+
+
+def l_arctanh(x, c):
+    return np.sum(np.arctanh(x) * c)
+
+
+AWAY_FROM_0 = ("abs", 0.2, 2.0)
+
+# name -> (loss, numpy op, input domain)
+UNARY = {
+    "np.abs": (l_abs, np.abs, AWAY_FROM_0),
+    "np.absolute": (l_absolute, np.absolute, AWAY_FROM_0),
+    "abs": (l_builtin_abs, abs, AWAY_FROM_0),
+    "square": (l_square, np.square, None),
+    "reciprocal": (l_reciprocal, np.reciprocal, ("abs", 0.5, 2.0)),
+    "log1p": (l_log1p, np.log1p, (-0.5, 2.0)),
+    "expm1": (l_expm1, np.expm1, None),
+    "log2": (l_log2, np.log2, (0.5, 3.0)),
+    "log10": (l_log10, np.log10, (0.5, 3.0)),
+    "tan": (l_tan, np.tan, (-1.2, 1.2)),
+    "arcsin": (l_arcsin, np.arcsin, (-0.9, 0.9)),
+    "arccos": (l_arccos, np.arccos, (-0.9, 0.9)),
+    "arctan": (l_arctan, np.arctan, (-3.0, 3.0)),
+    "sinh": (l_sinh, np.sinh, (-2.0, 2.0)),
+    "cosh": (l_cosh, np.cosh, (-2.0, 2.0)),
+    "arcsinh": (l_arcsinh, np.arcsinh, (-3.0, 3.0)),
+    "arctanh": (l_arctanh, np.arctanh, (-0.9, 0.9)),
+}
+
+UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), FLOAT]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=_sid)
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary(name, shape, dtype):
+    loss, op, domain = UNARY[name]
+    x = make(shape, dtype, domain, seed=1)
+    check_gradient(loss, (x, cotangent(op(x), dtype)), 0)
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary_inlined(name):
+    loss, op, domain = UNARY[name]
+    x = make((3, 4), domain=domain, seed=2)
+    text = assert_inlined(loss, x, cotangent(x))
+    assert "dx = " in text
+
+
+def test_generated_code_shows_the_math():
+    x = make((3, 4), domain=(-1.0, 1.0), seed=3)
+    assert "(1.0 + tan_x * tan_x)" in source(l_tan, x, cotangent(x))
+    assert "np.sign(x)" in source(l_abs, x, cotangent(x))
+    assert "np.cosh(x)" in source(l_sinh, x, cotangent(x))
+
+
+def test_unary_exact_values():
+    x = np.array([-0.5, 0.0, 0.25, 0.75])
+    c = np.array([1.0, -2.0, 0.5, 3.0])
+    cases = [
+        (l_square, 2 * x), (l_log1p, 1 / (1 + x)), (l_expm1, np.exp(x)),
+        (l_log2, None), (l_log10, None), (l_tan, 1 / np.cos(x) ** 2),
+        (l_arcsin, 1 / np.sqrt(1 - x * x)), (l_arccos, -1 / np.sqrt(1 - x * x)),
+        (l_arctan, 1 / (1 + x * x)), (l_sinh, np.cosh(x)), (l_cosh, np.sinh(x)),
+        (l_arcsinh, 1 / np.sqrt(1 + x * x)), (l_arctanh, 1 / (1 - x * x)),
+    ]
+    for loss, derivative in cases:
+        arg = x if derivative is not None else np.abs(x) + 0.5
+        if derivative is None:
+            expected = 1 / (arg * math.log(2 if loss is l_log2 else 10))
+        else:
+            expected = derivative
+        np.testing.assert_allclose(s2sad.grad(loss)(arg, c), expected * c, rtol=1e-12,
+                                   err_msg=loss.__name__)
+
+
+def test_arcsinh_large_inputs_do_not_overflow():
+    x = np.array([1e200, -1e250, 3e160])
+    g = s2sad.grad(l_arcsinh)(x, np.ones(3))
+    np.testing.assert_allclose(g, 1 / np.abs(x), rtol=1e-12)
+
+
+def test_log_constants_keep_float32():
+    x = np.array([0.5, 1.0, 4.0], dtype=np.float32)
+    for loss in (l_log2, l_log10):
+        g = s2sad.grad(loss)(x, np.ones(3, np.float32))
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, 1 / (x * math.log(2 if loss is l_log2 else 10.0)),
+                                   rtol=1e-6)
+
+
+# ---- abs: 0 at exactly 0, on arrays, floats, and through builtin abs --------------------
+
+def l_abs_plain(x):
+    return np.sum(np.abs(x))
+
+
+def l_builtin_abs_plain(x):
+    return np.sum(abs(x))
+
+
+def l_builtin_abs_float(x):
+    return abs(x) * 3.0
+
+
+def test_abs_at_zero_is_zero():
+    x = np.array([-2.0, 0.0, 3.0, -0.0])
+    for loss in (l_abs_plain, l_builtin_abs_plain):
+        np.testing.assert_array_equal(s2sad.grad(loss)(x), [-1.0, 0.0, 1.0, 0.0])
+        g32 = s2sad.grad(loss)(x.astype(np.float32))
+        assert g32.dtype == np.float32
+        np.testing.assert_array_equal(g32, [-1.0, 0.0, 1.0, 0.0])
+
+
+def test_builtin_abs_of_python_float():
+    df = s2sad.grad(l_builtin_abs_float)
+    assert df(-2.5) == -3.0 and isinstance(df(-2.5), float)
+    assert df(1.5) == 3.0
+    assert df(0.0) == 0.0
+    assert df(np.array(-1.0)) == -3.0
+
+
+# ---- two arguments ---------------------------------------------------------------------
+
+def l_arctan2(y, x, c):
+    return np.sum(np.arctan2(y, x) * c)
+
+
+def l_hypot(x, y, c):
+    return np.sum(np.hypot(x, y) * c)
+
+
+def l_logaddexp(x, y, c):
+    return np.sum(np.logaddexp(x, y) * c)
+
+
+def l_maximum(x, y, c):
+    return np.sum(np.maximum(x, y) * c)
+
+
+def l_minimum(x, y, c):
+    return np.sum(np.minimum(x, y) * c)
+
+
+def l_fmax(x, y, c):
+    return np.sum(np.fmax(x, y) * c)
+
+
+def l_fmin(x, y, c):
+    return np.sum(np.fmin(x, y) * c)
+
+
+def l_power(x, y, c):
+    return np.sum(np.power(x, y) * c)
+
+
+# name -> (loss, numpy op, domain of both operands)
+BINARY = {
+    "arctan2": (l_arctan2, np.arctan2, AWAY_FROM_0),
+    "hypot": (l_hypot, np.hypot, AWAY_FROM_0),
+    "logaddexp": (l_logaddexp, np.logaddexp, (-3.0, 3.0)),
+    "maximum": (l_maximum, np.maximum, None),
+    "minimum": (l_minimum, np.minimum, None),
+    "fmax": (l_fmax, np.fmax, None),
+    "fmin": (l_fmin, np.fmin, None),
+    "power": (l_power, np.power, (0.5, 2.0)),
+}
+
+BINARY_SHAPES = [
+    ((), ()),
+    ((5,), (5,)),
+    ((3, 4), (3, 4)),
+    ((2, 3, 4), (2, 3, 4)),
+    ((3, 4), (4,)),
+    ((4,), (3, 4)),
+    ((3, 1), (1, 4)),
+    ((1,), (2, 3)),
+    ((2, 3, 4), (3, 1)),
+    ((3, 4), ()),
+    ((3, 4), FLOAT),
+    (FLOAT, (3, 4)),
+    (FLOAT, FLOAT),
+]
+
+BINARY_CASES = [
+    pytest.param(name, shapes, dtype, id=f"{name}-{_pid(shapes)}-{dt_id}")
+    for name in BINARY for shapes in BINARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
+
+
+@pytest.mark.parametrize("name, shapes, dtype", BINARY_CASES)
+def test_binary(name, shapes, dtype):
+    loss, op, domain = BINARY[name]
+    x = make(shapes[0], dtype, domain, seed=4)
+    y = make(shapes[1], dtype, domain, seed=5)
+    check_gradient(loss, (x, y, cotangent(op(x, y), dtype)), (0, 1))
+
+
+@pytest.mark.parametrize("name", [n for n in BINARY if n != "power"])
+def test_binary_inlined(name):
+    loss, op, domain = BINARY[name]
+    x, y = make((3, 4), domain=domain, seed=6), make((4,), domain=domain, seed=7)
+    text = assert_inlined(loss, x, y, cotangent(op(x, y)), wrt=(0, 1))
+    # the operand of the result's shape needs no unbroadcast
+    first, second = loss.__code__.co_varnames[:2]
+    assert f"d{first} = unbroadcast" not in text and f"d{second} = " in text
+
+
+def test_arctan2_exact_values():
+    y, x = np.array([1.0, -2.0, 0.5]), np.array([3.0, 1.0, -0.5])
+    c = np.array([1.0, 2.0, -1.0])
+    dy, dx = s2sad.grad(l_arctan2, wrt=(0, 1))(y, x, c)
+    np.testing.assert_allclose(dy, c * x / (x * x + y * y), rtol=1e-12)
+    np.testing.assert_allclose(dx, -c * y / (x * x + y * y), rtol=1e-12)
+
+
+def test_hypot_at_the_origin_is_zero():
+    x, y = np.array([0.0, 3.0, 0.0]), np.array([0.0, 4.0, -2.0])
+    dx, dy = s2sad.grad(l_hypot, wrt=(0, 1))(x, y, np.ones(3))
+    np.testing.assert_array_equal(dx, [0.0, 0.6, 0.0])
+    np.testing.assert_array_equal(dy, [0.0, 0.8, -1.0])
+
+
+def test_logaddexp_with_infinities():
+    inf = np.inf
+    x = np.array([-inf, 0.0, -inf, inf, 2.0])
+    y = np.array([1.0, -inf, -inf, 0.0, 2.0])
+    with np.errstate(invalid="ignore"):          # inf - inf in the rule's exp(x - result)
+        dx, dy = s2sad.grad(l_logaddexp, wrt=(0, 1))(x, y, np.ones(5))
+    assert np.all(np.isfinite(dx)) and np.all(np.isfinite(dy))
+    np.testing.assert_array_equal(dx[[0, 1, 3]], [0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(dy[[0, 1, 3]], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose([dx[4], dy[4]], [0.5, 0.5], rtol=1e-15)
+
+
+def test_logaddexp_large_arguments():
+    x, y = np.array([800.0, -800.0]), np.array([799.0, -801.0])
+    dx, dy = s2sad.grad(l_logaddexp, wrt=(0, 1))(x, y, np.ones(2))
+    share = 1 / (1 + math.exp(-1.0))
+    np.testing.assert_allclose(dx, [share, share], rtol=1e-12)
+    np.testing.assert_allclose(dy, [1 - share, 1 - share], rtol=1e-12)
+
+
+# ---- maximum / minimum / fmax / fmin: ties share, NaN ---------------------------------
+
+def l_relu(x):
+    return np.sum(np.maximum(x, 0))
+
+
+def l_relu_float(x):
+    return np.sum(np.maximum(x, 0.0))
+
+
+def l_min_with_one(x):
+    return np.sum(np.minimum(1.0, x))
+
+
+@pytest.mark.parametrize("loss", [l_maximum, l_minimum, l_fmax, l_fmin])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_max_min_ties_share_equally(loss, dtype):
+    x = np.array([1.0, 2.0, -3.0, 0.0], dtype=dtype)
+    y = np.array([1.0, 1.0, -3.0, 5.0], dtype=dtype)
+    c = np.array([2.0, 1.0, -4.0, 1.0], dtype=dtype)
+    dx, dy = s2sad.grad(loss, wrt=(0, 1))(x, y, c)
+    assert dx.dtype == dtype and dy.dtype == dtype
+    first = loss in (l_maximum, l_fmax)
+    np.testing.assert_array_equal(dx, [1.0, 1.0 if first else 0.0, -2.0, 0.0 if first else 1.0])
+    np.testing.assert_array_equal(dy, [1.0, 0.0 if first else 1.0, -2.0, 1.0 if first else 0.0])
+
+
+def test_max_min_ties_with_broadcasting():
+    x = np.array([[0.0, 1.0], [2.0, 3.0]])
+    y = np.array([2.0, 1.0])                     # ties at [0, 1] and [1, 0]
+    dx, dy = s2sad.grad(l_maximum, wrt=(0, 1))(x, y, np.ones((2, 2)))
+    np.testing.assert_array_equal(dx, [[0.0, 0.5], [0.5, 1.0]])
+    np.testing.assert_array_equal(dy, [1.5, 0.5])
+
+
+def test_relu_at_zero_is_half():
+    x = np.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(s2sad.grad(l_relu)(x), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(s2sad.grad(l_relu_float)(x), [0.0, 0.5, 1.0])
+    g32 = s2sad.grad(l_relu)(x.astype(np.float32))
+    assert g32.dtype == np.float32
+    np.testing.assert_array_equal(g32, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(s2sad.grad(l_min_with_one)(np.array([0.0, 1.0, 2.0])),
+                                  [1.0, 0.5, 0.0])
+    assert s2sad.grad(l_relu_float)(0.0) == 0.5
+
+
+def test_max_min_of_python_floats_tie():
+    dx, dy = s2sad.grad(l_maximum, wrt=(0, 1))(1.5, 1.5, 2.0)
+    assert (dx, dy) == (1.0, 1.0)
+    dx, dy = s2sad.grad(l_minimum, wrt=(0, 1))(1.5, -1.0, 2.0)
+    assert (dx, dy) == (0.0, 2.0)
+
+
+def test_nan_in_maximum_gets_no_gradient_fmax_passes_the_other():
+    nan = np.nan
+    x = np.array([nan, 1.0, nan])
+    y = np.array([2.0, nan, nan])
+    c = np.ones(3)
+    dx, dy = s2sad.grad(l_maximum, wrt=(0, 1))(x, y, c)
+    np.testing.assert_array_equal(dx, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dy, [0.0, 0.0, 0.0])
+    for loss in (l_fmax, l_fmin):
+        dx, dy = s2sad.grad(loss, wrt=(0, 1))(x, y, c)
+        np.testing.assert_array_equal(dx, [0.0, 1.0, 0.0])
+        np.testing.assert_array_equal(dy, [1.0, 0.0, 0.0])
+
+
+# ---- power: the rule of core.py, through np.power -------------------------------------
+
+def l_power_const(x, c):
+    return np.sum(np.power(x, 3) * c)
+
+
+def test_power_negative_base_integer_exponent():
+    x = np.array([-2.0, 0.0, 1.5], dtype=np.float32)
+    g = s2sad.grad(l_power_const)(x, np.ones(3, np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, [12.0, 0.0, 6.75])
+
+
+@pytest.mark.xfail(strict=True, reason="core.py's pow rule: d/dy x**y = result * log(x) is "
+                   "0 * -inf = nan at x == 0 (JAX gives 0; x**y is 0 for every y > 0)")
+def test_power_exponent_gradient_at_zero_base():
+    x, y = np.array([0.0, 2.0]), np.array([2.0, 3.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dy = s2sad.grad(l_power, wrt=1)(x, y, np.ones(2))
+    np.testing.assert_allclose(dy, [0.0, 8.0 * math.log(2.0)], rtol=1e-12)
+
+
+# ---- where: g to the chosen branch, exact zeros to the other --------------------------
+
+def l_where(m, x, y, c):
+    return np.sum(np.where(m > 0, x, y) * c)
+
+
+def l_where_bool(cond, x, y, c):
+    return np.sum(np.where(cond, x, y) * c)
+
+
+def l_where_expr(x, c):
+    return np.sum(np.where(x > 0, np.exp(x), x * x) * c)
+
+
+def l_double_where(x):
+    return np.sum(np.where(x > 0, np.sqrt(np.where(x > 0, x, 1.0)), 0.0))
+
+
+def l_double_where_log(x, c):
+    safe = np.where(x > 0, x, 1.0)
+    return np.sum(np.where(x > 0, np.log(safe), x) * c)
+
+
+WHERE_SHAPES = [
+    ((3, 4), (3, 4), (3, 4)),
+    ((5,), (5,), ()),
+    ((3, 4), (4,), ()),
+    ((3, 1), (1, 4), FLOAT),
+    ((2, 3, 4), (3, 4), (2, 1, 4)),
+    ((), (3,), (3,)),
+    ((), (), ()),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=_pid)
+def test_where(shapes, dtype):
+    m = make(shapes[0], seed=8)
+    x, y = make(shapes[1], dtype, seed=9), make(shapes[2], dtype, seed=10)
+    c = cotangent(np.where(m > 0, x, y), dtype)
+    check_gradient(l_where, (m, x, y, c), (1, 2))
+
+
+def test_where_boolean_array_condition():
+    cond = np.array([[True, False, True], [False, False, True]])
+    x, y = make((2, 3), seed=11), make((3,), seed=12)
+    c = cotangent(np.where(cond, x, y))
+    dx, dy = check_gradient(l_where_bool, (cond, x, y, c), (1, 2))
+    np.testing.assert_array_equal(dx, np.where(cond, c, 0.0))
+    np.testing.assert_array_equal(dy, np.where(cond, 0.0, c).sum(axis=0))
+
+
+def test_where_of_expressions():
+    x = make((3, 4), domain=AWAY_FROM_0, seed=13)
+    check_gradient(l_where_expr, (x, cotangent(x)), 0)
+
+
+def test_where_sends_exact_zeros_to_the_unchosen_branch():
+    m = np.array([1.0, -1.0, 1.0, -1.0])
+    x, y = np.ones(4), np.ones(4)
+    c = np.array([np.inf, 2.0, np.nan, -3.0])      # inf and nan where x is chosen
+    dx, dy = s2sad.grad(l_where, wrt=(1, 2))(m, x, y, c)
+    np.testing.assert_array_equal(dy, [0.0, 2.0, 0.0, -3.0])
+    assert dx[0] == np.inf and np.isnan(dx[2])
+    np.testing.assert_array_equal(dx[[1, 3]], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_double_where_keeps_nans_out(dtype):
+    x = np.array([-1.0, 0.0, 0.25, 4.0], dtype=dtype)
+    g = s2sad.grad(l_double_where)(x)
+    assert g.dtype == dtype
+    np.testing.assert_array_equal(g, np.array([0.0, 0.0, 1.0, 0.25], dtype=dtype))
+    g = s2sad.grad(l_double_where_log)(x, np.ones(4, dtype))
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, [1.0, 1.0, 4.0, 0.25], rtol=1e-6)
+
+
+def test_where_inlined():
+    m, x, y = make((3, 4), seed=14), make((3, 4), seed=15), make((4,), seed=16)
+    text = assert_inlined(l_where, m, x, y, cotangent(m), wrt=(1, 2))
+    assert "np.where(" in text.split("reverse sweep")[1]
+
+
+# ---- clip ------------------------------------------------------------------------------
+
+def l_clip(x, c):
+    return np.sum(np.clip(x, -0.5, 0.5) * c)
+
+
+def l_clip_arrays(x, lo, hi, c):
+    return np.sum(np.clip(x, lo, hi) * c)
+
+
+def l_clip_no_min(x, hi, c):
+    return np.sum(np.clip(x, None, hi) * c)
+
+
+def l_clip_no_max(x, lo, c):
+    return np.sum(np.clip(x, lo, None) * c)
+
+
+def l_clip_keywords(x, c):
+    return np.sum(np.clip(x, a_min=-0.5, a_max=0.5) * c)
+
+
+def l_clip_new_keywords(x, c):
+    return np.sum(np.clip(x, min=-0.5) * c)
+
+
+def l_mclip(x, c):
+    return np.sum(x.clip(-0.5, 0.5) * c)
+
+
+def l_mclip_max(x, c):
+    return np.sum(x.clip(max=0.5) * c)
+
+
+def l_mclip_min(x, c):
+    return np.sum(x.clip(min=-0.5) * c)
+
+
+def l_mclip_none(x, c):
+    return np.sum(x.clip(None, 0.5) * c)
+
+
+def l_mclip_one(x, lo, c):
+    return np.sum(x.clip(lo) * c)
+
+
+def l_mclip_arrays(x, lo, hi, c):
+    return np.sum(x.clip(lo, hi) * c)
+
+
+def l_clip_plain(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi))
+
+
+def l_clip_keyword_active(x, lo):
+    return np.sum(np.clip(x, a_min=lo, a_max=1.0))
+
+
+CLIP_FIXED = [l_clip, l_clip_keywords, l_mclip, l_mclip_max, l_mclip_min, l_mclip_none]
+
+
+def _clip_op(loss):
+    return {l_clip: lambda x: np.clip(x, -0.5, 0.5), l_clip_keywords: lambda x: np.clip(x, -0.5, 0.5),
+            l_mclip: lambda x: x.clip(-0.5, 0.5), l_mclip_max: lambda x: x.clip(max=0.5),
+            l_mclip_min: lambda x: x.clip(min=-0.5),
+            l_mclip_none: lambda x: x.clip(None, 0.5)}[loss]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4), (2, 3, 4)], ids=_sid)
+@pytest.mark.parametrize("loss", CLIP_FIXED, ids=lambda f: f.__name__)
+def test_clip_constant_bounds(loss, shape, dtype):
+    x = make(shape, dtype, AWAY_FROM_0, seed=17)
+    x = np.where(np.abs(np.abs(x) - 0.5) < 0.01, x * 1.1, x).astype(dtype)   # off the bounds
+    c = cotangent(x, dtype)
+    g = check_gradient(loss, (x, c), 0)
+    np.testing.assert_array_equal(g, c * (_clip_op(loss)(x) == x))
+
+
+def test_clip_of_python_float():
+    assert s2sad.grad(l_clip)(0.25, 2.0) == 2.0
+    assert s2sad.grad(l_clip)(0.75, 2.0) == 0.0
+    assert isinstance(s2sad.grad(l_clip)(0.25, 2.0), float)
+
+
+@pytest.mark.skipif(np.lib.NumpyVersion(np.__version__) < "2.1.0", reason="min= is NumPy 2.1's")
+def test_clip_min_max_keywords():
+    x = np.array([-1.0, -0.5, 0.0, 2.0])
+    c = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(s2sad.grad(l_clip_new_keywords)(x, c), [0.0, 2.0, 3.0, 4.0])
+
+
+ARRAY_BOUNDS = [
+    ((3, 4), (3, 4), (3, 4)),
+    ((3, 4), (4,), (4,)),
+    ((3, 4), (3, 1), ()),
+    ((4,), (3, 1), (1, 4)),
+    ((2, 3, 4), (), (3, 4)),
+    ((3, 4), FLOAT, FLOAT),
+    ((), (), ()),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("shapes", ARRAY_BOUNDS, ids=_pid)
+@pytest.mark.parametrize("loss", [l_clip_arrays, l_mclip_arrays], ids=["np.clip", "x.clip"])
+def test_clip_differentiable_bounds(loss, shapes, dtype):
+    x = make(shapes[0], dtype, (-2.0, 2.0), seed=18)
+    lo = make(shapes[1], dtype, (-1.0, -0.3), seed=19)
+    hi = make(shapes[2], dtype, (0.3, 1.0), seed=20)
+    c = cotangent(np.clip(x, lo, hi), dtype)
+    check_gradient(loss, (x, lo, hi, c), (0, 1, 2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_clip_one_bound_differentiable(dtype):
+    x = make((3, 4), dtype, (-2.0, 2.0), seed=21)
+    hi, lo = make((4,), dtype, (0.0, 1.0), seed=22), make((3, 1), dtype, (-1.0, 0.0), seed=23)
+    check_gradient(l_clip_no_min, (x, hi, cotangent(x, dtype)), (0, 1))
+    check_gradient(l_clip_no_max, (x, lo, cotangent(x, dtype)), (0, 1))
+    check_gradient(l_mclip_one, (x, lo, cotangent(x, dtype)), (0, 1))
+
+
+def test_clip_at_the_bounds_passes_the_gradient():
+    x = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    lo, hi = np.full(5, -1.0), np.full(5, 1.0)
+    dx, dlo, dhi = s2sad.grad(l_clip_plain, wrt=(0, 1, 2))(x, lo, hi)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(dlo, [1.0, 0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dhi, [0.0, 0.0, 0.0, 0.0, 1.0])
+    dx, dlo, dhi = s2sad.grad(l_clip_plain, wrt=(0, 1, 2))(x, -1.0, 1.0)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 1.0, 1.0, 0.0])
+    assert (dlo, dhi) == (1.0, 1.0)
+    dx, dlo = s2sad.grad(l_mclip_one, wrt=(0, 1))(x, lo, np.ones(5))        # x.clip(lo)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(dlo, [1.0, 0.0, 0.0, 0.0, 0.0])
+    dx, dhi = s2sad.grad(l_clip_no_min, wrt=(0, 1))(x, hi, np.ones(5))      # np.clip(x, None, hi)
+    np.testing.assert_array_equal(dx, [1.0, 1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(dhi, [0.0, 0.0, 0.0, 0.0, 1.0])
+    g = s2sad.grad(l_mclip)(np.array([-0.5, 0.5, 0.7], np.float32), np.ones(3, np.float32))
+    assert g.dtype == np.float32
+    np.testing.assert_array_equal(g, [1.0, 1.0, 0.0])
+
+
+def test_clip_equal_bounds_counts_once():
+    x = np.array([-1.0, 0.5, 1.0])
+    dx, dlo, dhi = s2sad.grad(l_clip_plain, wrt=(0, 1, 2))(x, 0.5, 0.5)
+    np.testing.assert_array_equal(dx, [0.0, 1.0, 0.0])
+    assert dlo + dhi == 2.0 and (dlo, dhi) == (1.0, 1.0)
+
+
+def test_clip_with_min_above_max():
+    # NumPy's result is a_max everywhere: a_min and x (off a_max) get nothing
+    x = np.array([-2.0, 0.0, 2.0])
+    dx, dlo = s2sad.grad(l_clip_plain, wrt=(0, 1))(x, np.full(3, 1.0), np.full(3, -1.0))
+    np.testing.assert_array_equal(dx, [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(dlo, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.xfail(strict=True, reason="elementwise.py's clip rule: with a_min > a_max, a_max's "
+                   "cotangent misses g where x < a_max (it reads only its own bound, see the rule)")
+def test_clip_with_min_above_max_upper_bound():
+    x = np.array([-2.0, 0.0, 2.0])
+    dhi = s2sad.grad(l_clip_plain, wrt=2)(x, np.full(3, 1.0), np.full(3, -1.0))
+    np.testing.assert_array_equal(dhi, [1.0, 1.0, 1.0])
+
+
+def test_clip_inlined():
+    x, lo, hi = make((3, 4), seed=24), make((4,), seed=25), make((4,), seed=26)
+    for loss in (l_clip_arrays, l_mclip_arrays):
+        text = assert_inlined(loss, x, lo, hi, cotangent(x), wrt=(0, 1, 2))
+        assert "(x == clip" in text or "(x == x_clip" in text
+    assert_inlined(l_mclip_max, x, cotangent(x))
+
+
+def test_clip_bound_passed_by_keyword_cannot_be_differentiated():
+    with pytest.raises(s2sad.TransformError, match="keyword"):
+        s2sad.grad(l_clip_keyword_active, wrt=(0, 1))(np.zeros(3), 0.5)
+
+
+# ---- float(): the gradient keeps the argument's kind ----------------------------------
+
+def l_float_of_sum(x):
+    return float(np.sum(x)) * 2.0
+
+
+def l_float_times(x, c):
+    return np.sum(float(x) * c)
+
+
+def l_float_square(x):
+    y = float(x)
+    return y * y
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_float_of_array(dtype):
+    x = make((2, 3), dtype, seed=27)
+    g = s2sad.grad(l_float_of_sum)(x)
+    assert g.dtype == dtype and g.shape == (2, 3)
+    np.testing.assert_array_equal(g, np.full((2, 3), 2.0))
+    x0 = np.array(1.5, dtype=dtype)
+    c = cotangent(np.ones((3,)), np.float64)
+    g = s2sad.grad(l_float_times)(x0, c)
+    assert isinstance(g, np.ndarray) and g.shape == () and g.dtype == dtype
+    np.testing.assert_allclose(g, c.sum(), rtol=1e-6)
+    g = s2sad.grad(l_float_square)(x0)
+    assert g.shape == () and g.dtype == dtype and g == 3.0
+
+
+def test_float_of_0d_array_finite_differences():
+    x0 = np.array(0.75)
+    check_gradient(l_float_times, (x0, cotangent(np.ones((2, 2)))), 0, strict=False)
+
+
+def test_float_of_python_float():
+    g = s2sad.grad(l_float_square)(1.25)
+    assert isinstance(g, float) and g == 2.5
+    assert s2sad.grad(l_float_times)(0.5, np.array([1.0, 2.0])) == 3.0
