@@ -103,3 +103,27 @@ def check_gradient(f, args, wrt=0, rtol=None, atol=None, strict=True):
                                            rtol=1e-5 if args[i].dtype == np.float64 else 1e-3,
                                            atol=1e-9 if args[i].dtype == np.float64 else 1e-4)
     return grads if tuple_wrt else grads[0]
+
+
+# ---- shared by the rule suites ---------------------------------------------------------
+
+FLOAT = "float"          # stands for "a Python float" in shape lists
+
+
+def cotangent(out, dtype=np.float64, seed=12345, python_float_for_scalar=False):
+    """The fixed random weights `c` for an output `out` (same shape, nonzero, not all ones);
+    a Python float for a scalar output if asked."""
+    rng = np.random.default_rng(seed)
+    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
+    if python_float_for_scalar and np.ndim(out) == 0 and not isinstance(out, np.ndarray):
+        return float(c)
+    return np.asarray(c, dtype=dtype)
+
+
+def shape_id(shape):
+    """A test id for a shape: '3x4', '0d', or 'float'."""
+    return "float" if shape == FLOAT else "x".join(map(str, shape)) or "0d"
+
+
+def shapes_id(shapes):
+    return "-".join(shape_id(s) for s in shapes)

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 
 import s2sad
-from fdcheck import check_gradient, numerical_grad
+from fdcheck import cotangent, shape_id, shapes_id, FLOAT, check_gradient, numerical_grad
 
 # ---- helpers -----------------------------------------------------------------------
 
-FLOAT = "float"          # stands for "a Python float" in shape lists
 EPS = 1e-6
 
 
@@ -36,13 +35,6 @@ def make(shape, dtype=np.float64, low=None, high=None, seed=0):
     return np.asarray(a, dtype=dtype)
 
 
-def cotangent(out, dtype=np.float64, seed=12345):
-    """The fixed random `c` for an output `out` (same shape, nonzero, not all ones)."""
-    rng = np.random.default_rng(seed)
-    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
-    return np.asarray(c, dtype=dtype)
-
-
 def check(f, args, wrt):
     """Finite differences, types, and the CuPy-like StrictArray contract (fdcheck)."""
     return check_gradient(f, args, wrt)
@@ -50,14 +42,6 @@ def check(f, args, wrt):
 
 DTYPES = [np.float64, np.float32]
 DT_IDS = ["f64", "f32"]
-
-
-def _sid(s):
-    return "float" if s == FLOAT else "x".join(map(str, s)) or "0d"
-
-
-def _pid(p):
-    return "-".join(_sid(s) for s in p)
 
 
 # ---- arithmetic: + - * / ** and unary minus ---------------------------------------
@@ -133,7 +117,7 @@ BINARY_SHAPES = [
 
 
 BINARY_CASES = [
-    pytest.param(name, shapes, dtype, id=f"{name}-{_pid(shapes)}-{dt_id}")
+    pytest.param(name, shapes, dtype, id=f"{name}-{shapes_id(shapes)}-{dt_id}")
     for name in BINARY for shapes in BINARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
 
 
@@ -191,7 +175,7 @@ UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), FLOAT]
 
 
 UNARY_ARITH_CASES = [
-    pytest.param(name, shape, dtype, id=f"{name}-{_sid(shape)}-{dt_id}")
+    pytest.param(name, shape, dtype, id=f"{name}-{shape_id(shape)}-{dt_id}")
     for name in UNARY_ARITH for shape in UNARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
 
 
@@ -206,7 +190,7 @@ def test_unary_arith(name, shape, dtype):
     check(loss, (x, c), 0)
 
 
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), ())], ids=_pid)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), ())], ids=shapes_id)
 def test_neg_of_expression(shapes):
     x, y = make(shapes[0], seed=4), make(shapes[1], seed=5)
     check(l_neg_expr, (x, y, cotangent(x * y)), (0, 1))
@@ -257,7 +241,7 @@ ELEMENTWISE = {
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=_sid)
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=shape_id)
 @pytest.mark.parametrize("name", list(ELEMENTWISE))
 def test_elementwise(name, shape, dtype):
     loss, op, positive = ELEMENTWISE[name]
@@ -391,7 +375,7 @@ REDUCTIONS = [
     ("x.mean(axis=1)", l_mmean_ax1, lambda x: x.mean(axis=1), ND2),
 ]
 
-REDUCTION_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
+REDUCTION_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}")
                    for name, loss, op, shapes in REDUCTIONS for shape in shapes]
 
 
@@ -447,10 +431,10 @@ DOT_SHAPES = [
 ]
 
 PRODUCT_CASES = (
-    [pytest.param(l_matmul_op, np.matmul, s, id=f"@-{_pid(s)}") for s in MATMUL_SHAPES]
-    + [pytest.param(l_np_matmul, np.matmul, s, id=f"np.matmul-{_pid(s)}") for s in MATMUL_SHAPES]
-    + [pytest.param(l_np_dot, np.dot, s, id=f"np.dot-{_pid(s)}") for s in DOT_SHAPES]
-    + [pytest.param(l_mdot, np.dot, s, id=f"x.dot-{_pid(s)}") for s in DOT_SHAPES if s[0] != ()]
+    [pytest.param(l_matmul_op, np.matmul, s, id=f"@-{shapes_id(s)}") for s in MATMUL_SHAPES]
+    + [pytest.param(l_np_matmul, np.matmul, s, id=f"np.matmul-{shapes_id(s)}") for s in MATMUL_SHAPES]
+    + [pytest.param(l_np_dot, np.dot, s, id=f"np.dot-{shapes_id(s)}") for s in DOT_SHAPES]
+    + [pytest.param(l_mdot, np.dot, s, id=f"x.dot-{shapes_id(s)}") for s in DOT_SHAPES if s[0] != ()]
 )
 
 
@@ -535,7 +519,7 @@ SHAPE_OPS = [
     ("x.transpose((1,0))", l_mtranspose_tuple, lambda x: x.transpose((1, 0)), [(3, 4)]),
 ]
 
-SHAPE_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
+SHAPE_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}")
                for name, loss, op, shapes in SHAPE_OPS for shape in shapes]
 
 
@@ -610,7 +594,7 @@ INDEX_OPS = [
     ("x[[0,2,2]]", l_fancy, lambda x: x[np.array([0, 2, 2])], [(4,), (4, 3), (3, 2, 2)]),
 ]
 
-INDEX_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
+INDEX_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}")
                for name, loss, op, shapes in INDEX_OPS for shape in shapes]
 
 
@@ -671,7 +655,7 @@ ATTR_OPS = [
     ("x.size-1", l_size_in_expr, [(5,), (3, 4)]),
 ]
 
-ATTR_CASES = [pytest.param(loss, shape, id=f"{name}-{_sid(shape)}")
+ATTR_CASES = [pytest.param(loss, shape, id=f"{name}-{shape_id(shape)}")
               for name, loss, shapes in ATTR_OPS for shape in shapes]
 
 

@@ -14,19 +14,10 @@ import numpy as np
 import pytest
 
 import s2sad
-from fdcheck import check_gradient
+from fdcheck import FLOAT, check_gradient, cotangent, shapes_id, shape_id
 
-FLOAT = "float"          # stands for "a Python float" in shape lists
 DTYPES = [np.float64, np.float32]
 DT_IDS = ["f64", "f32"]
-
-
-def _sid(s):
-    return "float" if s == FLOAT else "x".join(map(str, s)) or "0d"
-
-
-def _pid(p):
-    return "-".join(_sid(s) for s in p)
 
 
 def make(shape, dtype=np.float64, domain=None, seed=0):
@@ -41,15 +32,6 @@ def make(shape, dtype=np.float64, domain=None, seed=0):
     else:
         a = rng.uniform(domain[0], domain[1], size=size)
     return float(a) if shape == FLOAT else np.asarray(a, dtype=dtype)
-
-
-def cotangent(out, dtype=np.float64, seed=12345):
-    """The fixed random weights `c` for an output (a Python float for a scalar one)."""
-    rng = np.random.default_rng(seed)
-    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
-    if np.ndim(out) == 0 and not isinstance(out, np.ndarray):
-        return float(c)
-    return np.asarray(c, dtype=dtype)
 
 
 def source(f, *args, wrt=0):
@@ -160,27 +142,27 @@ UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), FLOAT]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=_sid)
+@pytest.mark.parametrize("shape", UNARY_SHAPES, ids=shape_id)
 @pytest.mark.parametrize("name", list(UNARY))
 def test_unary(name, shape, dtype):
     loss, op, domain = UNARY[name]
     x = make(shape, dtype, domain, seed=1)
-    check_gradient(loss, (x, cotangent(op(x), dtype)), 0)
+    check_gradient(loss, (x, cotangent(op(x), dtype, python_float_for_scalar=True)), 0)
 
 
 @pytest.mark.parametrize("name", list(UNARY))
 def test_unary_inlined(name):
     loss, op, domain = UNARY[name]
     x = make((3, 4), domain=domain, seed=2)
-    text = assert_inlined(loss, x, cotangent(x))
+    text = assert_inlined(loss, x, cotangent(x, python_float_for_scalar=True))
     assert "dx = " in text
 
 
 def test_generated_code_shows_the_math():
     x = make((3, 4), domain=(-1.0, 1.0), seed=3)
-    assert "(1.0 + tan_x * tan_x)" in source(l_tan, x, cotangent(x))
-    assert "np.sign(x)" in source(l_abs, x, cotangent(x))
-    assert "np.cosh(x)" in source(l_sinh, x, cotangent(x))
+    assert "(1.0 + tan_x * tan_x)" in source(l_tan, x, cotangent(x, python_float_for_scalar=True))
+    assert "np.sign(x)" in source(l_abs, x, cotangent(x, python_float_for_scalar=True))
+    assert "np.cosh(x)" in source(l_sinh, x, cotangent(x, python_float_for_scalar=True))
 
 
 def test_unary_exact_values():
@@ -312,7 +294,7 @@ BINARY_SHAPES = [
 ]
 
 BINARY_CASES = [
-    pytest.param(name, shapes, dtype, id=f"{name}-{_pid(shapes)}-{dt_id}")
+    pytest.param(name, shapes, dtype, id=f"{name}-{shapes_id(shapes)}-{dt_id}")
     for name in BINARY for shapes in BINARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
 
 
@@ -321,14 +303,14 @@ def test_binary(name, shapes, dtype):
     loss, op, domain = BINARY[name]
     x = make(shapes[0], dtype, domain, seed=4)
     y = make(shapes[1], dtype, domain, seed=5)
-    check_gradient(loss, (x, y, cotangent(op(x, y), dtype)), (0, 1))
+    check_gradient(loss, (x, y, cotangent(op(x, y), dtype, python_float_for_scalar=True)), (0, 1))
 
 
 @pytest.mark.parametrize("name", [n for n in BINARY if n != "power"])
 def test_binary_inlined(name):
     loss, op, domain = BINARY[name]
     x, y = make((3, 4), domain=domain, seed=6), make((4,), domain=domain, seed=7)
-    text = assert_inlined(loss, x, y, cotangent(op(x, y)), wrt=(0, 1))
+    text = assert_inlined(loss, x, y, cotangent(op(x, y), python_float_for_scalar=True), wrt=(0, 1))
     # the operand of the result's shape needs no unbroadcast
     first, second = loss.__code__.co_varnames[:2]
     assert f"d{first} = unbroadcast" not in text and f"d{second} = " in text
@@ -494,18 +476,18 @@ WHERE_SHAPES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=_pid)
+@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=shapes_id)
 def test_where(shapes, dtype):
     m = make(shapes[0], seed=8)
     x, y = make(shapes[1], dtype, seed=9), make(shapes[2], dtype, seed=10)
-    c = cotangent(np.where(m > 0, x, y), dtype)
+    c = cotangent(np.where(m > 0, x, y), dtype, python_float_for_scalar=True)
     check_gradient(l_where, (m, x, y, c), (1, 2))
 
 
 def test_where_boolean_array_condition():
     cond = np.array([[True, False, True], [False, False, True]])
     x, y = make((2, 3), seed=11), make((3,), seed=12)
-    c = cotangent(np.where(cond, x, y))
+    c = cotangent(np.where(cond, x, y), python_float_for_scalar=True)
     dx, dy = check_gradient(l_where_bool, (cond, x, y, c), (1, 2))
     np.testing.assert_array_equal(dx, np.where(cond, c, 0.0))
     np.testing.assert_array_equal(dy, np.where(cond, 0.0, c).sum(axis=0))
@@ -513,7 +495,7 @@ def test_where_boolean_array_condition():
 
 def test_where_of_expressions():
     x = make((3, 4), domain=AWAY_FROM_0, seed=13)
-    check_gradient(l_where_expr, (x, cotangent(x)), 0)
+    check_gradient(l_where_expr, (x, cotangent(x, python_float_for_scalar=True)), 0)
 
 
 def test_where_sends_exact_zeros_to_the_unchosen_branch():
@@ -539,7 +521,7 @@ def test_double_where_keeps_nans_out(dtype):
 
 def test_where_inlined():
     m, x, y = make((3, 4), seed=14), make((3, 4), seed=15), make((4,), seed=16)
-    text = assert_inlined(l_where, m, x, y, cotangent(m), wrt=(1, 2))
+    text = assert_inlined(l_where, m, x, y, cotangent(m, python_float_for_scalar=True), wrt=(1, 2))
     assert "np.where(" in text.split("reverse sweep")[1]
 
 
@@ -612,12 +594,12 @@ def _clip_op(loss):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shape", [(), (7,), (3, 4), (2, 3, 4)], ids=_sid)
+@pytest.mark.parametrize("shape", [(), (7,), (3, 4), (2, 3, 4)], ids=shape_id)
 @pytest.mark.parametrize("loss", CLIP_FIXED, ids=lambda f: f.__name__)
 def test_clip_constant_bounds(loss, shape, dtype):
     x = make(shape, dtype, AWAY_FROM_0, seed=17)
     x = np.where(np.abs(np.abs(x) - 0.5) < 0.01, x * 1.1, x).astype(dtype)   # off the bounds
-    c = cotangent(x, dtype)
+    c = cotangent(x, dtype, python_float_for_scalar=True)
     g = check_gradient(loss, (x, c), 0)
     np.testing.assert_array_equal(g, c * (_clip_op(loss)(x) == x))
 
@@ -647,13 +629,13 @@ ARRAY_BOUNDS = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shapes", ARRAY_BOUNDS, ids=_pid)
+@pytest.mark.parametrize("shapes", ARRAY_BOUNDS, ids=shapes_id)
 @pytest.mark.parametrize("loss", [l_clip_arrays, l_mclip_arrays], ids=["np.clip", "x.clip"])
 def test_clip_differentiable_bounds(loss, shapes, dtype):
     x = make(shapes[0], dtype, (-2.0, 2.0), seed=18)
     lo = make(shapes[1], dtype, (-1.0, -0.3), seed=19)
     hi = make(shapes[2], dtype, (0.3, 1.0), seed=20)
-    c = cotangent(np.clip(x, lo, hi), dtype)
+    c = cotangent(np.clip(x, lo, hi), dtype, python_float_for_scalar=True)
     check_gradient(loss, (x, lo, hi, c), (0, 1, 2))
 
 
@@ -661,9 +643,9 @@ def test_clip_differentiable_bounds(loss, shapes, dtype):
 def test_clip_one_bound_differentiable(dtype):
     x = make((3, 4), dtype, (-2.0, 2.0), seed=21)
     hi, lo = make((4,), dtype, (0.0, 1.0), seed=22), make((3, 1), dtype, (-1.0, 0.0), seed=23)
-    check_gradient(l_clip_no_min, (x, hi, cotangent(x, dtype)), (0, 1))
-    check_gradient(l_clip_no_max, (x, lo, cotangent(x, dtype)), (0, 1))
-    check_gradient(l_mclip_one, (x, lo, cotangent(x, dtype)), (0, 1))
+    check_gradient(l_clip_no_min, (x, hi, cotangent(x, dtype, python_float_for_scalar=True)), (0, 1))
+    check_gradient(l_clip_no_max, (x, lo, cotangent(x, dtype, python_float_for_scalar=True)), (0, 1))
+    check_gradient(l_mclip_one, (x, lo, cotangent(x, dtype, python_float_for_scalar=True)), (0, 1))
 
 
 def test_clip_at_the_bounds_passes_the_gradient():
@@ -713,9 +695,9 @@ def test_clip_with_min_above_max_upper_bound():
 def test_clip_inlined():
     x, lo, hi = make((3, 4), seed=24), make((4,), seed=25), make((4,), seed=26)
     for loss in (l_clip_arrays, l_mclip_arrays):
-        text = assert_inlined(loss, x, lo, hi, cotangent(x), wrt=(0, 1, 2))
+        text = assert_inlined(loss, x, lo, hi, cotangent(x, python_float_for_scalar=True), wrt=(0, 1, 2))
         assert "(x == clip" in text or "(x == x_clip" in text
-    assert_inlined(l_mclip_max, x, cotangent(x))
+    assert_inlined(l_mclip_max, x, cotangent(x, python_float_for_scalar=True))
 
 
 def test_clip_bound_passed_by_keyword_cannot_be_differentiated():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import s2sad
-from fdcheck import check_gradient
+from fdcheck import cotangent, shape_id, shapes_id, check_gradient
 
 DTYPES = [np.float64, np.float32]
 DT_IDS = ["f64", "f32"]
@@ -27,21 +27,6 @@ def well_conditioned(shape, dtype=np.float64, seed=0):
     n = shape[-1]
     a = np.random.default_rng(seed).normal(size=shape) + n * np.eye(n)
     return np.asarray(a, dtype=dtype)
-
-
-def cotangent(out, dtype=np.float64, seed=12345):
-    """The fixed random `c` for an output `out` (same shape, not all ones)."""
-    rng = np.random.default_rng(seed)
-    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
-    return np.asarray(c, dtype=dtype)
-
-
-def _sid(s):
-    return "x".join(map(str, s)) or "0d"
-
-
-def _pid(shapes):
-    return "-".join(_sid(s) for s in shapes)
 
 
 # ---- vdot, outer, inner, tensordot ------------------------------------------------------
@@ -98,7 +83,7 @@ PRODUCTS = {
                                [((2, 3), (3, 4)), ((4, 2, 3), (3,))]),
 }
 
-PRODUCT_CASES = [pytest.param(name, shapes, id=f"{name}-{_pid(shapes)}")
+PRODUCT_CASES = [pytest.param(name, shapes, id=f"{name}-{shapes_id(shapes)}")
                  for name, (_, _, cases) in PRODUCTS.items() for shapes in cases]
 
 
@@ -300,7 +285,7 @@ ONE_OPERAND = [
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("loss, subscripts, shape", ONE_OPERAND,
-                         ids=[f"{s}-{_sid(sh)}" for _, s, sh in ONE_OPERAND])
+                         ids=[f"{s}-{shape_id(sh)}" for _, s, sh in ONE_OPERAND])
 def test_einsum_one_operand(loss, subscripts, shape, dtype):
     x = make(shape, dtype, seed=3)
     c = cotangent(np.einsum(subscripts, x), dtype)
@@ -328,7 +313,7 @@ EINSUMS = {
     "ii,ij->j": (l_ein_diag_mixed, lambda a, b: np.einsum('ii,ij->j', a, b), [((3, 3), (3, 2))]),
 }
 
-EINSUM_CASES = [pytest.param(name, shapes, id=f"{name}-{_pid(shapes)}")
+EINSUM_CASES = [pytest.param(name, shapes, id=f"{name}-{shapes_id(shapes)}")
                 for name, (_, _, cases) in EINSUMS.items() for shapes in cases]
 
 
@@ -464,7 +449,7 @@ DIAGONALS = {
     "x.diagonal(1,1,2)": (l_mdiagonal_axes, lambda x: x.diagonal(1, 1, 2), [(2, 3, 4)]),
 }
 
-DIAGONAL_CASES = [pytest.param(name, shape, id=f"{name}-{_sid(shape)}")
+DIAGONAL_CASES = [pytest.param(name, shape, id=f"{name}-{shape_id(shape)}")
                   for name, (_, _, shapes) in DIAGONALS.items() for shape in shapes]
 
 
@@ -592,7 +577,7 @@ NORMS = {
                                                                    keepdims=True), [(3, 4, 2)]),
 }
 
-NORM_CASES = [pytest.param(name, shape, id=f"{name}-{_sid(shape)}")
+NORM_CASES = [pytest.param(name, shape, id=f"{name}-{shape_id(shape)}")
               for name, (_, _, shapes) in NORMS.items() for shape in shapes]
 
 
@@ -675,7 +660,7 @@ SQUARE = [(3, 3), (1, 1), (2, 4, 4)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shape", SQUARE, ids=_sid)
+@pytest.mark.parametrize("shape", SQUARE, ids=shape_id)
 def test_inv(shape, dtype):
     a = well_conditioned(shape, dtype, seed=18)
     check_gradient(l_inv, (a, cotangent(a, dtype)), 0)
@@ -686,7 +671,7 @@ SOLVE_SHAPES = [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 4)), ((2, 3
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shapes", SOLVE_SHAPES, ids=_pid)
+@pytest.mark.parametrize("shapes", SOLVE_SHAPES, ids=shapes_id)
 def test_solve(shapes, dtype):
     a = well_conditioned(shapes[0], dtype, seed=19)
     b = make(shapes[1], dtype, seed=20)
@@ -695,7 +680,7 @@ def test_solve(shapes, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shape", SQUARE, ids=_sid)
+@pytest.mark.parametrize("shape", SQUARE, ids=shape_id)
 @pytest.mark.parametrize("loss", [l_det, l_slogdet, l_slogdet_index, l_slogdet_both],
                          ids=["det", "slogdet", "slogdet[1]", "sign*logdet"])
 def test_det_slogdet(loss, shape, dtype):

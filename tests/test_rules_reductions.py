@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import s2sad
-from fdcheck import check_gradient
+from fdcheck import cotangent, shape_id, shapes_id, check_gradient
 
 DTYPES = [np.float64, np.float32]
 DT_IDS = ["f64", "f32"]
@@ -25,17 +25,6 @@ def make(shape, dtype=np.float64, seed=0, away_from_zero=False):
     if away_from_zero:               # |x| in [0.5, 1.5], random signs: products stay tame
         x = rng.uniform(0.5, 1.5, size=shape) * rng.choice([-1.0, 1.0], size=shape)
     return np.asarray(x, dtype=dtype)
-
-
-def cotangent(out, dtype=np.float64, seed=12345):
-    """The fixed random `c` for an output `out` (same shape, not all ones)."""
-    rng = np.random.default_rng(seed)
-    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
-    return np.asarray(c, dtype=dtype)
-
-
-def _sid(s):
-    return "x".join(map(str, s)) or "0d"
 
 
 ND0, ND1, ND2, ND3 = (), (5,), (3, 4), (2, 3, 4)
@@ -303,7 +292,7 @@ REDUCTIONS = {
     "x.cumsum(axis=1)": (l_mcumsum_ax1, lambda x: x.cumsum(axis=1), ANY2, False),
 }
 
-CASES = [pytest.param(name, shape, id=f"{name}-{_sid(shape)}")
+CASES = [pytest.param(name, shape, id=f"{name}-{shape_id(shape)}")
          for name, (_, _, shapes, _) in REDUCTIONS.items() for shape in shapes]
 
 
@@ -531,7 +520,7 @@ def l_bmax_arrays(a, b, c):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
-@pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 3, 4)], ids=_sid)
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (2, 3, 4)], ids=shape_id)
 def test_builtin_sum_over_array(shape, dtype):
     x = make(shape, dtype, seed=20)
     c = cotangent(sum(x), dtype)
@@ -540,7 +529,7 @@ def test_builtin_sum_over_array(shape, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (2, 3))],
-                         ids=lambda s: "-".join(map(_sid, s)))
+                         ids=shapes_id)
 def test_builtin_sum_over_list(shapes, dtype):
     a, b = make(shapes[0], dtype, seed=21), make(shapes[1], dtype, seed=22)
     c = cotangent(a + b, dtype)

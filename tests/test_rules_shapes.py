@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import s2sad
-from fdcheck import check_gradient
+from fdcheck import cotangent, shape_id, shapes_id, check_gradient
 
 DTYPES = [np.float64, np.float32]
 DT_IDS = ["f64", "f32"]
@@ -19,21 +19,6 @@ DT_IDS = ["f64", "f32"]
 
 def make(shape, dtype=np.float64, seed=0):
     return np.asarray(np.random.default_rng(seed).standard_normal(size=shape), dtype=dtype)
-
-
-def cotangent(out, dtype=np.float64, seed=12345):
-    """The fixed random `c` for an output `out` (same shape, not all ones)."""
-    rng = np.random.default_rng(seed)
-    c = rng.uniform(0.5, 2.0, size=np.shape(out)) * rng.choice([-1.0, 1.0], size=np.shape(out))
-    return np.asarray(c, dtype=dtype)
-
-
-def _sid(s):
-    return "x".join(map(str, s)) or "0d"
-
-
-def _pid(shapes):
-    return "-".join(_sid(s) for s in shapes)
 
 
 # ---- one array in, one array out -----------------------------------------------------
@@ -409,7 +394,7 @@ SQUEEZE_KIND = pytest.mark.xfail(strict=True, reason="core: np.squeeze(x) with a
                                  "gets a 0-d kind from all-size-one stand-ins (analyze.py)")
 _SQUEEZE_ALL = {"np.squeeze(x)", "x.squeeze()", "squeeze(expand_dims(x,1))"}
 
-UNARY_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}",
+UNARY_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}",
                             marks=[SQUEEZE_KIND] if name in _SQUEEZE_ALL
                             and any(n != 1 for n in shape) else [])
                for name, loss, op, shapes in UNARY for shape in shapes]
@@ -608,7 +593,7 @@ JOINS = [
      [((3,), (2, 3), (3,))], [(0, 2), (0, 1, 2)]),
 ]
 
-JOIN_CASES = [pytest.param(loss, op, shapes, wrt, id=f"{name}-{_pid(shapes)}-wrt{wrt}")
+JOIN_CASES = [pytest.param(loss, op, shapes, wrt, id=f"{name}-{shapes_id(shapes)}-wrt{wrt}")
               for name, loss, op, shape_list, wrts in JOINS
               for shapes in shape_list for wrt in wrts]
 
@@ -727,7 +712,7 @@ SPLITS = [
      lambda x: (x, np.split(x, 2, axis=-1)[0]), [(4,), (3, 6)]),
 ]
 
-SPLIT_CASES = [pytest.param(loss, op, shape, id=f"{name}-{_sid(shape)}")
+SPLIT_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}")
                for name, loss, op, shapes in SPLITS for shape in shapes]
 
 
