@@ -81,7 +81,10 @@ def inline(rule, site):
         else:
             return None
     if varargs is not None:
-        bound[varargs.name] = Operand(gast.Tuple(elts=[a.atom for a in args], ctx=gast.Load()),
+        elts = [copy_node(a.atom) for a in args]
+        for elt, operand in zip(elts, args):
+            elt.s2sad_operand = operand          # `bounds[0] is None` folds on the element
+        bound[varargs.name] = Operand(gast.Tuple(elts=elts, ctx=gast.Load()),
                                       Tree(tuple, tuple(range(len(args))), tuple(a.kind for a in args)))
     elif args:
         return None

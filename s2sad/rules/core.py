@@ -49,9 +49,13 @@ def _(g, result, x, y):
 @adjoint(operator.pow)
 @adjoint(np.power)
 def _(g, result, x, y):
+    # d/dy reads log(x) with x == 0 replaced by 1, as JAX does: 0 ** y is 0 for
+    # every y > 0, so the exponent's gradient there is 0, not 0 * -inf = nan.
     if isinstance(x, float):             # a Python number: math.log keeps float32 float32
-        return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * result * math.log(x), y)
-    return unbroadcast(g * y * x ** (y - 1), x), unbroadcast(g * result * np.log(x), y)
+        return (unbroadcast(g * y * x ** (y - 1), x),
+                unbroadcast(g * result * (math.log(x) if x != 0 else 0.0), y))
+    return (unbroadcast(g * y * x ** (y - 1), x),
+            unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
 
 
 @adjoint(operator.neg)
@@ -105,7 +109,7 @@ def _(g, result, x):
 @adjoint(np.sum)
 @adjoint(np.ndarray.sum)
 def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
-    if axis is None or keepdims:
+    if axis is None or keepdims or np.ndim(result) == 0:   # g may be a Python float
         return np.ones_like(x) * g
     return np.ones_like(x) * np.expand_dims(g, axis)
 
@@ -113,7 +117,7 @@ def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
 @adjoint(np.mean)
 @adjoint(np.ndarray.mean)
 def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
-    if axis is None:
+    if axis is None or np.ndim(result) == 0:
         return np.ones_like(x) * (g / x.size)
     if keepdims:
         return np.ones_like(x) * (g / (x.size / np.size(g)))

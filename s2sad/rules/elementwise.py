@@ -159,16 +159,19 @@ def _(g, result, a, *bounds, **_):
     # positional argument; bounds passed by keyword (a_min=, min=, ...) arrive in
     # `_`: they are never differentiated, and `a`'s share needs none of them.
     # `a` gets g where clip left it as it was (a_min <= a <= a_max, inclusive); a
-    # bound gets g where `a` lies beyond it and the result is that bound.  Each
-    # cotangent reads only its own bound, so a None bound is never touched and the
-    # body folds for any bounds.  The price: with a_min > a_max (NumPy's result is
-    # a_max everywhere) a_min rightly gets nothing, but a_max only gets g where
-    # a > a_max, not where a < a_max (that would need a_min in a_max's cotangent).
+    # bound gets g where `a` lies beyond it and the result is that bound.  With
+    # a_min > a_max NumPy's result is a_max everywhere, so a_max then gets all of
+    # g; a None bound is never read for another bound's share.
     if len(bounds) == 0:
         return unbroadcast(g * (a == result), a)
     if len(bounds) == 1:
         return (unbroadcast(g * (a == result), a),
                 unbroadcast(g * ((a < bounds[0]) & (result == bounds[0])), bounds[0]))
+    if bounds[0] is None or bounds[1] is None:
+        return (unbroadcast(g * (a == result), a),
+                unbroadcast(g * ((a < bounds[0]) & (result == bounds[0])), bounds[0]),
+                unbroadcast(g * ((a > bounds[1]) & (result == bounds[1])), bounds[1]))
     return (unbroadcast(g * (a == result), a),
             unbroadcast(g * ((a < bounds[0]) & (result == bounds[0])), bounds[0]),
-            unbroadcast(g * ((a > bounds[1]) & (result == bounds[1])), bounds[1]))
+            unbroadcast(g * (((a > bounds[1]) | (bounds[0] > bounds[1]))
+                             & (result == bounds[1])), bounds[1]))
