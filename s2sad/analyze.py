@@ -272,12 +272,27 @@ class Analyzer:
         part = Array(base.ndim, base.dtype)
         return Tree(list, tuple(range(count)), (part,) * count)
 
+    def squeeze_kind(self, base, axis_given):
+        """`np.squeeze(x)` drops every size-one dimension: its rank follows from
+        which dimensions have size one, not from stand-ins (all of size one)."""
+        if axis_given:
+            return None
+        if isinstance(base, Array) and base.ones is not None and None not in base.ones:
+            return Array(base.ones.count(False), base.dtype)
+        return UNKNOWN
+
     def call_result_kind(self, call):
         func = call.func
+        axis_given = len(call.args) > 1 or any(k.arg == "axis" and not (
+            isinstance(k.value, gast.Constant) and k.value.value is None) for k in call.keywords)
         if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
             base = self.atom_kind(func.value)
             if func.attr == "reshape" and not call.keywords:
                 return self.reshape_kind(base, call.args)
+            if func.attr == "squeeze":
+                kind = self.squeeze_kind(base, axis_given or len(call.args) > 0)
+                if kind is not None:
+                    return kind
             if isinstance(base, Array) and base.ndim is not None:
                 return self.evaluate(lambda: getattr(self.stand_in(func.value), func.attr)(
                     *[self.stand_in(a) for a in call.args],
@@ -291,6 +306,10 @@ class Analyzer:
                                   {k.arg: self.atom_kind(k.value) for k in call.keywords})
         if not _pure(obj):
             return UNKNOWN
+        if obj is np.squeeze and call.args:
+            kind = self.squeeze_kind(self.atom_kind(call.args[0]), axis_given)
+            if kind is not None:
+                return kind
         if obj is np.reshape and len(call.args) == 2:
             return self.reshape_kind(self.atom_kind(call.args[0]), call.args[1:])
         if any(obj is f for f in _SPLITS) and len(call.args) >= 2:

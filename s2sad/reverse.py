@@ -27,7 +27,7 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -51,6 +51,15 @@ def name(id_, ref=None, store=False):
 
 def const(value):
     return gast.Constant(value=value, kind=None)
+
+
+def _loaded(target):
+    """A copy of an assignment target that reads it."""
+    copied = copy_node(target)
+    for node in gast.walk(copied):
+        if hasattr(node, "ctx"):
+            node.ctx = gast.Load()
+    return copied
 
 
 def call(func, *args, **keywords):
@@ -482,17 +491,20 @@ class Reverse:
                 else:
                     elements.append((elt, adj))
         if elements and any(adj is not None for _, adj in elements):
-            np_ = self.ctx.numpy()
-            parts = [adj.expr if adj is not None else call(gast.Attribute(
-                value=np_, attr="zeros_like", ctx=gast.Load()), copy_node(elt))
-                for elt, adj in elements]
-            for elt, _ in elements:
-                elt.ctx = gast.Load()
-            stacked = call(gast.Attribute(value=self.ctx.numpy(), attr="stack", ctx=gast.Load()),
-                           gast.List(elts=parts, ctx=gast.Load()))
+            if isinstance(source_kind, Array) and source_kind.ndim is not None:   # rows
+                parts = [adj.expr if adj is not None else call(gast.Attribute(
+                    value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()), _loaded(elt))
+                    for elt, adj in elements]
+                joined = call(gast.Attribute(value=self.ctx.numpy(), attr="stack", ctx=gast.Load()),
+                              gast.List(elts=parts, ctx=gast.Load()))
+            else:                                        # an array or a list: decided at run time
+                parts = [adj.expr if adj is not None else gast.Constant(value=None, kind=None)
+                         for _, adj in elements]
+                joined = call(name(self.ctx.spell(runtime.unpack_adjoint, "unpack_adjoint")),
+                              gast.List(elts=parts, ctx=gast.Load()), copy_node(value))
             for ref in self.leaf_refs(value):
                 if ref in sf.active_inputs:
-                    contributions.append((ref, stacked, False))
+                    contributions.append((ref, joined, False))
         self.contribute(contributions)
 
     # ---- the user's own functions -----------------------------------------------------

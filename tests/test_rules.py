@@ -617,6 +617,31 @@ def test_fancy_index_accumulates():
     np.testing.assert_allclose(g, [0.5, 0.0, -1.5 + 2.5, 0.0])
 
 
+# ---- unpacking an array's rows --------------------------------------------------------
+
+def l_rows(x, c):
+    a, b = x
+    return np.sum(a * c)
+
+
+def l_rows_both(x, c):
+    a, b, d = x
+    return np.sum(a * b * c) + np.sum(np.sin(d))
+
+
+@pytest.mark.parametrize("loss, shape", [(l_rows, (2, 3)), (l_rows, (2,)), (l_rows, (2, 3, 2)),
+                                         (l_rows_both, (3, 4)), (l_rows_both, (3,))],
+                         ids=["2rows-2x3", "2rows-2", "2rows-2x3x2", "3rows-3x4", "3rows-3"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_unpack_array_rows(loss, shape, dtype):
+    # unused rows get exact zeros; the forward keeps the unpacking
+    x = make(shape, dtype, seed=3)
+    c = cotangent(x[0], dtype)
+    g = check_gradient(loss, (x, c), 0)
+    if loss is l_rows:
+        assert np.all(g[1] == 0)
+
+
 # ---- array attributes ---------------------------------------------------------------
 
 def l_shape_unpack(W, c):

@@ -386,17 +386,7 @@ UNARY = [
      [(4,), (3, 4)]),
 ]
 
-# Core bug (analyze.py): the kind of `np.squeeze(x)` / `x.squeeze()` without an
-# axis is worked out on a stand-in whose every dimension has size one, so it
-# comes out 0-d whenever x has a dimension larger than one; the product rule
-# then folds `unbroadcast(g * c, squeezed)` into a wrong `.sum(axis=0)`.
-SQUEEZE_KIND = pytest.mark.xfail(strict=True, reason="core: np.squeeze(x) with axis=None "
-                                 "gets a 0-d kind from all-size-one stand-ins (analyze.py)")
-_SQUEEZE_ALL = {"np.squeeze(x)", "x.squeeze()", "squeeze(expand_dims(x,1))"}
-
-UNARY_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}",
-                            marks=[SQUEEZE_KIND] if name in _SQUEEZE_ALL
-                            and any(n != 1 for n in shape) else [])
+UNARY_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}")
                for name, loss, op, shapes in UNARY for shape in shapes]
 
 
@@ -768,10 +758,19 @@ def l_split_count_argument(x, n, c):
     return np.sum(a * c)
 
 
-@pytest.mark.xfail(strict=True, raises=NameError,
-                   reason="core: with a sections count the analysis cannot see (a variable), "
-                          "the split result's kind is unknown and the forward sweep drops the "
-                          "unpacking `a, b = split_x` (NameError in the generated code)")
+def l_array_split_count_argument(x, n, c):
+    a, b, d = np.array_split(x, n)
+    return np.sum(a * c) + np.sum(d * d)
+
+
+def test_array_split_count_from_variable():
+    # uneven parts (3, 2, 2): the adjoint is a list, not a stacked array
+    x = make((7,), seed=45)
+    c = cotangent(np.empty(3), seed=46)
+    g = check_gradient(l_array_split_count_argument, (x, 3, c), 0)
+    np.testing.assert_allclose(g, np.concatenate([c, np.zeros(2), 2 * x[5:]]), rtol=1e-12)
+
+
 def test_split_count_from_variable():
     x = make((6,), seed=43)
     c = cotangent(np.empty(3), seed=44)

@@ -110,6 +110,16 @@ def dot_adjoint(g, a, b):
     return da, np.moveaxis(db, 0, q - 2)
 
 
+def unpack_adjoint(g, value):
+    """The adjoint of `a, b = value` where the build could not tell whether
+    `value` is an array (stack the rows' adjoints) or a list or tuple (keep
+    one adjoint per element); zeros stand in for unused parts (None)."""
+    parts = [gi if gi is not None else np.zeros_like(v) for gi, v in zip(g, value)]
+    if isinstance(value, (list, tuple)):
+        return type(value)(parts)
+    return np.stack(parts)
+
+
 def scalar_output(value, name):
     """Check that a differentiated function returned a scalar, and pass it on."""
     if getattr(value, "size", 1) != 1 or not hasattr(value, "__float__") and not hasattr(value, "shape"):
