@@ -344,6 +344,9 @@ class Reverse:
             g_expr = gast.List(elts=[copy_node(adjoints[ref[2]].expr)
                                      if adjoints[ref[2]] is not None else const(None)
                                      for ref in outs], ctx=gast.Load())
+            for elt in g_expr.elts:              # an adjoint there is never None
+                if not isinstance(elt, gast.Constant):
+                    elt.s2sad_operand = Operand(elt, UNKNOWN, True)
             g_scalar = False
         key, args, keywords = self.operation(stmt, value)
         rule = rules.lookup_adjoint(key)

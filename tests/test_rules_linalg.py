@@ -779,10 +779,6 @@ def test_generated_code_is_inlined():
     assert "np.fill_diagonal(g_on_diagonal, " in src and "cotangents" not in src
 
 
-@pytest.mark.xfail(strict=True, reason="core (templates._Folder.fold_Compare): `g[1] is None` "
-                   "folds only where g[1] is the None constant or a call-site atom; an adjoint "
-                   "held in a temporary (`dlogdet`) has no kind, so the slogdet rule is called "
-                   "at run time instead of inlined (correct, less readable)")
 def test_slogdet_inlined_with_temporary_adjoint():
     a = well_conditioned((3, 3), seed=28)
     src = s2sad.source(s2sad.grad(l_slogdet), a, cotangent(np.linalg.det(a)))
