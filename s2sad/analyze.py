@@ -39,6 +39,28 @@ class StmtFacts:
     writes: dict = field(default_factory=dict)     # name -> version written
     active: bool = False                           # has an adjoint to propagate
     active_inputs: set = field(default_factory=set)  # refs that receive adjoints
+    joins: dict = field(default_factory=dict)      # if: name -> (after, body's, else's)
+    carried: dict = field(default_factory=dict)    # loop: name -> [top of trip, before, end of trip]
+    counter: tuple = None                          # for: (name, version) of the counter
+
+
+def merge_kinds(a, b):
+    """The kind of a value that is `a` on one path and `b` on another."""
+    if a is None or a == b:
+        return b if b is not None else a
+    if b is None:
+        return a
+    if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim and a.dtype == b.dtype:
+        return Array(a.ndim, a.dtype)
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        order = ["bool", "int", "float", "complex"]
+        return Scalar(max(a.dtype, b.dtype, key=order.index))
+    for x, y in ((a, b), (b, a)):            # 0.0, then a numpy float: a 0-d array
+        if isinstance(x, Scalar) and isinstance(y, Array) and y.ndim == 0:
+            return Array(0, y.dtype)
+    if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.keys == b.keys:
+        return Tree(a.type, a.keys, tuple(merge_kinds(x, y) for x, y in zip(a.children, b.children)))
+    return UNKNOWN
 
 
 @dataclass
@@ -118,6 +140,34 @@ def assigned_names(stmt):
     if isinstance(target, gast.Name):
         return [target.id]
     return [e.id for e in target.elts]
+
+
+def assigned_names_deep(stmt):
+    """Names a statement assigns, inside its blocks too."""
+    names = set(assigned_names(stmt))
+    if isinstance(stmt, gast.For):
+        names.add(stmt.target.id)
+    for block in child_blocks(stmt):
+        for s in block:
+            names |= assigned_names_deep(s)
+    return names
+
+
+def child_blocks(stmt):
+    if isinstance(stmt, gast.If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, (gast.For, gast.While)):
+        return [stmt.body]
+    return []
+
+
+def flatten(stmts, loops=()):
+    """Every statement in program order, with the loops around it."""
+    for stmt in stmts:
+        yield stmt, loops
+        inner = loops + (stmt,) if isinstance(stmt, (gast.For, gast.While)) else loops
+        for block in child_blocks(stmt):
+            yield from flatten(block, inner)
 
 
 class Analyzer:
@@ -326,28 +376,110 @@ class Analyzer:
             self.kinds[(name, 0)] = kind
             self.shape_class[(name, 0)] = self.new_class(kind)
             self.current[name] = 0
-        output = None
-        output_kind = Opaque(type(None))
-        for stmt in core.body:
-            sf = StmtFacts()
-            value = statement_value(stmt)
-            for atom in value_operands(value) if value is not None else []:
-                if isinstance(atom, gast.Name) and atom.id in core.local_names:
-                    if atom.id not in self.current:
-                        raise core.source.error(stmt, f"`{atom.id}` is used before it is assigned")
-                    sf.reads[atom.id] = self.current[atom.id]
-            if isinstance(stmt, gast.Assign):
-                self.assign(stmt, sf)
-            if isinstance(stmt, gast.Return):
-                output_kind = self.value_kind(stmt.value)
-                if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
-                    output = (stmt.value.id, self.current[stmt.value.id])
-            self.stmts.append(sf)
-        facts = Facts(self.kinds, self.stmts, self.shape_class, set(), set(), output,
-                      output_kind, dict(self.current))
+        self.stmts = {}
+        self.output = None
+        self.output_kind = Opaque(type(None))
+        self.block(core.body)
+        facts = Facts(self.kinds, self.stmts, self.shape_class, set(), set(), self.output,
+                      self.output_kind, dict(self.current))
         _check_in_place_updates(self, facts)
         _activity(self, facts)
         return facts
+
+    def block(self, stmts):
+        for stmt in stmts:
+            self.statement(stmt)
+
+    def read(self, stmt, sf, atoms):
+        for atom in atoms:
+            if isinstance(atom, gast.Name) and atom.id in self.core.local_names:
+                if atom.id not in self.current:
+                    raise self.core.source.error(stmt, f"`{atom.id}` is used before it is assigned")
+                sf.reads[atom.id] = self.current[atom.id]
+
+    def statement(self, stmt):
+        core = self.core
+        sf = self.stmts[id(stmt)] = StmtFacts()
+        if isinstance(stmt, gast.If):
+            return self.branch(stmt, sf)
+        if isinstance(stmt, (gast.For, gast.While)):
+            return self.loop(stmt, sf)
+        value = statement_value(stmt)
+        self.read(stmt, sf, value_operands(value) if value is not None else [])
+        if isinstance(stmt, gast.Assign):
+            self.assign(stmt, sf)
+        if isinstance(stmt, gast.Return):
+            self.output_kind = self.value_kind(stmt.value)
+            if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
+                self.output = (stmt.value.id, self.current[stmt.value.id])
+
+    def branch(self, stmt, sf):
+        """`if`: each branch from the same versions; where they end on different
+        versions of a name, a new (join) version takes over after the `if`."""
+        self.read(stmt, sf, [stmt.test])
+        before = dict(self.current)
+        self.block(stmt.body)
+        after_body = self.current
+        self.current = dict(before)
+        self.block(stmt.orelse)
+        after_else = self.current
+        self.current = dict(before)
+        for name in sorted(set(after_body) | set(after_else)):
+            a, b = after_body.get(name), after_else.get(name)
+            if a == b or a is None or b is None:
+                # a name only one branch defines can only be read on that path
+                self.current[name] = a if a is not None else b
+                continue
+            kind = merge_kinds(self.kinds.get((name, a)) if a is not None else None,
+                               self.kinds.get((name, b)) if b is not None else None)
+            self.define(name, kind, None, sf)
+            sf.joins[name] = (sf.writes[name], a, b)
+
+    def loop(self, stmt, sf):
+        """A loop: names the body assigns get a version at the top of every trip
+        (joining the value before the loop with the value at the end of the
+        last trip); it is also their version after the loop.  Kinds that
+        change across a trip (an int that becomes a float) are merged and the
+        body walked again."""
+        if isinstance(stmt, gast.For):
+            self.read(stmt, sf, list(stmt.iter.args))
+        assigned = sorted({n for s in stmt.body for n in assigned_names_deep(s)}
+                          | ({stmt.target.id} if isinstance(stmt, gast.For) else set()))
+        before = {name: self.current.get(name) for name in assigned}
+        guess = {name: self.kinds.get((name, v)) if v is not None else None
+                 for name, v in before.items()}
+        for attempt in range(4):
+            snapshot = (dict(self.kinds), dict(self.shape_class), dict(self.stmts),
+                        dict(self.current), self._classes)
+            sf.carried = {}
+            for name in assigned:
+                if isinstance(stmt, gast.For) and name == stmt.target.id:
+                    continue
+                self.define(name, guess[name] if guess[name] is not None else UNKNOWN, None, sf)
+                sf.carried[name] = [sf.writes[name], before[name], None]
+            if isinstance(stmt, gast.For):
+                self.define(stmt.target.id, Scalar("int"), "()", sf)
+                sf.counter = (stmt.target.id, sf.writes[stmt.target.id])
+            else:
+                self.read(stmt, sf, [stmt.test])
+            self.block(stmt.body)
+            changed = False
+            for name, entry in sf.carried.items():
+                entry[2] = self.current[name]
+                merged = merge_kinds(guess[name], self.kinds.get((name, entry[2])))
+                if merged != guess[name]:
+                    guess[name], changed = merged, True
+            if not changed:
+                break
+            self.kinds, self.shape_class, self.stmts, self.current, self._classes = snapshot
+            self.stmts[id(stmt)] = sf
+            sf.writes.clear()
+            sf.reads.clear()
+        for name, (phi, _, _) in sf.carried.items():
+            self.current[name] = phi
+        if isinstance(stmt, gast.For) and before.get(stmt.target.id) is None:
+            # after a loop that ran, the counter holds its last value
+            self.current[stmt.target.id] = sf.counter[1]
 
     def assign(self, stmt, sf):
         target = stmt.targets[0]
@@ -544,20 +676,32 @@ def _check_in_place_updates(an, facts):
     fresh = iter(range(1 << 30))
     for name in core.params:
         roots[(name, 0)] = frozenset([next(fresh)])
+    order = list(flatten(core.body))
     updates = []
-    for index, (stmt, sf) in enumerate(zip(core.body, facts.stmts)):
-        if not isinstance(stmt, gast.Assign):
-            continue
-        shared = _shared_roots(an, stmt.value, sf, roots)
-        for name, version in sf.writes.items():
-            roots[(name, version)] = shared if shared else frozenset([next(fresh)])
-        target = stmt.targets[0]
-        if getattr(stmt, "s2sad_augmented", False) and isinstance(target, gast.Name):
-            old = (target.id, sf.reads.get(target.id))
-            if not isinstance(facts.kind(*old), (Scalar, Opaque, Tree)):
-                updates.append((index, stmt, old))
-    for index, stmt, old in updates:
-        for later, sf in zip(core.body[index + 1:], facts.stmts[index + 1:]):
+    for _ in range(2):                               # twice: loops carry sharing around
+        updates = []
+        for index, (stmt, loops) in enumerate(order):
+            sf = facts.stmts[id(stmt)]
+            for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
+                roots[(name, phi)] = frozenset().union(
+                    *[roots.get((name, v), frozenset()) for v in incoming if v is not None])
+            if not isinstance(stmt, gast.Assign):
+                continue
+            shared = _shared_roots(an, stmt.value, sf, roots)
+            for name, version in sf.writes.items():
+                if (name, version) not in roots or shared:
+                    roots[(name, version)] = shared if shared else frozenset([next(fresh)])
+            target = stmt.targets[0]
+            if getattr(stmt, "s2sad_augmented", False) and isinstance(target, gast.Name):
+                old = (target.id, sf.reads.get(target.id))
+                if not isinstance(facts.kind(*old), (Scalar, Opaque, Tree)):
+                    # in a loop, the statements before it run again
+                    start = next(i for i, (s_, _) in enumerate(order) if s_ is loops[0]) \
+                        if loops else index + 1
+                    updates.append((stmt, old, start))
+    for stmt, old, start in updates:
+        for later, _ in order[start:]:
+            sf = facts.stmts[id(later)]
             for name, version in sf.reads.items():
                 if (name, version) != old and roots.get((name, version), frozenset()) & roots[old]:
                     what = f"`{name}`" if name in core.user_names else "another value"
@@ -613,33 +757,47 @@ def _refs(an, name, version):
 
 
 def _activity(an, facts):
+    """Varied forwards, useful backwards, to a fixed point (loops feed back)."""
     core = an.core
     varied = set()
     for name in an.wrt:
         for path, kind in leaves(an.kinds[(name, 0)]):
             if kind.differentiable:
                 varied.add((name, 0, path))
-    flows = []                            # per statement: [(out_ref, [in_refs])]
-    for stmt, sf in zip(core.body, facts.stmts):
-        flow = _flow(an, stmt, sf)
-        flows.append(flow)
-        for out, ins in flow:
-            kind = _leaf_kind(an, out)
-            if kind.differentiable and any(i in varied for i in ins):
+    flows = []                            # [(sf, out_ref, [in_refs])] in program order
+    for stmt, _ in flatten(core.body):
+        sf = facts.stmts[id(stmt)]
+        for out, ins in _flow(an, stmt, sf):
+            flows.append((sf, out, ins))
+        for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
+            for ref in _refs(an, name, phi):
+                ins = [(name, v, ref[2]) for v in incoming if v is not None]
+                flows.append((sf, ref, ins))
+    changed = True
+    while changed:
+        changed = False
+        for _, out, ins in flows:
+            if out not in varied and _leaf_kind(an, out).differentiable \
+                    and any(i in varied for i in ins):
                 varied.add(out)
+                changed = True
     useful = set()
     if facts.output is not None:
         name, version = facts.output
         useful.update(r for r in _refs(an, name, version)
                       if any(r[2][:len(p)] == p for p in an.output_paths))
-    for stmt, sf, flow in reversed(list(zip(core.body, facts.stmts, flows))):
-        for out, ins in flow:
+    changed = True
+    while changed:
+        changed = False
+        for sf, out, ins in reversed(flows):
             if out in useful and out in varied:
                 sf.active = True
                 for i in ins:
                     if i in varied:
-                        useful.add(i)
                         sf.active_inputs.add(i)
+                        if i not in useful:
+                            useful.add(i)
+                            changed = True
     facts.varied, facts.useful = varied, useful
 
 

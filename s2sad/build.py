@@ -25,6 +25,7 @@ from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written)
 from .parse import MISSING, parse_function, user_text
+from .record import record
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
 from . import runtime
@@ -132,8 +133,9 @@ class Builder:
         reverse = fold_temporaries(eliminate_dead_code(rev.items, _names(grads)), _names(grads),
                                    rev.temporaries())
         forward = _forward_items(rev, core)
+        recorded = record(forward, reverse, ctx.namer)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
-                       facts.final_versions, ctx.namer)
+                       facts.final_versions, ctx.namer, recorded)
         defined = set(core.params).union(*(names_written(s) for s in forward
                                            if not isinstance(s, Comment)))
         saved = sorted((free_names(reverse) | _names(grads)) & defined)
@@ -207,7 +209,8 @@ class Builder:
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
-        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
+        recorded = record(forward, reverse, ctx.namer)
+        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer, recorded)
         live = free_names(reverse) | _names([result])
         forward = eliminate_dead_code(forward, live)
         forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))
@@ -254,22 +257,41 @@ def _names(exprs):
 
 
 def _forward_items(rev, core):
-    """The forward sweep with a comment per user line that lowered to several statements."""
-    items = []
+    """The forward sweep with a comment per user line that lowered to several
+    statements; loops whose trips the reverse sweep counts count them."""
+    return _forward_block(rev, core, rev.forward)
+
+
+def _forward_block(rev, core, stmts):
     groups = []
-    for i, stmt in enumerate(rev.forward):
+    for stmt in stmts:
         if isinstance(stmt, gast.Return):
             continue
-        stmt = rev.replacements.get(i, stmt)
-        if not getattr(stmt, "s2sad_effect", False) and _has_effect(core, stmt):
+        stmt = rev.replacements.get(id(stmt), stmt)
+        extra = []
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            stmt.body = _forward_block(rev, core, stmt.body)
+            stmt.orelse = _forward_block(rev, core, stmt.orelse)
+            trips = getattr(stmt, "s2sad_trips", None)
+            if trips is not None:
+                start = assign(name(trips, store=True), const(0))
+                step = assign(name(trips, store=True), gast.BinOp(
+                    left=name(trips), op=gast.Add(), right=const(1)))
+                for s in (start, step):
+                    s.s2sad_origin = stmt.s2sad_origin
+                stmt.body.insert(0, step)
+                extra.append(start)
+        elif not getattr(stmt, "s2sad_effect", False) and _has_effect(core, stmt):
             stmt.s2sad_effect = True
-        if groups and groups[-1][0] is stmt.s2sad_origin:
-            groups[-1][1].append(stmt)
-        else:
-            groups.append((stmt.s2sad_origin, [stmt]))
-    for origin, stmts in groups:
+        for s in extra + [stmt]:
+            if groups and groups[-1][0] is s.s2sad_origin:
+                groups[-1][1].append(s)
+            else:
+                groups.append((s.s2sad_origin, [s]))
+    items = []
+    for origin, group in groups:
         items.append(Comment(user_text(origin)))
-        items.extend(stmts)
+        items.extend(group)
     return items
 
 

@@ -47,15 +47,29 @@ def unparse(node):
 
 def source_text(spec):
     lines = [f"def {spec.name}({spec.params}):"]
-    for item in spec.body:
-        if isinstance(item, Comment):
-            lines.append(f"    # {item.text}")
-        else:
-            text = unparse(item)
-            lines.extend("    " + line for line in text.splitlines())
-    if len(lines) == 1:
-        lines.append("    pass")
+    _block_lines(spec.body, "    ", lines)
     return "\n".join(lines) + "\n"
+
+
+def _block_lines(items, indent, lines):
+    """Print a block; branches and loops are printed here (not by ast.unparse)
+    so the comments inside them survive."""
+    start = len(lines)
+    for item in items:
+        if isinstance(item, Comment):
+            lines.append(f"{indent}# {item.text}")
+        elif isinstance(item, (gast.If, gast.For, gast.While)):
+            from .optimize import header_text
+            lines.append(indent + header_text(item))
+            _block_lines(item.body, indent + "    ", lines)
+            orelse = getattr(item, "orelse", None)
+            if orelse:
+                lines.append(indent + "else:")
+                _block_lines(orelse, indent + "    ", lines)
+        else:
+            lines.extend(indent + line for line in unparse(item).splitlines())
+    if not any(not line.strip().startswith("#") for line in lines[start:]):
+        lines.append(indent + "pass")
 
 
 def compile_function(spec):

@@ -9,7 +9,17 @@ such as `np.pi`).  Core statements are
     n, m = atom                      tuple unpacking
     f(a)                             a call for its effect
     assert atom
-    return atom
+    return atom                      the last statement, and only there
+    if atom: block else: block
+    for name in range(atoms): block  every loop counts over a range
+    while atom: block                the test's statements end the block too
+    break                            only as the last statement of a branch
+
+Early exits become structure: the statements after an `if` whose branch
+ends in `break`, `continue` or `return` move into the branches that fall
+through, so a jump is always the last statement of its block; `return`
+inside a branch assigns the result, which the one final `return` returns.
+`for x in xs`, `enumerate` and `zip` become index loops over a range.
 
 `a += b` on a name becomes `a = a + b` (flagged `s2sad_augmented`, so the
 analysis can refuse it where the old array has another name); multiple
@@ -25,6 +35,7 @@ import gast
 
 from .names import Namer, hint_for
 from .parse import MISSING, Source
+from .trees import copy_node
 
 _CONTROL_FLOW_HINT = ("this version of s2sad differentiates straight-line code; "
                       "compute both sides and select with np.where, or move the "
@@ -80,6 +91,43 @@ def _literal_pair(target, value):
             and not any(isinstance(e, gast.Starred) for e in target.elts + value.elts))
 
 
+_JUMPS = (gast.Break, gast.Continue, gast.Return)
+
+
+def _may_jump(stmt):
+    """Does a branch of this `if` end in a jump (after restructuring, jumps
+    only ever end a block)?"""
+    return isinstance(stmt, gast.If) and any(
+        branch and (isinstance(branch[-1], _JUMPS) or _may_jump(branch[-1]))
+        for branch in (stmt.body, stmt.orelse))
+
+
+def _append_to_fallthrough(block, rest):
+    """`block` followed by `rest`, where `rest` runs only on the paths
+    through `block` that do not jump."""
+    if block and isinstance(block[-1], _JUMPS):
+        return block
+    if block and _may_jump(block[-1]):
+        last = copy_node(block[-1])
+        last.body = _append_to_fallthrough(last.body, [copy_node(r) for r in rest])
+        last.orelse = _append_to_fallthrough(last.orelse, [copy_node(r) for r in rest])
+        return block[:-1] + [last]
+    return block + rest
+
+
+def _drop_jumps(block, loop=False):
+    """Jumps that only say "this path is done": `continue` at the end of a loop
+    body's branch, `return` at the end of a function's branch (`break` stays)."""
+    done = gast.Continue if loop else gast.Return
+    if block and isinstance(block[-1], done):
+        block = block[:-1]
+    if block and isinstance(block[-1], gast.If):
+        last = block[-1]
+        last.body = _drop_jumps(last.body, loop)
+        last.orelse = _drop_jumps(last.orelse, loop)
+    return block
+
+
 def is_atom(node):
     return isinstance(node, (gast.Name, gast.Constant)) or getattr(node, "s2sad_global", False)
 
@@ -95,20 +143,31 @@ class _Normalizer:
         self.namer = Namer(taken | set(dir(builtins)))
         self.out = []
         self.origin = fn
+        self.depth = 0                    # how deep in branches and loops
 
     def run(self):
         fn = self.fn
         if fn.args.vararg is not None or fn.args.kwarg is not None:
             raise self.src.error(fn, "functions with *args or **kwargs parameters are not supported",
                                  hint="name each parameter (pass a list or dict to group them)")
-        for stmt in fn.body:
-            self.origin = stmt
-            self.statement(stmt)
-            if isinstance(stmt, gast.Return):
-                break                     # later statements never run
-        else:
+        self.result = None                # the name early returns assign
+        self.loops = 0
+        body = self.block(fn.body)
+        if self.result is None:
+            if body and isinstance(body[-1], gast.Return):
+                final = body.pop()
+            else:
+                self.origin = fn.body[-1] if fn.body else fn
+                final = self.made(gast.Return(value=gast.Constant(value=None, kind=None)))
+        else:                             # every path assigns the result (None if it falls off)
+            if body and isinstance(body[-1], gast.Return):
+                body.pop()
             self.origin = fn.body[-1] if fn.body else fn
-            self.emit(gast.Return(value=gast.Constant(value=None, kind=None)))
+            body = _append_to_fallthrough(body, [self.made(gast.Assign(
+                targets=[_store(self.result)], value=gast.Constant(value=None, kind=None),
+                type_comment=None))])
+            final = self.made(gast.Return(value=_name(self.result)))
+        self.out = _drop_jumps(body) + [final]
         posonly = getattr(fn.args, "posonlyargs", []) or []
         params = [a.id for a in posonly + fn.args.args + fn.args.kwonlyargs]
         node = gast.FunctionDef(name=fn.name, args=fn.args, body=self.out, decorator_list=[],
@@ -118,10 +177,29 @@ class _Normalizer:
 
     # ---- statements -------------------------------------------------------
 
-    def emit(self, stmt):
+    def made(self, stmt):
         stmt.s2sad_origin = self.origin
         gast.copy_location(stmt, self.origin)
-        self.out.append(stmt)
+        return stmt
+
+    def emit(self, stmt):
+        self.out.append(self.made(stmt))
+
+    def block(self, stmts):
+        """Core statements of a block, with early exits made structure."""
+        saved, self.out = self.out, []
+        for i, stmt in enumerate(stmts):
+            self.origin = stmt
+            self.statement(stmt)
+            if isinstance(stmt, (gast.Return, gast.Break, gast.Continue)):
+                break                     # later statements never run
+            last = self.out[-1] if self.out else None
+            if isinstance(last, gast.If) and _may_jump(last):
+                rest = self.block(stmts[i + 1:])
+                self.out[-1] = _append_to_fallthrough([last], rest)[0]
+                break
+        out, self.out = self.out, saved
+        return out
 
     def fail(self, node, message, hint=None):
         raise self.src.error(node, message, hint)
@@ -135,10 +213,8 @@ class _Normalizer:
 
     def unsupported_statement(self, s):
         name = type(s).__name__
-        if isinstance(s, (gast.If, gast.For, gast.While, gast.Break, gast.Continue, gast.AsyncFor)):
-            keyword = {"If": "if", "For": "for", "While": "while", "Break": "break",
-                       "Continue": "continue", "AsyncFor": "async for"}[name]
-            self.fail(s, f"`{keyword}` statements are not supported yet", _CONTROL_FLOW_HINT)
+        if isinstance(s, gast.AsyncFor):
+            self.fail(s, "`async for` loops are not supported", "differentiate a plain function")
         if isinstance(s, (gast.Global, gast.Nonlocal)):
             word = "global" if isinstance(s, gast.Global) else "nonlocal"
             self.fail(s, f"`{word}` statements rebind state outside the function, which a "
@@ -181,7 +257,143 @@ class _Normalizer:
 
     def stmt_Return(self, s):
         value = gast.Constant(value=None, kind=None) if s.value is None else self.atom(s.value, "out")
-        self.emit(gast.Return(value=value))
+        if not self.depth and self.result is None:
+            self.emit(gast.Return(value=value))
+            return
+        if self.loops:
+            self.fail(s, "`return` inside a loop is not supported yet",
+                      "break out of the loop, then return after it")
+        if self.result is None:
+            self.result = self.namer.fresh("result")
+            self.locals.add(self.result)
+        self.emit(gast.Assign(targets=[_store(self.result)], value=value, type_comment=None))
+        self.emit(gast.Return(value=_name(self.result)))
+
+    def stmt_Break(self, s):
+        if not self.loops:
+            self.fail(s, "`break` outside a loop")
+        self.emit(gast.Break())
+
+    def stmt_Continue(self, s):
+        if not self.loops:
+            self.fail(s, "`continue` outside a loop")
+        self.emit(gast.Continue())
+
+    def stmt_If(self, s):
+        test = self.condition(s.test)
+        origin = self.origin
+        body = self.nested(s.body)
+        self.origin = origin
+        orelse = self.nested(s.orelse)
+        self.origin = origin
+        self.emit(gast.If(test=test, body=body, orelse=orelse))
+
+    def nested(self, stmts):
+        self.depth += 1
+        try:
+            return self.block(stmts)
+        finally:
+            self.depth -= 1
+
+    def stmt_For(self, s):
+        if s.orelse:
+            self.fail(s, "`for ... else` is not supported yet",
+                      "set a flag before `break` and test it after the loop")
+        origin = self.origin
+        target, iterable = s.target, s.iter
+        prelude = []                      # per trip: bind the user's targets
+        func = self.src.namespace.resolve(iterable.func, self.locals) \
+            if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else MISSING
+        if func is range and isinstance(target, gast.Name) and not iterable.keywords:
+            counter = target.id
+            bounds = [self.atom(a) for a in iterable.args]
+        elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and 1 <= len(iterable.args) <= 2:
+            seq = self.atom(iterable.args[0])
+            start = self.atom(iterable.args[1]) if len(iterable.args) == 2 else \
+                next((self.atom(k.value) for k in iterable.keywords if k.arg == "start"), None)
+            counter, bounds = self.index_loop(seq)
+            index = gast.BinOp(left=_name(counter), op=gast.Add(), right=start) \
+                if start is not None else _name(counter)
+            prelude.append((target.elts[0], index))
+            prelude.append((target.elts[1], gast.Subscript(value=seq, slice=_name(counter),
+                                                             ctx=gast.Load())))
+        elif func is zip and isinstance(target, gast.Tuple) \
+                and len(target.elts) == len(iterable.args) and not iterable.keywords:
+            seqs = [self.atom(a) for a in iterable.args]
+            lengths = [self.bind_temp(gast.Call(func=_name("len"), args=[q], keywords=[]), "n")
+                       for q in seqs]
+            n = lengths[0] if len(lengths) == 1 else self.bind_temp(
+                gast.Call(func=_name("min"), args=lengths, keywords=[]), "n")
+            counter = self.fresh_counter()
+            bounds = [n]
+            for t, q in zip(target.elts, seqs):
+                prelude.append((t, gast.Subscript(value=q, slice=_name(counter), ctx=gast.Load())))
+        else:
+            if isinstance(iterable, gast.Call) and func is MISSING and isinstance(
+                    iterable.func, gast.Attribute) and iterable.func.attr in ("items", "keys", "values"):
+                self.fail(s, "loops over a dict's items are not supported yet",
+                          "loop over a list of keys: `for k in keys: v = d[k]`")
+            seq = self.atom(iterable)
+            counter, bounds = self.index_loop(seq)
+            prelude.append((target, gast.Subscript(value=seq, slice=_name(counter), ctx=gast.Load())))
+        self.loops += 1
+        self.depth += 1
+        try:
+            saved, self.out = self.out, []
+            for t, value in prelude:
+                self.origin = origin
+                self.bind(t, self.atom(value) if not is_atom(value) else value)
+            head = self.out
+            self.out = saved
+            body = head + self.block(s.body)
+        finally:
+            self.loops -= 1
+            self.depth -= 1
+        self.origin = origin
+        iter_ = gast.Call(func=_name("range"), args=bounds, keywords=[])
+        self.emit(gast.For(target=_store(counter), iter=iter_, body=_drop_jumps(body, loop=True),
+                           orelse=[], type_comment=None))
+
+    def index_loop(self, seq):
+        n = self.bind_temp(gast.Call(func=_name("len"), args=[seq], keywords=[]), "n")
+        return self.fresh_counter(), [n]
+
+    def fresh_counter(self):
+        name = self.namer.fresh("k")
+        self.locals.add(name)
+        return name
+
+    def stmt_While(self, s):
+        if s.orelse:
+            self.fail(s, "`while ... else` is not supported yet",
+                      "set a flag before `break` and test it after the loop")
+        origin = self.origin
+        test = self.condition(s.test)
+        self.loops += 1
+        self.depth += 1
+        try:
+            body = self.block(s.body)
+            tail = []
+            if isinstance(test, gast.Name) and not is_atom(s.test):
+                self.origin = origin      # the test again, at the end of every trip
+                saved, self.out = self.out, []
+                self.emit(gast.Assign(targets=[_store(test.id)], value=self.expression(s.test),
+                                      type_comment=None))
+                tail, self.out = self.out, saved
+        finally:
+            self.loops -= 1
+            self.depth -= 1
+        self.origin = origin
+        body = _append_to_fallthrough(body, tail)
+        self.emit(gast.While(test=test, body=_drop_jumps(body, loop=True), orelse=[]))
+
+    def condition(self, node):
+        """The test of an `if` or `while` as an atom (`and`/`or` short-circuit)."""
+        value = self.expression(node)
+        if is_atom(value):
+            return value
+        return self.bind_temp(value, "cond")
 
     def stmt_AnnAssign(self, s):
         if s.value is not None:
@@ -203,7 +415,10 @@ class _Normalizer:
 
     def assign(self, targets, value):
         first = targets[0]
-        if isinstance(first, gast.Name):
+        if isinstance(first, gast.Name) and isinstance(value, (gast.IfExp, gast.BoolOp)):
+            self.choice(value, first.id)          # `z = a if c else b`: z in each branch
+            source = _name(first.id)
+        elif isinstance(first, gast.Name):
             self.emit(gast.Assign(targets=[_store(first.id)], value=self.expression(value),
                                   type_comment=None))
             source = _name(first.id)
@@ -304,10 +519,6 @@ class _Normalizer:
                       "return the value instead (collect items in a list if needed)")
         if isinstance(node, gast.Await):
             self.fail(self.origin, "`await` is not supported", "differentiate a plain function")
-        if isinstance(node, (gast.IfExp, gast.BoolOp)):
-            word = "conditional expressions (`a if c else b`)" if isinstance(node, gast.IfExp) \
-                else "`and` / `or`"
-            self.fail(self.origin, f"{word} are not supported yet", _CONTROL_FLOW_HINT)
         if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
             self.fail(self.origin, "comprehensions are not supported yet",
                       "build the list with explicit statements, or use array operations")
@@ -318,6 +529,38 @@ class _Normalizer:
             self.fail(self.origin, "assignment expressions (`:=`) are not supported",
                       "assign in a statement of its own")
         self.fail(self.origin, f"`{name}` expressions are not supported")
+
+    def expr_IfExp(self, node):
+        name = self.namer.fresh("chosen")
+        self.locals.add(name)
+        return self.choice(node, name)
+
+    def expr_BoolOp(self, node):
+        name = self.namer.fresh("both" if isinstance(node.op, gast.And) else "either")
+        self.locals.add(name)
+        return self.choice(node, name)
+
+    def choice(self, node, result):
+        """`a if c else b` and `a and b` evaluate only what Python evaluates:
+        an `if` assigning `result` (`a and b` is `a` if `a` is false, else `b`)."""
+        def assigning(value):
+            saved, self.out = self.out, []
+            self.emit(gast.Assign(targets=[_store(result)], value=self.expression(value),
+                                  type_comment=None))
+            made, self.out = self.out, saved
+            return made
+
+        if isinstance(node, gast.IfExp):
+            test = self.condition(node.test)
+            self.emit(gast.If(test=test, body=assigning(node.body), orelse=assigning(node.orelse)))
+            return _name(result)
+        self.out.extend(assigning(node.values[0]))
+        for value in node.values[1:]:
+            more = assigning(value)
+            and_ = isinstance(node.op, gast.And)
+            self.emit(gast.If(test=_name(result), body=more if and_ else [],
+                              orelse=[] if and_ else more))
+        return _name(result)
 
     def expr_Name(self, node):
         return _name(node.id)

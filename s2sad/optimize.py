@@ -20,8 +20,35 @@ from .reverse import Comment
 from .trees import copy_node
 
 
+_CONTROL = (gast.If, gast.For, gast.While)
+
+
+def blocks_of(node):
+    if isinstance(node, gast.If):
+        return [node.body, node.orelse]
+    if isinstance(node, (gast.For, gast.While)):
+        return [node.body]
+    return []
+
+
+def header(node):
+    """The expressions a control statement evaluates itself."""
+    if isinstance(node, (gast.If, gast.While)):
+        return [node.test]
+    if isinstance(node, gast.For):
+        return [node.iter]
+    return []
+
+
 def names_read(node):
     """Names a statement reads (a subscript or attribute target reads its base)."""
+    if isinstance(node, _CONTROL):
+        read = set().union(*[names_read(h) for h in header(node)])
+        for block in blocks_of(node):
+            for item in block:
+                if not isinstance(item, Comment):
+                    read |= names_read(item)
+        return read
     read = set()
     for child in gast.walk(node):
         if isinstance(child, gast.Name) and isinstance(child.ctx, gast.Load):
@@ -47,6 +74,13 @@ def _updated_base(target):
 
 def names_written(node):
     """Names a statement (re)binds or mutates."""
+    if isinstance(node, _CONTROL):
+        out = {node.target.id} if isinstance(node, gast.For) else set()
+        for block in blocks_of(node):
+            for item in block:
+                if not isinstance(item, Comment):
+                    out |= names_written(item)
+        return out
     if isinstance(node, gast.Assign):
         out = set()
         for t in node.targets:
@@ -75,13 +109,25 @@ def _mutates(node):
 
 def eliminate_dead_code(items, live):
     """Drop statements nothing in `live` (names needed at the end) depends on."""
+    kept, _ = _live_block(items, set(live))
+    return kept
+
+
+def _live_block(items, live):
+    """The statements of a block that `live` needs, and what is live before it."""
     live = set(live)
     kept = []
     for item in reversed(items):
         if isinstance(item, Comment):
             kept.append(item)
             continue
-        effect = getattr(item, "s2sad_effect", False) or isinstance(item, (gast.Assert, gast.Return))
+        if isinstance(item, _CONTROL):
+            node, live = _live_control(item, live)
+            if node is not None:
+                kept.append(node)
+            continue
+        effect = getattr(item, "s2sad_effect", False) or isinstance(
+            item, (gast.Assert, gast.Return, gast.Break, gast.Continue))
         written = names_written(item)
         needed = effect or bool(written & live)
         if not needed:
@@ -91,12 +137,55 @@ def eliminate_dead_code(items, live):
         live |= names_read(item)
         kept.append(item)
     kept.reverse()
-    return drop_orphan_comments(kept)
+    return drop_orphan_comments(kept), live
+
+
+def _live_control(node, live):
+    heads = set().union(*[names_read(h) for h in header(node)])
+    if isinstance(node, gast.If):
+        body, live_body = _live_block(node.body, live)
+        orelse, live_else = _live_block(node.orelse, live)
+        if not _statements_in(body) and not _statements_in(orelse):
+            return None, live
+        new = copy_node_shallow(node)
+        new.body, new.orelse = body, orelse
+        return new, live_body | live_else | heads
+    # a loop: what the body needs at its top is needed at its end too (the next trip)
+    carried = set(live) | (heads if isinstance(node, gast.While) else set())
+    while True:
+        body, live_in = _live_block(node.body, carried)
+        grown = carried | live_in
+        if grown == carried:
+            break
+        carried = grown
+    if not _statements_in(body):
+        return None, live
+    new = copy_node_shallow(node)
+    new.body = body
+    before = carried | heads
+    if isinstance(node, gast.For):
+        before -= {node.target.id} - live
+    return new, before
+
+
+def _statements_in(items):
+    return any(not isinstance(i, Comment) for i in items)
+
+
+def copy_node_shallow(node):
+    new = type(node)(**{f: getattr(node, f, None) for f in node._fields})
+    new.__dict__.update({k: v for k, v in node.__dict__.items() if k not in node._fields})
+    return new
 
 
 def drop_orphan_comments(items):
     out = []
     for i, item in enumerate(items):
+        if isinstance(item, _CONTROL):
+            item = copy_node_shallow(item)
+            for field_ in ("body", "orelse"):
+                if getattr(item, field_, None):
+                    setattr(item, field_, drop_orphan_comments(getattr(item, field_)))
         if isinstance(item, Comment):
             following = items[i + 1] if i + 1 < len(items) else None
             if following is None or isinstance(following, Comment):
@@ -117,28 +206,100 @@ def free_names(items):
     return free
 
 
-def assign_storage(forward, reverse, final_versions, namer):
-    """Give versions the reverse sweep reads after they were overwritten a name of their own."""
+def walk_items(items):
+    """Every gast node of a list of items, into nested blocks (Comments skipped)."""
+    for item in items:
+        if not isinstance(item, Comment):
+            yield from gast.walk(item)
+
+
+def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()):
+    """Give versions the reverse sweep reads after the forward sweep overwrote
+    them a name of their own.  Where every later version of the name is a
+    plain statement outside branches and loops, those get new names
+    (`x_1`) and the first keeps the user's; otherwise the late version
+    gets one, by renaming its assignment or, for a value that joins
+    others after a branch or loop, by a copy right where it is made."""
+    counters = {getattr(n.target, "s2sad_ref", None) for n in walk_items(forward)
+                if isinstance(n, gast.For)}
     late = set()
-    for item in reverse:
-        if isinstance(item, Comment):
-            continue
-        for node in gast.walk(item):
-            ref = getattr(node, "s2sad_ref", None)
-            if ref is not None and ref[1] != final_versions.get(ref[0]):
-                late.add(ref[0])
+    for node in walk_items(reverse):
+        ref = getattr(node, "s2sad_ref", None)
+        if ref is not None and len(ref) == 2 and ref not in recorded and ref not in counters \
+                and ref[1] != final_versions.get(ref[0]):
+            late.add(ref)
     if not late:
         return
+    sites = _definition_sites(forward)
     storage = {}
-    for item in forward + reverse:
-        if isinstance(item, Comment):
+    for name in sorted({r[0] for r in late}):
+        versions = [v for (n, v), site in sites.items() if n == name and v > 0]
+        if all(sites[(name, v)].plain and sites[(name, v)].top for v in versions):
+            for v in versions:                # the first version keeps the user's name
+                storage[(name, v)] = namer.fresh(f"{name}_{v}")
             continue
-        for node in gast.walk(item):
-            ref = getattr(node, "s2sad_ref", None)
-            if ref is not None and ref[0] in late and ref[1] > 0:
-                if ref not in storage:
-                    storage[ref] = namer.fresh(f"{ref[0]}_{ref[1]}")
-                node.id = storage[ref]
+        for ref in sorted(r for r in late if r[0] == name):
+            site = sites.get(ref)
+            new = storage[ref] = namer.fresh(f"{name}_{ref[1]}")
+            if site is not None and site.plain:
+                continue                      # renamed where it is assigned
+            copy = gast.Assign(targets=[gast.Name(id=new, ctx=gast.Store(), annotation=None,
+                                                  type_comment=None)],
+                               value=gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                               type_comment=None), type_comment=None)
+            copy.s2sad_effect = True
+            block, anchor = (site.block, site.anchor) if site is not None else (forward, None)
+            index = 0 if anchor is None else next(i for i, x in enumerate(block) if x is anchor) + 1
+            block.insert(index, copy)
+            storage[ref] = (new, "copied")
+    for node in walk_items(forward + reverse):
+        ref = getattr(node, "s2sad_ref", None)
+        if ref is None or len(ref) != 2 or ref not in storage:
+            continue
+        new = storage[ref]
+        if isinstance(new, tuple):            # a copy: only the reverse sweep reads it
+            continue
+        node.id = new
+    for node in walk_items(reverse):
+        ref = getattr(node, "s2sad_ref", None)
+        if ref is not None and len(ref) == 2 and isinstance(storage.get(ref), tuple):
+            node.id = storage[ref][0]
+
+
+class _Site:
+    def __init__(self, block, anchor, plain, top):
+        self.block, self.anchor = block, anchor
+        self.plain = plain                    # a plain assignment no join reads
+        self.top = top                        # outside every branch and loop
+
+
+def _definition_sites(forward):
+    """(name, version) -> where a forward value is made."""
+    sites, joined = {}, set()
+
+    def visit(block, top):
+        for item in block:
+            if isinstance(item, Comment):
+                continue
+            facts = getattr(item, "s2sad_facts", None)
+            if isinstance(item, _CONTROL):
+                for name, (phi, *incoming) in list(facts.joins.items()) + list(facts.carried.items()):
+                    sites[(name, phi)] = _Site(block, item, False, top)
+                    joined.update((name, v) for v in incoming if v is not None)
+                for inner in blocks_of(item):
+                    visit(inner, False)
+                continue
+            if isinstance(item, gast.Assign):
+                for node in gast.walk(item.targets[0]):
+                    ref = getattr(node, "s2sad_ref", None)
+                    if ref is not None and isinstance(node.ctx, gast.Store):
+                        sites[ref] = _Site(block, item, True, top)
+
+    visit(forward, True)
+    for ref in joined:
+        if ref in sites:
+            sites[ref].plain = False
+    return sites
 
 
 def drop_redundant_comments(items):
@@ -146,20 +307,55 @@ def drop_redundant_comments(items):
     from .emit import unparse
     out = []
     for i, item in enumerate(items):
+        if isinstance(item, _CONTROL):
+            item = copy_node_shallow(item)
+            for field_ in ("body", "orelse"):
+                if getattr(item, field_, None):
+                    setattr(item, field_, drop_redundant_comments(getattr(item, field_)))
         if isinstance(item, Comment) and i + 1 < len(items):
             nxt = items[i + 1]
             after = items[i + 2] if i + 2 < len(items) else None
             if not isinstance(nxt, Comment) and (after is None or isinstance(after, Comment)) \
-                    and unparse(nxt) == item.text:
+                    and _first_line(nxt) == item.text:
                 continue
         out.append(item)
     return out
+
+
+def _first_line(node):
+    from .emit import unparse
+    if isinstance(node, _CONTROL):
+        return header_text(node)
+    return unparse(node)
+
+
+def header_text(node):
+    """`if c:` / `for i in range(n):` / `while c:` of a control statement."""
+    from .emit import unparse
+    if isinstance(node, gast.If):
+        return f"if {unparse(node.test)}:"
+    if isinstance(node, gast.While):
+        return f"while {unparse(node.test)}:"
+    return f"for {unparse(node.target)} in {unparse(node.iter)}:"
 
 
 def fold_temporaries(items, later, temporaries):
     """Substitute each temporary used once, by a statement of the same user
     line, and not in `later` (names read after these items), into its use."""
     items = list(items)
+    for j, item in enumerate(items):
+        if isinstance(item, _CONTROL):
+            outside = set(later).union(*[names_read(h) for h in header(item)])
+            for i, other in enumerate(items):
+                if i != j and not isinstance(other, Comment):
+                    outside |= names_read(other)
+            new = copy_node_shallow(item)
+            blocks = [f for f in ("body", "orelse") if getattr(item, f, None)]
+            for f in blocks:
+                rest = set().union(*[names_read(x) for g in blocks if g != f
+                                     for x in getattr(item, g) if not isinstance(x, Comment)])
+                setattr(new, f, fold_temporaries(getattr(item, f), outside | rest, temporaries))
+            items[j] = new
     changed = True
     while changed:
         changed = False
@@ -186,6 +382,8 @@ def _fold_into_use(items, i):
     if len(uses) != 1:
         return False
     j, use = uses[0]
+    if isinstance(items[j], _CONTROL) and not (isinstance(items[j], gast.If) and items[j].test is use):
+        return False                      # never into a loop, nor into a branch
     origin = getattr(items[i], "s2sad_origin", None)
     if origin is not None and getattr(items[j], "s2sad_origin", None) is not origin:
         return False
@@ -196,6 +394,13 @@ def _fold_into_use(items, i):
             continue
         if names_written(between) & (reads | {temp}) or has_call and getattr(between, "s2sad_effect", False):
             return False
+    if isinstance(items[j], gast.If):
+        folded = copy_node_shallow(items[j])
+        folded.test = copy_node(value)
+        if len(header_text(folded)) > MAX_LINE:
+            return False
+        items[j] = folded
+        return True
     folded = copy_node(items[j])
     use = next(n for n in gast.walk(folded) if isinstance(n, gast.Name) and n.id == temp)
     parent = next(p for p in gast.walk(folded) for field, v in gast.iter_fields(p)

@@ -120,18 +120,29 @@ class Context:
 
 
 def annotate(core, facts):
-    """Copies of the core statements whose local names carry their versions."""
-    out = []
-    for stmt, sf in zip(core.body, facts.stmts):
-        copied = copy_node(stmt)
-        for node in gast.walk(copied):
-            if isinstance(node, gast.Name) and node.id in core.local_names:
-                if isinstance(node.ctx, gast.Store):
-                    node.s2sad_ref = (node.id, sf.writes[node.id])
-                elif node.id in sf.reads:
-                    node.s2sad_ref = (node.id, sf.reads[node.id])
-        out.append(copied)
-    return out
+    """Copies of the core statements whose local names carry their versions
+    (and, as `s2sad_facts`, the statement's facts)."""
+    return [_annotated(core, facts, stmt) for stmt in core.body]
+
+
+def _annotated(core, facts, stmt):
+    sf = facts.stmts[id(stmt)]
+    blocks = {"body", "orelse"} if isinstance(stmt, (gast.If, gast.For, gast.While)) else set()
+    copied = type(stmt)(**{f: copy_node(getattr(stmt, f, None)) if f not in blocks else None
+                           for f in stmt._fields})
+    copied.__dict__.update({k: v for k, v in stmt.__dict__.items() if k not in stmt._fields})
+    for node in gast.walk(copied):
+        if isinstance(node, gast.Name) and node.id in core.local_names:
+            if isinstance(node.ctx, gast.Store):
+                node.s2sad_ref = (node.id, sf.writes[node.id])
+            elif node.id in sf.reads:
+                node.s2sad_ref = (node.id, sf.reads[node.id])
+    for field_ in blocks:
+        setattr(copied, field_, [_annotated(core, facts, s) for s in getattr(stmt, field_)])
+    if isinstance(stmt, gast.For):
+        copied.target.s2sad_ref = sf.counter
+    copied.s2sad_facts = sf
+    return copied
 
 
 class Reverse:
@@ -145,8 +156,9 @@ class Reverse:
         self.forward = annotate(core, facts)
         self.table = {}                   # ref -> Adjoint
         self.adjoint_names = {}
-        self.replacements = {}            # forward index -> statement (helper calls)
+        self.replacements = {}            # id(forward statement) -> statement (helper calls)
         self.items = []                   # the reverse sweep: statements and Comments
+        self.outer = []                   # the items of the blocks around this one
         self.block = []
         self.last_origin = None
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
@@ -166,9 +178,10 @@ class Reverse:
     def temporaries(self):
         """Names the reverse sweep assigns that are not a user variable's adjoint."""
         user = set(self.adjoint_names.values()) - self.temporary_adjoints
-        return {n.id for item in self.items if isinstance(item, gast.Assign)
-                for t in item.targets for n in gast.walk(t)
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)} - user
+        return {n.id for item in self.items if not isinstance(item, Comment)
+                for n in gast.walk(item)
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)
+                and getattr(n, "s2sad_ref", None) is None} - user
 
     def adopt_user_name(self, ref):
         """`dlogits`, not `dlogits_minus_y`: a user variable whose adjoint is
@@ -178,7 +191,8 @@ class Reverse:
                 or adj.expr.id not in self.temporary_adjoints:
             return
         old, new = adj.expr.id, self.adjoint_name(ref)
-        everything = self.items + self.block + [a.expr for a in self.table.values()]
+        everything = [i for items in self.outer for i in items] + self.items + self.block \
+            + [a.expr for a in self.table.values()]
         if any(isinstance(n, gast.Name) and n.id == new for item in everything
                if not isinstance(item, Comment) for n in gast.walk(item)):
             return
@@ -263,20 +277,169 @@ class Reverse:
     # ---- the sweep --------------------------------------------------------------------
 
     def run(self):
-        for i in reversed(range(len(self.forward))):
-            stmt, sf = self.forward[i], self.facts.stmts[i]
+        self.reverse_block(self.forward)
+        return self
+
+    def reverse_block(self, stmts):
+        """Appends the reverse of a block to `self.items`."""
+        for stmt in reversed(stmts):
+            sf = stmt.s2sad_facts
+            if isinstance(stmt, gast.If):
+                self.reverse_if(stmt, sf)
+                continue
+            if isinstance(stmt, (gast.For, gast.While)):
+                self.reverse_loop(stmt, sf)
+                continue
             if not sf.active or not isinstance(stmt, gast.Assign):
                 continue
             self.block = []
-            self.statement(i, stmt, sf)
+            self.statement(stmt, sf)
             if self.block:
-                if stmt.s2sad_origin is not self.last_origin:
-                    self.items.append(Comment(user_text(stmt.s2sad_origin)))
-                    self.last_origin = stmt.s2sad_origin
+                self.comment(stmt.s2sad_origin)
                 self.items.extend(self.block)
-        return self
 
-    def statement(self, index, stmt, sf):
+    def comment(self, origin):
+        if origin is not self.last_origin:
+            self.items.append(Comment(user_text(origin)))
+            self.last_origin = origin
+
+    def nested(self, stmts):
+        """The reverse of a block inside a branch or loop, as a list of its own."""
+        self.outer.append(self.items)
+        self.items, origin, self.last_origin = [], self.last_origin, None
+        try:
+            self.reverse_block(stmts)
+            return self.items
+        finally:
+            self.items = self.outer.pop()
+            self.last_origin = origin
+
+    # ---- control flow -----------------------------------------------------------------
+
+    def zeros(self, ref):
+        """A zero adjoint for a ref (0.0 for a Python float)."""
+        kind = self.facts.kind(ref[0], ref[1])
+        for key in ref[2]:
+            kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
+        if isinstance(kind, Scalar):
+            return const(0.0)
+        return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                    access(ref[0], ref[2], ref[1]))
+
+    def names_in_use(self, table, but=None):
+        return {a.expr.id for r, a in table.items() if r != but and isinstance(a.expr, gast.Name)}
+
+    def own_variable(self, ref, tables):
+        """A variable for ref's adjoint that no other entry of these tables names."""
+        in_use = set().union(*[self.names_in_use(t, ref) for t in tables])
+        own = self.adjoint_name(ref)
+        return own if own not in in_use else self.ctx.namer.fresh(own)
+
+    def reverse_if(self, stmt, sf):
+        """`if c:` reverses to `if c:` over the branches' reverses; where the
+        branches leave an adjoint in different places, both put it in one
+        variable (zeros on the branch that contributed nothing)."""
+        entry = dict(self.table)
+        branches = []
+        for which, block in ((1, stmt.body), (2, stmt.orelse)):
+            self.table = dict(entry)
+            for name_, (phi, *versions) in sf.joins.items():
+                for ref in self.leaf_refs(name(name_, (name_, phi))):
+                    adj = self.table.pop(ref, None)
+                    version = versions[which - 1]
+                    if adj is not None and version is not None:
+                        self.table[(name_, version, ref[2])] = adj
+            items = self.nested(block)
+            branches.append((items, self.table))
+        (body, t1), (orelse, t2) = branches
+        merged = {}
+        for ref in sorted(set(t1) | set(t2), key=repr):
+            a1, a2 = t1.get(ref), t2.get(ref)
+            if a1 is not None and a2 is not None and _same(a1.expr, a2.expr):
+                merged[ref] = Adjoint(a1.expr, a1.owned and a2.owned, a1.scalar and a2.scalar)
+                continue
+            own = self.own_variable(ref, [t1, t2, merged])
+            for items, adj in ((body, a1), (orelse, a2)):
+                value = adj.expr if adj is not None else self.zeros(ref)
+                if not (isinstance(value, gast.Name) and value.id == own):
+                    items.append(assign(name(own, store=True), copy_node(value)))
+            merged[ref] = Adjoint(name(own), True, bool(a1 and a1.scalar and a2 and a2.scalar))
+        self.table = merged
+        if body or orelse:
+            self.comment(stmt.s2sad_origin)
+            node = gast.If(test=copy_node(stmt.test), body=body, orelse=orelse)
+            node.s2sad_pair = stmt
+            self.items.append(node)
+
+    def reverse_loop(self, stmt, sf):
+        """A loop reverses to a loop over the same trips backwards.  An adjoint
+        carried from trip to trip (a name the body reassigns) lives in one
+        variable; an adjoint summed over the trips (a value from before the
+        loop that the body reads) starts from what it was, or from zeros."""
+        carried = []                      # (top-of-trip ref, before ref or None, end ref, variable)
+        pre = []
+        tables = [self.table]
+        for name_, (phi, before, end) in sorted(sf.carried.items()):
+            for ref in self.leaf_refs(name(name_, (name_, phi))):
+                if not self.facts.active(ref):
+                    continue
+                adj = self.table.pop(ref, None)
+                own = self.own_variable(ref, tables)
+                if adj is None or not (isinstance(adj.expr, gast.Name) and adj.expr.id == own):
+                    pre.append(assign(name(own, store=True),
+                                      copy_node(adj.expr) if adj is not None else self.zeros(ref)))
+                carried.append((ref, (name_, before, ref[2]) if before is not None else None,
+                                (name_, end, ref[2]), own, bool(adj and adj.scalar)))
+        defined = _defined_in(stmt)
+        for ref in sorted(_active_inputs(stmt), key=repr):
+            if (ref[0], ref[1]) in defined:
+                continue
+            adj = self.table.get(ref)         # summed over the trips
+            own = self.own_variable(ref, tables)
+            if adj is None or not (isinstance(adj.expr, gast.Name) and adj.expr.id == own):
+                pre.append(assign(name(own, store=True),
+                                  copy_node(adj.expr) if adj is not None else self.zeros(ref)))
+            self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))
+        for top, _, end, own, scalar in carried:
+            self.table[end] = Adjoint(name(own), True, scalar)
+        body = self.nested(stmt.body)
+        for top, _, end, own, scalar in carried:
+            self.table.pop(end, None)
+            adj = self.table.pop(top, None)
+            value = adj.expr if adj is not None else self.zeros(top)
+            if not (isinstance(value, gast.Name) and value.id == own):
+                self.release(own, top)
+                body.append(assign(name(own, store=True), copy_node(value)))
+        for top, before, _, own, scalar in carried:
+            if before is not None:
+                self.table[before] = Adjoint(name(own), True, scalar)
+        if not body:
+            self.items.extend(pre)
+            return
+        self.comment(stmt.s2sad_origin)
+        self.items.extend(pre)
+        trips = None
+        if isinstance(stmt, gast.While) or _breaks(stmt.body):
+            trips = stmt.s2sad_trips = self.ctx.namer.fresh("trips")
+        if isinstance(stmt, gast.For):
+            counter = copy_node(stmt.iter)
+            if trips is not None:
+                counter = gast.Subscript(value=counter, slice=gast.Slice(
+                    lower=None, upper=name(trips), step=None), ctx=gast.Load())
+            iter_ = call(name("reversed"), counter)
+            target = copy_node(stmt.target)
+        else:
+            iter_ = call(name("range"), name(trips))
+            target = name("_", store=True)
+        if trips is not None:
+            for node in gast.walk(iter_):
+                if isinstance(node, gast.Name) and node.id == trips:
+                    node.s2sad_trips_of = stmt
+        node = gast.For(target=target, iter=iter_, body=body, orelse=[], type_comment=None)
+        node.s2sad_pair = stmt
+        self.items.append(node)
+
+    def statement(self, stmt, sf):
         target, value = stmt.targets[0], stmt.value
         if isinstance(target, gast.Tuple):
             return self.unpack(stmt, sf)
@@ -320,7 +483,7 @@ class Reverse:
             if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
                 obj = self.src.namespace.resolve(func, self.core.local_names)
                 if obj is not MISSING and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
-                    return self.helper(index, stmt, sf, obj, outs, adjoints)
+                    return self.helper(stmt, sf, obj, outs, adjoints)
         if any(len(ref[2]) > 1 for ref in outs):
             raise self.src.error(stmt.s2sad_origin, "this operation returns nested tuples or "
                                  "dicts of arrays, which s2sad cannot differentiate yet",
@@ -512,7 +675,7 @@ class Reverse:
 
     # ---- the user's own functions -----------------------------------------------------
 
-    def helper(self, index, stmt, sf, func, outs, adjoints):
+    def helper(self, stmt, sf, func, outs, adjoints):
         value = stmt.value
         try:
             binding = inspect.signature(func).bind(*value.args, **{k.arg: k.value for k in value.keywords})
@@ -537,7 +700,7 @@ class Reverse:
         fstmt = assign(gast.Tuple(elts=[target, name(saved, store=True)], ctx=gast.Store()), fcall)
         fstmt.s2sad_origin = stmt.s2sad_origin
         fstmt.s2sad_effect = True
-        self.replacements[index] = fstmt
+        self.replacements[id(stmt)] = fstmt
         # reverse: dx, dW = f_bwd(dy, saved)
         seeds = [copy_node(adjoints[p].expr) for p in out_paths]
         for ref in outs:
@@ -564,6 +727,46 @@ class Reverse:
                 self.table[ref] = Adjoint(name(t), True, False)
             else:
                 self.accumulate(ref, name(t), False)
+
+
+def _same(a, b):
+    if isinstance(a, gast.Name) and isinstance(b, gast.Name):
+        return a.id == b.id
+    return isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and a.value == b.value
+
+
+def _statements(stmt):
+    yield stmt
+    for field_ in ("body", "orelse"):
+        for s in getattr(stmt, field_, None) or []:
+            if isinstance(s, gast.stmt):
+                yield from _statements(s)
+
+
+def _defined_in(loop):
+    """(name, version) of every value a loop defines, its top-of-trip values too."""
+    out = set()
+    for s in _statements(loop):
+        sf = s.s2sad_facts
+        out.update(sf.writes.items())
+        out.update((n, v[0]) for n, v in sf.joins.items())
+        out.update((n, v[0]) for n, v in sf.carried.items())
+    return out
+
+
+def _active_inputs(loop):
+    """Refs that statements inside a loop send adjoints to."""
+    return set().union(*[s.s2sad_facts.active_inputs for s in _statements(loop) if s is not loop])
+
+
+def _breaks(stmts):
+    """Does a `break` of this loop body (not an inner loop's) occur?"""
+    for s in stmts:
+        if isinstance(s, gast.Break):
+            return True
+        if isinstance(s, gast.If) and (_breaks(s.body) or _breaks(s.orelse)):
+            return True
+    return False
 
 
 def _word(atom):
