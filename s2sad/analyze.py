@@ -284,6 +284,11 @@ class Analyzer:
             if isinstance(base, Tree):
                 if isinstance(value.slice, gast.Constant) and value.slice.value in base.keys:
                     return base.child(value.slice.value)
+                if base.type in (list, tuple) and base.children and not isinstance(value.slice, gast.Slice):
+                    kind = base.children[0]         # `xs[k]`: any of the elements
+                    for child in base.children[1:]:
+                        kind = merge_kinds(kind, child)
+                    return kind
                 return UNKNOWN
             return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
         if isinstance(value, gast.Attribute):

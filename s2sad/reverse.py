@@ -469,6 +469,9 @@ class Reverse:
                 if adj is not None and src_ref is not None and src_ref + (ref[2][1:],) in sf.active_inputs:
                     contributions.append((src_ref + (ref[2][1:],), adj.expr, adj.scalar))
             return self.finish(outs, contributions)
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree) \
+                and not isinstance(value.slice, gast.Constant):
+            return self.item_of_sequence(stmt, sf, outs, adjoints)
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
             key = value.slice.value
             contributions = []
@@ -489,6 +492,34 @@ class Reverse:
                                  "dicts of arrays, which s2sad cannot differentiate yet",
                                  "register a rule with @s2sad.adjoint that returns a flat tuple")
         self.primitive(stmt, sf, outs, adjoints)
+
+    def item_of_sequence(self, stmt, sf, outs, adjoints):
+        """`x = xs[k]` with `k` known only at run time (a loop over a list of
+        arrays): the adjoint goes to whichever element `k` picks, through
+        `add_at_item` over the elements' adjoints."""
+        value = stmt.value
+        leaves = self.leaf_refs(value.value)
+        if any(len(ref[2]) != 1 for ref in leaves) or len(outs) != 1 or outs[0][2] != ():
+            raise self.src.error(stmt.s2sad_origin, "indexing a list of lists or dicts with a "
+                                 "value known only at run time cannot be differentiated yet",
+                                 "loop over a flat list of arrays, or index with a constant")
+        adj = adjoints[()]
+        self.table.pop(outs[0], None)
+        if not any(ref in sf.active_inputs for ref in leaves):
+            return
+        parts, targets = [], []
+        for ref in leaves:
+            current = self.table.get(ref)
+            parts.append(copy_node(current.expr) if current is not None else self.zeros(ref))
+            own = self.own_variable(ref, [self.table])
+            self.release(own, ref)
+            targets.append(own)
+        helper = name(self.ctx.spell(runtime.add_at_item, "add_at_item"))
+        self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store()),
+                         call(helper, gast.Tuple(elts=parts, ctx=gast.Load()),
+                              copy_node(value.slice), copy_node(adj.expr))))
+        for ref, t in zip(leaves, targets):
+            self.table[ref] = Adjoint(name(t), True, False)
 
     def finish(self, outs, contributions):
         for ref in outs:

@@ -175,3 +175,67 @@ def _(g, result, a, *bounds, **_):
             unbroadcast(g * ((a < bounds[0]) & (result == bounds[0])), bounds[0]),
             unbroadcast(g * (((a > bounds[1]) | (bounds[0] > bounds[1]))
                              & (result == bounds[1])), bounds[1]))
+
+
+# ---- the math module: Python floats stay Python floats ---------------------------------
+
+@adjoint(math.sin)
+def _(g, result, x):
+    return g * math.cos(x)
+
+
+@adjoint(math.cos)
+def _(g, result, x):
+    return -g * math.sin(x)
+
+
+@adjoint(math.tan)
+def _(g, result, x):
+    return g * (1.0 + result * result)
+
+
+@adjoint(math.exp)
+def _(g, result, x):
+    return g * result
+
+
+@adjoint(math.expm1)
+def _(g, result, x):
+    return g * (result + 1.0)
+
+
+@adjoint(math.log)
+def _(g, result, x, *base):
+    if len(base) == 0:
+        return g / x
+    return g / (x * math.log(base[0])), -g * result / (base[0] * math.log(base[0]))
+
+
+@adjoint(math.log1p)
+def _(g, result, x):
+    return g / (1.0 + x)
+
+
+@adjoint(math.sqrt)
+def _(g, result, x):
+    return g / (2.0 * result)
+
+
+@adjoint(math.tanh)
+def _(g, result, x):
+    return g * (1.0 - result * result)
+
+
+@adjoint(math.atan)
+def _(g, result, x):
+    return g / (1.0 + x * x)
+
+
+@adjoint(math.pow)
+def _(g, result, x, y):
+    return g * y * x ** (y - 1), g * result * (math.log(x) if x > 0 else 0.0)
+
+
+@adjoint(math.fabs)
+def _(g, result, x):
+    return g * ((x > 0) - (x < 0))

@@ -120,6 +120,14 @@ def unpack_adjoint(g, value):
     return np.stack(parts)
 
 
+def add_at_item(parts, index, g):
+    """The adjoints of a sequence's elements after `g` reaches element `index`
+    (`x = xs[k]` in a loop over a list of arrays)."""
+    parts = list(parts)
+    parts[index] = parts[index] + g
+    return parts
+
+
 def scalar_output(value, name):
     """Check that a differentiated function returned a scalar, and pass it on."""
     if getattr(value, "size", 1) != 1 or not hasattr(value, "__float__") and not hasattr(value, "shape"):
