@@ -561,6 +561,8 @@ class Analyzer:
             return None if ones is None else ones[::-1]
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
             return _product_ones(self.atom_ones(value.left), self.atom_ones(value.right))
+        if isinstance(value, gast.Subscript):
+            return self.index_ones(value)
         if not isinstance(value, gast.Call):
             return None
         func = value.func
@@ -588,6 +590,23 @@ class Analyzer:
                 return tuple(True if i in axes else o for i, o in enumerate(base))
             return tuple(o for i, o in enumerate(base) if i not in axes)
         return None
+
+    def index_ones(self, value):
+        """`xs[t]`, `X[:, j]`: integers drop a dimension, a bare `:` keeps it."""
+        base = self.atom_ones(value.value)
+        index = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        if base is None or len(index) > len(base):
+            return None
+        out = []
+        for i, part in enumerate(index):
+            if isinstance(part, gast.Slice) and part.lower is None and part.upper is None \
+                    and part.step is None:
+                out.append(base[i])
+            elif not isinstance(part, gast.Slice) and self.atom_kind(part) == Scalar("int"):
+                continue
+            else:
+                return None
+        return tuple(out) + tuple(base[len(index):])
 
     def value_class(self, value, kind):
         if getattr(kind, "ndim", None) == 0:

@@ -102,15 +102,18 @@ def _may_jump(stmt):
         for branch in (stmt.body, stmt.orelse))
 
 
-def _append_to_fallthrough(block, rest):
+def _append_to_fallthrough(block, rest, continues=False):
     """`block` followed by `rest`, where `rest` runs only on the paths
-    through `block` that do not jump."""
+    through `block` that do not jump (and, with `continues`, on those that
+    `continue`: a `while` loop's test runs after a `continue`)."""
+    if block and continues and isinstance(block[-1], gast.Continue):
+        return block[:-1] + rest
     if block and isinstance(block[-1], _JUMPS):
         return block
     if block and _may_jump(block[-1]):
         last = copy_node(block[-1])
-        last.body = _append_to_fallthrough(last.body, [copy_node(r) for r in rest])
-        last.orelse = _append_to_fallthrough(last.orelse, [copy_node(r) for r in rest])
+        last.body = _append_to_fallthrough(last.body, [copy_node(r) for r in rest], continues)
+        last.orelse = _append_to_fallthrough(last.orelse, [copy_node(r) for r in rest], continues)
         return block[:-1] + [last]
     return block + rest
 
@@ -385,7 +388,7 @@ class _Normalizer:
             self.loops -= 1
             self.depth -= 1
         self.origin = origin
-        body = _append_to_fallthrough(body, tail)
+        body = _append_to_fallthrough(body, tail, continues=True)
         self.emit(gast.While(test=test, body=_drop_jumps(body, loop=True), orelse=[]))
 
     def condition(self, node):

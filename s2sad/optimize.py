@@ -89,8 +89,8 @@ def names_written(node):
                     out.add(child.id)
             out |= _updated_base(t)
         return out
-    if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
-        return {node.target.id}
+    if isinstance(node, gast.AugAssign):
+        return {node.target.id} if isinstance(node.target, gast.Name) else _updated_base(node.target)
     if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
         # a rule's `np.add.at(dx, ...)` mutates its first argument
         args = node.value.args
@@ -351,10 +351,8 @@ def fold_temporaries(items, later, temporaries):
                     outside |= names_read(other)
             new = copy_node_shallow(item)
             blocks = [f for f in ("body", "orelse") if getattr(item, f, None)]
-            for f in blocks:
-                rest = set().union(*[names_read(x) for g in blocks if g != f
-                                     for x in getattr(item, g) if not isinstance(x, Comment)])
-                setattr(new, f, fold_temporaries(getattr(item, f), outside | rest, temporaries))
+            for f in blocks:                  # branches exclude each other
+                setattr(new, f, fold_temporaries(getattr(item, f), outside, temporaries))
             items[j] = new
     changed = True
     while changed:

@@ -162,6 +162,7 @@ class Reverse:
         self.block = []
         self.last_origin = None
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
+        self.in_place = set()             # loop sums only their own variable holds
 
     # ---- adjoint bookkeeping ---------------------------------------------------
 
@@ -227,9 +228,31 @@ class Reverse:
             value = gast.BinOp(left=copy_node(current.expr), op=gast.Add(), right=expr)
             scalar = scalar and current.scalar
         target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
+        if current is not None and current.owned and target in self.in_place:
+            self.emit(self.add_in_place(target, expr))
+            return
         self.release(target, ref)
         self.emit(assign(name(target, store=True), value))
         self.table[ref] = Adjoint(name(target), True, scalar)
+
+    def add_in_place(self, target, expr):
+        """`dx += c` on an array only this loop's sum holds; a scattered
+        contribution (`t = zeros_like(x); t[i] = g`) goes straight in: `dx[i] += g`."""
+        block = self.block
+        if isinstance(expr, gast.Name) and len(block) >= 2 and _zeros_of(block[-2], expr.id):
+            last = block[-1]
+            if isinstance(last, gast.Assign) and isinstance(last.targets[0], gast.Subscript) \
+                    and _is_name(last.targets[0].value, expr.id):
+                block[-2:] = []
+                index = copy_node(last.targets[0])
+                index.value = name(target)
+                return gast.AugAssign(target=index, op=gast.Add(), value=last.value)
+            if isinstance(last, gast.Expr) and isinstance(last.value, gast.Call) \
+                    and last.value.args and _is_name(last.value.args[0], expr.id):
+                block[-2:] = []
+                last.value.args[0] = name(target)     # np.add.at(dx, index, g)
+                return last
+        return gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=expr)
 
     def contribute(self, contributions):
         """Add (ref, expr, scalar) contributions; writes read by others go last."""
@@ -391,6 +414,7 @@ class Reverse:
                 carried.append((ref, (name_, before, ref[2]) if before is not None else None,
                                 (name_, end, ref[2]), own, bool(adj and adj.scalar)))
         defined = _defined_in(stmt)
+        fresh_sums = set()
         for ref in sorted(_active_inputs(stmt), key=repr):
             if (ref[0], ref[1]) in defined:
                 continue
@@ -399,10 +423,15 @@ class Reverse:
             if adj is None or not (isinstance(adj.expr, gast.Name) and adj.expr.id == own):
                 pre.append(assign(name(own, store=True),
                                   copy_node(adj.expr) if adj is not None else self.zeros(ref)))
+            if adj is None and not isinstance(self.facts.kind(ref[0], ref[1]), (Scalar, Tree)) \
+                    and own not in self.in_place:
+                fresh_sums.add(own)           # a new array: updated in place
             self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))
         for top, _, end, own, scalar in carried:
             self.table[end] = Adjoint(name(own), True, scalar)
+        self.in_place |= fresh_sums
         body = self.nested(stmt.body)
+        self.in_place -= fresh_sums
         for top, _, end, own, scalar in carried:
             self.table.pop(end, None)
             adj = self.table.pop(top, None)
@@ -758,6 +787,17 @@ class Reverse:
                 self.table[ref] = Adjoint(name(t), True, False)
             else:
                 self.accumulate(ref, name(t), False)
+
+
+def _is_name(node, id_):
+    return isinstance(node, gast.Name) and node.id == id_
+
+
+def _zeros_of(stmt, id_):
+    """Is `stmt` `id_ = np.zeros_like(...)`?"""
+    return isinstance(stmt, gast.Assign) and _is_name(stmt.targets[0], id_) \
+        and isinstance(stmt.value, gast.Call) and isinstance(stmt.value.func, gast.Attribute) \
+        and stmt.value.func.attr == "zeros_like"
 
 
 def _same(a, b):

@@ -606,3 +606,22 @@ def test_loops_and_branches_stay_loops_and_branches():
 def test_range_loop_records_no_counter():
     text = s2sad.source(s2sad.grad(f_range_argument), rand(3, seed=48), 3)
     assert "trips" not in text
+
+
+def f_continue_on_last_trip(x):
+    i = 0
+    s = 0.0
+    while i < x.shape[0]:
+        xi = x[i]
+        i = i + 1
+        if xi < 0:
+            continue
+        s = s + xi * xi
+    return s
+
+
+def test_continue_in_while_reevaluates_the_test():
+    # the last element is skipped by `continue`: the loop must still end there
+    x = np.array([0.5, -0.3, 0.7, -0.2])
+    g = check(f_continue_on_last_trip, (x,))
+    np.testing.assert_allclose(g, [1.0, 0.0, 1.4, 0.0])
