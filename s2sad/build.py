@@ -133,7 +133,7 @@ class Builder:
         reverse = fold_temporaries(eliminate_dead_code(rev.items, _names(grads)), _names(grads),
                                    rev.temporaries())
         forward = _forward_items(rev, core)
-        recorded = record(forward, reverse, ctx.namer)
+        recorded = record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
                        facts.final_versions, ctx.namer, recorded)
         defined = set(core.params).union(*(names_written(s) for s in forward
@@ -209,7 +209,7 @@ class Builder:
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
-        recorded = record(forward, reverse, ctx.namer)
+        recorded = record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer, recorded)
         live = free_names(reverse) | _names([result])
         forward = eliminate_dead_code(forward, live)

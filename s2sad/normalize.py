@@ -346,7 +346,10 @@ class _Normalizer:
             saved, self.out = self.out, []
             for t, value in prelude:
                 self.origin = origin
-                self.bind(t, self.atom(value) if not is_atom(value) else value)
+                if isinstance(t, gast.Name):
+                    self.emit(gast.Assign(targets=[_store(t.id)], value=value, type_comment=None))
+                else:
+                    self.bind(t, self.atom(value) if not is_atom(value) else value)
             head = self.out
             self.out = saved
             body = head + self.block(s.body)

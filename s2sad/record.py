@@ -2,18 +2,26 @@
 
 The reverse sweep runs after the whole forward sweep, so a value made
 inside a loop is gone by then: the next trip overwrote it.  Each such value
-the reverse sweep reads is pushed on a list of its own right where the
-forward sweep makes it (`t_stack.append(t)`) and popped at the start of the
-reverse of the block that made it (`t = t_stack.pop()`), so the reverse of
-every trip sees that trip's value.  Nothing else is recorded: values from
-outside the loop are read where they are, a `for` loop's counter is
-recounted by the reverse loop, and a loop's trip count is recorded only
-where it cannot be recomputed (`while`, `break`).
+the reverse sweep reads is either
+
+* recomputed at the start of the reverse of the block that made it, where
+  that is cheap and its operands are at hand there (`xs_t = xs[t]`, a
+  comparison of numbers), or
+* pushed on a list of its own right where the forward sweep makes it
+  (`t_stack.append(t)`) and popped at the start of the reverse of that
+  block (`t = t_stack.pop()`),
+
+so the reverse of every trip sees that trip's value.  Nothing else is
+recorded: values from outside the loops are read where they are, a `for`
+loop's counter is recounted by the reverse loop, and a loop's trip count
+is recorded only where it cannot be recomputed (`while`, `break`).
 """
 
 import gast
 
-from .optimize import Comment, blocks_of, walk_items
+from .kinds import Scalar
+from .optimize import Comment, blocks_of
+from .trees import copy_node
 
 _LOOPS = (gast.For, gast.While)
 
@@ -23,104 +31,165 @@ def _name(id_, store=False):
                      type_comment=None)
 
 
-def _stmt(node, origin):
-    if origin is not None:
-        node.s2sad_origin = origin
-    return node
-
-
 class _Block:
-    """A forward block: the list, whether a loop runs it, the loop around it
-    that is outermost (and the block holding that loop), and the statement
-    owning it."""
+    """A forward block: its items, the loops around it, the block around it,
+    the loop around it that is outermost (with the list holding that loop),
+    and the statement (and field) owning it."""
 
-    def __init__(self, items, loops, outermost, owner, field):
-        self.items, self.loops, self.outermost = items, loops, outermost
-        self.owner, self.field = owner, field
+    def __init__(self, items, loops, parent, outermost, owner, field):
+        self.items, self.loops, self.parent = items, loops, parent
+        self.outermost, self.owner, self.field = outermost, owner, field
+
+    def within(self, other):
+        block = self
+        while block is not None:
+            if block is other:
+                return True
+            block = block.parent
+        return False
 
 
-def record(forward, reverse, namer):
-    """Insert the pushes and pops; returns the versions recorded."""
-    blocks, sites, top_sites, counters = _forward_map(forward)
-    needs = {}                            # key -> [site, nodes reading it]
+def record(forward, reverse, namer, facts):
+    """Insert the recomputations, pushes and pops; returns the versions handled."""
+    sites, top_sites, counters = _forward_map(forward)
+    needs = {}                            # key -> [(block, anchor), [reading nodes]]
     order = []
+
+    def need(node, key, site):
+        if site is None or not site[0].loops:
+            return
+        if key not in needs:
+            needs[key] = [site, []]
+            order.append(key)
+        needs[key][1].append(node)
+
+    def site_of(ref, inside):
+        """Where the value a reverse read sees was made: a loop's top-of-trip
+        value is that trip's inside the loop's reverse, its final one after."""
+        if ref in top_sites and top_sites[ref][0].owner in inside:
+            return top_sites[ref]
+        return sites.get(ref)
+
+    def read(node, inside):
+        if getattr(node, "s2sad_trips_of", None) is not None:
+            need(node, ("trips", node.id), sites.get(("trips", node.id)))
+            return
+        ref = getattr(node, "s2sad_ref", None)
+        if ref is None or len(ref) != 2 or ref in counters or isinstance(node.ctx, gast.Store):
+            return
+        site = site_of(ref, inside)
+        need(node, (ref, id(site[0]) if site else None), site)
 
     def visit(items, inside):
         for item in items:
             if isinstance(item, Comment):
                 continue
-            pair = getattr(item, "s2sad_pair", None)
             for node in _own_nodes(item):
-                trips_of = getattr(node, "s2sad_trips_of", None)
-                if trips_of is not None:
-                    site = sites.get(("trips", node.id))
-                    key = ("trips", node.id)
-                else:
-                    ref = getattr(node, "s2sad_ref", None)
-                    if ref is None or len(ref) != 2 or ref in counters:
-                        continue
-                    site = top_sites.get(ref) if ref in top_sites and \
-                        top_sites[ref][0].owner in inside else sites.get(ref)
-                    key = (ref, site[0].owner if site else None, site[1] if site else None)
-                if site is None or not site[0].loops:
-                    continue
-                if key not in needs:
-                    needs[key] = [site, []]
-                    order.append(key)
-                needs[key][1].append(node)
-            for field_ in ("body", "orelse"):
-                block = getattr(item, field_, None)
-                if block:
-                    visit(block, inside | ({pair} if isinstance(pair, _LOOPS) else set()))
+                read(node, inside)
+            pair = getattr(item, "s2sad_pair", None)
+            for block in blocks_of(item):
+                visit(block, inside | ({pair} if isinstance(pair, _LOOPS) else set()))
 
     visit(reverse, frozenset())
+    remade = {}                           # key -> the forward statement recomputed
+    for key in order:                     # grows while recomputations read more
+        (block, anchor), _ = needs[key]
+        if key[0] == "trips" or not _cheap(anchor, key[0], facts):
+            continue
+        operands = [n for n in gast.walk(anchor.value) if getattr(n, "s2sad_ref", None)]
+        if not all(_at_hand(n.s2sad_ref, block, sites, top_sites, counters) for n in operands):
+            continue
+        copied = copy_node(anchor)
+        remade[key] = copied
+        inside = frozenset(loop for loop in block.loops)
+        for node in gast.walk(copied.value):
+            if getattr(node, "s2sad_ref", None) is not None:
+                read(node, inside)
+        needs[key][1].append(copied.targets[0])
     if not needs:
         return set()
     versions = {}
     for key in order:
         if key[0] != "trips":
             versions.setdefault(key[0][0], set()).add(key[0])
-    pops = {}                             # id(forward block) -> [(position, pop statement)]
-    recorded = set()
+    starts = {}                           # (id(owner), field) -> [(block, push or anchor, statement)]
+    handled = set()
     for key in order:
         (block, anchor), nodes = needs[key]
-        if key[0] == "trips":
-            name = key[1]
-        else:
-            ref = key[0]
-            recorded.add(ref)
-            name = ref[0]
+        name = key[1] if key[0] == "trips" else key[0][0]
+        if key[0] != "trips":
+            handled.add(key[0])
+            if len(versions[name]) > 1:   # two values of one name: each its own
+                target = namer.fresh(f"{name}_{key[0][1]}")
+                for node in nodes:
+                    node.id = target
+        slot = starts.setdefault((id(block.owner), block.field), [])
+        if key in remade:
+            slot.append((block, anchor, remade[key], False))
+            continue
+        target = nodes[0].id if nodes else name
         stack = namer.fresh(f"{name}_stack")
-        target = name
-        if key[0] != "trips" and len(versions[name]) > 1:
-            target = namer.fresh(f"{name}_{ref[1]}")
-            for node in nodes:
-                node.id = target
         origin = getattr(anchor, "s2sad_origin", None) or getattr(block.owner, "s2sad_origin", None)
-        push = _stmt(gast.Expr(value=gast.Call(
+        push = gast.Expr(value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
-            args=[_name(name)], keywords=[])), origin)
-        push.s2sad_effect = True
-        position = 0 if anchor is None else next(
-            i for i, x in enumerate(block.items) if x is anchor) + 1
+            args=[_name(name)], keywords=[]))
+        push.s2sad_origin = origin
+        push.s2sad_effect = push.s2sad_push = True
+        position = 0 if anchor is None else _index(block.items, anchor) + 1
         while position < len(block.items) and getattr(block.items[position], "s2sad_push", False):
             position += 1
-        push.s2sad_push = True
         block.items.insert(position, push)
         holder, loop = block.outermost
-        init = _stmt(gast.Assign(targets=[_name(stack, True)], value=gast.List(elts=[], ctx=gast.Load()),
-                                 type_comment=None), getattr(loop, "s2sad_origin", None))
+        init = gast.Assign(targets=[_name(stack, True)], value=gast.List(elts=[], ctx=gast.Load()),
+                           type_comment=None)
+        init.s2sad_origin = getattr(loop, "s2sad_origin", None)
         init.s2sad_effect = True
-        holder.insert(next(i for i, x in enumerate(holder) if x is loop), init)
+        holder.insert(_index(holder, loop), init)
         pop = gast.Assign(targets=[_name(target, True)], value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="pop", ctx=gast.Load()), args=[],
             keywords=[]), type_comment=None)
-        pops.setdefault((id(block.owner), block.field), []).append((block, push, pop))
-    for key, entries in pops.items():     # pop in the reverse order of the pushes
-        pops[key] = [pop for block, push, pop in sorted(
-            entries, key=lambda e: -next(i for i, x in enumerate(e[0].items) if x is e[1]))]
-    _insert_pops(reverse, pops)
-    return recorded
+        slot.append((block, push, pop, True))
+    for key, entries in starts.items():
+        # pops in the reverse order of the pushes, then recomputations in forward order
+        pops = sorted((e for e in entries if e[3]), key=lambda e: -_index(e[0].items, e[1]))
+        remakes = sorted((e for e in entries if not e[3]), key=lambda e: _index(e[0].items, e[1]))
+        starts[key] = [e[2] for e in pops + remakes]
+    _insert_at_starts(reverse, starts)
+    return handled
+
+
+def _index(items, item):
+    return next(i for i, x in enumerate(items) if x is item)
+
+
+def _cheap(stmt, ref, facts):
+    """Is recomputing this statement as cheap as keeping its value: a view
+    (`xs[t]`, `x.T`, `x.shape`) or arithmetic on Python numbers?"""
+    if not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name):
+        return False
+    value = stmt.value
+    if any(isinstance(n, gast.Call) for n in gast.walk(value)):
+        return False
+    if isinstance(value, (gast.Attribute, gast.Name)):
+        return True
+    if isinstance(value, gast.Subscript):
+        index = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        return all(isinstance(p, (gast.Slice, gast.Constant)) or isinstance(
+            facts.kind(*p.s2sad_ref) if getattr(p, "s2sad_ref", None) else None, Scalar)
+            for p in index)
+    return isinstance(facts.kind(*ref), Scalar)
+
+
+def _at_hand(ref, block, sites, top_sites, counters):
+    """Is this value available at the start of the reverse of `block`?"""
+    if ref in counters:
+        return True
+    if ref in top_sites and top_sites[ref][0].owner in block.loops:
+        return True
+    site = sites.get(ref)
+    if site is None or not site[0].loops:
+        return site is not None or ref[1] == 0       # made outside every loop (or a parameter)
+    return block.within(site[0])
 
 
 def _own_nodes(item):
@@ -132,21 +201,18 @@ def _own_nodes(item):
     return list(gast.walk(item))
 
 
-def _insert_pops(reverse, pops):
+def _insert_at_starts(reverse, starts):
     def visit(items):
         for item in items:
             if isinstance(item, Comment):
                 continue
             pair = getattr(item, "s2sad_pair", None)
             if pair is not None:
-                fields = {"body": "body", "orelse": "orelse"}
-                for field_, forward_field in fields.items():
+                for field_ in ("body", "orelse"):
                     block = getattr(item, field_, None)
-                    if block is None:
-                        continue
-                    key = (id(pair), forward_field)
-                    if key in pops:
-                        block[:0] = pops.pop(key)
+                    key = (id(pair), field_)
+                    if block is not None and key in starts:
+                        block[:0] = starts.pop(key)
             for block in blocks_of(item):
                 visit(block)
 
@@ -154,14 +220,13 @@ def _insert_pops(reverse, pops):
 
 
 def _forward_map(forward):
-    """Blocks, the sites values are made at, and the loops' counters."""
-    blocks = {}
+    """The sites values are made at, and the loops' counters."""
     sites = {}                            # ref -> (_Block, anchor statement or None)
     top_sites = {}                        # a loop's top-of-trip value -> (_Block of its body, None)
     counters = set()
 
-    def visit(items, loops, outermost, owner, field_):
-        block = blocks[id(items)] = _Block(items, loops, outermost, owner, field_)
+    def visit(items, loops, parent, outermost, owner, field_):
+        block = _Block(items, loops, parent, outermost, owner, field_)
         for item in list(items):
             if isinstance(item, Comment):
                 continue
@@ -175,8 +240,8 @@ def _forward_map(forward):
                 continue
             for name, (phi, *_) in facts.joins.items():
                 sites[(name, phi)] = (block, item)
-            inner_outermost = outermost if outermost is not None else (items, item)
             if isinstance(item, _LOOPS):
+                inner_outermost = outermost if outermost is not None else (items, item)
                 for name, (phi, *_) in facts.carried.items():
                     sites[(name, phi)] = (block, item)
                 if facts.counter is not None:
@@ -184,13 +249,13 @@ def _forward_map(forward):
                 trips = getattr(item, "s2sad_trips", None)
                 if trips is not None:
                     sites[("trips", trips)] = (block, item)
-                body = visit(item.body, loops + (item,), inner_outermost, item, "body")
+                body = visit(item.body, loops + (item,), block, inner_outermost, item, "body")
                 for name, (phi, *_) in facts.carried.items():
                     top_sites[(name, phi)] = (body, None)
             else:
-                visit(item.body, loops, outermost, item, "body")
-                visit(item.orelse, loops, outermost, item, "orelse")
+                visit(item.body, loops, block, outermost, item, "body")
+                visit(item.orelse, loops, block, outermost, item, "orelse")
         return block
 
-    visit(forward, (), None, None, None)
-    return blocks, sites, top_sites, counters
+    visit(forward, (), None, None, None, None)
+    return sites, top_sites, counters
