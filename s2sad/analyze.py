@@ -42,6 +42,7 @@ class StmtFacts:
     joins: dict = field(default_factory=dict)      # if: name -> (after, body's, else's)
     carried: dict = field(default_factory=dict)    # loop: name -> [top of trip, before, end of trip]
     counter: tuple = None                          # for: (name, version) of the counter
+    copy_needed: bool = True                       # `x = x.copy()` before `x[i] = v`
 
 
 def merge_kinds(a, b):
@@ -133,7 +134,19 @@ def statement_value(stmt):
     return None
 
 
+def updated_name(stmt):
+    """The array an in-place update statement changes, or None."""
+    if not getattr(stmt, "s2sad_update", False):
+        return None
+    if isinstance(stmt, gast.Assign):
+        return stmt.targets[0].value.id
+    return stmt.value.args[0].id
+
+
 def assigned_names(stmt):
+    base = updated_name(stmt)
+    if base is not None:
+        return [base]
     if not isinstance(stmt, gast.Assign):
         return []
     target = stmt.targets[0]
@@ -411,6 +424,14 @@ class Analyzer:
             return self.loop(stmt, sf)
         value = statement_value(stmt)
         self.read(stmt, sf, value_operands(value) if value is not None else [])
+        base = updated_name(stmt)
+        if base is not None:               # `x[i] = v`, `np.add.at(x, i, v)`: a new value of x
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+            if target is not None:
+                self.read(stmt, sf, [target.value] + index_atoms(target.slice))
+            old = self.current[base]
+            self.define(base, self.kinds[(base, old)], self.shape_class[(base, old)], sf)
+            return
         if isinstance(stmt, gast.Assign):
             self.assign(stmt, sf)
         if isinstance(stmt, gast.Return):
@@ -446,8 +467,6 @@ class Analyzer:
         last trip); it is also their version after the loop.  Kinds that
         change across a trip (an int that becomes a float) are merged and the
         body walked again."""
-        if isinstance(stmt, gast.For):
-            self.read(stmt, sf, list(stmt.iter.args))
         assigned = sorted({n for s in stmt.body for n in assigned_names_deep(s)}
                           | ({stmt.target.id} if isinstance(stmt, gast.For) else set()))
         before = {name: self.current.get(name) for name in assigned}
@@ -457,6 +476,8 @@ class Analyzer:
             snapshot = (dict(self.kinds), dict(self.shape_class), dict(self.stmts),
                         dict(self.current), self._classes)
             sf.carried = {}
+            if isinstance(stmt, gast.For):
+                self.read(stmt, sf, list(stmt.iter.args))
             for name in assigned:
                 if isinstance(stmt, gast.For) and name == stmt.target.id:
                     continue
@@ -709,6 +730,10 @@ def _check_in_place_updates(an, facts):
             for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
                 roots[(name, phi)] = frozenset().union(
                     *[roots.get((name, v), frozenset()) for v in incoming if v is not None])
+            base = updated_name(stmt)
+            if base is not None:                     # changed in place: the same memory
+                roots[(base, sf.writes[base])] = roots.get((base, sf.reads[base]), frozenset())
+                continue
             if not isinstance(stmt, gast.Assign):
                 continue
             shared = _shared_roots(an, stmt.value, sf, roots)
@@ -716,18 +741,55 @@ def _check_in_place_updates(an, facts):
                 if (name, version) not in roots or shared:
                     roots[(name, version)] = shared if shared else frozenset([next(fresh)])
             target = stmt.targets[0]
-            if getattr(stmt, "s2sad_augmented", False) and isinstance(target, gast.Name):
+            if getattr(stmt, "s2sad_copy_on_write", False):
+                old = (target.id, sf.reads[target.id])
+                start = next(i for i, (s_, _) in enumerate(order) if s_ is loops[0]) \
+                    if loops else index + 1
+                updates.append((stmt, old, start))
+            elif getattr(stmt, "s2sad_augmented", False) and isinstance(target, gast.Name):
                 old = (target.id, sf.reads.get(target.id))
                 if not isinstance(facts.kind(*old), (Scalar, Opaque, Tree)):
                     # in a loop, the statements before it run again
                     start = next(i for i, (s_, _) in enumerate(order) if s_ is loops[0]) \
                         if loops else index + 1
                     updates.append((stmt, old, start))
+    # the copy before `x[i] = v` is not needed where nothing else reads the old
+    # array and it is not the caller's
+    params = frozenset().union(*[roots[(p, 0)] for p in core.params])
+    last_update = max((i for i, (s_, _) in enumerate(order) if updated_name(s_)), default=-1)
+    for stmt, old, _ in updates:
+        if not getattr(stmt, "s2sad_copy_on_write", False):
+            continue
+        memory = roots[old]
+        # every other read of this memory must come after the last update, outside
+        # loops (it sees the final array); `x[i]` read for `x[i] += v` is done first
+        unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0
+        for i, (other, loops) in enumerate(order):
+            if unsafe:
+                break
+            if other is stmt or getattr(other, "s2sad_copy_on_write", False) \
+                    or getattr(other, "s2sad_item_read", False):
+                continue
+            for name, version in facts.stmts[id(other)].reads.items():
+                if name == old[0] and updated_name(other) == name:
+                    continue                         # the update itself
+                if roots.get((name, version), frozenset()) & memory and (loops or i < last_update):
+                    unsafe = True
+        facts.stmts[id(stmt)].copy_needed = unsafe
+    made_at = {}                                     # (name, version) -> index it is made at
+    for i, (s_, _) in enumerate(order):
+        sf = facts.stmts[id(s_)]
+        for name, version in sf.writes.items():
+            made_at[(name, version)] = i
+    positions = {id(s_): i for i, (s_, _) in enumerate(order)}
     for stmt, old, start in updates:
-        for later, _ in order[start:]:
+        at = positions[id(stmt)]
+        for offset, (later, _) in enumerate(order[start:]):
             sf = facts.stmts[id(later)]
             for name, version in sf.reads.items():
-                if (name, version) != old and roots.get((name, version), frozenset()) & roots[old]:
+                if start + offset < at and start <= made_at.get((name, version), -1) < start + offset:
+                    continue                         # made earlier in this same trip
+                if name != old[0] and roots.get((name, version), frozenset()) & roots[old]:
                     what = f"`{name}`" if name in core.user_names else "another value"
                     raise core.source.error(
                         stmt.s2sad_origin,
@@ -844,6 +906,14 @@ def _atom_refs(an, atom, sf, path=None):
 
 def _flow(an, stmt, sf):
     """Which output refs of a statement depend on which input refs."""
+    base = updated_name(stmt)
+    if base is not None:
+        if isinstance(stmt, gast.Assign):
+            sources = [stmt.targets[0].value, stmt.value]
+        else:
+            sources = [stmt.value.args[0]] + stmt.value.args[2:3]
+        ins = [r for a in sources for r in _atom_refs(an, a, sf)]
+        return [(o, ins) for o in _refs(an, base, sf.writes[base])]
     if not isinstance(stmt, gast.Assign):
         return []
     target = stmt.targets[0]

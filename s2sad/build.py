@@ -281,6 +281,10 @@ def _forward_block(rev, core, stmts):
                     s.s2sad_origin = stmt.s2sad_origin
                 stmt.body.insert(0, step)
                 extra.append(start)
+        elif getattr(stmt, "s2sad_copy_on_write", False) and not stmt.s2sad_facts.copy_needed:
+            continue                      # nothing else reads the old array: update it in place
+        elif getattr(stmt, "s2sad_update", False):
+            stmt.s2sad_effect = True
         elif not getattr(stmt, "s2sad_effect", False) and _has_effect(core, stmt):
             stmt.s2sad_effect = True
         for s in extra + [stmt]:

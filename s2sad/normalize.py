@@ -32,6 +32,7 @@ import builtins
 from dataclasses import dataclass
 
 import gast
+import numpy as np
 
 from .names import Namer, hint_for
 from .parse import MISSING, Source
@@ -92,6 +93,23 @@ def _literal_pair(target, value):
 
 
 _JUMPS = (gast.Break, gast.Continue, gast.Return)
+
+_MUTATING_METHODS = {
+    "fill": "make a new array: `np.full_like(x, value)`",
+    "sort": "use `np.sort(x)`, which returns a sorted copy",
+    "resize": "use `np.resize(x, shape)`",
+    "put": "assign items instead (`x[i] = v`)",
+    "itemset": "assign items instead (`x[i] = v`)",
+    "partition": "use `np.partition(x, k)`",
+}
+_MUTATING_FUNCTIONS = (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal)
+
+
+def _same_object(a, b):
+    try:
+        return a is b or a == b
+    except Exception:
+        return False
 
 
 def _may_jump(stmt):
@@ -249,7 +267,16 @@ class _Normalizer:
         if isinstance(value, (gast.Yield, gast.YieldFrom, gast.Await)):
             self.expression(value)        # raises
         if isinstance(value, gast.Call):
-            self.emit(gast.Expr(value=self.expression(value)))
+            call = self.expression(value)
+            self.check_mutation(call)
+            func = call.func
+            target = self.src.namespace.resolve(func, self.locals) \
+                if getattr(func, "s2sad_global", False) else MISSING
+            if target is not MISSING and _same_object(target, np.add.at) and call.args \
+                    and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
+                self.update_call(call)
+                return
+            self.emit(gast.Expr(value=call))
         elif not isinstance(value, (gast.Constant, gast.Name)):
             self.atom(value)              # evaluated for errors; kept only if used
 
@@ -410,10 +437,19 @@ class _Normalizer:
 
     def stmt_AugAssign(self, s):
         target = s.target
+        if isinstance(target, gast.Subscript):
+            # `x[i] += v` is `x[i] = x[i] + v` (repeated indices: the last write wins)
+            base, index = self.update_target(target)
+            item = self.bind_temp(gast.Subscript(value=_name(base), slice=index, ctx=gast.Load()),
+                                  f"{base}_item")
+            self.out[-1].s2sad_item_read = True          # read before the update, used once
+            total = self.bind_temp(gast.BinOp(left=item, op=s.op, right=self.atom(s.value)),
+                                   f"{base}_item_new")
+            self.update(base, copy_node(index), total)
+            return
         if not isinstance(target, gast.Name):
-            self.fail(s, "in-place updates of items or attributes are not supported yet",
-                      "build a new array instead (for example with np.where or "
-                      "np.concatenate) and assign it to a name")
+            self.fail(s, "in-place updates of attributes are not supported",
+                      "keep the value in a variable of its own")
         value = gast.BinOp(left=_name(target.id), op=s.op, right=self.atom(s.value))
         stmt = gast.Assign(targets=[_store(target.id)], value=value, type_comment=None)
         stmt.s2sad_augmented = True
@@ -421,6 +457,9 @@ class _Normalizer:
 
     def assign(self, targets, value):
         first = targets[0]
+        if isinstance(first, gast.Subscript) and len(targets) == 1:
+            self.in_place(first, self.atom(value))
+            return
         if isinstance(first, gast.Name) and isinstance(value, (gast.IfExp, gast.BoolOp)):
             self.choice(value, first.id)          # `z = a if c else b`: z in each branch
             source = _name(first.id)
@@ -487,13 +526,77 @@ class _Normalizer:
             for elt, temp in nested:
                 self.bind(elt, temp)
             return
-        self.in_place(target)
+        self.in_place(target, atom)
 
-    def in_place(self, target):
-        what = "items" if isinstance(target, gast.Subscript) else "attributes"
-        self.fail(self.origin, f"assigning to {what} (an in-place update) is not supported yet",
-                  "build a new array instead (for example with np.where or np.concatenate) "
-                  "and assign it to a name")
+    def in_place(self, target, atom=None):
+        if not isinstance(target, gast.Subscript) or atom is None:
+            what = "items" if isinstance(target, gast.Subscript) else "attributes"
+            self.fail(self.origin, f"assigning to {what} inside an unpacking is not supported",
+                      "assign to a name first, then store it with its own statement")
+        base, index = self.update_target(target)
+        self.update(base, index, atom)
+
+    def update_target(self, target):
+        """`x[i, j]` as a target: the name updated, and the index in atoms."""
+        if not isinstance(target.value, gast.Name):
+            self.fail(self.origin, "only items of a named array can be assigned "
+                                   "(`x[i][j] = v` updates a temporary)",
+                      "index once: `x[i, j] = v`")
+        if target.value.id not in self.locals:
+            self.fail(self.origin, f"`{target.value.id}` is not a local variable: updating it "
+                                   "would change state outside the function",
+                      "copy it into a local array first (`a = np.array(...)`)")
+        return target.value.id, self.index(target.slice)
+
+    def check_mutation(self, call):
+        """Calls that change an array in place would go unseen by the gradient."""
+        func = call.func
+        args = call.args
+        named = [a for a in args[:1] if isinstance(a, gast.Name) and a.id in self.locals]
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False) \
+                and func.attr in _MUTATING_METHODS and isinstance(func.value, gast.Name):
+            self.fail(self.origin, f"`.{func.attr}()` changes `{func.value.id}` in place, which "
+                                   "s2sad does not differentiate",
+                      _MUTATING_METHODS[func.attr])
+        target = self.src.namespace.resolve(func, self.locals) \
+            if getattr(func, "s2sad_global", False) or isinstance(func, gast.Name) else MISSING
+        name = getattr(target, "__name__", "")
+        if named and (any(_same_object(target, f) for f in _MUTATING_FUNCTIONS)
+                      or name == "at" and not _same_object(target, np.add.at)):
+            self.fail(self.origin, f"this call changes `{named[0].id}` in place, which s2sad "
+                                   "does not differentiate",
+                      "assign items instead (`x[i] = v`), or use np.add.at to sum into an array")
+        for k in call.keywords:
+            if k.arg == "out":
+                self.fail(self.origin, "`out=` writes into an existing array, which s2sad does "
+                                       "not differentiate", "assign the result to a name")
+
+    def update_call(self, call):
+        """`np.add.at(x, i, v)`: x changes in place (copied first, as for `x[i] = v`)."""
+        base = call.args[0].id
+        copy = gast.Assign(targets=[_store(base)], value=gast.Call(
+            func=gast.Attribute(value=_name(base), attr="copy", ctx=gast.Load()), args=[],
+            keywords=[]), type_comment=None)
+        copy.s2sad_copy_on_write = True
+        self.emit(copy)
+        stmt = gast.Expr(value=call)
+        stmt.s2sad_update = True
+        self.emit(stmt)
+
+    def update(self, base, index, atom):
+        """`x[i] = v`: the array is copied first (`x = x.copy()`), so every value
+        the gradient needs stays as it was and the caller's array is never
+        changed; the analysis drops the copy where nothing else reads the old
+        array."""
+        copy = gast.Assign(targets=[_store(base)], value=gast.Call(
+            func=gast.Attribute(value=_name(base), attr="copy", ctx=gast.Load()), args=[],
+            keywords=[]), type_comment=None)
+        copy.s2sad_copy_on_write = True
+        self.emit(copy)
+        stmt = gast.Assign(targets=[gast.Subscript(value=_name(base), slice=index, ctx=gast.Store())],
+                           value=atom, type_comment=None)
+        stmt.s2sad_update = True
+        self.emit(stmt)
 
     # ---- expressions ------------------------------------------------------
 

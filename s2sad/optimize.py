@@ -231,22 +231,28 @@ def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()
     if not late:
         return
     sites = _definition_sites(forward)
+    updated = {_updated_base(n.targets[0]).pop() if isinstance(n, gast.Assign) else n.value.args[0].id
+               for n in walk_items(forward) if getattr(n, "s2sad_update", False)}
     storage = {}
     for name in sorted({r[0] for r in late}):
         versions = [v for (n, v), site in sites.items() if n == name and v > 0]
-        if all(sites[(name, v)].plain and sites[(name, v)].top for v in versions):
+        if name not in updated and all(sites[(name, v)].plain and sites[(name, v)].top
+                                       for v in versions):
             for v in versions:                # the first version keeps the user's name
                 storage[(name, v)] = namer.fresh(f"{name}_{v}")
             continue
         for ref in sorted(r for r in late if r[0] == name):
             site = sites.get(ref)
             new = storage[ref] = namer.fresh(f"{name}_{ref[1]}")
-            if site is not None and site.plain:
+            if site is not None and site.plain and name not in updated:
                 continue                      # renamed where it is assigned
+            value = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+            if name in updated:               # it changes in place later: a real copy
+                value = gast.Call(func=gast.Attribute(value=value, attr="copy", ctx=gast.Load()),
+                                  args=[], keywords=[])
             copy = gast.Assign(targets=[gast.Name(id=new, ctx=gast.Store(), annotation=None,
                                                   type_comment=None)],
-                               value=gast.Name(id=name, ctx=gast.Load(), annotation=None,
-                                               type_comment=None), type_comment=None)
+                               value=value, type_comment=None)
             copy.s2sad_effect = True
             block, anchor = (site.block, site.anchor) if site is not None else (forward, None)
             index = 0 if anchor is None else next(i for i, x in enumerate(block) if x is anchor) + 1
@@ -289,11 +295,9 @@ def _definition_sites(forward):
                 for inner in blocks_of(item):
                     visit(inner, False)
                 continue
-            if isinstance(item, gast.Assign):
-                for node in gast.walk(item.targets[0]):
-                    ref = getattr(node, "s2sad_ref", None)
-                    if ref is not None and isinstance(node.ctx, gast.Store):
-                        sites[ref] = _Site(block, item, True, top)
+            if facts is not None:
+                for ref in facts.writes.items():
+                    sites[ref] = _Site(block, item, not getattr(item, "s2sad_update", False), top)
 
     visit(forward, True)
     for ref in joined:

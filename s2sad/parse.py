@@ -17,6 +17,7 @@ import textwrap
 import types
 
 import gast
+import numpy as np
 
 from .errors import TransformError
 
@@ -55,7 +56,7 @@ class Namespace:
             return self.lookup(node.id)
         if isinstance(node, gast.Attribute):
             base = self.resolve(node.value, local_names)
-            if base is MISSING or not isinstance(base, (types.ModuleType, type)):
+            if base is MISSING or not isinstance(base, (types.ModuleType, type, np.ufunc)):
                 return MISSING
             return getattr(base, node.attr, MISSING)
         return MISSING

@@ -231,11 +231,9 @@ def _forward_map(forward):
             if isinstance(item, Comment):
                 continue
             facts = getattr(item, "s2sad_facts", None)
-            if isinstance(item, gast.Assign):
-                for node in gast.walk(item.targets[0]):
-                    ref = getattr(node, "s2sad_ref", None)
-                    if ref is not None and isinstance(node.ctx, gast.Store):
-                        sites[ref] = (block, item)
+            if facts is not None and not blocks_of(item):
+                for ref in facts.writes.items():
+                    sites[ref] = (block, item)
             if facts is None or not blocks_of(item):
                 continue
             for name, (phi, *_) in facts.joins.items():

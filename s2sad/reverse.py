@@ -28,6 +28,7 @@ import numpy as np
 
 from . import rules, runtime
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
+from .analyze import updated_name
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -313,10 +314,13 @@ class Reverse:
             if isinstance(stmt, (gast.For, gast.While)):
                 self.reverse_loop(stmt, sf)
                 continue
-            if not sf.active or not isinstance(stmt, gast.Assign):
+            if not sf.active or not (isinstance(stmt, gast.Assign) or updated_name(stmt)):
                 continue
             self.block = []
-            self.statement(stmt, sf)
+            if updated_name(stmt):
+                self.update(stmt, sf)
+            else:
+                self.statement(stmt, sf)
             if self.block:
                 self.comment(stmt.s2sad_origin)
                 self.items.extend(self.block)
@@ -522,6 +526,16 @@ class Reverse:
                                  "register a rule with @s2sad.adjoint that returns a flat tuple")
         self.primitive(stmt, sf, outs, adjoints)
 
+    def update(self, stmt, sf):
+        """`x[i] = v` / `np.add.at(x, i, v)`: the new x's adjoint goes to v's
+        items and to the old x (less what was overwritten)."""
+        base = updated_name(stmt)
+        outs = [(base, sf.writes[base], path) for path, _ in leaves(self.facts.kind(base, sf.writes[base]))]
+        adjoints = {ref[2]: self.table.get(ref) for ref in outs}
+        if all(a is None for a in adjoints.values()):
+            return
+        self.primitive(stmt, sf, outs, adjoints)
+
     def item_of_sequence(self, stmt, sf, outs, adjoints):
         """`x = xs[k]` with `k` known only at run time (a loop over a list of
         arrays): the adjoint goes to whichever element `k` picks, through
@@ -580,7 +594,8 @@ class Reverse:
                 f"`{what}` has no gradient rule and no Python source s2sad can read",
                 f"register one with @s2sad.adjoint({what}) (see the API docs), or wrap the "
                 f"argument in s2sad.stop_gradient if no gradient should flow through it")
-        result = copy_node(stmt.targets[0])
+        base = updated_name(stmt)
+        result = name(base, outs[0][:2]) if base else copy_node(stmt.targets[0])
         result.ctx = gast.Load()
         result_kind = self.facts.kind(*result.s2sad_ref)
         operands = [Operand(a, self.kind(a) or UNKNOWN, self.same_shape(result, a)) for a in args]
@@ -681,6 +696,9 @@ class Reverse:
 
     def operation(self, stmt, value):
         """The rule key, positional atoms and keyword atoms of an operation."""
+        if updated_name(stmt) and isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            return runtime.setitem, [target.value, target.slice, value], {}
         if isinstance(value, gast.BinOp):
             return rules.BINARY_OPERATORS[type(value.op)], [value.left, value.right], {}
         if isinstance(value, gast.UnaryOp):
@@ -759,6 +777,7 @@ class Reverse:
         fcall.func = name(fwd)
         fstmt = assign(gast.Tuple(elts=[target, name(saved, store=True)], ctx=gast.Store()), fcall)
         fstmt.s2sad_origin = stmt.s2sad_origin
+        fstmt.s2sad_facts = stmt.s2sad_facts
         fstmt.s2sad_effect = True
         self.replacements[id(stmt)] = fstmt
         # reverse: dx, dW = f_bwd(dy, saved)

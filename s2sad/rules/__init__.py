@@ -115,11 +115,24 @@ def _check_signature(fn, rule, leading):
             f"the function's defaults (or **kwargs for those it ignores)") from None
 
 
+def _key(fn):
+    """Registry key: the object's identity; a ufunc's method (`np.add.at`) is a
+    new object at every access, so it is keyed by its ufunc and name."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return ("ufunc", id(owner), fn.__name__)
+    return id(fn)
+
+
+def _same(a, b):
+    return a is b or isinstance(getattr(a, "__self__", None), np.ufunc) and a == b
+
+
 def adjoint(fn):
     """Register the reverse rule of `fn`: `rule(g, result, *args, **kwargs)`."""
     def register(rule):
         _check_signature(fn, rule, 2)
-        _ADJOINTS[id(fn)] = (fn, rule)
+        _ADJOINTS[_key(fn)] = (fn, rule)
         _bump()
         return rule
     return register
@@ -129,7 +142,7 @@ def tangent(fn):
     """Register the forward rule of `fn`: `rule(tangents, result, *args, **kwargs)`."""
     def register(rule):
         _check_signature(fn, rule, 2)
-        _TANGENTS[id(fn)] = (fn, rule)
+        _TANGENTS[_key(fn)] = (fn, rule)
         _bump()
         return rule
     return register
@@ -138,22 +151,23 @@ def tangent(fn):
 def nondifferentiable(*fns):
     """Declare functions whose outputs carry no gradient (shapes, indices, constants)."""
     for fn in fns:
-        _NONDIFF[id(fn)] = fn
+        _NONDIFF[_key(fn)] = fn
     _bump()
 
 
 def lookup_adjoint(fn):
-    entry = _ADJOINTS.get(id(fn))
-    return entry[1] if entry is not None and entry[0] is fn else None
+    entry = _ADJOINTS.get(_key(fn))
+    return entry[1] if entry is not None and _same(entry[0], fn) else None
 
 
 def lookup_tangent(fn):
-    entry = _TANGENTS.get(id(fn))
-    return entry[1] if entry is not None and entry[0] is fn else None
+    entry = _TANGENTS.get(_key(fn))
+    return entry[1] if entry is not None and _same(entry[0], fn) else None
 
 
 def is_nondifferentiable(fn):
-    return _NONDIFF.get(id(fn)) is fn
+    entry = _NONDIFF.get(_key(fn))
+    return entry is not None and _same(entry, fn)
 
 
 def is_user_function(obj):

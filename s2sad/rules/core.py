@@ -16,7 +16,8 @@ import operator
 import numpy as np
 
 from ..runtime import (dot_adjoint, inverse_axes, matmul_adjoint, selects_each_once,
-                       take_adjoint, take_along_axis_adjoint, unbroadcast)
+                       setitem, setitem_value_adjoint, take_adjoint, take_along_axis_adjoint,
+                       unbroadcast)
 from . import adjoint, method_key, nondifferentiable
 
 # ---- arithmetic -----------------------------------------------------------------
@@ -208,6 +209,21 @@ def _(g, result, x, index):
     else:
         np.add.at(dx, index, g)
     return dx, None
+
+
+@adjoint(setitem)
+def _(g, result, x, index, value):
+    # the overwritten items of the old x get nothing; `value` gets what they got
+    dx = g.copy()
+    dx[index] = 0
+    if selects_each_once(index):
+        return dx, None, unbroadcast(g[index], value)
+    return dx, None, setitem_value_adjoint(g, index, value)
+
+
+@adjoint(np.add.at)
+def _(g, result, x, index, value):
+    return g, None, unbroadcast(g[index], value)
 
 
 @adjoint(np.take)

@@ -120,6 +120,29 @@ def unpack_adjoint(g, value):
     return np.stack(parts)
 
 
+def setitem(x, index, value):
+    """`x[index] = value` as a value (what the rules of item assignment are
+    registered under; generated code assigns items directly)."""
+    x = x.copy()
+    x[index] = value
+    return x
+
+
+def setitem_value_adjoint(g, index, value):
+    """The adjoint of `value` in `x[index] = value` for an integer-array index:
+    exact where the index repeats no position; where it does, NumPy keeps the
+    last write, and s2sad refuses rather than guess."""
+    parts = index if type(index) is tuple else (index,)
+    for part in parts:
+        if getattr(part, "dtype", None) is not None and part.dtype.kind in "iu" and part.ndim > 0:
+            flat = part.reshape(-1)
+            if np.unique(flat).size != flat.size:
+                raise ValueError("x[index] = value with repeated integer indices keeps the last "
+                                 "write; s2sad does not differentiate that: use unique indices, "
+                                 "or np.add.at to sum the writes")
+    return unbroadcast(g[index], value)
+
+
 def add_at_item(parts, index, g):
     """The adjoints of a sequence's elements after `g` reaches element `index`
     (`x = xs[k]` in a loop over a list of arrays)."""
