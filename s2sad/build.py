@@ -48,6 +48,17 @@ class Built:
     source: str                   # the source of the function and its helpers
 
 
+class _Later:
+    """A generated function called before it exists (a helper that recurses)."""
+
+    def __init__(self, name):
+        self.__name__ = name
+        self.function = None
+
+    def __call__(self, *args, **kwargs):
+        return self.function(*args, **kwargs)
+
+
 @dataclass
 class HelperPair:
     forward: object
@@ -96,22 +107,31 @@ class Builder:
                         output_paths).run()
 
     def helper(self, func, arg_kinds, active, out_paths, origin, caller):
-        arg_kinds = self.param_kinds(func, core_of(func), arg_kinds)
+        core = core_of(func)
+        arg_kinds = self.param_kinds(func, core, arg_kinds)
         key = (func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active, out_paths)
         if key in self.helpers:
             return self.helpers[key]
-        if func in self.in_progress:
-            raise caller.error(origin, f"{func.__name__} calls itself (recursion), which is not "
-                                       "supported yet", "write the recursion as a loop")
+        # a recursive call meets this pair before it exists: it calls it through
+        # a stand-in that forwards to the generated function once it is built
+        names = (self.function_names.fresh(f"{core.node.name}_fwd"),
+                 self.function_names.fresh(f"{core.node.name}_bwd"))
+        returns = [(param, path) for param in active
+                   for path, leaf in leaves(arg_kinds[param]) if leaf.differentiable]
+        pending = self.helpers[key] = HelperPair(_Later(names[0]), _Later(names[1]), returns, [])
         self.in_progress.add(func)
         try:
-            pair = self.split(func, arg_kinds, active, out_paths)
+            pair = self.split(func, arg_kinds, active, out_paths, names)
+        except BaseException:
+            del self.helpers[key]
+            raise
         finally:
             self.in_progress.discard(func)
+        pending.forward.function, pending.backward.function = pair.forward, pair.backward
         self.helpers[key] = pair
         return pair
 
-    def split(self, func, arg_kinds, active, out_paths):
+    def split(self, func, arg_kinds, active, out_paths, names):
         core = core_of(func)
         facts = self.analyze(func, core, arg_kinds, active, out_paths)
         ctx = Context(core, self)
@@ -143,6 +163,10 @@ class Builder:
         forward = eliminate_dead_code(forward, saved + [out_name])
         forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | {out_name},
                                                            core.temporaries))
+        # what only some branches make is None on the others (their reverse skips it)
+        always = set(core.params).union(*(names_written(s) for s in forward
+                                          if not isinstance(s, (Comment, gast.If, gast.For, gast.While))))
+        forward = [assign(name(s, store=True), const(None)) for s in saved if s not in always] + forward
         forward_return = gast.Return(value=gast.Tuple(elts=[out_atom, gast.Tuple(
             elts=[name(s) for s in saved], ctx=gast.Load())], ctx=gast.Load()))
         saved_name = ctx.namer.fresh("saved")
@@ -152,12 +176,12 @@ class Builder:
             value=grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load()))]
         src = core.source
         fwd_spec = FunctionSpec(
-            name=self.function_names.fresh(f"{core.node.name}_fwd"), params=_params_text(core),
+            name=names[0], params=_params_text(core),
             body=forward + [forward_return], globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, defaults=src.func.__defaults__,
             kwdefaults=src.func.__kwdefaults__, origin=src.name)
         bwd_spec = FunctionSpec(
-            name=self.function_names.fresh(f"{core.node.name}_bwd"), params=", ".join(seeds + [saved_name]),
+            name=names[1], params=", ".join(seeds + [saved_name]),
             body=bwd_body, globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, origin=src.name)
         fwd, fwd_text = compile_function(fwd_spec)

@@ -625,3 +625,86 @@ def test_continue_in_while_reevaluates_the_test():
     x = np.array([0.5, -0.3, 0.7, -0.2])
     g = check(f_continue_on_last_trip, (x,))
     np.testing.assert_allclose(g, [1.0, 0.0, 1.4, 0.0])
+
+
+# ---- recursion and helpers with loops ---------------------------------------------------
+
+def swell_rec(x, k):
+    if k == 1:
+        return x
+    return np.sin(x ** 2 + swell_rec(x, k - 1))
+
+
+def swell_recursive(x, k):
+    return np.sum(swell_rec(x, k))
+
+
+def power_rec(x, n):
+    if n == 0:
+        return 1.0
+    return x * power_rec(x, n - 1)
+
+
+def even_step(x, n):
+    if n == 0:
+        return x
+    return np.cos(odd_step(x, n - 1)) * x
+
+
+def odd_step(x, n):
+    if n == 0:
+        return x * 2.0
+    return np.sin(even_step(x, n - 1)) + x
+
+
+def mutual_recursion(x, n):
+    return np.sum(even_step(x, n))
+
+
+def sum_tail(xs, i):
+    if i == len(xs):
+        return 0.0
+    return np.sum(np.tanh(xs[i]) * xs[i]) + sum_tail(xs, i + 1)
+
+
+def over_list(xs):
+    return sum_tail(xs, 0)
+
+
+def layer_loop(h, W, n):
+    for i in range(n):
+        h = np.tanh(h @ W)
+    return h
+
+
+def helper_with_loop(x, W):
+    h = layer_loop(x, W, 3)
+    return np.sum(h * h)
+
+
+def test_swell_as_recursion_depth_20():
+    x = rand(4, seed=50)
+    g = check(swell_recursive, (x, 20))
+    np.testing.assert_allclose(g, s2sad.grad(swell_loop)(x, 20), rtol=1e-10)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_depth_argument_recursion(n):
+    g = s2sad.grad(power_rec)(1.3, n)
+    assert g == pytest.approx(n * 1.3 ** (n - 1) if n else 0.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("n", [0, 3, 6])
+def test_mutual_recursion(n):
+    check(mutual_recursion, (rand(3, seed=51) * 0.5, n))
+
+
+def test_recursion_over_a_list_of_arrays():
+    xs = [rand(3, seed=52), rand(2, 2, seed=53), rand(1, seed=54)]
+    g = s2sad.grad(over_list)(xs)
+    for gi, x in zip(g, xs):
+        np.testing.assert_allclose(gi, np.tanh(x) + x * (1 - np.tanh(x) ** 2), rtol=1e-12)
+
+
+def test_helper_containing_a_loop():
+    check(helper_with_loop, (rand(2, 3, seed=55), rand(3, 3, seed=56) * 0.5), (0, 1))
