@@ -45,8 +45,13 @@ class StmtFacts:
     copy_needed: bool = True                       # `x = x.copy()` before `x[i] = v`
 
 
+PENDING = Opaque(type(NotImplemented))   # a loop value not made yet on the first walk
+
+
 def merge_kinds(a, b):
     """The kind of a value that is `a` on one path and `b` on another."""
+    a = None if a == PENDING else a
+    b = None if b == PENDING else b
     if a is None or a == b:
         return b if b is not None else a
     if b is None:
@@ -481,7 +486,7 @@ class Analyzer:
             for name in assigned:
                 if isinstance(stmt, gast.For) and name == stmt.target.id:
                     continue
-                self.define(name, guess[name] if guess[name] is not None else UNKNOWN, None, sf)
+                self.define(name, guess[name] if guess[name] is not None else PENDING, None, sf)
                 sf.carried[name] = [sf.writes[name], before[name], None]
             if isinstance(stmt, gast.For):
                 self.define(stmt.target.id, Scalar("int"), "()", sf)

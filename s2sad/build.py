@@ -296,6 +296,13 @@ def _forward_block(rev, core, stmts):
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
             stmt.body = _forward_block(rev, core, stmt.body)
             stmt.orelse = _forward_block(rev, core, stmt.orelse)
+            if isinstance(stmt, (gast.For, gast.While)):
+                # a value first made inside the loop but read at the top of a trip
+                for name_, (phi, before, _) in sorted(stmt.s2sad_facts.carried.items()):
+                    if before is None and rev.facts.active((name_, phi, ())):
+                        start = assign(name(name_, store=True), const(None))
+                        start.s2sad_origin = stmt.s2sad_origin
+                        extra.append(start)
             trips = getattr(stmt, "s2sad_trips", None)
             if trips is not None:
                 start = assign(name(trips, store=True), const(0))

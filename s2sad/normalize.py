@@ -149,6 +149,30 @@ def _drop_jumps(block, loop=False):
     return block
 
 
+def _mark_breaks(block, flag, made):
+    """Each `break` of this loop (not of an inner one) sets `flag` first."""
+    if flag is None:
+        return block
+    out = []
+    for stmt in block:
+        if isinstance(stmt, gast.Break):
+            out.append(made(gast.Assign(targets=[gast.Name(id=flag, ctx=gast.Store(), annotation=None,
+                                                           type_comment=None)],
+                                        value=gast.Constant(value=True, kind=None), type_comment=None)))
+        if isinstance(stmt, gast.If):
+            stmt.body = _mark_breaks(stmt.body, flag, made)
+            stmt.orelse = _mark_breaks(stmt.orelse, flag, made)
+        out.append(stmt)
+    return out
+
+
+def _returns_inside(block, flag):
+    """Does this loop body set the returned-flag (a `return` inside it)?"""
+    return flag is not None and any(
+        isinstance(n, gast.Name) and n.id == flag and isinstance(n.ctx, gast.Store)
+        for stmt in block for n in gast.walk(stmt))
+
+
 def is_atom(node):
     return isinstance(node, (gast.Name, gast.Constant)) or getattr(node, "s2sad_global", False)
 
@@ -172,6 +196,7 @@ class _Normalizer:
             raise self.src.error(fn, "functions with *args or **kwargs parameters are not supported",
                                  hint="name each parameter (pass a list or dict to group them)")
         self.result = None                # the name early returns assign
+        self.returned = None              # the flag a `return` inside a loop sets
         self.loops = 0
         body = self.block(fn.body)
         if self.result is None:
@@ -188,6 +213,11 @@ class _Normalizer:
                 targets=[_store(self.result)], value=gast.Constant(value=None, kind=None),
                 type_comment=None))])
             final = self.made(gast.Return(value=_name(self.result)))
+        if self.returned is not None:
+            self.origin = fn
+            body = [self.made(gast.Assign(targets=[_store(self.returned)],
+                                          value=gast.Constant(value=False, kind=None),
+                                          type_comment=None))] + body
         self.out = _drop_jumps(body) + [final]
         posonly = getattr(fn.args, "posonlyargs", []) or []
         params = [a.id for a in posonly + fn.args.args + fn.args.kwonlyargs]
@@ -290,14 +320,45 @@ class _Normalizer:
         if not self.depth and self.result is None:
             self.emit(gast.Return(value=value))
             return
-        if self.loops:
-            self.fail(s, "`return` inside a loop is not supported yet",
-                      "break out of the loop, then return after it")
         if self.result is None:
             self.result = self.namer.fresh("result")
             self.locals.add(self.result)
         self.emit(gast.Assign(targets=[_store(self.result)], value=value, type_comment=None))
+        if self.loops:                    # leave the loop; after it, leave the function
+            self.emit(gast.Assign(targets=[_store(self.returned_flag())],
+                                  value=gast.Constant(value=True, kind=None), type_comment=None))
+            self.emit(gast.Break())
+            return
         self.emit(gast.Return(value=_name(self.result)))
+
+    def returned_flag(self):
+        if self.returned is None:
+            self.returned = self.namer.fresh("returned")
+            self.locals.add(self.returned)
+        return self.returned
+
+    def after_loop(self, s, flag, orelse, had_return):
+        """A loop's `else:` runs unless it broke; a `return` inside it leaves
+        the enclosing loop, or the function, once this loop is done."""
+        if flag is not None:
+            origin = self.origin
+            self.origin = s
+            els = self.nested(orelse)
+            self.origin = origin
+            self.emit(gast.If(test=_name(flag), body=[], orelse=els))
+        if had_return:
+            jump = gast.Break() if self.loops else gast.Return(value=_name(self.result))
+            self.emit(gast.If(test=_name(self.returned), body=[self.made(jump)], orelse=[]))
+
+    def loop_flags(self, s):
+        """Before a loop: the flag its `break` sets when it has an `else:`."""
+        flag = None
+        if s.orelse:
+            flag = self.namer.fresh("broke")
+            self.locals.add(flag)
+            self.emit(gast.Assign(targets=[_store(flag)], value=gast.Constant(value=False, kind=None),
+                                  type_comment=None))
+        return flag
 
     def stmt_Break(self, s):
         if not self.loops:
@@ -326,9 +387,7 @@ class _Normalizer:
             self.depth -= 1
 
     def stmt_For(self, s):
-        if s.orelse:
-            self.fail(s, "`for ... else` is not supported yet",
-                      "set a flag before `break` and test it after the loop")
+        flag = self.loop_flags(s)
         origin = self.origin
         target, iterable = s.target, s.iter
         prelude = []                      # per trip: bind the user's targets
@@ -385,8 +444,9 @@ class _Normalizer:
             self.depth -= 1
         self.origin = origin
         iter_ = gast.Call(func=_name("range"), args=bounds, keywords=[])
-        self.emit(gast.For(target=_store(counter), iter=iter_, body=_drop_jumps(body, loop=True),
-                           orelse=[], type_comment=None))
+        body = _mark_breaks(_drop_jumps(body, loop=True), flag, self.made)
+        self.emit(gast.For(target=_store(counter), iter=iter_, body=body, orelse=[], type_comment=None))
+        self.after_loop(s, flag, s.orelse, _returns_inside(body, self.returned))
 
     def index_loop(self, seq):
         n = self.bind_temp(gast.Call(func=_name("len"), args=[seq], keywords=[]), "n")
@@ -398,9 +458,7 @@ class _Normalizer:
         return name
 
     def stmt_While(self, s):
-        if s.orelse:
-            self.fail(s, "`while ... else` is not supported yet",
-                      "set a flag before `break` and test it after the loop")
+        flag = self.loop_flags(s)
         origin = self.origin
         test = self.condition(s.test)
         self.loops += 1
@@ -419,7 +477,9 @@ class _Normalizer:
             self.depth -= 1
         self.origin = origin
         body = _append_to_fallthrough(body, tail, continues=True)
-        self.emit(gast.While(test=test, body=_drop_jumps(body, loop=True), orelse=[]))
+        body = _mark_breaks(_drop_jumps(body, loop=True), flag, self.made)
+        self.emit(gast.While(test=test, body=body, orelse=[]))
+        self.after_loop(s, flag, s.orelse, _returns_inside(body, self.returned))
 
     def condition(self, node):
         """The test of an `if` or `while` as an atom (`and`/`or` short-circuit)."""

@@ -348,8 +348,8 @@ class Reverse:
         kind = self.facts.kind(ref[0], ref[1])
         for key in ref[2]:
             kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
-        if isinstance(kind, Scalar):
-            return const(0.0)
+        if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+            return const(0.0)             # broadcasts like a 0-d array, keeps its dtype
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
                     access(ref[0], ref[2], ref[1]))
 

@@ -708,3 +708,69 @@ def test_recursion_over_a_list_of_arrays():
 
 def test_helper_containing_a_loop():
     check(helper_with_loop, (rand(2, 3, seed=55), rand(3, 3, seed=56) * 0.5), (0, 1))
+
+
+# ---- for/while ... else, return inside loops ----------------------------------------------
+
+def for_else(x, limit):
+    y = x
+    for i in range(5):
+        y = np.sin(y) + x
+        if np.sum(y) > limit:
+            break
+    else:
+        y = y * 10.0
+    return np.sum(y * y)
+
+
+def while_else(x, limit):
+    y = x
+    i = 0
+    while i < 4:
+        y = y * 1.5
+        i = i + 1
+        if np.sum(y) > limit:
+            break
+    else:
+        y = -y
+    return np.sum(y)
+
+
+def return_in_loop(x, limit):
+    y = x
+    for i in range(6):
+        y = np.tanh(y) * 2.0 + x
+        if np.sum(y) > limit:
+            return np.sum(y * y)
+    return np.sum(y)
+
+
+def return_in_nested_loop(x, limit):
+    y = x
+    for i in range(3):
+        for j in range(3):
+            y = y * 1.2 + 0.1
+            if np.max(y) > limit:
+                return np.sum(np.sin(y))
+        y = y - 0.05
+    return np.sum(y * x)
+
+
+@pytest.mark.parametrize("limit", [0.5, 100.0])
+def test_for_else(limit):
+    check(for_else, (np.linspace(0.1, 0.4, 3), limit))
+
+
+@pytest.mark.parametrize("limit", [1.0, 100.0])
+def test_while_else(limit):
+    check(while_else, (np.linspace(0.1, 0.4, 3), limit))
+
+
+@pytest.mark.parametrize("limit", [1.0, 100.0])
+def test_return_inside_loop(limit):
+    check(return_in_loop, (np.linspace(0.1, 0.4, 3), limit))
+
+
+@pytest.mark.parametrize("limit", [0.6, 1.0, 100.0])
+def test_return_inside_nested_loop(limit):
+    check(return_in_nested_loop, (np.linspace(0.1, 0.4, 3), limit))
