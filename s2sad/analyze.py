@@ -302,8 +302,8 @@ class Analyzer:
             if isinstance(base, Tree):
                 if isinstance(value.slice, gast.Constant) and value.slice.value in base.keys:
                     return base.child(value.slice.value)
-                if base.type in (list, tuple) and base.children and not isinstance(value.slice, gast.Slice):
-                    kind = base.children[0]         # `xs[k]`: any of the elements
+                if base.children and not isinstance(value.slice, gast.Slice):
+                    kind = base.children[0]         # `xs[k]`, `d[key]`: any of the elements
                     for child in base.children[1:]:
                         kind = merge_kinds(kind, child)
                     return kind
@@ -515,6 +515,10 @@ class Analyzer:
     def assign(self, stmt, sf):
         target = stmt.targets[0]
         value = stmt.value
+        if getattr(value, "s2sad_iteration", False) and isinstance(self.atom_kind(value.value), Tree) \
+                and self.atom_kind(value.value).type is dict:
+            raise self.core.source.error(stmt.s2sad_origin, "looping over a dict directly is not "
+                                         "supported", "loop over `d.items()` or `d.keys()`")
         if isinstance(target, gast.Name):
             kind = self.value_kind(value)
             ones = self.value_ones(value, kind)

@@ -418,14 +418,34 @@ class _Normalizer:
             bounds = [n]
             for t, q in zip(target.elts, seqs):
                 prelude.append((t, gast.Subscript(value=q, slice=_name(counter), ctx=gast.Load())))
+        elif isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Attribute) \
+                and iterable.func.attr in ("items", "keys", "values") and not iterable.args \
+                and not getattr(iterable.func, "s2sad_global", False) \
+                and isinstance(iterable.func.value, gast.Name) and iterable.func.value.id in self.locals:
+            # `for k, v in d.items()`: over the keys, in order
+            mapping = _name(iterable.func.value.id)
+            keys = self.bind_temp(gast.Call(func=_name("list"), args=[mapping], keywords=[]), "keys")
+            counter, bounds = self.index_loop(keys)
+            key = gast.Subscript(value=keys, slice=_name(counter), ctx=gast.Load())
+            what = iterable.func.attr
+            if what == "items":
+                if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                    self.fail(s, "unpack a dict's items into two names", "`for k, v in d.items():`")
+                key_target, value_target = target.elts
+            else:
+                key_target, value_target = (target, None) if what == "keys" else (None, target)
+            if key_target is None or not isinstance(key_target, gast.Name):
+                key_target = _store(self.fresh_counter())
+            prelude.append((key_target, key))
+            if value_target is not None:
+                prelude.append((value_target, gast.Subscript(
+                    value=copy_node(mapping), slice=_name(key_target.id), ctx=gast.Load())))
         else:
-            if isinstance(iterable, gast.Call) and func is MISSING and isinstance(
-                    iterable.func, gast.Attribute) and iterable.func.attr in ("items", "keys", "values"):
-                self.fail(s, "loops over a dict's items are not supported yet",
-                          "loop over a list of keys: `for k in keys: v = d[k]`")
             seq = self.atom(iterable)
             counter, bounds = self.index_loop(seq)
-            prelude.append((target, gast.Subscript(value=seq, slice=_name(counter), ctx=gast.Load())))
+            item = gast.Subscript(value=seq, slice=_name(counter), ctx=gast.Load())
+            item.s2sad_iteration = True
+            prelude.append((target, item))
         self.loops += 1
         self.depth += 1
         try:

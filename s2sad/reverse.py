@@ -558,9 +558,14 @@ class Reverse:
             self.release(own, ref)
             targets.append(own)
         helper = name(self.ctx.spell(runtime.add_at_item, "add_at_item"))
+        kind = self.kind(value.value)
+        position = copy_node(value.slice)
+        if kind.type is dict:                # `d[key]`: the key's place among the keys
+            position = call(gast.Attribute(value=const(tuple(kind.keys)), attr="index",
+                                           ctx=gast.Load()), position)
         self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store()),
                          call(helper, gast.Tuple(elts=parts, ctx=gast.Load()),
-                              copy_node(value.slice), copy_node(adj.expr))))
+                              position, copy_node(adj.expr))))
         for ref, t in zip(leaves, targets):
             self.table[ref] = Adjoint(name(t), True, False)
 

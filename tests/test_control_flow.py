@@ -774,3 +774,44 @@ def test_return_inside_loop(limit):
 @pytest.mark.parametrize("limit", [0.6, 1.0, 100.0])
 def test_return_inside_nested_loop(limit):
     check(return_in_nested_loop, (np.linspace(0.1, 0.4, 3), limit))
+
+
+# ---- loops over dicts -----------------------------------------------------------------------
+
+def dict_items(params, x):
+    total = 0.0
+    for name, w in params.items():
+        total = total + np.sum(np.tanh(w * x))
+    return total
+
+
+def dict_keys_and_values(params, x):
+    total = 0.0
+    for name in params.keys():
+        total = total + np.sum(params[name] ** 2 * x)
+    for w in params.values():
+        total = total + np.sum(np.sin(w))
+    return total
+
+
+@pytest.mark.parametrize("loss", [dict_items, dict_keys_and_values])
+def test_loops_over_dicts(loss):
+    params = {"a": rand(3, seed=60), "b": rand(3, seed=61), "c": rand(3, seed=62)}
+    x = rand(3, seed=63)
+    g = s2sad.grad(loss)(params, x)
+    for key in params:
+        def at(w, key=key):
+            return loss({**params, key: w}, x)
+        np.testing.assert_allclose(g[key], numerical_grad(at, (params[key],), 0), rtol=1e-6)
+
+
+def dict_directly(params):
+    total = 0.0
+    for name in params:
+        total = total + np.sum(params[name])
+    return total
+
+
+def test_loop_over_a_dict_directly_is_refused_clearly():
+    with pytest.raises(s2sad.TransformError, match="items"):
+        s2sad.grad(dict_directly)({"a": rand(2)})
