@@ -22,7 +22,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, dummy, forget_sizes, kind_of, leaves
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, kind_of, leaves
 from .parse import MISSING
 
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides",
@@ -66,6 +66,21 @@ def merge_kinds(a, b):
             return Array(0, y.dtype)
     if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.keys == b.keys:
         return Tree(a.type, a.keys, tuple(merge_kinds(x, y) for x, y in zip(a.children, b.children)))
+    if all(isinstance(k, Seq) or isinstance(k, Tree) and k.type is list for k in (a, b)):
+        element = None                       # lists of different lengths: one element kind
+        for k in (a, b):
+            for child in ((k.element,) if isinstance(k, Seq) else k.children):
+                element = merge_kinds(element, child)
+        return Seq(element if element is not None else UNKNOWN)
+    return UNKNOWN
+
+
+def appended_kind(seq, value):
+    """The kind of a list after `seq.append(value)`."""
+    if isinstance(seq, Tree) and seq.type is list:
+        return Tree(list, tuple(range(len(seq.children) + 1)), seq.children + (value,))
+    if isinstance(seq, Seq):
+        return Seq(merge_kinds(seq.element, value))
     return UNKNOWN
 
 
@@ -140,12 +155,22 @@ def statement_value(stmt):
 
 
 def updated_name(stmt):
-    """The array an in-place update statement changes, or None."""
+    """The array (or list) an in-place update statement changes, or None."""
     if not getattr(stmt, "s2sad_update", False):
         return None
     if isinstance(stmt, gast.Assign):
         return stmt.targets[0].value.id
+    if is_append(stmt):
+        return stmt.value.func.value.id
     return stmt.value.args[0].id
+
+
+def is_append(stmt):
+    """`xs.append(v)` on a list of the function's own."""
+    value = getattr(stmt, "value", None)
+    return isinstance(stmt, gast.Expr) and getattr(stmt, "s2sad_update", False) \
+        and isinstance(value.func, gast.Attribute) and value.func.attr == "append" \
+        and not getattr(value.func, "s2sad_global", False)
 
 
 def assigned_names(stmt):
@@ -362,6 +387,8 @@ class Analyzer:
             base = self.atom_kind(func.value)
             if func.attr == "reshape" and not call.keywords:
                 return self.reshape_kind(base, call.args)
+            if func.attr == "copy" and not call.args and not call.keywords:
+                return base
             if func.attr == "squeeze":
                 kind = self.squeeze_kind(base, axis_given or len(call.args) > 0)
                 if kind is not None:
@@ -435,6 +462,10 @@ class Analyzer:
             if target is not None:
                 self.read(stmt, sf, [target.value] + index_atoms(target.slice))
             old = self.current[base]
+            if is_append(stmt):
+                kind = appended_kind(self.kinds[(base, old)], self.atom_kind(stmt.value.args[0]))
+                self.define(base, kind, None, sf)
+                return
             self.define(base, self.kinds[(base, old)], self.shape_class[(base, old)], sf)
             return
         if isinstance(stmt, gast.Assign):
@@ -785,19 +816,43 @@ def _check_in_place_updates(an, facts):
                 if roots.get((name, version), frozenset()) & memory and (loops or i < last_update):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
-    made_at = {}                                     # (name, version) -> index it is made at
+    positions = {id(s_): i for i, (s_, _) in enumerate(order)}
+    ends = {}                                        # id(compound statement) -> its last index
+
+    def last_index(stmt):
+        blocks = child_blocks(stmt)
+        end = max([last_index(b[-1]) for b in blocks if b], default=positions[id(stmt)])
+        ends[id(stmt)] = end
+        return end
+
+    for s_, _ in order:
+        if child_blocks(s_) and id(s_) not in ends:
+            last_index(s_)
+    made = {}                                        # (name, version) -> where its value is settled
+    tops = {}                                        # a loop's top-of-trip value -> the loop's span
     for i, (s_, _) in enumerate(order):
         sf = facts.stmts[id(s_)]
         for name, version in sf.writes.items():
-            made_at[(name, version)] = i
-    positions = {id(s_): i for i, (s_, _) in enumerate(order)}
+            # a join or a loop's value is settled where the branch or loop ends
+            made[(name, version)] = ends.get(id(s_), i) if child_blocks(s_) else i
+        for name, (phi, *_) in sf.carried.items():
+            tops[(name, phi)] = (i, ends[id(s_)])
     for stmt, old, start in updates:
         at = positions[id(stmt)]
         for offset, (later, _) in enumerate(order[start:]):
+            where = start + offset
+            if where == at:
+                continue
             sf = facts.stmts[id(later)]
             for name, version in sf.reads.items():
-                if start + offset < at and start <= made_at.get((name, version), -1) < start + offset:
-                    continue                         # made earlier in this same trip
+                settled = made.get((name, version), -1)
+                span = tops.get((name, version))
+                if span is not None and span[0] <= where <= span[1]:
+                    settled = span[0]                # inside its loop: the value at the top of a trip
+                if where > at and settled > at:
+                    continue                         # made from the updated array
+                if where < at and settled >= start:
+                    continue                         # made in this trip, before the update
                 if name != old[0] and roots.get((name, version), frozenset()) & roots[old]:
                     what = f"`{name}`" if name in core.user_names else "another value"
                     raise core.source.error(
@@ -919,6 +974,8 @@ def _flow(an, stmt, sf):
     if base is not None:
         if isinstance(stmt, gast.Assign):
             sources = [stmt.targets[0].value, stmt.value]
+        elif is_append(stmt):
+            sources = [stmt.value.func.value, stmt.value.args[0]]
         else:
             sources = [stmt.value.args[0]] + stmt.value.args[2:3]
         ins = [r for a in sources for r in _atom_refs(an, a, sf)]

@@ -62,6 +62,22 @@ class Tree:
 
 
 @dataclass(frozen=True)
+class Seq:
+    """A list whose length the build cannot know (one made by `append` in a
+    loop, or a comprehension): every element has kind `element`.  Its
+    adjoint is a list with one adjoint per element."""
+    element: object
+
+    @property
+    def differentiable(self):
+        return self.element.differentiable
+
+    @property
+    def ndim(self):
+        return None
+
+
+@dataclass(frozen=True)
 class Opaque:
     """Anything else (None, strings, dtypes, modules): never differentiated."""
     type: type
@@ -130,4 +146,6 @@ def dummy(kind, size=1):
     if isinstance(kind, Tree):
         values = [dummy(c, size) for c in kind.children]
         return dict(zip(kind.keys, values)) if kind.type is dict else kind.type(values)
+    if isinstance(kind, Seq):
+        return [dummy(kind.element, size)]
     raise LookupError("opaque kind")

@@ -240,7 +240,8 @@ class _Normalizer:
         """Core statements of a block, with early exits made structure."""
         saved, self.out = self.out, []
         for i, stmt in enumerate(stmts):
-            self.origin = stmt
+            if not getattr(stmt, "s2sad_synthetic", False):
+                self.origin = stmt
             self.statement(stmt)
             if isinstance(stmt, (gast.Return, gast.Break, gast.Continue)):
                 break                     # later statements never run
@@ -304,7 +305,12 @@ class _Normalizer:
                 if getattr(func, "s2sad_global", False) else MISSING
             if target is not MISSING and _same_object(target, np.add.at) and call.args \
                     and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
-                self.update_call(call)
+                self.update_call(call, call.args[0].id)
+                return
+            if isinstance(func, gast.Attribute) and func.attr == "append" and len(call.args) == 1 \
+                    and not call.keywords and not getattr(func, "s2sad_global", False) \
+                    and isinstance(func.value, gast.Name) and func.value.id in self.locals:
+                self.update_call(call, func.value.id)     # `xs.append(v)` on a list of ours
                 return
             self.emit(gast.Expr(value=call))
         elif not isinstance(value, (gast.Constant, gast.Name)):
@@ -651,9 +657,9 @@ class _Normalizer:
                 self.fail(self.origin, "`out=` writes into an existing array, which s2sad does "
                                        "not differentiate", "assign the result to a name")
 
-    def update_call(self, call):
-        """`np.add.at(x, i, v)`: x changes in place (copied first, as for `x[i] = v`)."""
-        base = call.args[0].id
+    def update_call(self, call, base):
+        """`np.add.at(x, i, v)`, `xs.append(v)`: x changes in place (copied first,
+        as for `x[i] = v`)."""
         copy = gast.Assign(targets=[_store(base)], value=gast.Call(
             func=gast.Attribute(value=_name(base), attr="copy", ctx=gast.Load()), args=[],
             keywords=[]), type_comment=None)
@@ -708,9 +714,9 @@ class _Normalizer:
                       "return the value instead (collect items in a list if needed)")
         if isinstance(node, gast.Await):
             self.fail(self.origin, "`await` is not supported", "differentiate a plain function")
-        if isinstance(node, (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp)):
-            self.fail(self.origin, "comprehensions are not supported yet",
-                      "build the list with explicit statements, or use array operations")
+        if isinstance(node, (gast.SetComp, gast.DictComp)):
+            self.fail(self.origin, "set and dict comprehensions are not supported",
+                      "build a list comprehension, or the dict with a loop")
         if isinstance(node, gast.Lambda):
             self.fail(self.origin, "lambdas inside the differentiated function are not supported",
                       "define the function outside and call it")
@@ -750,6 +756,51 @@ class _Normalizer:
             self.emit(gast.If(test=_name(result), body=more if and_ else [],
                               orelse=[] if and_ else more))
         return _name(result)
+
+    def expr_ListComp(self, node):
+        """`[f(x) for x in xs if c(x)]` is a loop appending to a new list; its
+        names are the comprehension's own, so they get fresh ones."""
+        renames = {}
+        for gen in node.generators:
+            if gen.is_async:
+                self.fail(self.origin, "async comprehensions are not supported")
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.namer.fresh(n.id)
+                    self.locals.add(renames[n.id])
+
+        def renamed(tree):
+            tree = copy_node(tree)
+            for n in gast.walk(tree):
+                if isinstance(n, gast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            return tree
+
+        items = self.namer.fresh("items")
+        self.locals.add(items)
+        self.emit(gast.Assign(targets=[_store(items)], value=gast.List(elts=[], ctx=gast.Load()),
+                              type_comment=None))
+        body = [gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=_name(items), attr="append", ctx=gast.Load()),
+            args=[renamed(node.elt)], keywords=[]))]
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                body = [gast.If(test=renamed(cond), body=body, orelse=[])]
+            # the first iterable is evaluated outside: its names are the function's
+            iterable = gen.iter if gen is node.generators[0] else renamed(gen.iter)
+            body = [gast.For(target=renamed(gen.target), iter=iterable, body=body, orelse=[],
+                             type_comment=None)]
+        for stmt in body:
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.stmt):
+                    n.s2sad_synthetic = True
+                    gast.copy_location(n, self.origin)
+        origin = self.origin
+        self.statement(body[0])
+        self.origin = origin
+        return _name(items)
+
+    expr_GeneratorExp = expr_ListComp     # `sum(f(x) for x in xs)`: the list, made at once
 
     def expr_Name(self, node):
         return _name(node.id)

@@ -27,8 +27,8 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Tree, kind_of, leaves
-from .analyze import updated_name
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
+from .analyze import is_append, updated_name
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -226,7 +226,7 @@ class Reverse:
                 return
             value = expr
         else:
-            value = gast.BinOp(left=copy_node(current.expr), op=gast.Add(), right=expr)
+            value = self.plus(ref, copy_node(current.expr), expr)
             scalar = scalar and current.scalar
         target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
         if current is not None and current.owned and target in self.in_place:
@@ -255,13 +255,22 @@ class Reverse:
                 return last
         return gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=expr)
 
+    def is_list(self, ref):
+        return isinstance(self.facts.kind(ref[0], ref[1]), Seq) and ref[2] == ()
+
+    def plus(self, ref, a, b):
+        """The sum of two adjoints of ref (element by element for a list's)."""
+        if self.is_list(ref):
+            return call(name(self.ctx.spell(runtime.add_lists, "add_lists")), a, b)
+        return gast.BinOp(left=a, op=gast.Add(), right=b)
+
     def contribute(self, contributions):
         """Add (ref, expr, scalar) contributions; writes read by others go last."""
         grouped = {}
         for ref, expr, scalar in contributions:
             if ref in grouped:
                 old, old_scalar = grouped[ref]
-                grouped[ref] = (gast.BinOp(left=old, op=gast.Add(), right=expr), old_scalar and scalar)
+                grouped[ref] = (self.plus(ref, old, expr), old_scalar and scalar)
             else:
                 grouped[ref] = (expr, scalar)
         pending = list(grouped.items())
@@ -350,6 +359,9 @@ class Reverse:
             kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)             # broadcasts like a 0-d array, keeps its dtype
+        if isinstance(kind, Seq):
+            return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
+                        access(ref[0], ref[2], ref[1]))
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
                     access(ref[0], ref[2], ref[1]))
 
@@ -482,6 +494,8 @@ class Reverse:
         adjoints = {ref[2]: self.table.get(ref) for ref in outs}
         if all(a is None for a in adjoints.values()):
             return
+        if getattr(stmt, "s2sad_copy_on_write", False):
+            value = value.func.value          # `x = x.copy()`: the adjoint passes through
         if isinstance(value, gast.Name):
             contributions = []
             for ref in outs:
@@ -534,7 +548,37 @@ class Reverse:
         adjoints = {ref[2]: self.table.get(ref) for ref in outs}
         if all(a is None for a in adjoints.values()):
             return
+        if is_append(stmt):
+            return self.append(stmt, sf, outs, adjoints)
         self.primitive(stmt, sf, outs, adjoints)
+
+    def append(self, stmt, sf, outs, adjoints):
+        """`xs.append(v)`: the last element's adjoint is v's, the others the old
+        list's (by position; for a list of unknown length, `g[-1]` and `g[:-1]`)."""
+        seq, value = stmt.value.func.value, stmt.value.args[0]
+        for ref in outs:
+            self.table.pop(ref, None)
+        contributions = []
+        value_refs = [r for r in self.leaf_refs(value) if r in sf.active_inputs]
+        old_refs = [r for r in self.leaf_refs(seq) if r in sf.active_inputs]
+        if isinstance(self.facts.kind(*outs[0][:2]), Tree):
+            last = len(outs) - 1
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                if adj is None:
+                    continue
+                if ref[2][0] == last:
+                    contributions += [(r, adj.expr, adj.scalar) for r in value_refs
+                                      if r[2] == ref[2][1:]]
+                else:
+                    contributions += [(r, adj.expr, adj.scalar) for r in old_refs if r[2] == ref[2]]
+        else:
+            g = adjoints[()].expr
+            index = lambda i: gast.Subscript(value=copy_node(g), slice=i, ctx=gast.Load())
+            contributions += [(r, index(const(-1)), False) for r in value_refs]
+            contributions += [(r, index(gast.Slice(lower=None, upper=const(-1), step=None)), False)
+                              for r in old_refs]
+        self.contribute(contributions)
 
     def item_of_sequence(self, stmt, sf, outs, adjoints):
         """`x = xs[k]` with `k` known only at run time (a loop over a list of
@@ -633,6 +677,9 @@ class Reverse:
             refs = [r for r in self.leaf_refs(atom) if r in sf.active_inputs]
             if refs and isinstance(self.kind(atom), Tree):
                 contributions += self.parts(atom, outputs[i], refs)
+            elif refs and isinstance(self.kind(atom), Seq):   # a list of unknown length:
+                as_list = name(self.ctx.spell(runtime.as_list, "as_list"))  # one adjoint each
+                contributions += [(ref, call(as_list, outputs[i]), False) for ref in refs]
             else:
                 contributions += [(ref, outputs[i], scalar) for ref in refs]
         self.contribute(contributions)

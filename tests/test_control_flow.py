@@ -815,3 +815,68 @@ def dict_directly(params):
 def test_loop_over_a_dict_directly_is_refused_clearly():
     with pytest.raises(s2sad.TransformError, match="items"):
         s2sad.grad(dict_directly)({"a": rand(2)})
+
+
+# ---- lists built in loops and comprehensions --------------------------------------------------
+
+def comprehension_stacked(xs, w):
+    hs = [np.tanh(x * w) for x in xs]
+    return np.sum(np.stack(hs) ** 2)
+
+
+def appended_in_loop(x, n):
+    hs = []
+    h = x
+    for t in range(n):
+        h = np.sin(h) + x
+        hs.append(h)
+    return np.sum(np.stack(hs, axis=1) * np.arange(1.0, 4.0)[:, None])
+
+
+def comprehension_summed(x):
+    return sum([np.sum(x ** k) for k in range(1, 4)])
+
+
+def comprehension_filtered(x):
+    ys = [x[i] * x[i] for i in range(x.shape[0]) if x[i] > 0]
+    return sum(ys)
+
+
+def comprehension_nested(X):
+    return sum([X[i, j] * X[j, i] for i in range(X.shape[0]) for j in range(i + 1)])
+
+
+def appended_straight_line(a, b):
+    hs = []
+    hs.append(a * 2.0)
+    hs.append(np.sin(b))
+    return np.sum(np.stack(hs) * np.stack(hs))
+
+
+def generator_summed(x):
+    return sum(np.sum(np.cos(x * k)) for k in range(3))
+
+
+def comprehension_keeps_outer_names(x):
+    k = 2.0
+    ys = [x * k for k in range(3)]
+    return np.sum(np.stack(ys)) * k
+
+
+def test_list_comprehension_stacked():
+    check(comprehension_stacked, (rand(4, 3, seed=70), rand(3, seed=71)), (0, 1))
+
+
+def test_list_appended_in_loop_stacked():
+    check(appended_in_loop, (rand(3, seed=72) * 0.5, 4))
+
+
+@pytest.mark.parametrize("loss, shape", [(comprehension_summed, (3,)), (comprehension_filtered, (6,)),
+                                         (comprehension_nested, (3, 3)), (generator_summed, (3,)),
+                                         (comprehension_keeps_outer_names, (2,))])
+def test_comprehensions(loss, shape):
+    check(loss, (rand(*shape, seed=73),))
+
+
+def test_appends_in_straight_line_code():
+    check(appended_straight_line, (rand(3, seed=74), rand(3, seed=75)), (0, 1))

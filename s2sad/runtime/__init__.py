@@ -143,6 +143,21 @@ def setitem_value_adjoint(g, index, value):
     return unbroadcast(g[index], value)
 
 
+def as_list(adjoint):
+    """The adjoint of a list of unknown length as a list (a stacked array's rows)."""
+    return list(adjoint)
+
+
+def add_lists(a, b):
+    """Two adjoints of one list, added element by element."""
+    return [x + y for x, y in zip(a, b)]
+
+
+def zeros_list(values):
+    """A zero adjoint for each element of a list."""
+    return [np.zeros_like(v) if not isinstance(v, (int, float)) else 0.0 for v in values]
+
+
 def add_at_item(parts, index, g):
     """The adjoints of a sequence's elements after `g` reaches element `index`
     (`x = xs[k]` in a loop over a list of arrays)."""
