@@ -24,6 +24,7 @@ import numpy as np
 from . import rules
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, kind_of, leaves
 from .parse import MISSING
+from .trees import child_blocks
 
 NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides",
                       "flags", "device"}
@@ -194,14 +195,6 @@ def assigned_names_deep(stmt):
         for s in block:
             names |= assigned_names_deep(s)
     return names
-
-
-def child_blocks(stmt):
-    if isinstance(stmt, gast.If):
-        return [stmt.body, stmt.orelse]
-    if isinstance(stmt, (gast.For, gast.While)):
-        return [stmt.body]
-    return []
 
 
 def flatten(stmts, loops=()):

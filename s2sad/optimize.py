@@ -17,18 +17,10 @@
 import gast
 
 from .reverse import Comment
-from .trees import copy_node
+from .trees import child_blocks, copy_node
 
 
 _CONTROL = (gast.If, gast.For, gast.While)
-
-
-def blocks_of(node):
-    if isinstance(node, gast.If):
-        return [node.body, node.orelse]
-    if isinstance(node, (gast.For, gast.While)):
-        return [node.body]
-    return []
 
 
 def header(node):
@@ -44,7 +36,7 @@ def names_read(node):
     """Names a statement reads (a subscript or attribute target reads its base)."""
     if isinstance(node, _CONTROL):
         read = set().union(*[names_read(h) for h in header(node)])
-        for block in blocks_of(node):
+        for block in child_blocks(node):
             for item in block:
                 if not isinstance(item, Comment):
                     read |= names_read(item)
@@ -76,7 +68,7 @@ def names_written(node):
     """Names a statement (re)binds or mutates."""
     if isinstance(node, _CONTROL):
         out = {node.target.id} if isinstance(node, gast.For) else set()
-        for block in blocks_of(node):
+        for block in child_blocks(node):
             for item in block:
                 if not isinstance(item, Comment):
                     out |= names_written(item)
@@ -292,7 +284,7 @@ def _definition_sites(forward):
                 for name, (phi, *incoming) in list(facts.joins.items()) + list(facts.carried.items()):
                     sites[(name, phi)] = _Site(block, item, False, top)
                     joined.update((name, v) for v in incoming if v is not None)
-                for inner in blocks_of(item):
+                for inner in child_blocks(item):
                     visit(inner, False)
                 continue
             if facts is not None:
@@ -308,7 +300,6 @@ def _definition_sites(forward):
 
 def drop_redundant_comments(items):
     """A forward block that is exactly the user's line needs no comment repeating it."""
-    from .emit import unparse
     out = []
     for i, item in enumerate(items):
         if isinstance(item, _CONTROL):

@@ -20,8 +20,8 @@ is recorded only where it cannot be recomputed (`while`, `break`).
 import gast
 
 from .kinds import Scalar
-from .optimize import Comment, blocks_of
-from .trees import copy_node
+from .optimize import Comment
+from .trees import child_blocks, copy_node
 
 _LOOPS = (gast.For, gast.While)
 
@@ -87,7 +87,7 @@ def record(forward, reverse, namer, facts):
             for node in _own_nodes(item):
                 read(node, inside)
             pair = getattr(item, "s2sad_pair", None)
-            for block in blocks_of(item):
+            for block in child_blocks(item):
                 visit(block, inside | ({pair} if isinstance(pair, _LOOPS) else set()))
 
     visit(reverse, frozenset())
@@ -213,7 +213,7 @@ def _insert_at_starts(reverse, starts):
                     key = (id(pair), field_)
                     if block is not None and key in starts:
                         block[:0] = starts.pop(key)
-            for block in blocks_of(item):
+            for block in child_blocks(item):
                 visit(block)
 
     visit(reverse)
@@ -231,10 +231,10 @@ def _forward_map(forward):
             if isinstance(item, Comment):
                 continue
             facts = getattr(item, "s2sad_facts", None)
-            if facts is not None and not blocks_of(item):
+            if facts is not None and not child_blocks(item):
                 for ref in facts.writes.items():
                     sites[ref] = (block, item)
-            if facts is None or not blocks_of(item):
+            if facts is None or not child_blocks(item):
                 continue
             for name, (phi, *_) in facts.joins.items():
                 sites[(name, phi)] = (block, item)

@@ -16,6 +16,15 @@ def copy_node(node):
     return new
 
 
+def child_blocks(stmt):
+    """The statement lists inside a branch or loop (none for other statements)."""
+    if isinstance(stmt, gast.If):
+        return [stmt.body, stmt.orelse]
+    if isinstance(stmt, (gast.For, gast.While)):
+        return [stmt.body]
+    return []
+
+
 def slices_as_values(node, in_index=False):
     """`1:` is only syntax inside `x[...]`: an index passed as a value (to
     `np.add.at`, or to a rule called as a function) spells it `slice(1, None)`."""

@@ -463,7 +463,7 @@ def test_continue_and_break_in_while():
 
 @pytest.mark.parametrize("n", [0, 1, 5])
 def test_while_with_counter(n):
-    check(f_while_with_counter := f_while_counter, (rand(3, seed=37) * 0.5, n))
+    check(f_while_counter, (rand(3, seed=37) * 0.5, n))
 
 
 # ---- programs ------------------------------------------------------------------------------

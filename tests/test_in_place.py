@@ -86,7 +86,7 @@ def mask_update(x):
 
 
 def test_fill_in_loop_updates_in_place():
-    g = check(fill_in_loop, (rand(5, seed=1),))
+    check(fill_in_loop, (rand(5, seed=1),))
     text = s2sad.source(s2sad.grad(fill_in_loop), rand(5))
     assert "out = out.copy()" not in text    # nothing else reads the old array
 
