@@ -39,3 +39,19 @@ def test_readme_shows_the_source_s2sad_generates(tmp_path):
     path.write_text(example.split("dloss = ")[0])
     dloss = s2sad.grad(load(path).loss, wrt=(0, 1, 2, 3))
     assert s2sad.source(dloss, *args).strip() == shown.strip()
+
+
+def test_readme_loop_example_is_real(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    example, shown = blocks[2], blocks[3]
+    path = tmp_path / "readme_loop.py"
+    path.write_text("import numpy as np\n\n" + example)
+    df = s2sad.grad(load(path).f)
+    assert s2sad.source(df, np.ones(3), 4).strip() == shown.strip()
+    x = np.array([0.1, 0.5, -0.3])
+    g = df(x, 4)
+    eps = 1e-6
+    f = load(path).f
+    numeric = [(f(x + eps * e, 4) - f(x - eps * e, 4)) / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(g, numeric, rtol=1e-6)
