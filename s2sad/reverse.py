@@ -574,10 +574,20 @@ class Reverse:
                     contributions += [(r, adj.expr, adj.scalar) for r in old_refs if r[2] == ref[2]]
         else:
             g = adjoints[()].expr
-            index = lambda i: gast.Subscript(value=copy_node(g), slice=i, ctx=gast.Load())
-            contributions += [(r, index(const(-1)), False) for r in value_refs]
-            contributions += [(r, index(gast.Slice(lower=None, upper=const(-1), step=None)), False)
-                              for r in old_refs]
+            if isinstance(g, gast.Name) and g.id not in self.names_in_use(self.table):
+                # the list is ours alone: take the last adjoint off it
+                last = self.ctx.namer.fresh(self.adjoint_name(value_refs[0]) if value_refs else "dlast")
+                pop = assign(name(last, store=True), call(gast.Attribute(
+                    value=copy_node(g), attr="pop", ctx=gast.Load())))
+                pop.s2sad_effect = True          # it changes the list: it stays where it is
+                self.emit(pop)
+                contributions += [(r, name(last), False) for r in value_refs]
+                contributions += [(r, copy_node(g), False) for r in old_refs]
+            else:
+                index = lambda i: gast.Subscript(value=copy_node(g), slice=i, ctx=gast.Load())
+                contributions += [(r, index(const(-1)), False) for r in value_refs]
+                contributions += [(r, index(gast.Slice(lower=None, upper=const(-1), step=None)),
+                                   False) for r in old_refs]
         self.contribute(contributions)
 
     def item_of_sequence(self, stmt, sf, outs, adjoints):
