@@ -80,17 +80,41 @@ def record(forward, reverse, namer, facts):
         site = site_of(ref, inside)
         need(node, (ref, id(site[0]) if site else None), site)
 
+    shape_reads = []                      # (node, inside): `np.ones_like(x)` needs x's shape only
+
     def visit(items, inside):
         for item in items:
             if isinstance(item, Comment):
                 continue
+            shaped = {id(n.args[0]) for n in _own_nodes(item) if _shape_only(n)}
             for node in _own_nodes(item):
-                read(node, inside)
+                if id(node) in shaped:
+                    shape_reads.append((node, inside))
+                else:
+                    read(node, inside)
             pair = getattr(item, "s2sad_pair", None)
             for block in child_blocks(item):
                 visit(block, inside | ({pair} if isinstance(pair, _LOOPS) else set()))
 
     visit(reverse, frozenset())
+    for node, inside in shape_reads:      # a value of the same shape already at hand will do
+        ref = getattr(node, "s2sad_ref", None)
+        site = site_of(ref, inside) if ref is not None else None
+        if site is not None and site[0].loops:
+            for key in order:
+                other = key[0]
+                if other == "trips" or other == ref or needs[key][0][0] is not site[0] \
+                        or facts.kind(*other) != facts.kind(*ref) \
+                        or facts.shape_class.get(other) != facts.shape_class.get(ref) \
+                        or facts.shape_class.get(ref) is None:
+                    continue
+                node.id, node.s2sad_ref = other[0], other
+                needs[key][1].append(node)
+                break
+            else:
+                read(node, inside)
+        else:
+            read(node, inside)
     remade = {}                           # key -> the forward statement recomputed
     for key in order:                     # grows while recomputations read more
         (block, anchor), _ = needs[key]
@@ -112,9 +136,30 @@ def record(forward, reverse, namer, facts):
     for key in order:
         if key[0] != "trips":
             versions.setdefault(key[0][0], set()).add(key[0])
-    starts = {}                           # (id(owner), field) -> [(block, push or anchor, statement)]
+    # a name carried from trip to trip whose values at the top and at the end
+    # of a trip are both needed: one stack holds them (the top of a trip is
+    # the end of the one before, or the value before the loop)
+    shared = {}                           # end key -> top key
+    for key in order:
+        if key[0] == "trips" or key[0] not in top_sites or key in remade:
+            continue
+        body = top_sites[key[0]][0]
+        if key[1] != id(body):
+            continue
+        name, top = key[0]
+        _, before, end = body.owner.s2sad_facts.carried[name]
+        end_key = ((name, end), id(body))
+        if before is not None and end_key in needs and end_key not in remade \
+                and needs[end_key][0][0] is body and isinstance(needs[end_key][0][1], gast.Assign):
+            shared[end_key] = key
+    skipped = set(shared.values())
+    after_loops = []                      # (forward loop, statement after its reverse)
+    starts = {}                           # (id(owner), field) -> [(block, push or anchor, statements)]
     handled = set()
     for key in order:
+        if key in skipped:
+            handled.add(key[0])
+            continue
         (block, anchor), nodes = needs[key]
         name = key[1] if key[0] == "trips" else key[0][0]
         if key[0] != "trips":
@@ -125,7 +170,7 @@ def record(forward, reverse, namer, facts):
                     node.id = target
         slot = starts.setdefault((id(block.owner), block.field), [])
         if key in remade:
-            slot.append((block, anchor, remade[key], False))
+            slot.append((block, anchor, [remade[key]], False))
             continue
         target = nodes[0].id if nodes else name
         stack = namer.fresh(f"{name}_stack")
@@ -148,14 +193,41 @@ def record(forward, reverse, namer, facts):
         pop = gast.Assign(targets=[_name(target, True)], value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="pop", ctx=gast.Load()), args=[],
             keywords=[]), type_comment=None)
-        slot.append((block, push, pop, True))
+        taken = [pop]
+        if key in shared:                 # the value at the top of this trip: left on the stack
+            top_nodes = needs[shared[key]][1]
+            top_target = top_nodes[0].id if top_nodes else name
+            taken.append(gast.Assign(targets=[_name(top_target, True)], value=gast.Subscript(
+                value=_name(stack), slice=gast.Constant(value=-1, kind=None), ctx=gast.Load()),
+                type_comment=None))
+            holder, loop = sites[shared[key][0]]
+            first = gast.Expr(value=gast.Call(
+                func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
+                args=[_name(name)], keywords=[]))
+            first.s2sad_origin, first.s2sad_effect = init.s2sad_origin, True
+            holder.items.insert(_index(holder.items, loop), first)
+            drop = gast.Expr(value=gast.Call(
+                func=gast.Attribute(value=_name(stack), attr="pop", ctx=gast.Load()), args=[],
+                keywords=[]))
+            after_loops.append((loop, drop))
+        slot.append((block, push, taken, True))
     for key, entries in starts.items():
         # pops in the reverse order of the pushes, then recomputations in forward order
         pops = sorted((e for e in entries if e[3]), key=lambda e: -_index(e[0].items, e[1]))
         remakes = sorted((e for e in entries if not e[3]), key=lambda e: _index(e[0].items, e[1]))
-        starts[key] = [e[2] for e in pops + remakes]
+        starts[key] = [s for e in pops + remakes for s in e[2]]
     _insert_at_starts(reverse, starts)
+    for loop, drop in after_loops:        # what was there before the loop: no longer needed
+        _insert_after(reverse, loop, drop)
     return handled
+
+
+def _shape_only(node):
+    """`np.ones_like(x)` / `np.zeros_like(x)`: a read of x's shape and dtype only."""
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+        and node.func.attr in ("ones_like", "zeros_like") and len(node.args) == 1 \
+        and not node.keywords and isinstance(node.args[0], gast.Name) \
+        and getattr(node.args[0], "s2sad_ref", None) is not None
 
 
 def _index(items, item):
@@ -217,6 +289,18 @@ def _insert_at_starts(reverse, starts):
                 visit(block)
 
     visit(reverse)
+
+
+def _insert_after(items, forward_loop, stmt):
+    for i, item in enumerate(items):
+        if isinstance(item, Comment):
+            continue
+        if getattr(item, "s2sad_pair", None) is forward_loop:
+            items.insert(i + 1, stmt)
+            return True
+        if any(_insert_after(block, forward_loop, stmt) for block in child_blocks(item)):
+            return True
+    return False
 
 
 def _forward_map(forward):
