@@ -179,3 +179,44 @@ def test_repeated_integer_indices_in_assignment_are_refused():
 def test_mutating_calls_are_refused(func, words):
     with pytest.raises(s2sad.TransformError, match=words):
         s2sad.grad(func)(rand(3))
+
+
+GLOBAL_BUFFER = np.zeros(3)
+
+
+def updates_a_global(x):
+    GLOBAL_BUFFER[0] = 1.0
+    return np.sum(x * GLOBAL_BUFFER)
+
+
+def chained_item_update(x):
+    y = np.zeros((2, 2))
+    y[0][1] = 3.0
+    return np.sum(y * x)
+
+
+def dict_comprehension(x):
+    d = {k: x * k for k in range(2)}
+    return np.sum(d[0])
+
+
+def repeated_index_increment(x, idx):
+    buf = np.zeros(3)
+    buf[idx] += x
+    return np.sum(buf * buf)
+
+
+@pytest.mark.parametrize("func, words", [(updates_a_global, "not a local variable"),
+                                         (chained_item_update, "index once"),
+                                         (dict_comprehension, "dict comprehensions")])
+def test_updates_that_cannot_be_followed_are_refused(func, words):
+    with pytest.raises(s2sad.TransformError, match=words):
+        s2sad.grad(func)(rand(2, 2) if func is chained_item_update else rand(3))
+
+
+def test_increment_with_repeated_indices_keeps_pythons_last_write_or_refuses():
+    # Python: buf[idx] += x reads buf[idx] once and writes each position; with a
+    # repeated index only the last write stays, which s2sad refuses to guess at
+    with pytest.raises(ValueError, match="repeated"):
+        s2sad.grad(repeated_index_increment)(rand(3), np.array([0, 1, 1]))
+    check(repeated_index_increment, (rand(3, seed=20), np.array([2, 0, 1])))
