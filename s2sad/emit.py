@@ -60,9 +60,18 @@ def _block_lines(items, indent, lines):
             lines.append(f"{indent}# {item.text}")
         elif isinstance(item, (gast.If, gast.For, gast.While)):
             from .optimize import header_text
+            orelse = getattr(item, "orelse", None)
+            if isinstance(item, gast.If) and orelse and not any(
+                    not isinstance(x, Comment) for x in item.body):
+                # `if c: pass else: ...` reads better as `if not c: ...`
+                test = unparse(item.test)
+                test = test if isinstance(item.test, (gast.Name, gast.Call, gast.Attribute,
+                                                      gast.Subscript)) else f"({test})"
+                lines.append(f"{indent}if not {test}:")
+                _block_lines(orelse, indent + "    ", lines)
+                continue
             lines.append(indent + header_text(item))
             _block_lines(item.body, indent + "    ", lines)
-            orelse = getattr(item, "orelse", None)
             if orelse:
                 lines.append(indent + "else:")
                 _block_lines(orelse, indent + "    ", lines)

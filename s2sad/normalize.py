@@ -149,19 +149,21 @@ def _drop_jumps(block, loop=False):
     return block
 
 
-def _mark_breaks(block, flag, made):
+def _mark_breaks(block, flag):
     """Each `break` of this loop (not of an inner one) sets `flag` first."""
     if flag is None:
         return block
     out = []
     for stmt in block:
         if isinstance(stmt, gast.Break):
-            out.append(made(gast.Assign(targets=[gast.Name(id=flag, ctx=gast.Store(), annotation=None,
-                                                           type_comment=None)],
-                                        value=gast.Constant(value=True, kind=None), type_comment=None)))
+            mark = gast.Assign(targets=[gast.Name(id=flag, ctx=gast.Store(), annotation=None,
+                                                  type_comment=None)],
+                               value=gast.Constant(value=True, kind=None), type_comment=None)
+            mark.s2sad_origin = stmt.s2sad_origin
+            out.append(gast.copy_location(mark, stmt))
         if isinstance(stmt, gast.If):
-            stmt.body = _mark_breaks(stmt.body, flag, made)
-            stmt.orelse = _mark_breaks(stmt.orelse, flag, made)
+            stmt.body = _mark_breaks(stmt.body, flag)
+            stmt.orelse = _mark_breaks(stmt.orelse, flag)
         out.append(stmt)
     return out
 
@@ -470,7 +472,7 @@ class _Normalizer:
             self.depth -= 1
         self.origin = origin
         iter_ = gast.Call(func=_name("range"), args=bounds, keywords=[])
-        body = _mark_breaks(_drop_jumps(body, loop=True), flag, self.made)
+        body = _mark_breaks(_drop_jumps(body, loop=True), flag)
         self.emit(gast.For(target=_store(counter), iter=iter_, body=body, orelse=[], type_comment=None))
         self.after_loop(s, flag, s.orelse, _returns_inside(body, self.returned))
 
@@ -503,7 +505,7 @@ class _Normalizer:
             self.depth -= 1
         self.origin = origin
         body = _append_to_fallthrough(body, tail, continues=True)
-        body = _mark_breaks(_drop_jumps(body, loop=True), flag, self.made)
+        body = _mark_breaks(_drop_jumps(body, loop=True), flag)
         self.emit(gast.While(test=test, body=body, orelse=[]))
         self.after_loop(s, flag, s.orelse, _returns_inside(body, self.returned))
 
