@@ -5,10 +5,10 @@
     print(s2sad.source(df))         # the generated Python, readable
 """
 
-from .api import grad, source, stop_gradient, value_and_grad
+from .api import grad, jvp, source, stop_gradient, value_and_grad
 from .errors import TransformError
 from .rules import adjoint, tangent
 
-__all__ = ["grad", "value_and_grad", "source", "adjoint", "tangent", "stop_gradient",
+__all__ = ["grad", "value_and_grad", "jvp", "source", "adjoint", "tangent", "stop_gradient",
            "TransformError"]
 __version__ = "0.1.0"

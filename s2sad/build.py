@@ -67,10 +67,89 @@ class HelperPair:
     sources: list
 
 
-class Builder:
+class _ForwardBuilds:
+    """Forward mode: `f_jvp(tangents..., args...)` returns `(f(args), its tangent)`."""
+
+    def jvp_helper(self, func, arg_kinds, active, origin, caller):
+        core = core_of(func)
+        arg_kinds = self.param_kinds(func, core, arg_kinds)
+        key = ("jvp", func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active)
+        if key in self.helpers:
+            return self.helpers[key]
+        pending = self.helpers[key] = _Later(self.function_names.fresh(f"{core.node.name}_jvp"))
+        try:
+            fn, text = self.forward_function(func, arg_kinds, active, pending.__name__)
+        except BaseException:
+            del self.helpers[key]
+            raise
+        pending.function = fn
+        self.helpers[key] = fn
+        self.jvp_sources.append(text)
+        return fn
+
+    def forward_function(self, func, arg_kinds, active, fn_name):
+        from .forward import Forward
+        core = core_of(func)
+        kinds = self.param_kinds(func, core, arg_kinds)
+        facts = Analyzer(core, kinds, active, self.helper_kind).run()
+        ctx = Context(core, self)
+        fwd = Forward(core, facts, ctx)
+        tangent_params, prologue = [], []
+        for param in active:
+            own = ctx.namer.fresh(f"d{param}")
+            tangent_params.append(own)
+            for path, leaf in leaves(facts.kind(param, 0)):
+                if not leaf.differentiable:
+                    continue
+                if path == ():
+                    fwd.table[(param, 0, ())] = name(own)
+                    continue
+                part = name(own)
+                for k in path:
+                    part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
+                var = fwd.tangent_name((param, 0, path))
+                prologue.append(assign(name(var, store=True), part))
+                fwd.table[(param, 0, path)] = name(var)
+        fwd.run()
+        out = copy_node(core.body[-1].value)
+        if facts.output is not None:
+            out.s2sad_ref = facts.output
+
+        def tangent_of(kind, path):
+            if isinstance(kind, Tree):
+                parts = [tangent_of(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
+                if kind.type is dict:
+                    return gast.Dict(keys=[const(k) for k in kind.keys], values=parts)
+                node = gast.List if kind.type is list else gast.Tuple
+                return node(elts=parts, ctx=gast.Load())
+            if facts.output is None or not kind.differentiable:
+                return const(None)
+            ref = facts.output + (path,)
+            t = fwd.table.get(ref)
+            return copy_node(t) if t is not None else fwd.zeros(ref)
+
+        dout = tangent_of(facts.output_kind, ())
+        ret = gast.Return(value=gast.Tuple(elts=[out, dout], ctx=gast.Load()))
+        live = _names([ret])
+        items = eliminate_dead_code(prologue + fwd.items, live)
+        items = drop_redundant_comments(fold_temporaries(items, live, core.temporaries))
+        src = core.source
+        spec = FunctionSpec(
+            name=fn_name, params=", ".join(tangent_params + [_params_text(core)]) if tangent_params
+            else _params_text(core), body=items + [ret], globals=src.func.__globals__,
+            cells=ctx.cells, user_cells=src.namespace.cells, origin=src.name)
+        return compile_function(spec)
+
+    def jvp(self, func, arg_kinds, wrt, fn_name):
+        fn, text = self.forward_function(func, arg_kinds, tuple(wrt), fn_name)
+        return Built(fn, "\n\n".join([text] + self.jvp_sources))
+
+
+class Builder(_ForwardBuilds):
     """Builds generated functions; caches helper builds for one top-level build."""
 
     def __init__(self):
+        self.jvp_sources = []
         self.helpers = {}
         self.in_progress = set()
         self.function_names = Namer()      # helper halves are named once per build
@@ -246,6 +325,11 @@ class Builder:
         fn, text = compile_function(spec)
         helper_texts = [t for pair in self.helpers.values() for t in pair.sources]
         return Built(fn, "\n\n".join([text] + helper_texts))
+
+
+def build_jvp(func, arg_kinds, wrt, name=None):
+    builder = Builder()
+    return builder.jvp(func, arg_kinds, wrt, name or f"jvp_{func.__name__}")
 
 
 def build_gradient(func, arg_kinds, wrt, *, with_value=False, has_aux=False, tuple_wrt=False,

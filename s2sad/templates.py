@@ -49,6 +49,8 @@ class CallSite:
         self.kind = kind                  # atom -> kind (for atoms inside an index)
         self.spell = spell                # (object, preferred name) -> identifier
         self.fresh = fresh                # hint -> fresh identifier
+        self.tangent = False              # a reverse rule used for a tangent: no unbroadcast
+        self.single = False               # the rule returns one value (a forward rule)
 
 
 def _template(rule):
@@ -117,7 +119,7 @@ def inline(rule, site):
     value = body[-1].value
     outputs = list(value.elts) if isinstance(value, gast.Tuple) else [value]
     outputs = [None if isinstance(o, gast.Constant) and o.value is None else o for o in outputs]
-    if len(outputs) == 1 and len(site.args) > 1 and not _one_value(value):
+    if len(outputs) == 1 and len(site.args) > 1 and not _one_value(value) and not site.single:
         return None                      # maybe a call returning the tuple: keep the rule a call
     for s in body[:-1] + [o for o in outputs if o is not None]:
         folder.spell_globals(s)
@@ -312,6 +314,8 @@ class _Folder:
             if answer is not None:
                 return _const(answer)
         if fn is runtime.unbroadcast and len(node.args) == 2:
+            if self.site.tangent:
+                return node.args[0]
             operand = getattr(node.args[1], "s2sad_operand", None)
             if operand is not None and operand.same_shape:
                 return node.args[0]

@@ -179,7 +179,7 @@ def is_user_function(obj):
 
 
 # the built-in rules register themselves, in the form users register with
-from . import core, elementwise, linalg, reductions, shapes  # noqa: E402,F401
+from . import core, elementwise, linalg, reductions, shapes, tangents  # noqa: E402,F401
 
 __all__ = ["adjoint", "tangent", "nondifferentiable", "lookup_adjoint", "lookup_tangent",
            "is_nondifferentiable", "is_user_function", "method_key", "TransformError"]

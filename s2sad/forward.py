@@ -1,0 +1,651 @@
+"""Forward mode: one sweep, each statement followed by its tangent.
+
+The tangent of a value is kept in a table from ref to an atom, as the
+reverse sweep keeps adjoints: a tangent that is another value's is an
+alias, a value that is not varied has none, and zeros appear only where a
+branch or a loop needs one variable for a tangent.  Control flow stays as
+the user wrote it and nothing is recorded: the tangent runs alongside.
+
+A call's tangent comes from its forward rule (`@tangent`, inlined where
+simple), or is derived from what is known of the function:
+
+* elementwise functions: each varied operand's reverse rule with `g` its
+  tangent (`unbroadcast` dropped): `dy = dx * np.cos(x)`;
+* functions linear in their array arguments (`reshape`, `sum`, indexing,
+  `concatenate`...): the same call on the tangents;
+* products (`@`, `dot`, `einsum`...): one term per varied factor;
+* reductions (`prod`, `max`, `var`, `norm`...): the tangent weighted by the
+  reverse rule's gradient and summed over the reduced axes.
+"""
+
+import inspect
+
+import gast
+import numpy as np
+
+from . import rules, runtime
+from .analyze import is_append, updated_name
+from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, leaves
+from .parse import MISSING, user_text
+from .reverse import Comment, annotate, assign, call, const, name, access
+from .rules.tangents import (ELEMENTWISE, LINEAR, REDUCTIONS, linear_positions)
+from .templates import CallSite, Operand, inline
+from .trees import child_blocks, copy_node
+
+
+class Forward:
+    """Builds the forward-mode function of one core function."""
+
+    def __init__(self, core, facts, ctx):
+        self.core = core
+        self.src = core.source
+        self.facts = facts
+        self.ctx = ctx
+        self.stmts = annotate(core, facts)
+        self.table = {}                   # ref -> tangent atom
+        self.names = {}
+        self.last_origin = None
+
+    # ---- names and the table ------------------------------------------------------------
+
+    def tangent_name(self, ref):
+        key = (ref[0], ref[2])
+        if key not in self.names:
+            suffix = "_".join(str(p) for p in ref[2])
+            self.names[key] = self.ctx.namer.fresh(f"d{ref[0]}_{suffix}" if suffix else f"d{ref[0]}")
+        return self.names[key]
+
+    def leaf_refs(self, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None:
+            return []
+        return [ref + (path,) for path, _ in leaves(self.facts.kind(*ref))]
+
+    def kind(self, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is not None:
+            return self.facts.kind(*ref)
+        if isinstance(atom, gast.Constant):
+            from .kinds import kind_of
+            return kind_of(atom.value)
+        obj = self.src.namespace.resolve(atom, self.core.local_names) \
+            if isinstance(atom, (gast.Name, gast.Attribute)) else MISSING
+        from .kinds import kind_of
+        return UNKNOWN if obj is MISSING else kind_of(obj)
+
+    def leaf_kind(self, ref):
+        kind = self.facts.kind(ref[0], ref[1])
+        for key in ref[2]:
+            kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
+        return kind
+
+    def zeros(self, ref):
+        kind = self.leaf_kind(ref)
+        if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+            return const(0.0)
+        if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
+            return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
+                        access(ref[0], ref[2], ref[1]))
+        return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                    access(ref[0], ref[2], ref[1]))
+
+    def tangent_of(self, ref):
+        """The tangent atom of a leaf ref, or None where it is not varied."""
+        return self.table.get(ref)
+
+    def release(self, id_, keep):
+        """Before `id_` is assigned: refs whose tangent is that name get their own."""
+        for ref, expr in list(self.table.items()):
+            if ref != keep and isinstance(expr, gast.Name) and expr.id == id_:
+                own = self.ctx.namer.fresh(self.tangent_name(ref))
+                self.emit(assign(name(own, store=True), name(id_)))
+                self.table[ref] = name(own)
+
+    def define(self, ref, expr):
+        """The tangent of `ref` is `expr`: an atom is an alias, else a new variable."""
+        if expr is None:
+            self.table.pop(ref, None)
+            return
+        if isinstance(expr, (gast.Name, gast.Constant)):
+            self.table[ref] = expr
+            return
+        target = self.tangent_name(ref)
+        self.release(target, ref)
+        self.emit(assign(name(target, store=True), expr))
+        self.table[ref] = name(target)
+
+    # ---- the sweep ---------------------------------------------------------------------
+
+    def run(self):
+        self.items = []
+        self.block(self.stmts)
+        return self
+
+    def emit(self, stmt):
+        self.items.append(stmt)
+
+    def primal(self, stmt):
+        """The user's statement itself (kept even unused where it has an effect)."""
+        from .build import _has_effect
+        copied = copy_node(stmt)
+        if getattr(stmt, "s2sad_update", False) or _has_effect(self.core, copied):
+            copied.s2sad_effect = True
+        self.emit(copied)
+
+    def block(self, stmts):
+        for stmt in stmts:
+            if isinstance(stmt, gast.Return):
+                continue
+            origin = stmt.s2sad_origin
+            if origin is not self.last_origin:
+                self.items.append(Comment(user_text(origin)))
+                self.last_origin = origin
+            if isinstance(stmt, gast.If):
+                self.branch(stmt)
+            elif isinstance(stmt, (gast.For, gast.While)):
+                self.loop(stmt)
+            else:
+                self.statement(stmt)
+
+    def nested(self, stmts):
+        saved, origin = self.items, self.last_origin
+        self.items, self.last_origin = [], None
+        try:
+            self.block(stmts)
+            return self.items
+        finally:
+            self.items, self.last_origin = saved, origin
+
+    def branch(self, stmt):
+        sf = stmt.s2sad_facts
+        entry = dict(self.table)
+        results = []
+        for which, block in ((1, stmt.body), (2, stmt.orelse)):
+            self.table = dict(entry)
+            items = self.nested(block)
+            for name_, (phi, *versions) in sf.joins.items():
+                version = versions[which - 1]
+                for path, _ in leaves(self.facts.kind(name_, phi)):
+                    t = self.table.get((name_, version, path)) if version is not None else None
+                    self.table.pop((name_, phi, path), None)
+                    if t is not None:
+                        self.table[(name_, phi, path)] = t
+            results.append((items, self.table))
+        (body, t1), (orelse, t2) = results
+        merged = {}
+        for ref in sorted(set(t1) | set(t2), key=repr):
+            a, b = t1.get(ref), t2.get(ref)
+            if a is not None and b is not None and _same(a, b):
+                merged[ref] = a
+                continue
+            if not self.facts.active(ref):
+                continue
+            own = self.own_variable(ref, [t1, t2, merged])
+            for items, value in ((body, a), (orelse, b)):
+                value = value if value is not None else self.zeros(ref)
+                if not (isinstance(value, gast.Name) and value.id == own):
+                    items.append(assign(name(own, store=True), copy_node(value)))
+            merged[ref] = name(own)
+        self.table = merged
+        node = gast.If(test=copy_node(stmt.test), body=body, orelse=orelse)
+        self.emit(node)
+
+    def own_variable(self, ref, tables):
+        in_use = {e.id for t in tables for r, e in t.items() if r != ref and isinstance(e, gast.Name)}
+        own = self.tangent_name(ref)
+        return own if own not in in_use else self.ctx.namer.fresh(own)
+
+    def loop(self, stmt):
+        sf = stmt.s2sad_facts
+        carried = []
+        for name_, (phi, before, end) in sorted(sf.carried.items()):
+            for path, _ in leaves(self.facts.kind(name_, phi)):
+                ref = (name_, phi, path)
+                if not self.facts.active(ref):
+                    continue
+                start = self.table.get((name_, before, path)) if before is not None else None
+                own = self.own_variable(ref, [self.table])
+                if start is None and before is None:
+                    value = const(None)           # made in the loop: read only after it is
+                else:
+                    value = start if start is not None else self.zeros((name_, before, path))
+                if not (isinstance(value, gast.Name) and value.id == own):
+                    self.release(own, ref)
+                    self.emit(assign(name(own, store=True), copy_node(value)))
+                self.table[ref] = name(own)
+                carried.append((ref, (name_, end, path), own))
+        node = copy_node_shallow(stmt)
+        body = self.nested(stmt.body)
+        for ref, end, own in carried:
+            saved, self.items = self.items, body
+            value = self.table.get(end)
+            value = value if value is not None else self.zeros(end)
+            if not (isinstance(value, gast.Name) and value.id == own):
+                self.release(own, ref)
+                self.emit(assign(name(own, store=True), copy_node(value)))
+            self.items = saved
+            self.table[ref] = name(own)
+        node.body = body
+        self.emit(node)
+
+    # ---- statements ----------------------------------------------------------------------
+
+    def statement(self, stmt):
+        sf = stmt.s2sad_facts
+        base = updated_name(stmt)
+        if base is not None:
+            return self.update(stmt, sf, base)
+        if not isinstance(stmt, gast.Assign):
+            self.primal(stmt)
+            return
+        target, value = stmt.targets[0], stmt.value
+        if isinstance(target, gast.Tuple):
+            self.primal(stmt)
+            return self.unpack(stmt, sf)
+        outs = self.leaf_refs(target)
+        active = sf.active and any(self.table.get(r) is not None for r in sf.active_inputs)
+        if not active:
+            self.primal(stmt)
+            for ref in outs:
+                self.table.pop(ref, None)
+            return
+        if getattr(stmt, "s2sad_copy_on_write", False) and not sf.copy_needed:
+            src = value.func.value.s2sad_ref         # the copy is not needed: nor is its tangent's
+            for ref in outs:                         # (nothing else reads the old value)
+                t = self.table.pop(src + (ref[2],), None)
+                self.define(ref, copy_node(t) if t is not None else None)
+            return
+        if isinstance(value, gast.Name):
+            self.primal(stmt)
+            for ref in outs:
+                self.define(ref, self.table.get(value.s2sad_ref + (ref[2],)))
+            return
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            self.primal(stmt)
+            elts = value.values if isinstance(value, gast.Dict) else value.elts
+            keys = [k.value for k in value.keys] if isinstance(value, gast.Dict) else range(len(elts))
+            by_key = dict(zip(keys, elts))
+            for ref in outs:
+                elt = by_key[ref[2][0]]
+                src = getattr(elt, "s2sad_ref", None)
+                self.define(ref, self.table.get(src + (ref[2][1:],)) if src else None)
+            return
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
+            self.primal(stmt)
+            return self.item(value, outs)
+        if isinstance(value, gast.Call):
+            func = value.func
+            if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
+                obj = self.src.namespace.resolve(func, self.core.local_names)
+                if obj is not MISSING and rules.lookup_tangent(obj) is None \
+                        and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
+                    return self.helper(stmt, sf, obj, outs)
+        self.primitive(stmt, sf, outs)
+
+    def unpack(self, stmt, sf):
+        target, value = stmt.targets[0], stmt.value
+        source_kind = self.kind(value)
+        for i, elt in enumerate(target.elts):
+            for ref in self.leaf_refs(elt):
+                if isinstance(source_kind, Tree):
+                    self.define(ref, self.table.get(value.s2sad_ref + ((i,) + ref[2],)))
+                else:
+                    t = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+                    self.define(ref, gast.Subscript(value=copy_node(t), slice=const(i), ctx=gast.Load())
+                                if t is not None else None)
+
+    def item(self, value, outs):
+        """`x = xs[k]` of a list, tuple or dict: the tangent of what it picks."""
+        base = value.value
+        if isinstance(value.slice, gast.Constant):
+            for ref in outs:
+                self.define(ref, self.table.get(base.s2sad_ref + ((value.slice.value,) + ref[2],)))
+            return
+        leaves_ = self.leaf_refs(base)
+        if not any(self.table.get(r) is not None for r in leaves_):
+            for ref in outs:
+                self.table.pop(ref, None)
+            return
+        parts = gast.Tuple(elts=[copy_node(self.table[r]) if self.table.get(r) is not None
+                                 else self.zeros(r) for r in leaves_], ctx=gast.Load())
+        kind = self.kind(base)
+        index = copy_node(value.slice)
+        if kind.type is dict:
+            index = call(gast.Attribute(value=const(tuple(kind.keys)), attr="index", ctx=gast.Load()),
+                         index)
+        for ref in outs:
+            self.define(ref, gast.Subscript(value=parts, slice=index, ctx=gast.Load()))
+
+    def update(self, stmt, sf, base):
+        """`x[i] = v`, `np.add.at(x, i, v)`, `xs.append(v)`: the same on the tangents."""
+        self.primal(stmt)
+        old = (base, sf.reads[base])
+        new = (base, sf.writes[base])
+        kind = self.facts.kind(*new)
+        if isinstance(kind, Tree):                # a list of known length: by position
+            value = stmt.value.args[0]
+            for path, _ in leaves(kind):
+                if path[0] == len(kind.children) - 1:
+                    src = getattr(value, "s2sad_ref", None)
+                    self.define(new + (path,), self.table.get(src + (path[1:],)) if src else None)
+                else:
+                    self.define(new + (path,), self.table.get(old + (path,)))
+            return
+        if is_append(stmt):
+            value = stmt.value.args[0]
+            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_old = self.table.get(old + ((),))
+            if t_value is None and t_old is None:
+                self.table.pop(new + ((),), None)
+                return
+            seq = self.owned(old + ((),), t_old)
+            push = gast.Expr(value=call(gast.Attribute(value=name(seq), attr="append", ctx=gast.Load()),
+                                        copy_node(t_value) if t_value is not None
+                                        else self.zeros(value.s2sad_ref + ((),))))
+            push.s2sad_effect = True
+            self.emit(push)
+            self.table[new + ((),)] = name(seq)
+            return
+        if isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            value = stmt.value
+            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_old = self.table.get(old + ((),))
+            if t_value is None and t_old is None:
+                self.table.pop(new + ((),), None)
+                return
+            own = self.owned(old + ((),), t_old)
+            index = copy_node(target)
+            index.value = name(own)
+            self.emit(assign(index, copy_node(t_value) if t_value is not None else const(0)))
+            self.table[new + ((),)] = name(own)
+            return
+        index, value = stmt.value.args[1], stmt.value.args[2]       # np.add.at(x, i, v)
+        t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+        t_old = self.table.get(old + ((),))
+        if t_value is None and t_old is None:
+            self.table.pop(new + ((),), None)
+            return
+        own = self.owned(old + ((),), t_old)
+        if t_value is not None:
+            at = copy_node(stmt.value)
+            at.args = [name(own), copy_node(index), copy_node(t_value)]
+            at_stmt = gast.Expr(value=at)
+            at_stmt.s2sad_effect = True
+            self.emit(at_stmt)
+        self.table[new + ((),)] = name(own)
+
+    def owned(self, ref, tangent):
+        """A tangent variable that only this value's tangent holds (zeros if none)."""
+        own = self.tangent_name(ref)
+        if tangent is None:
+            self.release(own, ref)
+            self.emit(assign(name(own, store=True), self.zeros(ref)))
+            return own
+        in_use = {e.id for r, e in self.table.items() if r != ref and isinstance(e, gast.Name)}
+        if isinstance(tangent, gast.Name) and tangent.id not in in_use:
+            return tangent.id
+        self.release(own, ref)
+        self.emit(assign(name(own, store=True), call(gast.Attribute(
+            value=copy_node(tangent), attr="copy", ctx=gast.Load()))))
+        return own
+
+    # ---- calls and operations ----------------------------------------------------------
+
+    def primitive(self, stmt, sf, outs):
+        value = stmt.value
+        start = len(self.items)
+        self.primal(stmt)
+        self.overwrite = (outs[0][0], sf.reads.get(outs[0][0]), start)
+        key, args, keywords = operation(self, stmt, value)
+        tangents = [self.tangent_expr(a) for a in args]
+        if all(t is None for t in tangents):
+            for ref in outs:
+                self.table.pop(ref, None)
+            return
+        for k, a in keywords.items():
+            if self.tangent_expr(a) is not None:
+                raise self.src.error(stmt.s2sad_origin,
+                                     f"the differentiated value is passed by keyword (`{k}=`)",
+                                     "pass it positionally")
+        result = copy_node(stmt.targets[0])
+        result.ctx = gast.Load()
+        expr = self.call_tangent(stmt, key, args, keywords, tangents, result)
+        expr = self.keep_overwritten(expr)
+        if len(outs) == 1 and outs[0][2] == ():
+            self.define(outs[0], expr)
+            return
+        # a tuple-valued result (`np.split`, `slogdet`): one tangent per part
+        holder = self.ctx.namer.fresh("d" + outs[0][0])
+        self.emit(assign(name(holder, store=True), expr))
+        for i, ref in enumerate(outs):
+            part = gast.Subscript(value=name(holder), slice=const(ref[2][0]), ctx=gast.Load())
+            self.define(ref, part)
+
+    def keep_overwritten(self, expr):
+        """`y = y * x`: the tangent reads the old y, which the statement just
+        replaced; the old value is kept under a name of its own first."""
+        name_, version, start = self.overwrite
+        if version is None:
+            return expr
+        tail = self.items[start + 1:] + [expr]
+        reads = [n for item in tail for n in gast.walk(item)
+                 if isinstance(n, gast.Name) and getattr(n, "s2sad_ref", None) == (name_, version)
+                 and isinstance(n.ctx, gast.Load)]
+        if not reads:
+            return expr
+        prev = self.ctx.namer.fresh(f"{name_}_prev")
+        for n in reads:
+            n.id = prev
+        self.items.insert(start, assign(name(prev, store=True), name(name_, (name_, version))))
+        return expr
+
+    def tangent_expr(self, atom):
+        """The tangent of an operand: an atom, a tuple of tangents for a tuple
+        of arrays, or None where it is not varied."""
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None:
+            return None
+        kind = self.facts.kind(*ref)
+        if isinstance(kind, Tree):
+            refs = self.leaf_refs(atom)
+            if not any(self.table.get(r) is not None for r in refs):
+                return None
+            parts = [copy_node(self.table[r]) if self.table.get(r) is not None else self.zeros(r)
+                     for r in refs]
+            if any(len(r[2]) != 1 for r in refs) or kind.type is dict:
+                raise self.src.error(self.current_origin, "nested lists or dicts of arrays as "
+                                     "one argument have no forward rule yet",
+                                     "pass the arrays one by one")
+            node = gast.List if kind.type is list else gast.Tuple
+            return node(elts=parts, ctx=gast.Load())
+        t = self.table.get(ref + ((),))
+        return copy_node(t) if t is not None else None
+
+    def site(self, args, keywords, g, result, result_kind):
+        operands = [Operand(a, self.kind(a) or UNKNOWN, False) for a in args]
+        kw_operands = {k: Operand(a, self.kind(a) or UNKNOWN, False) for k, a in keywords.items()}
+        site = CallSite(operands, kw_operands, g, result, result_kind, self.kind, self.ctx.spell,
+                        self.ctx.namer.fresh)
+        return site
+
+    def call_tangent(self, stmt, key, args, keywords, tangents, result):
+        self.current_origin = stmt.s2sad_origin
+        result_kind = self.facts.kind(*result.s2sad_ref) if getattr(result, "s2sad_ref", None) \
+            else UNKNOWN
+        rule = rules.lookup_tangent(key)
+        if rule is not None:
+            elts = []
+            for a, t in zip(args, tangents):
+                node = t if t is not None else const(None)
+                if t is not None:
+                    node.s2sad_operand = Operand(node, self.kind(a) or UNKNOWN, True)
+                elts.append(node)
+            g = gast.Tuple(elts=elts, ctx=gast.Load())
+            site = self.site(args, keywords, g, result, result_kind)
+            site.single = True
+            inlined = inline(rule, site)
+            if inlined is not None:
+                for s in inlined.stmts:
+                    self.emit(s)
+                return inlined.outputs[0]
+            return call(name(self.ctx.spell(rule, _rule_name(key) + "_tangent")), g, copy_node(result),
+                        *[copy_node(a) for a in args],
+                        **{k: copy_node(a) for k, a in keywords.items()})
+        terms = []
+        if _member(key, ELEMENTWISE):
+            reverse = rules.lookup_adjoint(key)
+            for i, t in enumerate(tangents):
+                if t is None:
+                    continue
+                site = self.site(args, keywords, t, result, result_kind)
+                site.tangent = True
+                inlined = inline(reverse, site)
+                if inlined is None or i >= len(inlined.outputs) or inlined.outputs[i] is None:
+                    break
+                for s in inlined.stmts:
+                    self.emit(s)
+                terms.append(inlined.outputs[i])
+            else:
+                return _sum_terms(terms)
+            terms = []
+        positions = linear_positions(key, len(args))
+        if positions is not None:
+            if any(t is not None for i, t in enumerate(tangents) if i not in positions):
+                raise self.no_rule(stmt, key)
+            for i in positions:
+                if i < len(tangents) and tangents[i] is not None:
+                    replaced = [copy_node(a) for a in args]
+                    replaced[i] = tangents[i]
+                    terms.append(_recall(stmt.value, replaced, keywords))
+            return _sum_terms(terms)
+        if _member(key, REDUCTIONS) and sum(t is not None for t in tangents) == 1 and tangents[0] is not None:
+            reverse = rules.lookup_adjoint(key)
+            ones = call(gast.Attribute(value=self.ctx.numpy(), attr="ones_like", ctx=gast.Load()),
+                        copy_node(result))
+            site = self.site(args, keywords, ones, result, result_kind)
+            inlined = inline(reverse, site)
+            if inlined is not None and inlined.outputs and inlined.outputs[0] is not None:
+                for s in inlined.stmts:
+                    self.emit(s)
+                weights = inlined.outputs[0]
+            else:
+                weights = gast.Subscript(value=call(
+                    name(self.ctx.spell(runtime.cotangents, "cotangents")),
+                    call(name(self.ctx.spell(reverse, _rule_name(key) + "_adjoint")), ones,
+                         copy_node(result), *[copy_node(a) for a in args],
+                         **{k: copy_node(a) for k, a in keywords.items()}),
+                    const(tuple([True] + [False] * (len(args) - 1))), const(_rule_name(key))),
+                    slice=const(0), ctx=gast.Load())
+            axis = keywords.get("axis", args[1] if len(args) > 1 else None)
+            keepdims = keywords.get("keepdims")
+            product = gast.BinOp(left=weights, op=gast.Mult(), right=tangents[0])
+            kw = {}
+            if axis is not None:
+                kw["axis"] = copy_node(axis)
+            if keepdims is not None:
+                kw["keepdims"] = copy_node(keepdims)
+            return call(gast.Attribute(value=self.ctx.numpy(), attr="sum", ctx=gast.Load()),
+                        product, **kw)
+        raise self.no_rule(stmt, key)
+
+    def no_rule(self, stmt, key):
+        what = getattr(key, "__name__", None) or repr(key)
+        return self.src.error(
+            stmt.s2sad_origin, f"`{what}` has no forward (tangent) rule",
+            f"register one with @s2sad.tangent({what}) (see the API docs), or wrap the argument "
+            f"in s2sad.stop_gradient if no derivative should flow through it")
+
+    # ---- the user's own functions ------------------------------------------------------
+
+    def helper(self, stmt, sf, func, outs):
+        value = stmt.value
+        try:
+            binding = inspect.signature(func).bind(*value.args, **{k.arg: k.value for k in value.keywords})
+        except TypeError as exc:
+            raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
+                                 f"its parameters: {exc}") from None
+        arg_kinds, active, tangents = {}, [], []
+        for param, atom in binding.arguments.items():
+            arg_kinds[param] = self.kind(atom) or UNKNOWN
+            t = self.tangent_expr(atom)
+            if t is not None:
+                active.append(param)
+                tangents.append(t)
+        if not active:
+            self.primal(stmt)
+            for ref in outs:
+                self.table.pop(ref, None)
+            return
+        jvp = self.ctx.builder.jvp_helper(func, arg_kinds, tuple(active), stmt.s2sad_origin, self.src)
+        fname = self.ctx.spell(jvp, jvp.__name__)
+        target = copy_node(stmt.targets[0])
+        holder = self.ctx.namer.fresh("d" + outs[0][0]) if len(outs) != 1 or outs[0][2] != () \
+            else self.tangent_name(outs[0])
+        if holder == self.tangent_name(outs[0]) if outs else False:
+            self.release(holder, outs[0])
+        fcall = copy_node(value)
+        fcall.func = name(fname)
+        fcall.args = tangents + list(fcall.args)
+        self.emit(assign(gast.Tuple(elts=[target, name(holder, store=True)], ctx=gast.Store()), fcall))
+        if len(outs) == 1 and outs[0][2] == ():
+            self.table[outs[0]] = name(holder)
+            return
+        for ref in outs:
+            part = name(holder)
+            for key in ref[2]:
+                part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
+            self.define(ref, part)
+
+
+def operation(fwd, stmt, value):
+    """The rule key, positional atoms and keyword atoms of an operation."""
+    from .reverse import Reverse
+    return Reverse.operation(fwd, stmt, value)
+
+
+def copy_node_shallow(node):
+    new = type(node)(**{f: getattr(node, f, None) for f in node._fields})
+    new.__dict__.update({k: v for k, v in node.__dict__.items() if k not in node._fields})
+    return new
+
+
+def _same(a, b):
+    if isinstance(a, gast.Name) and isinstance(b, gast.Name):
+        return a.id == b.id
+    return isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and a.value == b.value
+
+
+def _member(key, group):
+    try:
+        return key in group
+    except TypeError:
+        return False
+
+
+def _sum_terms(terms):
+    out = None
+    for t in terms:
+        out = t if out is None else gast.BinOp(left=out, op=gast.Add(), right=t)
+    return out
+
+
+def _recall(value, args, keywords):
+    """The operation of `value` again, on other positional arguments."""
+    if isinstance(value, gast.BinOp):
+        return gast.BinOp(left=args[0], op=value.op, right=args[1])
+    if isinstance(value, gast.UnaryOp):
+        return gast.UnaryOp(op=value.op, operand=args[0])
+    if isinstance(value, gast.Subscript):
+        return gast.Subscript(value=args[0], slice=copy_node(value.slice), ctx=gast.Load())
+    if isinstance(value, gast.Attribute):
+        return gast.Attribute(value=args[0], attr=value.attr, ctx=gast.Load())
+    func = value.func
+    if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+        return call(gast.Attribute(value=args[0], attr=func.attr, ctx=gast.Load()), *args[1:],
+                    **{k: copy_node(a) for k, a in keywords.items()})
+    return call(copy_node(func), *args, **{k: copy_node(a) for k, a in keywords.items()})
+
+
+def _rule_name(key):
+    return getattr(key, "__name__", None) or getattr(key, "name", None) or "rule"

@@ -1,0 +1,105 @@
+"""What forward mode knows of the built-in functions.
+
+Most tangents follow from a function's class, so they need no rule of their
+own (see `forward.py`): elementwise functions reuse their reverse rules,
+linear functions are called again on the tangents, reductions weight the
+tangent by the reverse rule's gradient.  The few others have forward rules
+here, in the form users register with (`@tangent`).
+"""
+
+import math
+import operator
+
+import numpy as np
+
+from . import method_key, tangent
+
+ELEMENTWISE = {
+    operator.add, np.add, operator.sub, np.subtract, operator.mul, np.multiply,
+    operator.truediv, np.divide, operator.pow, np.power, operator.neg, np.negative,
+    operator.pos, np.positive, np.exp, np.log, np.sqrt, np.sin, np.cos, np.tanh, abs, np.abs,
+    np.square, np.reciprocal, np.log1p, np.expm1, np.log2, np.log10, np.tan, np.arcsin,
+    np.arccos, np.arctan, np.sinh, np.cosh, np.arcsinh, np.arctanh, np.arctan2, np.hypot,
+    np.logaddexp, np.maximum, np.minimum, np.fmax, np.fmin, np.where, np.clip,
+    method_key("clip"), math.sin, math.cos, math.tan, math.exp, math.expm1, math.log,
+    math.log1p, math.sqrt, math.tanh, math.atan, math.pow, math.fabs,
+}
+
+_FIRST = (0,)
+_FIRST_TWO = (0, 1)
+LINEAR = {                       # function -> positions of the arguments it is linear in
+    np.sum: _FIRST, np.ndarray.sum: _FIRST, np.mean: _FIRST, np.ndarray.mean: _FIRST,
+    np.reshape: _FIRST, np.ndarray.reshape: _FIRST, np.transpose: _FIRST,
+    np.ndarray.transpose: _FIRST, method_key("T"): _FIRST, np.ndarray.copy: _FIRST,
+    np.copy: _FIRST, operator.getitem: _FIRST, np.take: _FIRST, np.ndarray.take: _FIRST,
+    np.take_along_axis: _FIRST, np.cumsum: _FIRST, method_key("cumsum"): _FIRST,
+    np.trace: _FIRST, method_key("trace"): _FIRST, np.diagonal: _FIRST,
+    method_key("diagonal"): _FIRST, np.diag: _FIRST, np.swapaxes: _FIRST,
+    method_key("swapaxes"): _FIRST, np.moveaxis: _FIRST, np.expand_dims: _FIRST,
+    np.squeeze: _FIRST, method_key("squeeze"): _FIRST, np.ravel: _FIRST,
+    method_key("ravel"): _FIRST, method_key("flatten"): _FIRST, np.flip: _FIRST,
+    np.roll: _FIRST, np.broadcast_to: _FIRST, np.tile: _FIRST, np.repeat: _FIRST,
+    method_key("repeat"): _FIRST, np.concatenate: _FIRST, np.stack: _FIRST,
+    np.hstack: _FIRST, np.vstack: _FIRST, np.split: _FIRST, np.array_split: _FIRST,
+    np.hsplit: _FIRST, np.vsplit: _FIRST, np.dsplit: _FIRST, float: _FIRST, sum: _FIRST_TWO,
+    # products: linear in each factor
+    operator.matmul: _FIRST_TWO, np.matmul: _FIRST_TWO, np.dot: _FIRST_TWO,
+    np.ndarray.dot: _FIRST_TWO, np.vdot: _FIRST_TWO, np.outer: _FIRST_TWO,
+    np.inner: _FIRST_TWO, np.tensordot: _FIRST_TWO,
+}
+
+REDUCTIONS = {                  # function -> position of its `axis` argument
+    np.prod: 1, method_key("prod"): 1, np.max: 1, np.amax: 1, np.min: 1, np.amin: 1,
+    method_key("max"): 1, method_key("min"): 1, np.var: 1, method_key("var"): 1,
+    np.std: 1, method_key("std"): 1, np.linalg.norm: 2,
+}
+
+
+def linear_positions(key, nargs):
+    """The argument positions `key` is linear in, or None."""
+    if key is np.einsum:
+        return tuple(range(1, nargs))            # every operand after the subscripts
+    try:
+        return LINEAR.get(key)
+    except TypeError:
+        return None
+
+
+@tangent(np.linalg.inv)
+def _(tangents, result, a):
+    return -(result @ tangents[0] @ result)
+
+
+@tangent(np.linalg.solve)
+def _(tangents, result, a, b):
+    if tangents[0] is None:
+        return np.linalg.solve(a, tangents[1])
+    if tangents[1] is None:
+        return np.linalg.solve(a, -(tangents[0] @ result))
+    return np.linalg.solve(a, tangents[1] - tangents[0] @ result)
+
+
+@tangent(np.linalg.det)
+def _(tangents, result, a):
+    return result * np.trace(np.linalg.solve(a, tangents[0]), axis1=-2, axis2=-1)
+
+
+@tangent(np.linalg.slogdet)
+def _(tangents, result, a):
+    return (np.zeros_like(result[0]),
+            np.trace(np.linalg.solve(a, tangents[0]), axis1=-2, axis2=-1))
+
+
+@tangent(np.pad)
+def _(tangents, result, array, pad_width, mode="constant", **_):
+    return np.pad(tangents[0], pad_width, mode=mode)       # the padding's values are constants
+
+
+@tangent(np.full)
+def _(tangents, result, shape, fill_value, dtype=None, **_):
+    return np.full_like(result, tangents[1])
+
+
+@tangent(np.full_like)
+def _(tangents, result, a, fill_value, dtype=None, **_):
+    return np.full_like(result, tangents[1])
