@@ -28,7 +28,7 @@ from .analyze import is_append, updated_name
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
-from .rules.tangents import (ELEMENTWISE, LINEAR, REDUCTIONS, linear_positions)
+from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import child_blocks, copy_node
 
@@ -184,7 +184,7 @@ class Forward:
             for items, value in ((body, a), (orelse, b)):
                 value = value if value is not None else self.zeros(ref)
                 if not (isinstance(value, gast.Name) and value.id == own):
-                    items.append(assign(name(own, store=True), copy_node(value)))
+                    _on_every_path(items, assign(name(own, store=True), copy_node(value)))
             merged[ref] = name(own)
         self.table = merged
         node = gast.If(test=copy_node(stmt.test), body=body, orelse=orelse)
@@ -216,13 +216,15 @@ class Forward:
                 carried.append((ref, (name_, end, path), own))
         node = copy_node_shallow(stmt)
         body = self.nested(stmt.body)
-        for ref, end, own in carried:
-            saved, self.items = self.items, body
+        for ref, end, own in carried:       # on every way out of a trip, `break` too
+            saved, self.items = self.items, []
             value = self.table.get(end)
             value = value if value is not None else self.zeros(end)
             if not (isinstance(value, gast.Name) and value.id == own):
                 self.release(own, ref)
                 self.emit(assign(name(own, store=True), copy_node(value)))
+            for s in self.items:
+                _on_every_path(body, s)
             self.items = saved
             self.table[ref] = name(own)
         node.body = body
@@ -278,8 +280,9 @@ class Forward:
             if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
                 obj = self.src.namespace.resolve(func, self.core.local_names)
                 if obj is not MISSING and rules.lookup_tangent(obj) is None \
-                        and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
-                    return self.helper(stmt, sf, obj, outs)
+                        and rules.is_user_function(obj):
+                    return self.helper(stmt, sf, obj, outs)   # its source (a reverse rule
+                    #                                          is no help forwards)
         self.primitive(stmt, sf, outs)
 
     def unpack(self, stmt, sf):
@@ -416,6 +419,11 @@ class Forward:
             self.define(outs[0], expr)
             return
         # a tuple-valued result (`np.split`, `slogdet`): one tangent per part
+        if isinstance(expr, gast.Tuple) and len(expr.elts) == len(outs):
+            for ref, part in zip(outs, expr.elts):
+                self.define(ref, None if isinstance(part, gast.Constant) and part.value is None
+                            else part)
+            return
         holder = self.ctx.namer.fresh("d" + outs[0][0])
         self.emit(assign(name(holder, store=True), expr))
         for i, ref in enumerate(outs):
@@ -488,6 +496,9 @@ class Forward:
             if inlined is not None:
                 for s in inlined.stmts:
                     self.emit(s)
+                if len(inlined.outputs) > 1:     # a tuple-valued result's parts
+                    return gast.Tuple(elts=[o if o is not None else const(None)
+                                            for o in inlined.outputs], ctx=gast.Load())
                 return inlined.outputs[0]
             return call(name(self.ctx.spell(rule, _rule_name(key) + "_tangent")), g, copy_node(result),
                         *[copy_node(a) for a in args],
@@ -509,11 +520,18 @@ class Forward:
             else:
                 return _sum_terms(terms)
             terms = []
-        positions = linear_positions(key, len(args))
-        if positions is not None:
+        linear = linear_positions(key, len(args))
+        if linear is not None:
+            positions, jointly = linear
             if any(t is not None for i, t in enumerate(tangents) if i not in positions):
                 raise self.no_rule(stmt, key)
-            for i in positions:
+            if jointly:                       # f(dx, dy): zeros where an argument is not varied
+                replaced = [copy_node(a) for a in args]
+                for i in positions:
+                    if i < len(args):
+                        replaced[i] = tangents[i] if tangents[i] is not None else self.zeros_of(args[i])
+                return _recall(stmt.value, replaced, keywords)
+            for i in positions:               # f(dx, y) + f(x, dy)
                 if i < len(tangents) and tangents[i] is not None:
                     replaced = [copy_node(a) for a in args]
                     replaced[i] = tangents[i]
@@ -537,7 +555,8 @@ class Forward:
                          **{k: copy_node(a) for k, a in keywords.items()}),
                     const(tuple([True] + [False] * (len(args) - 1))), const(_rule_name(key))),
                     slice=const(0), ctx=gast.Load())
-            axis = keywords.get("axis", args[1] if len(args) > 1 else None)
+            at = REDUCTIONS[key]
+            axis = keywords.get("axis", args[at] if len(args) > at else None)
             keepdims = keywords.get("keepdims")
             product = gast.BinOp(left=weights, op=gast.Mult(), right=tangents[0])
             kw = {}
@@ -548,6 +567,20 @@ class Forward:
             return call(gast.Attribute(value=self.ctx.numpy(), attr="sum", ctx=gast.Load()),
                         product, **kw)
         raise self.no_rule(stmt, key)
+
+    def zeros_of(self, atom):
+        """A zero tangent for an operand that is not varied."""
+        ref = getattr(atom, "s2sad_ref", None)
+        kind = self.kind(atom)
+        if isinstance(kind, Tree):
+            node = gast.List if kind.type is list else gast.Tuple
+            return node(elts=[self.zeros(r) for r in self.leaf_refs(atom)], ctx=gast.Load())
+        if ref is not None:
+            return self.zeros(ref + ((),))
+        if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+            return const(0.0)
+        return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                    copy_node(atom))
 
     def no_rule(self, stmt, key):
         what = getattr(key, "__name__", None) or repr(key)
@@ -602,6 +635,27 @@ def operation(fwd, stmt, value):
     """The rule key, positional atoms and keyword atoms of an operation."""
     from .reverse import Reverse
     return Reverse.operation(fwd, stmt, value)
+
+
+def _on_every_path(items, stmt):
+    """Add `stmt` at the end of a block, before a `break` that ends it, and on
+    every path of an `if` that ends it (a path may break)."""
+    last = next((i for i in reversed(range(len(items))) if not isinstance(items[i], Comment)), None)
+    if last is not None and isinstance(items[last], gast.Break):
+        while last > 0 and isinstance(items[last - 1], Comment):
+            last -= 1                     # before the comment naming the `break`
+        items.insert(last, stmt)
+    elif last is not None and isinstance(items[last], gast.If) and _breaks(items[last]):
+        _on_every_path(items[last].body, copy_node(stmt))
+        _on_every_path(items[last].orelse, copy_node(stmt))
+    else:
+        items.append(stmt)
+
+
+def _breaks(node):
+    return any(isinstance(n, gast.Break) for b in child_blocks(node) for s in b
+               if not isinstance(s, Comment) for n in [s]) or any(
+        _breaks(s) for b in child_blocks(node) for s in b if isinstance(s, gast.If))
 
 
 def copy_node_shallow(node):

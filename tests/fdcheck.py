@@ -87,6 +87,7 @@ def check_gradient(f, args, wrt=0, rtol=None, atol=None, strict=True):
         np.testing.assert_allclose(
             np.asarray(g, dtype=np.float64), expected,
             rtol=rtol or (1e-3 if low else 1e-5), atol=atol or (1e-3 if low else 1e-6))
+    check_jvp(f, args, wrts, grads)
     arrays = tuple(i for i in wrts if isinstance(args[i], np.ndarray))
     if strict and arrays:          # a Python float's gradient is a Python float: a transfer
         on_device = s2sad.grad(f, wrt=arrays)(*wrap(args))
@@ -103,6 +104,22 @@ def check_gradient(f, args, wrt=0, rtol=None, atol=None, strict=True):
                                            rtol=1e-5 if args[i].dtype == np.float64 else 1e-3,
                                            atol=1e-9 if args[i].dtype == np.float64 else 1e-4)
     return grads if tuple_wrt else grads[0]
+
+
+def check_jvp(f, args, wrts, grads, seed=7):
+    """Forward mode agrees with reverse mode: the tangent along v is grad . v."""
+    rng = np.random.default_rng(seed)
+    for i, g in zip(wrts, grads):
+        x = args[i]
+        if not (isinstance(x, float) or isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+            continue
+        v = float(rng.normal()) if isinstance(x, float) else rng.normal(size=np.shape(x)).astype(x.dtype)
+        value, t = s2sad.jvp(f, wrt=i)(*args, v)
+        expected = float(np.sum(np.asarray(g, dtype=np.float64) * np.asarray(v, dtype=np.float64)))
+        low = isinstance(x, np.ndarray) and x.dtype == np.float32
+        np.testing.assert_allclose(float(np.sum(t)), expected, rtol=1e-3 if low else 1e-6,
+                                   atol=1e-3 if low else 1e-8,
+                                   err_msg=f"jvp along a direction of argument {i} != grad . v")
 
 
 # ---- shared by the rule suites ---------------------------------------------------------

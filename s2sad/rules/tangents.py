@@ -12,6 +12,7 @@ import operator
 
 import numpy as np
 
+from ..runtime import builtin_extremum_tangent
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -42,7 +43,9 @@ LINEAR = {                       # function -> positions of the arguments it is 
     method_key("repeat"): _FIRST, np.concatenate: _FIRST, np.stack: _FIRST,
     np.hstack: _FIRST, np.vstack: _FIRST, np.split: _FIRST, np.array_split: _FIRST,
     np.hsplit: _FIRST, np.vsplit: _FIRST, np.dsplit: _FIRST, float: _FIRST, sum: _FIRST_TWO,
-    # products: linear in each factor
+}
+
+PRODUCTS = {                    # linear in each factor: one term per varied factor
     operator.matmul: _FIRST_TWO, np.matmul: _FIRST_TWO, np.dot: _FIRST_TWO,
     np.ndarray.dot: _FIRST_TWO, np.vdot: _FIRST_TWO, np.outer: _FIRST_TWO,
     np.inner: _FIRST_TWO, np.tensordot: _FIRST_TWO,
@@ -56,13 +59,25 @@ REDUCTIONS = {                  # function -> position of its `axis` argument
 
 
 def linear_positions(key, nargs):
-    """The argument positions `key` is linear in, or None."""
+    """(positions, jointly): the arguments `key` is linear in, all together
+    (`sum(xs, start)`) or each factor on its own (`a @ b`); None if neither."""
     if key is np.einsum:
-        return tuple(range(1, nargs))            # every operand after the subscripts
+        return tuple(range(1, nargs)), False     # every operand after the subscripts
     try:
-        return LINEAR.get(key)
+        if key in LINEAR:
+            return LINEAR[key], True
+        if key in PRODUCTS:
+            return PRODUCTS[key], False
     except TypeError:
-        return None
+        pass
+    return None
+
+
+@tangent(np.pad)
+def _(tangents, result, array, pad_width, mode="constant", **_):
+    if mode == "empty":                  # what padding holds is a constant, as in reverse mode
+        return np.pad(tangents[0], pad_width)
+    return np.pad(tangents[0], pad_width, mode=mode)
 
 
 @tangent(np.linalg.inv)
@@ -72,11 +87,17 @@ def _(tangents, result, a):
 
 @tangent(np.linalg.solve)
 def _(tangents, result, a, b):
+    # a x = b: a dx = db - da x (x a vector, or a stack of them, when b is 1-D)
     if tangents[0] is None:
         return np.linalg.solve(a, tangents[1])
+    if np.ndim(b) == 1:                  # solve the stack of vectors as one-column matrices
+        da_x = (tangents[0] @ result[..., None])[..., 0]
+        rhs = -da_x if tangents[1] is None else tangents[1] - da_x
+        return np.linalg.solve(a, rhs[..., None])[..., 0]
+    da_x = tangents[0] @ result
     if tangents[1] is None:
-        return np.linalg.solve(a, -(tangents[0] @ result))
-    return np.linalg.solve(a, tangents[1] - tangents[0] @ result)
+        return np.linalg.solve(a, -da_x)
+    return np.linalg.solve(a, tangents[1] - da_x)
 
 
 @tangent(np.linalg.det)
@@ -90,11 +111,6 @@ def _(tangents, result, a):
             np.trace(np.linalg.solve(a, tangents[0]), axis1=-2, axis2=-1))
 
 
-@tangent(np.pad)
-def _(tangents, result, array, pad_width, mode="constant", **_):
-    return np.pad(tangents[0], pad_width, mode=mode)       # the padding's values are constants
-
-
 @tangent(np.full)
 def _(tangents, result, shape, fill_value, dtype=None, **_):
     return np.full_like(result, tangents[1])
@@ -103,3 +119,9 @@ def _(tangents, result, shape, fill_value, dtype=None, **_):
 @tangent(np.full_like)
 def _(tangents, result, a, fill_value, dtype=None, **_):
     return np.full_like(result, tangents[1])
+
+
+@tangent(max)
+@tangent(min)
+def _(tangents, result, *args, key=None, default=None):
+    return builtin_extremum_tangent(tangents, result, args)

@@ -10,7 +10,7 @@ import numpy as np
 from . import unbroadcast
 
 __all__ = ["prod_others", "prod_adjoint", "extremum_adjoint", "var_adjoint", "extremum_shares",
-           "builtin_sum_adjoint", "builtin_extremum_adjoint"]
+           "builtin_sum_adjoint", "builtin_extremum_adjoint", "builtin_extremum_tangent"]
 
 
 def _axes(axis, ndim):
@@ -129,3 +129,17 @@ def builtin_extremum_adjoint(g, result, iterable):
     ties = iterable == result
     dtype = iterable.dtype if iterable.dtype.kind == "f" else None
     return g * (ties / np.sum(ties, axis=0, keepdims=True, dtype=dtype))
+
+
+def builtin_extremum_tangent(tangents, result, args):
+    """The tangent of Python's `max`/`min`: the chosen element's tangent,
+    shared equally among tied elements (as the reverse rule shares `g`)."""
+    if len(args) == 1:                   # one iterable: a list, a tuple or an array's rows
+        pairs = list(zip(args[0], tangents[0] if tangents[0] is not None else [None] * len(args[0])))
+    else:
+        pairs = list(zip(args, tangents))
+    chosen = [t if t is not None else 0.0 for x, t in pairs if bool(x == result)]
+    total = chosen[0]
+    for t in chosen[1:]:
+        total = total + t
+    return total / len(chosen) if len(chosen) > 1 else total
