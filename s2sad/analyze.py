@@ -161,17 +161,21 @@ def updated_name(stmt):
         return None
     if isinstance(stmt, gast.Assign):
         return stmt.targets[0].value.id
-    if is_append(stmt):
+    if is_append(stmt) or is_pop(stmt):
         return stmt.value.func.value.id
     return stmt.value.args[0].id
 
 
-def is_append(stmt):
-    """`xs.append(v)` on a list of the function's own."""
+def is_append(stmt, method="append"):
+    """`xs.append(v)` (or `xs.pop()`) on a list of the function's own."""
     value = getattr(stmt, "value", None)
     return isinstance(stmt, gast.Expr) and getattr(stmt, "s2sad_update", False) \
-        and isinstance(value.func, gast.Attribute) and value.func.attr == "append" \
+        and isinstance(value.func, gast.Attribute) and value.func.attr == method \
         and not getattr(value.func, "s2sad_global", False)
+
+
+def is_pop(stmt):
+    return is_append(stmt, "pop")
 
 
 def assigned_names(stmt):
@@ -457,6 +461,12 @@ class Analyzer:
             old = self.current[base]
             if is_append(stmt):
                 kind = appended_kind(self.kinds[(base, old)], self.atom_kind(stmt.value.args[0]))
+                self.define(base, kind, None, sf)
+                return
+            if is_pop(stmt):
+                kind = self.kinds[(base, old)]
+                if isinstance(kind, Tree) and kind.type is list and kind.children:
+                    kind = Tree(list, kind.keys[:-1], kind.children[:-1])
                 self.define(base, kind, None, sf)
                 return
             self.define(base, self.kinds[(base, old)], self.shape_class[(base, old)], sf)
@@ -832,6 +842,8 @@ def _check_in_place_updates(an, facts):
             tops[(name, phi)] = (i, ends[id(s_)])
     for stmt, old, start in updates:
         at = positions[id(stmt)]
+        # a list that grows or shrinks changes no element: only names of the list see it
+        of_list = isinstance(facts.kind(*old), (Seq, Tree))
         for offset, (later, _) in enumerate(order[start:]):
             where = start + offset
             if where == at:
@@ -846,6 +858,8 @@ def _check_in_place_updates(an, facts):
                     continue                         # made from the updated array
                 if where < at and settled >= start:
                     continue                         # made in this trip, before the update
+                if of_list and not isinstance(facts.kind(name, version), (Seq, Tree)):
+                    continue
                 if name != old[0] and roots.get((name, version), frozenset()) & roots[old]:
                     what = f"`{name}`" if name in core.user_names else "another value"
                     raise core.source.error(
@@ -969,6 +983,8 @@ def _flow(an, stmt, sf):
             sources = [stmt.targets[0].value, stmt.value]
         elif is_append(stmt):
             sources = [stmt.value.func.value, stmt.value.args[0]]
+        elif is_pop(stmt):
+            sources = [stmt.value.func.value]
         else:
             sources = [stmt.value.args[0]] + stmt.value.args[2:3]
         ins = [r for a in sources for r in _atom_refs(an, a, sf)]

@@ -100,9 +100,16 @@ class _Gradient:
 
     def __init__(self, f, wrt, with_value, has_aux, verbose):
         self.f = f
-        core = core_of(f)                      # parse now: errors surface at grad(f)
-        self.signature = inspect.signature(f)
-        self.params = core.params
+        self.inner = getattr(f, "__s2sad__", None)   # f is itself made by s2sad (grad of grad)
+        if self.inner is not None:
+            self.signature = self.inner.signature
+            self.params = self.inner.params
+            name = self.inner.name
+        else:
+            core = core_of(f)                  # parse now: errors surface at grad(f)
+            self.signature = inspect.signature(f)
+            self.params = core.params
+            name = core.source.name
         self.tuple_wrt = isinstance(wrt, (tuple, list))
         self.wrt = tuple(self._param(w) for w in (wrt if self.tuple_wrt else (wrt,)))
         self.with_value = with_value
@@ -110,7 +117,7 @@ class _Gradient:
         self.verbose = verbose
         self.cache = {}
         self.latest = None
-        self.name = ("value_and_grad_" if with_value else "d") + core.source.name
+        self.name = ("value_and_grad_" if with_value else "d") + name
 
     def _param(self, w):
         if isinstance(w, bool) or not isinstance(w, (int, str)):
@@ -146,10 +153,13 @@ class _Gradient:
             if p not in kinds:
                 continue                    # a default value: its kind comes from the default
             kinds[p] = _wrt_kind(self.f.__name__, p, kinds[p])
+        target = self.f
+        if self.inner is not None:             # the generated function itself is transformed
+            target = self.inner.lookup(args, kwargs).function
         if getattr(self, "forward", False):
-            built = build_jvp(self.f, kinds, self.wrt, name=self.name)
+            built = build_jvp(target, kinds, self.wrt, name=self.name)
         else:
-            built = build_gradient(self.f, kinds, self.wrt, with_value=self.with_value,
+            built = build_gradient(target, kinds, self.wrt, with_value=self.with_value,
                                    has_aux=self.has_aux, tuple_wrt=self.tuple_wrt, name=self.name)
         if self.verbose:
             print(built.source)

@@ -24,7 +24,7 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .analyze import is_append, updated_name
+from .analyze import is_append, is_pop, updated_name
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
@@ -326,13 +326,24 @@ class Forward:
         new = (base, sf.writes[base])
         kind = self.facts.kind(*new)
         if isinstance(kind, Tree):                # a list of known length: by position
-            value = stmt.value.args[0]
+            value = stmt.value.args[0] if is_append(stmt) else None
             for path, _ in leaves(kind):
-                if path[0] == len(kind.children) - 1:
+                if value is not None and path[0] == len(kind.children) - 1:
                     src = getattr(value, "s2sad_ref", None)
                     self.define(new + (path,), self.table.get(src + (path[1:],)) if src else None)
                 else:
                     self.define(new + (path,), self.table.get(old + (path,)))
+            return
+        if is_pop(stmt):                          # `xs.pop()`: the same on the tangents
+            t_old = self.table.get(old + ((),))
+            if t_old is None:
+                self.table.pop(new + ((),), None)
+                return
+            seq = self.owned(old + ((),), t_old)
+            pop = gast.Expr(value=call(gast.Attribute(value=name(seq), attr="pop", ctx=gast.Load())))
+            pop.s2sad_effect = True
+            self.emit(pop)
+            self.table[new + ((),)] = name(seq)
             return
         if is_append(stmt):
             value = stmt.value.args[0]

@@ -309,6 +309,11 @@ class _Normalizer:
                     and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
                 self.update_call(call, call.args[0].id)
                 return
+            if isinstance(func, gast.Attribute) and func.attr == "pop" and not call.args \
+                    and not call.keywords and not getattr(func, "s2sad_global", False) \
+                    and isinstance(func.value, gast.Name) and func.value.id in self.locals:
+                self.update_call(call, func.value.id)     # `xs.pop()` for its effect
+                return
             if isinstance(func, gast.Attribute) and func.attr == "append" and len(call.args) == 1 \
                     and not call.keywords and not getattr(func, "s2sad_global", False) \
                     and isinstance(func.value, gast.Name) and func.value.id in self.locals:
@@ -401,6 +406,11 @@ class _Normalizer:
         prelude = []                      # per trip: bind the user's targets
         func = self.src.namespace.resolve(iterable.func, self.locals) \
             if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else MISSING
+        if func is reversed and len(iterable.args) == 1 and not iterable.keywords:
+            # `reversed(xs)` is `xs[::-1]` (a range, a list or an array), which has a length
+            iterable = gast.Subscript(value=iterable.args[0], slice=gast.Slice(
+                lower=None, upper=None, step=gast.Constant(value=-1, kind=None)), ctx=gast.Load())
+            func = MISSING
         if func is range and isinstance(target, gast.Name) and not iterable.keywords:
             counter = target.id
             bounds = [self.atom(a) for a in iterable.args]
@@ -547,6 +557,18 @@ class _Normalizer:
         first = targets[0]
         if isinstance(first, gast.Subscript) and len(targets) == 1:
             self.in_place(first, self.atom(value))
+            return
+        if isinstance(first, gast.Name) and len(targets) == 1 and isinstance(value, gast.Call) \
+                and isinstance(value.func, gast.Attribute) and value.func.attr == "pop" \
+                and not value.args and not value.keywords and isinstance(value.func.value, gast.Name) \
+                and value.func.value.id in self.locals:
+            # `v = xs.pop()`: the last item, then the list without it
+            seq = value.func.value.id
+            self.emit(gast.Assign(targets=[_store(first.id)], value=gast.Subscript(
+                value=_name(seq), slice=gast.Constant(value=-1, kind=None), ctx=gast.Load()),
+                type_comment=None))
+            self.stmt_Expr(gast.Expr(value=gast.Call(func=gast.Attribute(
+                value=_name(seq), attr="pop", ctx=gast.Load()), args=[], keywords=[])))
             return
         if isinstance(first, gast.Name) and isinstance(value, (gast.IfExp, gast.BoolOp)):
             self.choice(value, first.id)          # `z = a if c else b`: z in each branch
