@@ -322,8 +322,8 @@ class Analyzer:
         if isinstance(value, gast.Subscript):
             base = self.atom_kind(value.value)
             if isinstance(base, Tree):
-                if isinstance(value.slice, gast.Constant) and value.slice.value in base.keys:
-                    return base.child(value.slice.value)
+                if isinstance(value.slice, gast.Constant) and base.key_at(value.slice.value) in base.keys:
+                    return base.child(base.key_at(value.slice.value))
                 if base.children and not isinstance(value.slice, gast.Slice):
                     kind = base.children[0]         # `xs[k]`, `d[key]`: any of the elements
                     for child in base.children[1:]:
@@ -762,8 +762,9 @@ def _check_in_place_updates(an, facts):
     core = an.core
     roots = {}                                       # (name, version) -> memory it may share
     fresh = iter(range(1 << 30))
+    objects = {}                                     # the same for lists: the list, not its elements
     for name in core.params:
-        roots[(name, 0)] = frozenset([next(fresh)])
+        roots[(name, 0)] = objects[(name, 0)] = frozenset([next(fresh)])
     order = list(flatten(core.body))
     updates = []
     for _ in range(2):                               # twice: loops carry sharing around
@@ -771,14 +772,20 @@ def _check_in_place_updates(an, facts):
         for index, (stmt, loops) in enumerate(order):
             sf = facts.stmts[id(stmt)]
             for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
-                roots[(name, phi)] = frozenset().union(
-                    *[roots.get((name, v), frozenset()) for v in incoming if v is not None])
+                for table in (roots, objects):
+                    table[(name, phi)] = frozenset().union(
+                        *[table.get((name, v), frozenset()) for v in incoming if v is not None])
             base = updated_name(stmt)
             if base is not None:                     # changed in place: the same memory
-                roots[(base, sf.writes[base])] = roots.get((base, sf.reads[base]), frozenset())
+                for table in (roots, objects):
+                    table[(base, sf.writes[base])] = table.get((base, sf.reads[base]), frozenset())
                 continue
             if not isinstance(stmt, gast.Assign):
                 continue
+            for name, version in sf.writes.items():  # the list object itself: a name's, or new
+                alias = stmt.value.id if isinstance(stmt.value, gast.Name) else None
+                objects[(name, version)] = objects.get((alias, sf.reads.get(alias)), frozenset()) \
+                    if alias in sf.reads else frozenset([next(fresh)])
             shared = _shared_roots(an, stmt.value, sf, roots)
             for name, version in sf.writes.items():
                 if (name, version) not in roots or shared:
@@ -803,7 +810,8 @@ def _check_in_place_updates(an, facts):
     for stmt, old, _ in updates:
         if not getattr(stmt, "s2sad_copy_on_write", False):
             continue
-        memory = roots[old]
+        of_list = isinstance(facts.kind(*old), (Seq, Tree))
+        memory = objects.get(old, frozenset()) if of_list else roots[old]
         # every other read of this memory must come after the last update, outside
         # loops (it sees the final array); `x[i]` read for `x[i] += v` is done first
         unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0
@@ -813,6 +821,8 @@ def _check_in_place_updates(an, facts):
             if other is stmt or getattr(other, "s2sad_copy_on_write", False) \
                     or getattr(other, "s2sad_item_read", False):
                 continue
+            if of_list and _reads_items_only(other):
+                continue                             # growing a list changes no element
             for name, version in facts.stmts[id(other)].reads.items():
                 if name == old[0] and updated_name(other) == name:
                     continue                         # the update itself
@@ -871,6 +881,13 @@ def _check_in_place_updates(an, facts):
                         f"sharing (`.copy()`)")
 
 
+def _reads_items_only(stmt):
+    """`v = xs[k]`: reads one element of a list, not the list itself."""
+    return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
+        and isinstance(stmt.value, gast.Subscript) and isinstance(stmt.value.value, gast.Name) \
+        and not isinstance(stmt.value.slice, gast.Slice)
+
+
 def _shared_roots(an, value, sf, roots):
     """The memory a new value may share with existing ones (empty: fresh)."""
     def of(atom):
@@ -927,8 +944,9 @@ def _activity(an, facts):
         for out, ins in _flow(an, stmt, sf):
             flows.append((sf, out, ins))
         for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
-            for ref in _refs(an, name, phi):
-                ins = [(name, v, ref[2]) for v in incoming if v is not None]
+            for ref in _refs(an, name, phi):     # a list literal that grows into a Seq:
+                ins = [r for v in incoming if v is not None     # all its elements flow
+                       for r in _refs(an, name, v) if _nested(r[2], ref[2])]
                 flows.append((sf, ref, ins))
     changed = True
     while changed:
@@ -956,6 +974,12 @@ def _activity(an, facts):
                             useful.add(i)
                             changed = True
     facts.varied, facts.useful = varied, useful
+
+
+def _nested(a, b):
+    """Paths of which one leads into the other."""
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
 
 
 def _leaf_kind(an, ref):
@@ -1026,7 +1050,7 @@ def _flow(an, stmt, sf):
             (value.value.id, sf.reads.get(value.value.id)), None) if isinstance(value.value, gast.Name)
             else None, Tree):
         if isinstance(value.slice, gast.Constant):
-            key = value.slice.value
+            key = an.kinds[(value.value.id, sf.reads.get(value.value.id))].key_at(value.slice.value)
             src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
             return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
     if _nondifferentiable(an, value):

@@ -195,6 +195,18 @@ class Forward:
         own = self.tangent_name(ref)
         return own if own not in in_use else self.ctx.namer.fresh(own)
 
+    def grown_literal(self, name_, version):
+        """The tangent of a list literal that a loop grows: a list of its
+        elements' tangents (None where none is varied)."""
+        parts = [self.table.get((name_, version, path)) for path, _ in
+                 leaves(self.facts.kind(name_, version))]
+        if all(p is None for p in parts) or any(len(path) != 1 for path, _ in
+                                                leaves(self.facts.kind(name_, version))):
+            return None
+        return gast.List(elts=[copy_node(p) if p is not None else self.zeros((name_, version, path))
+                               for p, (path, _) in zip(parts, leaves(self.facts.kind(name_, version)))],
+                         ctx=gast.Load())
+
     def loop(self, stmt):
         sf = stmt.s2sad_facts
         carried = []
@@ -204,6 +216,9 @@ class Forward:
                 if not self.facts.active(ref):
                     continue
                 start = self.table.get((name_, before, path)) if before is not None else None
+                if start is None and before is not None and path == () \
+                        and isinstance(self.facts.kind(name_, before), Tree):
+                    start = self.grown_literal(name_, before)
                 own = self.own_variable(ref, [self.table])
                 if start is None and before is None:
                     value = const(None)           # made in the loop: read only after it is
@@ -301,8 +316,9 @@ class Forward:
         """`x = xs[k]` of a list, tuple or dict: the tangent of what it picks."""
         base = value.value
         if isinstance(value.slice, gast.Constant):
+            key = self.kind(base).key_at(value.slice.value)
             for ref in outs:
-                self.define(ref, self.table.get(base.s2sad_ref + ((value.slice.value,) + ref[2],)))
+                self.define(ref, self.table.get(base.s2sad_ref + ((key,) + ref[2],)))
             return
         leaves_ = self.leaf_refs(base)
         if not any(self.table.get(r) is not None for r in leaves_):

@@ -60,6 +60,13 @@ class Tree:
     def child(self, key):
         return self.children[self.keys.index(key)]
 
+    def key_at(self, key):
+        """The key a constant subscript picks: `xs[-1]` of a list or tuple is
+        its last element's position."""
+        if self.type in (list, tuple) and type(key) is int and -len(self.keys) <= key < 0:
+            return key + len(self.keys)
+        return key
+
 
 @dataclass(frozen=True)
 class Seq:

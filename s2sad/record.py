@@ -19,7 +19,7 @@ is recorded only where it cannot be recomputed (`while`, `break`).
 
 import gast
 
-from .kinds import Scalar
+from .kinds import Scalar, Seq, Tree
 from .optimize import Comment
 from .trees import child_blocks, copy_node
 
@@ -177,7 +177,7 @@ def record(forward, reverse, namer, facts):
         origin = getattr(anchor, "s2sad_origin", None) or getattr(block.owner, "s2sad_origin", None)
         push = gast.Expr(value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
-            args=[_name(name)], keywords=[]))
+            args=[_snapshot(name, facts.kind(*key[0]) if key[0] != "trips" else None)], keywords=[]))
         push.s2sad_origin = origin
         push.s2sad_effect = push.s2sad_push = True
         position = 0 if anchor is None else _index(block.items, anchor) + 1
@@ -203,7 +203,7 @@ def record(forward, reverse, namer, facts):
             holder, loop = sites[shared[key][0]]
             first = gast.Expr(value=gast.Call(
                 func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
-                args=[_name(name)], keywords=[]))
+                args=[_snapshot(name, facts.kind(*key[0]))], keywords=[]))
             first.s2sad_origin, first.s2sad_effect = init.s2sad_origin, True
             holder.items.insert(_index(holder.items, loop), first)
             drop = gast.Expr(value=gast.Call(
@@ -220,6 +220,13 @@ def record(forward, reverse, namer, facts):
     for loop, drop in after_loops:        # what was there before the loop: no longer needed
         _insert_after(reverse, loop, drop)
     return handled
+
+
+def _snapshot(name, kind):
+    """What a stack keeps of a value: a list that may grow later, as it is now."""
+    if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
+        return gast.Call(func=_name("list"), args=[_name(name)], keywords=[])
+    return _name(name)
 
 
 def _shape_only(node):
@@ -245,6 +252,9 @@ def _cheap(stmt, ref, facts):
     if isinstance(value, (gast.Attribute, gast.Name)):
         return True
     if isinstance(value, gast.Subscript):
+        base = getattr(value.value, "s2sad_ref", None)
+        if base is not None and isinstance(facts.kind(*base), Seq):
+            return False          # keeping the element beats keeping a growing list
         index = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
         return all(isinstance(p, (gast.Slice, gast.Constant)) or isinstance(
             facts.kind(*p.s2sad_ref) if getattr(p, "s2sad_ref", None) else None, Scalar)

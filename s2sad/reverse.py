@@ -456,8 +456,17 @@ class Reverse:
                 self.release(own, top)
                 body.append(assign(name(own, store=True), copy_node(value)))
         for top, before, _, own, scalar in carried:
-            if before is not None:
-                self.table[before] = Adjoint(name(own), True, scalar)
+            if before is None:
+                continue
+            if isinstance(self.facts.kind(before[0], before[1]), Tree) and self.is_list(top):
+                for ref in self.leaf_refs(name(before[0], before[:2])):   # a literal grown
+                    if self.facts.active(ref):                        # into a list: its
+                        part = name(own)                              # elements' adjoints
+                        for key in ref[2]:
+                            part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
+                        self.table[ref] = Adjoint(part, False, False)
+                continue
+            self.table[before] = Adjoint(name(own), True, scalar)
         if not body:
             self.items.extend(pre)
             return
@@ -516,11 +525,14 @@ class Reverse:
                 if adj is not None and src_ref is not None and src_ref + (ref[2][1:],) in sf.active_inputs:
                     contributions.append((src_ref + (ref[2][1:],), adj.expr, adj.scalar))
             return self.finish(outs, contributions)
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Seq) \
+                and not isinstance(value.slice, gast.Slice) and [o[2] for o in outs] == [()]:
+            return self.item_of_list(stmt, sf, outs, adjoints)
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree) \
                 and not isinstance(value.slice, gast.Constant):
             return self.item_of_sequence(stmt, sf, outs, adjoints)
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
-            key = value.slice.value
+            key = self.kind(value.value).key_at(value.slice.value)
             contributions = []
             for ref in outs:
                 adj = adjoints[ref[2]]
@@ -582,13 +594,41 @@ class Reverse:
                 pop.s2sad_effect = True          # it changes the list: it stays where it is
                 self.emit(pop)
                 contributions += [(r, name(last), False) for r in value_refs]
-                contributions += [(r, copy_node(g), False) for r in old_refs]
+                for r in old_refs:
+                    if r in self.table:
+                        contributions.append((r, copy_node(g), False))
+                    else:                        # still ours alone
+                        self.table[r] = Adjoint(copy_node(g), True, False)
             else:
                 index = lambda i: gast.Subscript(value=copy_node(g), slice=i, ctx=gast.Load())
                 contributions += [(r, index(const(-1)), False) for r in value_refs]
                 contributions += [(r, index(gast.Slice(lower=None, upper=const(-1), step=None)),
                                    False) for r in old_refs]
         self.contribute(contributions)
+
+    def item_of_list(self, stmt, sf, outs, adjoints):
+        """`x = xs[k]` of a list of unknown length: `dxs[k] += dx` on a list of
+        adjoints that is ours alone (a copy, or zeros, where it is not)."""
+        value = stmt.value
+        adj = adjoints[()]
+        self.table.pop(outs[0], None)
+        list_ref = value.value.s2sad_ref + ((),)
+        if adj is None or list_ref not in sf.active_inputs:
+            return
+        current = self.table.get(list_ref)
+        if current is not None and current.owned and isinstance(current.expr, gast.Name) \
+                and current.expr.id not in self.names_in_use(self.table, list_ref):
+            own = current.expr.id
+        else:
+            own = self.own_variable(list_ref, [self.table])
+            self.release(own, list_ref)
+            start = call(name("list"), copy_node(current.expr)) if current is not None \
+                else self.zeros(list_ref)
+            self.emit(assign(name(own, store=True), start))
+        item = lambda ctx: gast.Subscript(value=name(own), slice=copy_node(value.slice), ctx=ctx)
+        self.emit(assign(item(gast.Store()), gast.BinOp(left=item(gast.Load()), op=gast.Add(),
+                                                         right=copy_node(adj.expr))))
+        self.table[list_ref] = Adjoint(name(own), True, False)
 
     def item_of_sequence(self, stmt, sf, outs, adjoints):
         """`x = xs[k]` with `k` known only at run time (a loop over a list of
@@ -624,9 +664,20 @@ class Reverse:
             self.table[ref] = Adjoint(name(t), True, False)
 
     def finish(self, outs, contributions):
+        """The outputs' adjoints pass to the inputs; a variable of ours passed
+        on whole (`ys = xs`, a list's adjoint) stays ours."""
+        owned = set()
         for ref in outs:
-            self.table.pop(ref, None)
-        self.contribute(contributions)
+            adj = self.table.pop(ref, None)
+            if adj is not None and adj.owned and isinstance(adj.expr, gast.Name) and self.is_list(ref):
+                owned.add(adj.expr.id)
+        handed = [c for c in contributions if isinstance(c[1], gast.Name) and c[1].id in owned
+                  and c[0] not in self.table
+                  and sum(isinstance(o[1], gast.Name) and o[1].id == c[1].id for o in contributions) == 1
+                  and c[1].id not in self.names_in_use(self.table)]
+        for ref, expr, scalar in handed:
+            self.table[ref] = Adjoint(expr, True, scalar)
+        self.contribute([c for c in contributions if c not in handed])
 
     def primitive(self, stmt, sf, outs, adjoints):
         """A call or operation with a rule: `g` is the result's adjoint, or for a

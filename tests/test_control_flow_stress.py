@@ -1228,8 +1228,6 @@ XFAIL = {
     "helper_appends_to_callers_list": "a helper's append to the caller's list is lost: zero gradient",
     "append_then_update_in_loop": "hs.append(y) then y[i] = ...: the alias through the list is not "
                                   "tracked, silently wrong gradient",
-    "list_literal_grown_in_loop": "hs = [x] grown by append in a loop, read back by index: zero gradient",
-    "while_len_list": "hs = [x] grown in a while loop: the cotangent left on the literal's element is dropped",
     "float32_promoted_in_loop": "float32 x times float64 w: the gradient of x comes back float64",
     "recursion_in_loop": HELPER_IN_LOOP + " (recursive helper)",
     "iterate_original_while_rebinding": "`for v in y` re-reads y[k] from the rebound y each trip (Python iterates "
@@ -1244,8 +1242,6 @@ XFAIL = {
     "helper_in_loop_carried": HELPER_IN_LOOP,
     "helper_loop_kwargs": HELPER_IN_LOOP + " (IndexError: pop from empty list)",
     "nested_helpers_loops": HELPER_IN_LOOP + " (IndexError: pop from empty list)",
-    "negative_index_list_literal": "a negative constant index into a list/tuple drops the gradient (zero)",
-    "fib_list": "hs[-1]/hs[-2] on a list: negative list indices drop the gradient",
     "list_concatenation": "list + list is differentiated as array addition: unbroadcast(list, items)[0] "
                           "gives every part the first element's cotangent",
     "recursion_building_list": "list + list in a recursive helper: IndexError in unbroadcast(dresult, items)[0]",
@@ -1397,7 +1393,6 @@ def test_loop_over_a_list_of_dicts():
     check(list_of_dicts, (layers, x), 1)
 
 
-@pytest.mark.xfail(strict=True, reason="xs[-1] of a list argument: the last element's gradient is zero")
 def test_negative_index_into_a_list_argument():
     _grad_of_list_items(negative_index_list_argument, [rand(3, seed=45), rand(3, seed=46), rand(3, seed=47)])
 
