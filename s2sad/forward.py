@@ -651,7 +651,11 @@ class Forward:
         if len(outs) == 1 and outs[0][2] == ():
             self.table[outs[0]] = name(holder)
             return
+        kinds = dict(leaves(self.facts.kind(*outs[0][:2])))
         for ref in outs:
+            if not kinds[ref[2]].differentiable:      # an int the helper returns: no tangent
+                self.table.pop(ref, None)
+                continue
             part = name(holder)
             for key in ref[2]:
                 part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())

@@ -187,14 +187,22 @@ def drop_orphan_comments(items):
     return out
 
 
-def free_names(items):
-    """Names the statements read before (or without) assigning them."""
-    free, bound = set(), set()
+def free_names(items, bound=frozenset()):
+    """Names the statements read before (or without) assigning them; inside
+    a branch or loop, a name its block assigns before reading it is not free."""
+    free, bound = set(), set(bound)
     for item in items:
         if isinstance(item, Comment):
             continue
-        free |= names_read(item) - bound
-        bound |= names_written(item)
+        if isinstance(item, _CONTROL):
+            free |= set().union(*[names_read(h) for h in header(item)]) - bound
+            if isinstance(item, gast.For):
+                bound.add(item.target.id) if isinstance(item.target, gast.Name) else None
+            for block in child_blocks(item):
+                free |= free_names(block, bound)
+        else:
+            free |= names_read(item) - bound
+        bound |= names_written(item) if not isinstance(item, _CONTROL) else set()
     return free
 
 

@@ -23,6 +23,8 @@ own because the forward sweep overwrote them, is settled afterwards by
 import inspect
 import operator
 
+import dataclasses
+
 import gast
 import numpy as np
 
@@ -890,14 +892,17 @@ class Reverse:
         fcall.func = name(fwd)
         fstmt = assign(gast.Tuple(elts=[target, name(saved, store=True)], ctx=gast.Store()), fcall)
         fstmt.s2sad_origin = stmt.s2sad_origin
-        fstmt.s2sad_facts = stmt.s2sad_facts
+        # what the call saves is a value of its own, kept per trip inside a loop
+        fstmt.s2sad_facts = dataclasses.replace(stmt.s2sad_facts,
+                                                writes={**stmt.s2sad_facts.writes, saved: 1})
+        self.facts.final_versions[saved] = 1
         fstmt.s2sad_effect = True
         self.replacements[id(stmt)] = fstmt
         # reverse: dx, dW = f_bwd(dy, saved)
         seeds = [copy_node(adjoints[p].expr) for p in out_paths]
         for ref in outs:
             self.table.pop(ref, None)
-        expr = call(name(bwd), *seeds, name(saved))
+        expr = call(name(bwd), *seeds, name(saved, (saved, 1)))
         refs = []
         for param, path in pair.returns:
             atom = binding.arguments[param]

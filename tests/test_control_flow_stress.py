@@ -1212,8 +1212,6 @@ CASES = [
     ("plain_helper_in_loop", plain_helper_in_loop, (rand(3, seed=49), rand(3, seed=50), 3), (0, 1)),
 ]
 
-HELPER_IN_LOOP = ("a helper called in a loop: its residual `_saved` is not recorded per trip, "
-                  "the reverse sweep replays the last trip's residual every time")
 JVP_DEFAULTS = "jvp: arguments left to their defaults are not passed (TypeError: missing positional argument)"
 FALSE_SHARE = "refused as a shared-memory update, but Python's value here is a copy, not a view"
 XFAIL = {
@@ -1229,7 +1227,6 @@ XFAIL = {
     "append_then_update_in_loop": "hs.append(y) then y[i] = ...: the alias through the list is not "
                                   "tracked, silently wrong gradient",
     "float32_promoted_in_loop": "float32 x times float64 w: the gradient of x comes back float64",
-    "recursion_in_loop": HELPER_IN_LOOP + " (recursive helper)",
     "iterate_original_while_rebinding": "`for v in y` re-reads y[k] from the rebound y each trip (Python iterates "
                                         "the original): wrong value and gradient",
     "list_accumulator_cell": "jvp: s[0] += v on a Python list drops the tangent (grad is right)",
@@ -1238,10 +1235,6 @@ XFAIL = {
     "scalar_read_then_write": FALSE_SHARE + " (t = y[0] of a 1-D array is a scalar)",
     "copy_by_fancy_index_then_write": FALSE_SHARE + " (y[[0, 1]] copies)",
     "copy_by_mask_then_write": FALSE_SHARE + " (y[mask] copies)",
-    "plain_helper_in_loop": HELPER_IN_LOOP,
-    "helper_in_loop_carried": HELPER_IN_LOOP,
-    "helper_loop_kwargs": HELPER_IN_LOOP + " (IndexError: pop from empty list)",
-    "nested_helpers_loops": HELPER_IN_LOOP + " (IndexError: pop from empty list)",
     "list_concatenation": "list + list is differentiated as array addition: unbroadcast(list, items)[0] "
                           "gives every part the first element's cotangent",
     "recursion_building_list": "list + list in a recursive helper: IndexError in unbroadcast(dresult, items)[0]",
