@@ -137,7 +137,8 @@ class _ForwardBuilds:
         spec = FunctionSpec(
             name=fn_name, params=", ".join(tangent_params + [_params_text(core)]) if tangent_params
             else _params_text(core), body=items + [ret], globals=src.func.__globals__,
-            cells=ctx.cells, user_cells=src.namespace.cells, origin=src.name)
+            cells=ctx.cells, user_cells=src.namespace.cells, defaults=src.func.__defaults__,
+            kwdefaults=src.func.__kwdefaults__, origin=src.name)
         return compile_function(spec)
 
     def jvp(self, func, arg_kinds, wrt, fn_name):

@@ -341,6 +341,8 @@ class Forward:
         old = (base, sf.reads[base])
         new = (base, sf.writes[base])
         kind = self.facts.kind(*new)
+        if isinstance(kind, Tree) and isinstance(stmt, gast.Assign):
+            return self.update_item(stmt, old, new, kind)
         if isinstance(kind, Tree):                # a list of known length: by position
             value = stmt.value.args[0] if is_append(stmt) else None
             for path, _ in leaves(kind):
@@ -404,6 +406,39 @@ class Forward:
             at_stmt.s2sad_effect = True
             self.emit(at_stmt)
         self.table[new + ((),)] = name(own)
+
+    def update_item(self, stmt, old, new, kind):
+        """`xs[k] = v` on a list of known length: v's tangent replaces the one
+        at k (through a list of the elements' tangents where k is known only
+        at run time)."""
+        target, value = stmt.targets[0], stmt.value
+        t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+        paths = [path for path, _ in leaves(kind)]
+        if isinstance(target.slice, gast.Constant):
+            key = kind.key_at(target.slice.value)
+            for path in paths:
+                self.define(new + (path,), t_value if path == (key,)
+                            else self.table.get(old + (path,)))
+            return
+        parts = [self.table.get(old + (path,)) for path in paths]
+        if t_value is None and all(p is None for p in parts):
+            for path in paths:
+                self.table.pop(new + (path,), None)
+            return
+        if any(len(path) != 1 for path in paths):
+            raise self.src.error(stmt.s2sad_origin, "updating an item of a list of lists or dicts "
+                                 "at a position known only at run time has no forward mode yet",
+                                 "index with a constant, or use reverse mode (s2sad.grad)")
+        holder = self.ctx.namer.fresh("d" + old[0])
+        self.emit(assign(name(holder, store=True), gast.List(
+            elts=[copy_node(p) if p is not None else self.zeros(old + (path,))
+                  for p, path in zip(parts, paths)], ctx=gast.Load())))
+        item = copy_node(target)
+        item.value = name(holder)
+        self.emit(assign(item, copy_node(t_value) if t_value is not None else self.zeros_of(value)))
+        for path in paths:
+            self.define(new + (path,), gast.Subscript(value=name(holder), slice=const(path[0]),
+                                                      ctx=gast.Load()))
 
     def owned(self, ref, tangent):
         """A tangent variable that only this value's tangent holds (zeros if none)."""

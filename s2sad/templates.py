@@ -365,7 +365,9 @@ class _Folder:
             return issubclass(python, types_) if types_ in (float, int, bool, complex) else None
         if types_ in (float, int, bool, complex) and getattr(kind, "ndim", None) is not None:
             return False                 # arrays (a numpy float64 scalar has kind Scalar)
-        return None
+        if self.site.tangent and types_ is float and isinstance(kind, Array):
+            return False                 # unknown (a recursive helper's result): a forward
+        return None                      # rule has no runtime call: the array branch serves all
 
     def selects_each_once(self, node):
         if isinstance(node, gast.Slice):

@@ -1212,13 +1212,10 @@ CASES = [
     ("plain_helper_in_loop", plain_helper_in_loop, (rand(3, seed=49), rand(3, seed=50), 3), (0, 1)),
 ]
 
-JVP_DEFAULTS = "jvp: arguments left to their defaults are not passed (TypeError: missing positional argument)"
 FALSE_SHARE = "refused as a shared-memory update, but Python's value here is a copy, not a view"
 XFAIL = {
     "loop_var_shadows_iterable": "`for x in x`: the loop re-reads x[k] from the rebound x (Python iterates the "
                                  "original): rows after the first get no gradient",
-    "recursion_with_inplace_buffer": "jvp: recursive_helper(...) ** 2 raises '`pow` has no forward (tangent) rule'",
-    "recursive_result_squared": "jvp: recursive_helper(...) ** 2 raises '`pow` has no forward (tangent) rule'",
     "iterate_while_updating": FALSE_SHARE + " (`for v in y` over a 1-D y: v is a scalar)",
     "list_of_generator": "list(generator) refused: '`list` has no gradient rule'",
     "helper_mutates_its_argument": "a helper's in-place update of its argument is not seen by the caller "
@@ -1229,8 +1226,6 @@ XFAIL = {
     "float32_promoted_in_loop": "float32 x times float64 w: the gradient of x comes back float64",
     "iterate_original_while_rebinding": "`for v in y` re-reads y[k] from the rebound y each trip (Python iterates "
                                         "the original): wrong value and gradient",
-    "list_accumulator_cell": "jvp: s[0] += v on a Python list drops the tangent (grad is right)",
-    "optional_argument": JVP_DEFAULTS,
     "tuple_swap_items": "y[i], y[i+1] = y[i+1]*2, y[i] refused as a shared update; y[i] of a 1-D array is a scalar copy",
     "scalar_read_then_write": FALSE_SHARE + " (t = y[0] of a 1-D array is a scalar)",
     "copy_by_fancy_index_then_write": FALSE_SHARE + " (y[[0, 1]] copies)",
@@ -1241,8 +1236,6 @@ XFAIL = {
     "loop_variable_reused": "reverse loop `range(i, n)` re-evaluates `i` after the forward loop rebound it",
     "zero_d_inplace": "y[...] = v on a 0-d array: the cotangent is a Python float, `dy.copy()` AttributeError",
     "enumerate_zip": "enumerate(zip(xs, ys)) refused: '`zip` has no gradient rule'",
-    "python_list_item_update": "jvp: xs[i] = v on a Python list drops the tangent of v (grad is right)",
-    "default_arguments": JVP_DEFAULTS,
 }
 
 
