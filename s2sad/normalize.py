@@ -149,6 +149,12 @@ def _drop_jumps(block, loop=False):
     return block
 
 
+def _names_bound(nodes):
+    """Names the user's statements bind (assignments, loop targets, `+=`)."""
+    return {n.id for node in nodes for n in gast.walk(node)
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+
+
 def _mark_breaks(block, flag):
     """Each `break` of this loop (not of an inner one) sets `flag` first."""
     if flag is None:
@@ -411,12 +417,21 @@ class _Normalizer:
             iterable = gast.Subscript(value=iterable.args[0], slice=gast.Slice(
                 lower=None, upper=None, step=gast.Constant(value=-1, kind=None)), ctx=gast.Load())
             func = MISSING
+        rebound = _names_bound([s.target] + s.body)
+
+        def fixed(atom):
+            """What the loop iterates is fixed when it starts: a name the loop
+            rebinds is read once, into a name of its own."""
+            if isinstance(atom, gast.Name) and atom.id in rebound:
+                return self.bind_temp(atom, f"{atom.id}_start")
+            return atom
+
         if func is range and isinstance(target, gast.Name) and not iterable.keywords:
             counter = target.id
-            bounds = [self.atom(a) for a in iterable.args]
+            bounds = [fixed(self.atom(a)) for a in iterable.args]
         elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
                 and 1 <= len(iterable.args) <= 2:
-            seq = self.atom(iterable.args[0])
+            seq = fixed(self.atom(iterable.args[0]))
             start = self.atom(iterable.args[1]) if len(iterable.args) == 2 else \
                 next((self.atom(k.value) for k in iterable.keywords if k.arg == "start"), None)
             counter, bounds = self.index_loop(seq)
@@ -427,7 +442,7 @@ class _Normalizer:
                                                              ctx=gast.Load())))
         elif func is zip and isinstance(target, gast.Tuple) \
                 and len(target.elts) == len(iterable.args) and not iterable.keywords:
-            seqs = [self.atom(a) for a in iterable.args]
+            seqs = [fixed(self.atom(a)) for a in iterable.args]
             lengths = [self.bind_temp(gast.Call(func=_name("len"), args=[q], keywords=[]), "n")
                        for q in seqs]
             n = lengths[0] if len(lengths) == 1 else self.bind_temp(
@@ -459,7 +474,7 @@ class _Normalizer:
                 prelude.append((value_target, gast.Subscript(
                     value=copy_node(mapping), slice=_name(key_target.id), ctx=gast.Load())))
         else:
-            seq = self.atom(iterable)
+            seq = fixed(self.atom(iterable))
             counter, bounds = self.index_loop(seq)
             item = gast.Subscript(value=seq, slice=_name(counter), ctx=gast.Load())
             item.s2sad_iteration = True

@@ -1214,8 +1214,6 @@ CASES = [
 
 FALSE_SHARE = "refused as a shared-memory update, but Python's value here is a copy, not a view"
 XFAIL = {
-    "loop_var_shadows_iterable": "`for x in x`: the loop re-reads x[k] from the rebound x (Python iterates the "
-                                 "original): rows after the first get no gradient",
     "iterate_while_updating": FALSE_SHARE + " (`for v in y` over a 1-D y: v is a scalar)",
     "list_of_generator": "list(generator) refused: '`list` has no gradient rule'",
     "helper_mutates_its_argument": "a helper's in-place update of its argument is not seen by the caller "
@@ -1224,8 +1222,6 @@ XFAIL = {
     "append_then_update_in_loop": "hs.append(y) then y[i] = ...: the alias through the list is not "
                                   "tracked, silently wrong gradient",
     "float32_promoted_in_loop": "float32 x times float64 w: the gradient of x comes back float64",
-    "iterate_original_while_rebinding": "`for v in y` re-reads y[k] from the rebound y each trip (Python iterates "
-                                        "the original): wrong value and gradient",
     "tuple_swap_items": "y[i], y[i+1] = y[i+1]*2, y[i] refused as a shared update; y[i] of a 1-D array is a scalar copy",
     "scalar_read_then_write": FALSE_SHARE + " (t = y[0] of a 1-D array is a scalar)",
     "copy_by_fancy_index_then_write": FALSE_SHARE + " (y[[0, 1]] copies)",
@@ -1233,7 +1229,6 @@ XFAIL = {
     "list_concatenation": "list + list is differentiated as array addition: unbroadcast(list, items)[0] "
                           "gives every part the first element's cotangent",
     "recursion_building_list": "list + list in a recursive helper: IndexError in unbroadcast(dresult, items)[0]",
-    "loop_variable_reused": "reverse loop `range(i, n)` re-evaluates `i` after the forward loop rebound it",
     "zero_d_inplace": "y[...] = v on a 0-d array: the cotangent is a Python float, `dy.copy()` AttributeError",
     "enumerate_zip": "enumerate(zip(xs, ys)) refused: '`zip` has no gradient rule'",
 }
@@ -1320,9 +1315,6 @@ def test_recursion_over_list_indices():
         np.testing.assert_allclose(g[k], numerical_grad(at, (xs[k],), 0), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="`for v in xs` with xs rebound in the body: the loop indexes the new "
-                                       "one-element list (grad: zeros; value_and_grad: IndexError); Python "
-                                       "iterates the original")
 def test_iterate_list_while_rebinding():
     xs = [rand(2, seed=94), rand(2, seed=95)]
     g = s2sad.grad(iterate_list_while_rebinding)(xs)
