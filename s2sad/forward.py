@@ -234,6 +234,8 @@ class Forward:
         for ref, end, own in carried:       # on every way out of a trip, `break` too
             saved, self.items = self.items, []
             value = self.table.get(end)
+            if value is None and end[2] == () and isinstance(self.facts.kind(*end[:2]), Tree):
+                value = self.grown_literal(*end[:2])
             value = value if value is not None else self.zeros(end)
             if not (isinstance(value, gast.Name) and value.id == own):
                 self.release(own, ref)

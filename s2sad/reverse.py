@@ -412,6 +412,20 @@ class Reverse:
             node.s2sad_pair = stmt
             self.items.append(node)
 
+    def hand_to(self, ref, top, own, scalar):
+        """The loop variable `own` holds the adjoint of `ref` (the value before
+        the loop, or at the end of a trip); where that value is a list literal
+        and the loop's a list of any length, its elements' adjoints are `own[i]`."""
+        if not (isinstance(self.facts.kind(ref[0], ref[1]), Tree) and self.is_list(top)):
+            self.table[ref] = Adjoint(name(own), True, scalar)
+            return
+        for leaf in self.leaf_refs(name(ref[0], ref[:2])):
+            if self.facts.active(leaf):
+                part = name(own)
+                for key in leaf[2]:
+                    part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
+                self.table[leaf] = Adjoint(part, False, False)
+
     def reverse_loop(self, stmt, sf):
         """A loop reverses to a loop over the same trips backwards.  An adjoint
         carried from trip to trip (a name the body reassigns) lives in one
@@ -446,7 +460,7 @@ class Reverse:
                 fresh_sums.add(own)           # a new array: updated in place
             self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))
         for top, _, end, own, scalar in carried:
-            self.table[end] = Adjoint(name(own), True, scalar)
+            self.hand_to(end, top, own, scalar)
         self.in_place |= fresh_sums
         body = self.nested(stmt.body)
         self.in_place -= fresh_sums
@@ -458,17 +472,8 @@ class Reverse:
                 self.release(own, top)
                 body.append(assign(name(own, store=True), copy_node(value)))
         for top, before, _, own, scalar in carried:
-            if before is None:
-                continue
-            if isinstance(self.facts.kind(before[0], before[1]), Tree) and self.is_list(top):
-                for ref in self.leaf_refs(name(before[0], before[:2])):   # a literal grown
-                    if self.facts.active(ref):                        # into a list: its
-                        part = name(own)                              # elements' adjoints
-                        for key in ref[2]:
-                            part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
-                        self.table[ref] = Adjoint(part, False, False)
-                continue
-            self.table[before] = Adjoint(name(own), True, scalar)
+            if before is not None:
+                self.hand_to(before, top, own, scalar)
         if not body:
             self.items.extend(pre)
             return
