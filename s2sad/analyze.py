@@ -217,8 +217,9 @@ class Analyzer:
     to a user helper (the driver analyses the helper itself).
     """
 
-    def __init__(self, core, arg_kinds, wrt, call_kind=None, output_paths=((),)):
+    def __init__(self, core, arg_kinds, wrt, call_kind=None, output_paths=((),), helper=False):
         self.core = core
+        self.helper = helper                  # called by the user's code, which sees its arguments
         self.output_paths = output_paths      # leaves of the output that are seeded
         self.ns = core.source.namespace
         self.arg_kinds = arg_kinds            # param name -> kind
@@ -473,6 +474,8 @@ class Analyzer:
             return
         if isinstance(stmt, gast.Assign):
             self.assign(stmt, sf)
+        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+            self.call_result_kind(stmt.value)   # a helper called for its effect: checked too
         if isinstance(stmt, gast.Return):
             self.output_kind = self.value_kind(stmt.value)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
@@ -779,6 +782,8 @@ def _check_in_place_updates(an, facts):
             if base is not None:                     # changed in place: the same memory
                 for table in (roots, objects):
                     table[(base, sf.writes[base])] = table.get((base, sf.reads[base]), frozenset())
+                if is_append(stmt):                  # and the list holds what it was given
+                    roots[(base, sf.writes[base])] |= _shared_roots(an, stmt.value.args[0], sf, roots)
                 continue
             if not isinstance(stmt, gast.Assign):
                 continue
@@ -815,6 +820,14 @@ def _check_in_place_updates(an, facts):
         # every other read of this memory must come after the last update, outside
         # loops (it sees the final array); `x[i]` read for `x[i] += v` is done first
         unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0
+        if unsafe and an.helper:
+            what = "a list" if of_list else "an array"
+            raise core.source.error(
+                stmt.s2sad_origin,
+                f"{core.source.name} changes {what} its caller passed in ({old[0]!r} or a part "
+                f"of it) in place; the caller would see the change, which s2sad does not follow",
+                f"return the new value instead (`{old[0]} = {old[0]}.copy()` first, then "
+                f"`return {old[0]}`) and assign it in the caller")
         for i, (other, loops) in enumerate(order):
             if unsafe:
                 break

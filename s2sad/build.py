@@ -78,7 +78,7 @@ class _ForwardBuilds:
             return self.helpers[key]
         pending = self.helpers[key] = _Later(self.function_names.fresh(f"{core.node.name}_jvp"))
         try:
-            fn, text = self.forward_function(func, arg_kinds, active, pending.__name__)
+            fn, text = self.forward_function(func, arg_kinds, active, pending.__name__, helper=True)
         except BaseException:
             del self.helpers[key]
             raise
@@ -87,11 +87,11 @@ class _ForwardBuilds:
         self.jvp_sources.append(text)
         return fn
 
-    def forward_function(self, func, arg_kinds, active, fn_name):
+    def forward_function(self, func, arg_kinds, active, fn_name, helper=False):
         from .forward import Forward
         core = core_of(func)
         kinds = self.param_kinds(func, core, arg_kinds)
-        facts = Analyzer(core, kinds, active, self.helper_kind).run()
+        facts = Analyzer(core, kinds, active, self.helper_kind, helper=helper).run()
         ctx = Context(core, self)
         fwd = Forward(core, facts, ctx)
         tangent_params, prologue = [], []
@@ -175,16 +175,17 @@ class Builder(_ForwardBuilds):
             return UNKNOWN
         self.in_progress.add(func)
         try:
-            facts = Analyzer(core, self.param_kinds(func, core, bound), (), self.helper_kind).run()
+            facts = Analyzer(core, self.param_kinds(func, core, bound), (), self.helper_kind,
+                             helper=True).run()
         finally:
             self.in_progress.discard(func)
         return facts.output_kind
 
     # ---- builds ----------------------------------------------------------------------
 
-    def analyze(self, func, core, arg_kinds, wrt, output_paths=((),)):
+    def analyze(self, func, core, arg_kinds, wrt, output_paths=((),), helper=False):
         return Analyzer(core, self.param_kinds(func, core, arg_kinds), wrt, self.helper_kind,
-                        output_paths).run()
+                        output_paths, helper).run()
 
     def helper(self, func, arg_kinds, active, out_paths, origin, caller):
         core = core_of(func)
@@ -213,7 +214,7 @@ class Builder(_ForwardBuilds):
 
     def split(self, func, arg_kinds, active, out_paths, names):
         core = core_of(func)
-        facts = self.analyze(func, core, arg_kinds, active, out_paths)
+        facts = self.analyze(func, core, arg_kinds, active, out_paths, helper=True)
         ctx = Context(core, self)
         rev = Reverse(core, facts, ctx)
         out_name, out_version = facts.output
