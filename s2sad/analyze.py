@@ -76,6 +76,22 @@ def merge_kinds(a, b):
     return UNKNOWN
 
 
+def concatenated_kind(kind_of_atom, value):
+    """The kind of `xs + ys` of two lists (or tuples), or None for any other value."""
+    if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)):
+        return None
+    a, b = kind_of_atom(value.left), kind_of_atom(value.right)
+    if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.type in (list, tuple):
+        return Tree(a.type, tuple(range(len(a.keys) + len(b.keys))), a.children + b.children)
+    listy = [isinstance(k, Seq) or isinstance(k, Tree) and k.type is list for k in (a, b)]
+    if all(listy):
+        return merge_kinds(a, b)
+    if any(listy) and UNKNOWN in (a, b):     # a list plus a list not known yet (recursion)
+        known = a if listy[0] else b
+        return Seq(known.element) if isinstance(known, Seq) else merge_kinds(known, Seq(UNKNOWN))
+    return None
+
+
 def appended_kind(seq, value):
     """The kind of a list after `seq.append(value)`."""
     if isinstance(seq, Tree) and seq.type is list:
@@ -339,6 +355,9 @@ class Analyzer:
             if base == UNKNOWN:
                 return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
             return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))
+        joined = concatenated_kind(self.atom_kind, value)
+        if joined is not None:
+            return joined
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return self.evaluate(lambda: _apply(value, self.stand_in))
         if isinstance(value, gast.Call):
@@ -916,6 +935,9 @@ def _shared_roots(an, value, sf, roots):
         return frozenset().union(*[of(v) for v in value.values]) if value.values else frozenset()
     if isinstance(value, gast.Subscript):
         return of(value.value)
+    if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) \
+            and concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
+        return of(value.left) | of(value.right)      # a new list of the same elements
     if isinstance(value, gast.Attribute) and value.attr in ("T", "real", "imag", "mT"):
         return of(value.value)
     if isinstance(value, gast.Call):
@@ -1003,6 +1025,12 @@ def _leaf_kind(an, ref):
     return kind
 
 
+def _atom_kind(an, atom, sf):
+    if isinstance(atom, gast.Name) and atom.id in sf.reads:
+        return an.kinds.get((atom.id, sf.reads[atom.id]), UNKNOWN)
+    return UNKNOWN
+
+
 def _atom_refs(an, atom, sf, path=None):
     if isinstance(atom, gast.Name) and atom.id in sf.reads:
         refs = _refs(an, atom.id, sf.reads[atom.id])
@@ -1066,6 +1094,17 @@ def _flow(an, stmt, sf):
             key = an.kinds[(value.value.id, sf.reads.get(value.value.id))].key_at(value.slice.value)
             src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
             return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
+    if concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
+        left, right = _atom_refs(an, value.left, sf), _atom_refs(an, value.right, sf)
+        if not isinstance(an.kinds.get((name, version)), Tree):
+            return [(o, left + right) for o in outs]          # a list of any length
+        n = len(_atom_kind(an, value.left, sf).keys)
+        flow = []
+        for o in outs:
+            key, rest = o[2][0], o[2][1:]
+            side, at = (left, key) if key < n else (right, key - n)
+            flow.append((o, [r for r in side if r[2] == (at,) + rest]))
+        return flow
     if _nondifferentiable(an, value):
         return [(o, []) for o in outs]
     ins = [r for a in value_operands(value) for r in _atom_refs(an, a, sf)]

@@ -24,7 +24,7 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .analyze import is_append, is_pop, updated_name
+from .analyze import concatenated_kind, is_append, is_pop, updated_name
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
@@ -167,6 +167,13 @@ class Forward:
                 version = versions[which - 1]
                 for path, _ in leaves(self.facts.kind(name_, phi)):
                     t = self.table.get((name_, version, path)) if version is not None else None
+                    if t is None and version is not None and path == () \
+                            and isinstance(self.facts.kind(name_, version), Tree):
+                        t = self.grown_literal(name_, version)    # a literal joining a list
+                        if t is not None:
+                            holder = self.ctx.namer.fresh("d" + name_)
+                            items.append(assign(name(holder, store=True), t))
+                            t = name(holder)
                     self.table.pop((name_, phi, path), None)
                     if t is not None:
                         self.table[(name_, phi, path)] = t
@@ -194,6 +201,27 @@ class Forward:
         in_use = {e.id for t in tables for r, e in t.items() if r != ref and isinstance(e, gast.Name)}
         own = self.tangent_name(ref)
         return own if own not in in_use else self.ctx.namer.fresh(own)
+
+    def concatenation(self, value, outs):
+        """`zs = xs + ys` of lists: the tangents joined the same way."""
+        left, right = value.left, value.right
+        if isinstance(self.facts.kind(*outs[0][:2]), Tree):
+            n = len(self.kind(left).keys)
+            for ref in outs:
+                key, rest = ref[2][0], ref[2][1:]
+                side, at = (left, key) if key < n else (right, key - n)
+                src = getattr(side, "s2sad_ref", None)
+                self.define(ref, self.table.get(src + ((at,) + rest,)) if src else None)
+            return
+        parts = []
+        for atom in (left, right):
+            ref = getattr(atom, "s2sad_ref", None)
+            part = None
+            if ref is not None:
+                part = self.grown_literal(*ref) if isinstance(self.kind(atom), Tree) \
+                    else self.table.get(ref + ((),))
+            parts.append(part if part is not None else self.zeros_of(atom))
+        self.define(outs[0], gast.BinOp(left=parts[0], op=gast.Add(), right=parts[1]))
 
     def grown_literal(self, name_, version):
         """The tangent of a list literal that a loop grows: a list of its
@@ -289,6 +317,9 @@ class Forward:
                 src = getattr(elt, "s2sad_ref", None)
                 self.define(ref, self.table.get(src + (ref[2][1:],)) if src else None)
             return
+        if concatenated_kind(self.kind, value) is not None:
+            self.primal(stmt)
+            return self.concatenation(value, outs)
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
             self.primal(stmt)
             return self.item(value, outs)

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import rules, runtime
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
-from .analyze import is_append, updated_name
+from .analyze import concatenated_kind, is_append, updated_name
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -389,7 +389,7 @@ class Reverse:
                     adj = self.table.pop(ref, None)
                     version = versions[which - 1]
                     if adj is not None and version is not None:
-                        self.table[(name_, version, ref[2])] = adj
+                        self.hand_to((name_, version, ref[2]), ref, adj)
             items = self.nested(block)
             branches.append((items, self.table))
         (body, t1), (orelse, t2) = branches
@@ -412,16 +412,17 @@ class Reverse:
             node.s2sad_pair = stmt
             self.items.append(node)
 
-    def hand_to(self, ref, top, own, scalar):
-        """The loop variable `own` holds the adjoint of `ref` (the value before
-        the loop, or at the end of a trip); where that value is a list literal
-        and the loop's a list of any length, its elements' adjoints are `own[i]`."""
-        if not (isinstance(self.facts.kind(ref[0], ref[1]), Tree) and self.is_list(top)):
-            self.table[ref] = Adjoint(name(own), True, scalar)
+    def hand_to(self, ref, joined, adj):
+        """`adj`, the adjoint of a loop's or branch's joined value, is that of
+        `ref` (the value before the loop, at the end of a trip, or at the end of
+        a branch); where that is a list literal and the join a list of any
+        length, its elements' adjoints are `adj[i]`."""
+        if not (isinstance(self.facts.kind(ref[0], ref[1]), Tree) and self.is_list(joined)):
+            self.table[ref] = adj
             return
         for leaf in self.leaf_refs(name(ref[0], ref[:2])):
             if self.facts.active(leaf):
-                part = name(own)
+                part = copy_node(adj.expr)
                 for key in leaf[2]:
                     part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
                 self.table[leaf] = Adjoint(part, False, False)
@@ -460,7 +461,7 @@ class Reverse:
                 fresh_sums.add(own)           # a new array: updated in place
             self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))
         for top, _, end, own, scalar in carried:
-            self.hand_to(end, top, own, scalar)
+            self.hand_to(end, top, Adjoint(name(own), True, scalar))
         self.in_place |= fresh_sums
         body = self.nested(stmt.body)
         self.in_place -= fresh_sums
@@ -473,7 +474,7 @@ class Reverse:
                 body.append(assign(name(own, store=True), copy_node(value)))
         for top, before, _, own, scalar in carried:
             if before is not None:
-                self.hand_to(before, top, own, scalar)
+                self.hand_to(before, top, Adjoint(name(own), True, scalar))
         if not body:
             self.items.extend(pre)
             return
@@ -532,6 +533,8 @@ class Reverse:
                 if adj is not None and src_ref is not None and src_ref + (ref[2][1:],) in sf.active_inputs:
                     contributions.append((src_ref + (ref[2][1:],), adj.expr, adj.scalar))
             return self.finish(outs, contributions)
+        if concatenated_kind(self.kind, value) is not None:
+            return self.concatenation(stmt, sf, outs, adjoints)
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Seq) \
                 and not isinstance(value.slice, gast.Slice) and [o[2] for o in outs] == [()]:
             return self.item_of_list(stmt, sf, outs, adjoints)
@@ -612,6 +615,50 @@ class Reverse:
                 contributions += [(r, index(gast.Slice(lower=None, upper=const(-1), step=None)),
                                    False) for r in old_refs]
         self.contribute(contributions)
+
+    def concatenation(self, stmt, sf, outs, adjoints):
+        """`zs = xs + ys` of lists: each part's adjoint is its span of the result's
+        (by position where the lengths are known, else `dzs[:len(xs)]`...)."""
+        left, right = stmt.value.left, stmt.value.right
+        lk, rk = self.kind(left), self.kind(right)
+        contributions = []
+        if isinstance(self.facts.kind(*outs[0][:2]), Tree):
+            n = len(lk.keys)
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                key, rest = ref[2][0], ref[2][1:]
+                side, at = (left, key) if key < n else (right, key - n)
+                src = side.s2sad_ref + ((at,) + rest,) if getattr(side, "s2sad_ref", None) else None
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        g = adjoints[()]
+        if g is None:
+            return self.finish(outs, [])
+        span = lambda lower, upper: gast.Subscript(value=copy_node(g.expr), slice=gast.Slice(
+            lower=lower, upper=upper, step=None), ctx=gast.Load())
+        at = lambda i: gast.Subscript(value=copy_node(g.expr), slice=i, ctx=gast.Load())
+        if isinstance(lk, Tree):
+            parts = [(left, [at(const(i)) for i in range(len(lk.keys))]), (right, span(const(len(lk.keys)), None))]
+        elif isinstance(rk, Tree):
+            m = len(rk.keys)
+            parts = [(left, span(None, const(-m)) if m else copy_node(g.expr)),
+                     (right, [at(const(i - m)) for i in range(m)])]
+        else:
+            n = call(name("len"), copy_node(left))
+            parts = [(left, span(None, n)), (right, span(copy_node(n), None))]
+        for atom, part in parts:
+            for ref in self.leaf_refs(atom):
+                if ref not in sf.active_inputs:
+                    continue
+                if isinstance(part, list):        # a list literal's elements: by position
+                    expr = part[ref[2][0]]
+                    for key in ref[2][1:]:
+                        expr = gast.Subscript(value=expr, slice=const(key), ctx=gast.Load())
+                    contributions.append((ref, copy_node(expr), False))
+                else:
+                    contributions.append((ref, copy_node(part), False))
+        self.finish(outs, contributions)
 
     def item_of_list(self, stmt, sf, outs, adjoints):
         """`x = xs[k]` of a list of unknown length: `dxs[k] += dx` on a list of

@@ -880,3 +880,30 @@ def test_comprehensions(loss, shape):
 
 def test_appends_in_straight_line_code():
     check(appended_straight_line, (rand(3, seed=74), rand(3, seed=75)), (0, 1))
+
+
+# ---- lists grown by concatenation ---------------------------------------------------------
+
+def rnn_concatenating_states(x, W):
+    hs = []
+    h = x
+    for t in range(4):
+        h = np.tanh(h @ W)
+        hs = hs + [h]
+    return np.sum(np.stack(hs) ** 2) + np.sum(hs[-1])
+
+
+def literal_extended_in_loop(x, W):
+    hs = [x]
+    for t in range(3):
+        hs = hs + [np.sin(hs[-1]) * W[0]]
+    return np.sum(hs[-1] * hs[1])
+
+
+@pytest.mark.parametrize("f", [rnn_concatenating_states, literal_extended_in_loop])
+def test_list_grown_by_concatenation_in_a_loop(f):
+    rng = np.random.default_rng(3)
+    x, W = rng.normal(size=3) * 0.5, rng.normal(size=(3, 3)) * 0.5
+    check(f, (x, W), (0, 1))
+    source = s2sad.source(s2sad.grad(f, wrt=(0, 1)), x, W)
+    assert "hs_stack" not in source          # the list itself is never recorded

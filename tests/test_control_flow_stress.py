@@ -1218,9 +1218,6 @@ XFAIL = {
     "scalar_read_then_write": FALSE_SHARE + " (t = y[0] of a 1-D array is a scalar)",
     "copy_by_fancy_index_then_write": FALSE_SHARE + " (y[[0, 1]] copies)",
     "copy_by_mask_then_write": FALSE_SHARE + " (y[mask] copies)",
-    "list_concatenation": "list + list is differentiated as array addition: unbroadcast(list, items)[0] "
-                          "gives every part the first element's cotangent",
-    "recursion_building_list": "list + list in a recursive helper: IndexError in unbroadcast(dresult, items)[0]",
     "zero_d_inplace": "y[...] = v on a 0-d array: the cotangent is a Python float, `dy.copy()` AttributeError",
     "enumerate_zip": "enumerate(zip(xs, ys)) refused: '`zip` has no gradient rule'",
 }
