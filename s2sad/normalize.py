@@ -149,6 +149,11 @@ def _drop_jumps(block, loop=False):
     return block
 
 
+def _is_call_of(lowering, node, fn):
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and not node.keywords \
+        and lowering.src.namespace.resolve(node.func, lowering.locals) is fn
+
+
 def _names_bound(nodes):
     """Names the user's statements bind (assignments, loop targets, `+=`)."""
     return {n.id for node in nodes for n in gast.walk(node)
@@ -430,6 +435,16 @@ class _Normalizer:
             counter = target.id
             bounds = [fixed(self.atom(a)) for a in iterable.args]
         elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and len(iterable.args) == 1 and not iterable.keywords and _is_call_of(
+                    self, iterable.args[0], zip) and isinstance(target.elts[1], gast.Tuple) \
+                and len(target.elts[1].elts) == len(iterable.args[0].args):
+            # `for i, (a, b) in enumerate(zip(xs, ys))`: zip's loop, its counter is i
+            seqs = [fixed(self.atom(a)) for a in iterable.args[0].args]
+            counter, bounds = self.zip_loop(seqs)
+            prelude.append((target.elts[0], _name(counter)))
+            for t, q in zip(target.elts[1].elts, seqs):
+                prelude.append((t, gast.Subscript(value=q, slice=_name(counter), ctx=gast.Load())))
+        elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
                 and 1 <= len(iterable.args) <= 2:
             seq = fixed(self.atom(iterable.args[0]))
             start = self.atom(iterable.args[1]) if len(iterable.args) == 2 else \
@@ -443,12 +458,7 @@ class _Normalizer:
         elif func is zip and isinstance(target, gast.Tuple) \
                 and len(target.elts) == len(iterable.args) and not iterable.keywords:
             seqs = [fixed(self.atom(a)) for a in iterable.args]
-            lengths = [self.bind_temp(gast.Call(func=_name("len"), args=[q], keywords=[]), "n")
-                       for q in seqs]
-            n = lengths[0] if len(lengths) == 1 else self.bind_temp(
-                gast.Call(func=_name("min"), args=lengths, keywords=[]), "n")
-            counter = self.fresh_counter()
-            bounds = [n]
+            counter, bounds = self.zip_loop(seqs)
             for t, q in zip(target.elts, seqs):
                 prelude.append((t, gast.Subscript(value=q, slice=_name(counter), ctx=gast.Load())))
         elif isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Attribute) \
@@ -500,6 +510,14 @@ class _Normalizer:
         body = _mark_breaks(_drop_jumps(body, loop=True), flag)
         self.emit(gast.For(target=_store(counter), iter=iter_, body=body, orelse=[], type_comment=None))
         self.after_loop(s, flag, s.orelse, _returns_inside(body, self.returned))
+
+    def zip_loop(self, seqs):
+        """A counter over the shortest of the sequences."""
+        lengths = [self.bind_temp(gast.Call(func=_name("len"), args=[q], keywords=[]), "n")
+                   for q in seqs]
+        n = lengths[0] if len(lengths) == 1 else self.bind_temp(
+            gast.Call(func=_name("min"), args=lengths, keywords=[]), "n")
+        return self.fresh_counter(), [n]
 
     def index_loop(self, seq):
         n = self.bind_temp(gast.Call(func=_name("len"), args=[seq], keywords=[]), "n")
@@ -922,6 +940,9 @@ class _Normalizer:
                                        "cannot be transformed",
                           "write the computation out as ordinary statements")
             func = _name(func.id) if isinstance(func, gast.Name) else func
+            if target is list and len(node.args) == 1 and not node.keywords \
+                    and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)):
+                return self.expression(node.args[0])   # `list(f(x) for x in xs)`: the new list
         elif isinstance(func, gast.Attribute):
             func = gast.Attribute(value=self.atom(func.value), attr=func.attr, ctx=gast.Load())
         else:
