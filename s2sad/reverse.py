@@ -572,6 +572,14 @@ class Reverse:
             return
         if is_append(stmt):
             return self.append(stmt, sf, outs, adjoints)
+        if isinstance(stmt, gast.Assign) and getattr(self.facts.kind(*outs[0][:2]), "ndim", None) == 0 \
+                and getattr(self.kind(stmt.value), "ndim", 0) == 0:
+            # `y[...] = v` overwrites all of a 0-d array: its adjoint is v's
+            adj = adjoints[()]
+            for ref in outs:
+                self.table.pop(ref, None)
+            return self.contribute([(r, adj.expr, adj.scalar) for r in self.leaf_refs(stmt.value)
+                                    if r in sf.active_inputs])
         self.primitive(stmt, sf, outs, adjoints)
 
     def append(self, stmt, sf, outs, adjoints):
@@ -1055,6 +1063,8 @@ def leaf_gradient(rev, param, path, kind, final=True):
     if isinstance(expr, gast.Constant) or adj.scalar:
         return call(gast.Attribute(value=rev.ctx.numpy(), attr="full_like", ctx=gast.Load()),
                     access(param, path), expr)
+    if getattr(kind, "dtype", None) in ("float32", "float16", "complex64"):
+        return call(name(rev.ctx.spell(runtime.in_dtype_of, "in_dtype_of")), expr, access(param, path))
     return expr
 
 

@@ -1212,12 +1212,10 @@ CASES = [
 FALSE_SHARE = "refused as a shared-memory update, but Python's value here is a copy, not a view"
 XFAIL = {
     "iterate_while_updating": FALSE_SHARE + " (`for v in y` over a 1-D y: v is a scalar)",
-    "float32_promoted_in_loop": "float32 x times float64 w: the gradient of x comes back float64",
     "tuple_swap_items": "y[i], y[i+1] = y[i+1]*2, y[i] refused as a shared update; y[i] of a 1-D array is a scalar copy",
     "scalar_read_then_write": FALSE_SHARE + " (t = y[0] of a 1-D array is a scalar)",
     "copy_by_fancy_index_then_write": FALSE_SHARE + " (y[[0, 1]] copies)",
     "copy_by_mask_then_write": FALSE_SHARE + " (y[mask] copies)",
-    "zero_d_inplace": "y[...] = v on a 0-d array: the cotangent is a Python float, `dy.copy()` AttributeError",
 }
 
 

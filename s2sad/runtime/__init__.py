@@ -9,6 +9,12 @@ this module.
 import numpy as np
 
 
+def in_dtype_of(g, x):
+    """The gradient of a float32 (or float16) `x` in x's own dtype, as JAX and
+    PyTorch return it, though float64 values met on the way promoted it."""
+    return g.astype(x.dtype, copy=False) if getattr(g, "dtype", x.dtype) != x.dtype else g
+
+
 def unbroadcast(g, x):
     """Sum `g` down to the shape of `x`, undoing NumPy broadcasting."""
     shape = getattr(x, "shape", ())
