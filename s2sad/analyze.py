@@ -913,6 +913,29 @@ def _check_in_place_updates(an, facts):
                         f"sharing (`.copy()`)")
 
 
+def _copies(an, value, sf):
+    """Does `x[index]` of an array make a copy: one number (every axis given
+    an integer), or an array of indices or a mask anywhere in the index?"""
+    base = _atom_kind(an, value.value, sf)
+    if not isinstance(base, Array) or not isinstance(base.ndim, int):
+        return False
+    parts = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+    kinds = [_atom_kind(an, p, sf) if isinstance(p, gast.Name) else
+             Scalar("int") if isinstance(p, gast.Constant) and type(p.value) is int else None
+             for p in parts]
+    def advanced(k):                     # an array or list of indices, or a mask
+        if isinstance(k, Array):
+            return isinstance(k.ndim, int) and k.ndim >= 1
+        return isinstance(k, Seq) or isinstance(k, Tree) and k.type is list
+
+    if any(advanced(k) for k in kinds):
+        return True
+    integer = [isinstance(k, Scalar) and k.dtype == "int"
+               or isinstance(k, Array) and k.ndim == 0 and (k.dtype or "").startswith(("int", "uint"))
+               for k in kinds]
+    return len(parts) == base.ndim and base.ndim > 0 and all(integer)
+
+
 def _reads_items_only(stmt):
     """`v = xs[k]`: reads one element of a list, not the list itself."""
     return isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
@@ -934,7 +957,7 @@ def _shared_roots(an, value, sf, roots):
     if isinstance(value, gast.Dict):
         return frozenset().union(*[of(v) for v in value.values]) if value.values else frozenset()
     if isinstance(value, gast.Subscript):
-        return of(value.value)
+        return frozenset() if _copies(an, value, sf) else of(value.value)
     if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) \
             and concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
         return of(value.left) | of(value.right)      # a new list of the same elements

@@ -1209,13 +1209,7 @@ CASES = [
     ("plain_helper_in_loop", plain_helper_in_loop, (rand(3, seed=49), rand(3, seed=50), 3), (0, 1)),
 ]
 
-FALSE_SHARE = "refused as a shared-memory update, but Python's value here is a copy, not a view"
 XFAIL = {
-    "iterate_while_updating": FALSE_SHARE + " (`for v in y` over a 1-D y: v is a scalar)",
-    "tuple_swap_items": "y[i], y[i+1] = y[i+1]*2, y[i] refused as a shared update; y[i] of a 1-D array is a scalar copy",
-    "scalar_read_then_write": FALSE_SHARE + " (t = y[0] of a 1-D array is a scalar)",
-    "copy_by_fancy_index_then_write": FALSE_SHARE + " (y[[0, 1]] copies)",
-    "copy_by_mask_then_write": FALSE_SHARE + " (y[mask] copies)",
 }
 
 
