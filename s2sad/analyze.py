@@ -76,6 +76,19 @@ def merge_kinds(a, b):
     return UNKNOWN
 
 
+def tree_span(kind, index):
+    """`xs[1:]`, `xs[::2]` of a list or tuple of known length with constant
+    bounds: the positions it picks, else None."""
+    if not isinstance(kind, Tree) or not isinstance(index, gast.Slice):
+        return None
+    bounds = []
+    for part in (index.lower, index.upper, index.step):
+        if part is not None and not (isinstance(part, gast.Constant) and type(part.value) is int):
+            return None
+        bounds.append(part.value if part is not None else None)
+    return kind.span(*bounds)
+
+
 def concatenated_kind(kind_of_atom, value):
     """The kind of `xs + ys` of two lists (or tuples), or None for any other value."""
     if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)):
@@ -339,6 +352,9 @@ class Analyzer:
         if isinstance(value, gast.Subscript):
             base = self.atom_kind(value.value)
             if isinstance(base, Tree):
+                picked = tree_span(base, value.slice)
+                if picked is not None:
+                    return Tree(base.type, tuple(range(len(picked))), tuple(base.children[i] for i in picked))
                 if isinstance(value.slice, gast.Constant) and base.key_at(value.slice.value) in base.keys:
                     return base.child(base.key_at(value.slice.value))
                 if base.children and not isinstance(value.slice, gast.Slice):
@@ -1113,6 +1129,11 @@ def _flow(an, stmt, sf):
     if isinstance(value, gast.Subscript) and isinstance(an.kinds.get(
             (value.value.id, sf.reads.get(value.value.id)), None) if isinstance(value.value, gast.Name)
             else None, Tree):
+        picked = tree_span(an.kinds[(value.value.id, sf.reads.get(value.value.id))], value.slice)
+        if picked is not None:
+            src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
+            return [(o, [src[(picked[o[2][0]],) + o[2][1:]]]
+                     if (picked[o[2][0]],) + o[2][1:] in src else []) for o in outs if o[2]]
         if isinstance(value.slice, gast.Constant):
             key = an.kinds[(value.value.id, sf.reads.get(value.value.id))].key_at(value.slice.value)
             src = {r[2]: r for r in _atom_refs(an, value.value, sf)}

@@ -24,7 +24,7 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .analyze import concatenated_kind, is_append, is_pop, updated_name
+from .analyze import concatenated_kind, tree_span, is_append, is_pop, updated_name
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
@@ -348,6 +348,11 @@ class Forward:
     def item(self, value, outs):
         """`x = xs[k]` of a list, tuple or dict: the tangent of what it picks."""
         base = value.value
+        picked = tree_span(self.kind(base), value.slice)
+        if picked is not None:                   # `ys = xs[1:]`: by position
+            for ref in outs:
+                self.define(ref, self.table.get(base.s2sad_ref + ((picked[ref[2][0]],) + ref[2][1:],)))
+            return
         if isinstance(value.slice, gast.Constant):
             key = self.kind(base).key_at(value.slice.value)
             for ref in outs:

@@ -60,6 +60,12 @@ class Tree:
     def child(self, key):
         return self.children[self.keys.index(key)]
 
+    def span(self, lower, upper, step):
+        """The positions `xs[lower:upper:step]` of a list or tuple picks (None if not one)."""
+        if self.type not in (list, tuple):
+            return None
+        return list(range(len(self.keys)))[slice(lower, upper, step)]
+
     def key_at(self, key):
         """The key a constant subscript picks: `xs[-1]` of a list or tuple is
         its last element's position."""

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import rules, runtime
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
-from .analyze import concatenated_kind, is_append, updated_name
+from .analyze import concatenated_kind, tree_span, is_append, updated_name
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -538,15 +538,20 @@ class Reverse:
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Seq) \
                 and not isinstance(value.slice, gast.Slice) and [o[2] for o in outs] == [()]:
             return self.item_of_list(stmt, sf, outs, adjoints)
+        picked = tree_span(self.kind(value.value), value.slice) \
+            if isinstance(value, gast.Subscript) else None
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree) \
-                and not isinstance(value.slice, gast.Constant):
+                and not isinstance(value.slice, gast.Constant) and picked is None:
             return self.item_of_sequence(stmt, sf, outs, adjoints)
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
-            key = self.kind(value.value).key_at(value.slice.value)
             contributions = []
             for ref in outs:
                 adj = adjoints[ref[2]]
-                src = value.value.s2sad_ref + ((key,) + ref[2],)
+                if picked is not None:            # `ys = xs[1:]`: by position
+                    src = value.value.s2sad_ref + ((picked[ref[2][0]],) + ref[2][1:],)
+                else:
+                    src = value.value.s2sad_ref + (
+                        (self.kind(value.value).key_at(value.slice.value),) + ref[2],)
                 if adj is not None and src in sf.active_inputs:
                     contributions.append((src, adj.expr, adj.scalar))
             return self.finish(outs, contributions)

@@ -1362,14 +1362,11 @@ def test_negative_index_into_a_list_argument():
     _grad_of_list_items(negative_index_list_argument, [rand(3, seed=45), rand(3, seed=46), rand(3, seed=47)])
 
 
-@pytest.mark.xfail(strict=True, reason="xs[1:] of a list: the adjoint is emitted as `add_at_item(..., 1:, ...)`, "
-                                       "a SyntaxError in the generated code")
 def test_list_slice_of_an_argument():
     x = rand(2, seed=144)
     _grad_of_list_items(list_slice_argument, [x, x * 2.0, x * 3.0])
 
 
-@pytest.mark.xfail(strict=True, reason="recursion on xs[1:]: SyntaxError in the generated code (list slice adjoint)")
 def test_recursion_on_list_slices():
     _grad_of_list_items(recursion_on_list_slices, [rand(2, seed=135), rand(2, seed=136), rand(2, seed=137)])
 
