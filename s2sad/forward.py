@@ -363,15 +363,16 @@ class Forward:
             for ref in outs:
                 self.table.pop(ref, None)
             return
-        parts = gast.Tuple(elts=[copy_node(self.table[r]) if self.table.get(r) is not None
-                                 else self.zeros(r) for r in leaves_], ctx=gast.Load())
         kind = self.kind(base)
         index = copy_node(value.slice)
         if kind.type is dict:
             index = call(gast.Attribute(value=const(tuple(kind.keys)), attr="index", ctx=gast.Load()),
                          index)
-        for ref in outs:
-            self.define(ref, gast.Subscript(value=parts, slice=index, ctx=gast.Load()))
+        for ref in outs:                 # the same part of every element, picked at run time
+            same = [r for r in leaves_ if r[2][1:] == ref[2]]
+            parts = gast.Tuple(elts=[copy_node(self.table[r]) if self.table.get(r) is not None
+                                     else self.zeros(r) for r in same], ctx=gast.Load())
+            self.define(ref, gast.Subscript(value=parts, slice=copy_node(index), ctx=gast.Load()))
 
     def update(self, stmt, sf, base):
         """`x[i] = v`, `np.add.at(x, i, v)`, `xs.append(v)`: the same on the tangents."""

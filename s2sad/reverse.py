@@ -699,36 +699,44 @@ class Reverse:
 
     def item_of_sequence(self, stmt, sf, outs, adjoints):
         """`x = xs[k]` with `k` known only at run time (a loop over a list of
-        arrays): the adjoint goes to whichever element `k` picks, through
-        `add_at_item` over the elements' adjoints."""
+        arrays, or of dicts of arrays): each part of the adjoint goes to the
+        same part of whichever element `k` picks, through `add_at_item` over
+        those parts' adjoints."""
         value = stmt.value
-        leaves = self.leaf_refs(value.value)
-        if any(len(ref[2]) != 1 for ref in leaves) or len(outs) != 1 or outs[0][2] != ():
-            raise self.src.error(stmt.s2sad_origin, "indexing a list of lists or dicts with a "
-                                 "value known only at run time cannot be differentiated yet",
-                                 "loop over a flat list of arrays, or index with a constant")
-        adj = adjoints[()]
-        self.table.pop(outs[0], None)
-        if not any(ref in sf.active_inputs for ref in leaves):
-            return
-        parts, targets = [], []
-        for ref in leaves:
-            current = self.table.get(ref)
-            parts.append(copy_node(current.expr) if current is not None else self.zeros(ref))
-            own = self.own_variable(ref, [self.table])
-            self.release(own, ref)
-            targets.append(own)
-        helper = name(self.ctx.spell(runtime.add_at_item, "add_at_item"))
         kind = self.kind(value.value)
+        leaves = self.leaf_refs(value.value)
+        by_rest = {}
+        for ref in leaves:
+            by_rest.setdefault(ref[2][1:], []).append(ref)
+        if any(len(refs) != len(kind.keys) or [r[2][0] for r in refs] != list(kind.keys)
+               for refs in by_rest.values()) or {o[2] for o in outs} != set(by_rest):
+            raise self.src.error(stmt.s2sad_origin, "indexing a list of lists or dicts of "
+                                 "different shapes with a value known only at run time cannot be "
+                                 "differentiated", "give every element the same keys, or index "
+                                 "with a constant")
         position = copy_node(value.slice)
         if kind.type is dict:                # `d[key]`: the key's place among the keys
             position = call(gast.Attribute(value=const(tuple(kind.keys)), attr="index",
                                            ctx=gast.Load()), position)
-        self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store()),
-                         call(helper, gast.Tuple(elts=parts, ctx=gast.Load()),
-                              position, copy_node(adj.expr))))
-        for ref, t in zip(leaves, targets):
-            self.table[ref] = Adjoint(name(t), True, False)
+        helper = name(self.ctx.spell(runtime.add_at_item, "add_at_item"))
+        for out in outs:
+            adj = adjoints[out[2]]
+            self.table.pop(out, None)
+            refs = by_rest[out[2]]
+            if adj is None or not any(ref in sf.active_inputs for ref in refs):
+                continue
+            parts, targets = [], []
+            for ref in refs:
+                current = self.table.get(ref)
+                parts.append(copy_node(current.expr) if current is not None else self.zeros(ref))
+                own = self.own_variable(ref, [self.table])
+                self.release(own, ref)
+                targets.append(own)
+            self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store()),
+                             call(helper, gast.Tuple(elts=parts, ctx=gast.Load()),
+                                  copy_node(position), copy_node(adj.expr))))
+            for ref, t in zip(refs, targets):
+                self.table[ref] = Adjoint(name(t), True, False)
 
     def finish(self, outs, contributions):
         """The outputs' adjoints pass to the inputs; a variable of ours passed

@@ -1340,9 +1340,6 @@ def _grad_of_list_items(f, xs, *rest):
         np.testing.assert_allclose(g[k], numerical_grad(at, (xs[k],), 0), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="`for layer in layers` over a list of dicts is refused: 'indexing a list "
-                                       "of lists or dicts with a value known only at run time cannot be "
-                                       "differentiated yet'")
 def test_loop_over_a_list_of_dicts():
     layers = [{"W": rand(3, 3, seed=130) * 0.5, "b": rand(3, seed=131)},
               {"W": rand(3, 2, seed=132) * 0.5, "b": rand(2, seed=133)}]
@@ -1356,6 +1353,10 @@ def test_loop_over_a_list_of_dicts():
                 return list_of_dicts(new, x)
             np.testing.assert_allclose(g[k][key], numerical_grad(at, (layers[k][key],), 0), rtol=1e-6)
     check(list_of_dicts, (layers, x), 1)
+    v = [{"W": rand(3, 3, seed=140), "b": rand(3, seed=141)}, {"W": rand(3, 2, seed=142), "b": rand(2, seed=143)}]
+    _, tangent = s2sad.jvp(list_of_dicts)(layers, x, v)      # jvp along v == grad . v
+    expected = sum(np.sum(g[k][key] * v[k][key]) for k in range(2) for key in ("W", "b"))
+    np.testing.assert_allclose(tangent, expected, rtol=1e-8)
 
 
 def test_negative_index_into_a_list_argument():
