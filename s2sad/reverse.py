@@ -30,7 +30,7 @@ import numpy as np
 
 from . import rules, runtime
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
-from .analyze import concatenated_kind, tree_span, is_append, updated_name
+from .analyze import concatenated_kind, index_atoms, tree_span, is_append, updated_name
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -218,25 +218,33 @@ class Reverse:
                 if own == id_ or own in in_use:
                     own = self.ctx.namer.fresh(own)
                 self.emit(assign(name(own, store=True), name(id_)))
-                self.table[ref] = Adjoint(name(own), True, adj.scalar)
+                self.table[ref] = Adjoint(name(own), False, adj.scalar)   # the same object
 
     def accumulate(self, ref, expr, scalar):
         current = self.table.get(ref)
         if current is None:
-            if is_atom(expr):
-                self.table[ref] = Adjoint(expr, False, scalar)
+            if is_atom(expr):             # just scattered into new zeros: ours alone
+                self.table[ref] = Adjoint(expr, self.scattered(expr), scalar)
                 return
             value = expr
         else:
             value = self.plus(ref, copy_node(current.expr), expr)
             scalar = scalar and current.scalar
         target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
-        if current is not None and current.owned and target in self.in_place:
+        if current is not None and current.owned and (target in self.in_place or self.scattered(
+                expr) and target not in self.names_in_use(self.table, ref)):
             self.emit(self.add_in_place(target, expr))
             return
         self.release(target, ref)
         self.emit(assign(name(target, store=True), value))
         self.table[ref] = Adjoint(name(target), True, scalar)
+
+    def scattered(self, expr):
+        """Is `expr` a contribution just scattered into zeros (`t = zeros_like(x); t[i] = g`)?"""
+        block = self.block
+        return isinstance(expr, gast.Name) and len(block) >= 2 and _zeros_of(block[-2], expr.id) \
+            and isinstance(block[-1], gast.Assign) and isinstance(block[-1].targets[0], gast.Subscript) \
+            and _is_name(block[-1].targets[0].value, expr.id)
 
     def add_in_place(self, target, expr):
         """`dx += c` on an array only this loop's sum holds; a scattered
@@ -513,6 +521,13 @@ class Reverse:
             return
         if getattr(stmt, "s2sad_copy_on_write", False):
             value = value.func.value          # `x = x.copy()`: the adjoint passes through
+            adj, src = adjoints.get(()), value.s2sad_ref + ((),)
+            if len(outs) == 1 and adj is not None and isinstance(self.kind(value), Array) and adj.owned and isinstance(adj.expr, gast.Name) \
+                    and src in sf.active_inputs and src not in self.table \
+                    and adj.expr.id not in self.names_in_use(self.table, outs[0]):
+                self.table.pop(outs[0], None)     # still ours alone
+                self.table[src] = adj
+                return
         if isinstance(value, gast.Name):
             contributions = []
             for ref in outs:
@@ -577,6 +592,8 @@ class Reverse:
             return
         if is_append(stmt):
             return self.append(stmt, sf, outs, adjoints)
+        if isinstance(stmt, gast.Assign) and self.overwrite_in_place(stmt, sf, outs, adjoints):
+            return
         if isinstance(stmt, gast.Assign) and getattr(self.facts.kind(*outs[0][:2]), "ndim", None) == 0 \
                 and getattr(self.kind(stmt.value), "ndim", 0) == 0:
             # `y[...] = v` overwrites all of a 0-d array: its adjoint is v's
@@ -586,6 +603,47 @@ class Reverse:
             return self.contribute([(r, adj.expr, adj.scalar) for r in self.leaf_refs(stmt.value)
                                     if r in sf.active_inputs])
         self.primitive(stmt, sf, outs, adjoints)
+
+    def overwrite_in_place(self, stmt, sf, outs, adjoints):
+        """`x[i] = v` where x's adjoint is ours alone and `i` picks each item
+        once (integers and slices): v takes `dx[i]`, then `dx[i] = 0` makes it
+        the old x's adjoint, touching only the overwritten items."""
+        target, value = stmt.targets[0], stmt.value
+        g = adjoints.get(())
+        kind = self.facts.kind(*outs[0][:2])
+        if g is None or len(outs) != 1 or not g.owned or not isinstance(g.expr, gast.Name) \
+                or g.expr.id in self.names_in_use(self.table, outs[0]) \
+                or not isinstance(kind, Array) or not isinstance(kind.ndim, int) or kind.ndim == 0:
+            return False
+        parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
+        for part in parts:
+            atoms = index_atoms(part) if isinstance(part, gast.Slice) else [part]
+            if not all(isinstance(a, gast.Constant) and type(a.value) is int
+                       or isinstance(self.kind(a), Scalar) and self.kind(a).dtype == "int"
+                       for a in atoms):
+                return False
+        whole_items = not any(isinstance(p, gast.Slice) for p in parts) and len(parts) == kind.ndim
+        self.table.pop(outs[0], None)
+        item = lambda ctx: gast.Subscript(value=name(g.expr.id), slice=copy_node(target.slice), ctx=ctx)
+        refs = [r for r in self.leaf_refs(value) if r in sf.active_inputs]
+        if refs:
+            taken = self.ctx.namer.fresh(self.adjoint_name(refs[0]))
+            read = item(gast.Load()) if whole_items else call(   # a number is a copy; a slice, a view
+                gast.Attribute(value=item(gast.Load()), attr="copy", ctx=gast.Load()))
+            self.emit(assign(name(taken, store=True), read))
+            value_kind = self.kind(value)
+            expr = name(taken)
+            if not (whole_items and (isinstance(value_kind, Scalar) or getattr(value_kind, "ndim", None) == 0)):
+                expr = call(name(self.ctx.spell(runtime.unbroadcast, "unbroadcast")), expr, copy_node(value))
+            self.contribute([(r, expr, False) for r in refs])
+        self.emit(assign(item(gast.Store()), const(0)))
+        old = (outs[0][0], sf.reads[outs[0][0]], ())
+        if old in sf.active_inputs:
+            self.contribute([(old, name(g.expr.id), False)])
+            if self.table.get(old) is not None and isinstance(self.table[old].expr, gast.Name) \
+                    and self.table[old].expr.id == g.expr.id:
+                self.table[old] = Adjoint(name(g.expr.id), True, False)
+        return True
 
     def append(self, stmt, sf, outs, adjoints):
         """`xs.append(v)`: the last element's adjoint is v's, the others the old

@@ -89,6 +89,22 @@ def test_fill_in_loop_updates_in_place():
     check(fill_in_loop, (rand(5, seed=1),))
     text = s2sad.source(s2sad.grad(fill_in_loop), rand(5))
     assert "out = out.copy()" not in text    # nothing else reads the old array
+    assert "dout[i] = 0" in text and ".copy()" not in text   # the reverse touches one item a trip
+
+
+def rows_in_loop(x, W):
+    out = np.zeros((x.shape[0], W.shape[1]))
+    for i in range(x.shape[0]):
+        out[i] = np.tanh(x[i] @ W)
+        out[i, 0] = out[i, 0] * 2.0
+    return np.sum(out ** 2)
+
+
+def test_rows_overwritten_in_loop_take_a_copy_of_their_adjoint_row():
+    x, W = rand(4, 3, seed=21), rand(3, 2, seed=22)
+    check(rows_in_loop, (x, W), (0, 1))
+    text = s2sad.source(s2sad.grad(rows_in_loop, wrt=(0, 1)), x, W)
+    assert "dout[i].copy()" in text and "dout[i] = 0" in text   # a row is a view: copied first
 
 
 @pytest.mark.parametrize("wrt", [0, 1, (0, 1)])
