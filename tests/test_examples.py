@@ -55,3 +55,16 @@ def test_readme_loop_example_is_real(tmp_path):
     f = load(path).f
     numeric = [(f(x + eps * e, 4) - f(x - eps * e, 4)) / (2 * eps) for e in np.eye(3)]
     np.testing.assert_allclose(g, numeric, rtol=1e-6)
+
+
+def test_readme_while_example_is_real(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    example, shown = blocks[4], blocks[5]
+    path = tmp_path / "readme_while.py"
+    path.write_text(example)
+    f = load(path).height_sum
+    df = s2sad.grad(f)
+    assert s2sad.source(df, 3.0, 9.8).strip() == shown.strip()
+    eps = 1e-6
+    assert abs(df(3.0, 9.8) - (f(3.0 + eps, 9.8) - f(3.0 - eps, 9.8)) / (2 * eps)) < 1e-6
