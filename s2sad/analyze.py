@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import rules
+from . import rules, runtime
 from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, kind_of, leaves
 from .parse import MISSING
 from .trees import child_blocks
@@ -437,6 +437,10 @@ class Analyzer:
         if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None:
             return self.call_kind(obj, [self.atom_kind(a) for a in call.args],
                                   {k.arg: self.atom_kind(k.value) for k in call.keywords})
+        if obj is runtime.zeros_list and len(call.args) == 1:
+            kind = self.atom_kind(call.args[0])          # generated code transformed again:
+            if isinstance(kind, (Seq, Tree)):            # zeros shaped like each element
+                return kind
         if not _pure(obj):
             return UNKNOWN
         if obj is np.squeeze and call.args:
@@ -918,7 +922,8 @@ def _check_in_place_updates(an, facts):
                     continue                         # made in this trip, before the update
                 if of_list and not isinstance(facts.kind(name, version), (Seq, Tree)):
                     continue
-                if name != old[0] and roots.get((name, version), frozenset()) & roots[old]:
+                table = objects if of_list else roots    # a list's readers: of the list itself
+                if name != old[0] and table.get((name, version), frozenset()) & table[old]:
                     what = f"`{name}`" if name in core.user_names else "another value"
                     raise core.source.error(
                         stmt.s2sad_origin,

@@ -10,7 +10,11 @@ import inspect
 
 
 from . import rules
-from .build import build_gradient, build_jvp, core_of
+import gast
+import numpy as np
+
+from .build import Built, build_gradient, build_jvp, core_of
+from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
 
 _SCALAR_TYPES = (float, int, bool, complex)
@@ -158,12 +162,43 @@ class _Gradient:
             target = self.inner.lookup(args, kwargs).function
         if getattr(self, "forward", False):
             built = build_jvp(target, kinds, self.wrt, name=self.name)
+        elif self.inner is not None and _forward_over(target, kinds, self):
+            built = _derivative_by_jvp(target, kinds, self)
         else:
             built = build_gradient(target, kinds, self.wrt, with_value=self.with_value,
                                    has_aux=self.has_aux, tuple_wrt=self.tuple_wrt, name=self.name)
         if self.verbose:
             print(built.source)
         return built
+
+
+def _forward_over(target, kinds, state):
+    """grad of a generated function of one scalar: forward mode over it (one
+    sweep, and it follows loops and in-place updates that a second reverse
+    sweep would have to record again)."""
+    params = inspect.signature(target).parameters.values()
+    return len(state.wrt) == 1 and not state.with_value and not state.has_aux \
+        and not state.tuple_wrt and (isinstance(kinds.get(state.wrt[0]), Scalar)
+                                     or getattr(kinds.get(state.wrt[0]), "ndim", None) == 0) \
+        and all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+
+
+def _derivative_by_jvp(target, kinds, state):
+    """`def d2f(x): return jvp_df(1.0, x)[1]`: the derivative of a function of
+    one scalar is its tangent along 1."""
+    forward = build_jvp(target, kinds, state.wrt, name="jvp_" + target.__name__)
+    params = list(inspect.signature(target).parameters)
+    along = "1.0" if isinstance(kinds[state.wrt[0]], Scalar) else f"np.ones_like({state.wrt[0]})"
+    tangent = gast.parse(f"{forward.function.__name__}({along}, {', '.join(params)})[1]").body[0].value
+    if isinstance(kinds[state.wrt[0]], Scalar):
+        tangent = gast.Call(func=gast.Name(id="float", ctx=gast.Load(), annotation=None,
+                                           type_comment=None), args=[tangent], keywords=[])
+    spec = FunctionSpec(name=state.name, params=", ".join(params), body=[gast.Return(value=tangent)],
+                        globals={"np": np, "float": float},
+                        cells={forward.function.__name__: forward.function},
+                        defaults=target.__defaults__, origin=target.__name__)
+    fn, text = compile_function(spec)
+    return Built(fn, text + "\n\n" + forward.source)
 
 
 def _wrt_kind(fname, param, kind):
