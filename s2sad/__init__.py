@@ -5,10 +5,11 @@
     print(s2sad.source(df))         # the generated Python, readable
 """
 
-from .api import grad, jvp, source, stop_gradient, value_and_grad
+from .api import grad, grad_of, jvp, source, stop_gradient, value_and_grad
 from .errors import TransformError
+from .higher import hessian, hvp, jacobian
 from .rules import adjoint, tangent
 
-__all__ = ["grad", "value_and_grad", "jvp", "source", "adjoint", "tangent", "stop_gradient",
-           "TransformError"]
+__all__ = ["grad", "value_and_grad", "jvp", "hvp", "jacobian", "hessian", "source", "adjoint",
+           "tangent", "stop_gradient", "grad_of", "TransformError"]
 __version__ = "0.1.0"

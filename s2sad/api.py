@@ -63,6 +63,9 @@ def jvp(f=None, wrt=0):
     return forward
 
 
+from .hooks import grad_of  # noqa: E402  (re-exported)
+
+
 def stop_gradient(x):
     """Identity in the forward pass; no gradient flows through it."""
     return x

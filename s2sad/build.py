@@ -375,8 +375,8 @@ def _forward_items(rev, core):
 def _forward_block(rev, core, stmts):
     groups = []
     for stmt in stmts:
-        if isinstance(stmt, gast.Return):
-            continue
+        if isinstance(stmt, gast.Return) or getattr(stmt, "s2sad_hook", None) is not None:
+            continue                      # a grad_of block runs in the reverse sweep only
         stmt = rev.replacements.get(id(stmt), stmt)
         extra = []
         if isinstance(stmt, (gast.If, gast.For, gast.While)):

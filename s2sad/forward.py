@@ -282,6 +282,8 @@ class Forward:
         base = updated_name(stmt)
         if base is not None:
             return self.update(stmt, sf, base)
+        if getattr(stmt, "s2sad_hook", None) is not None:
+            return                        # a grad_of block acts on adjoints only
         if not isinstance(stmt, gast.Assign):
             self.primal(stmt)
             return

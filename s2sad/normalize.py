@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
+from .hooks import grad_of
 from .names import Namer, hint_for
 from .parse import MISSING, Source
 from .trees import copy_node
@@ -296,9 +297,47 @@ class _Normalizer:
             self.fail(s, f"`{name.lower()}` statements are not supported",
                       "move error handling outside the differentiated function")
         if isinstance(s, (gast.With, gast.AsyncWith)):
-            self.fail(s, "`with` blocks are not supported",
+            self.fail(s, "`with` blocks are not supported (only `with s2sad.grad_of(h) as dh:`)",
                       "open the context outside the differentiated function and call it inside")
         self.fail(s, f"`{name}` statements are not supported", _CONTROL_FLOW_HINT)
+
+    def stmt_With(self, s):
+        """`with s2sad.grad_of(h) as dh: ...`: a marker the reverse sweep expands
+        into the block (run on h's adjoint); every other `with` is refused."""
+        item = s.items[0] if len(s.items) == 1 else None
+        call = item.context_expr if item is not None else None
+        if not (isinstance(call, gast.Call) and (isinstance(call.func, gast.Name)
+                                                 or self.is_global_path(call.func))
+                and self.src.namespace.resolve(call.func, self.locals) is grad_of):
+            self.unsupported_statement(s)
+        if len(call.args) != 1 or call.keywords or not isinstance(call.args[0], gast.Name) \
+                or call.args[0].id not in self.locals or not isinstance(item.optional_vars, gast.Name):
+            self.fail(s, "s2sad.grad_of takes one local name and binds its adjoint to a name",
+                      "write `with s2sad.grad_of(h) as dh:` with h a variable of this function")
+        for n in gast.walk(gast.Module(body=s.body, type_ignores=[])):
+            if isinstance(n, (gast.Return, gast.Break, gast.Continue, gast.Yield, gast.YieldFrom,
+                              gast.FunctionDef, gast.Lambda, gast.Global, gast.Nonlocal)):
+                self.fail(n, "a grad_of block cannot leave early, define functions or rebind "
+                             "outer names", "keep the block to statements on the adjoint")
+        target, watched = item.optional_vars.id, call.args[0].id
+        assigned = {n.id for n in gast.walk(gast.Module(body=s.body, type_ignores=[]))
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)} - {target}
+        if watched in assigned:
+            self.fail(s, f"the grad_of block assigns {watched!r}, the value it watches",
+                      "change only the adjoint in the block")
+        reads = sorted({n.id for n in gast.walk(gast.Module(body=s.body, type_ignores=[]))
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                        and n.id in self.locals} - {target, watched} - assigned)
+        func = copy_node(call.func)
+        if isinstance(func, gast.Attribute):
+            func.s2sad_global = True
+        marker = gast.Expr(value=gast.Call(func=func, args=[
+            _name(watched)] + [_name(r) for r in reads], keywords=[]))
+        inside = {id(n) for n in gast.walk(s)}
+        alone = not any(isinstance(n, gast.Name) and n.id in {target} | assigned
+                        and id(n) not in inside for n in gast.walk(self.fn))
+        marker.s2sad_hook = (target, copy_node(s.body), reads, sorted(assigned), alone)
+        self.emit(marker)
 
     def stmt_Pass(self, s):
         pass

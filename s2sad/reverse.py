@@ -333,6 +333,9 @@ class Reverse:
             if isinstance(stmt, (gast.For, gast.While)):
                 self.reverse_loop(stmt, sf)
                 continue
+            if getattr(stmt, "s2sad_hook", None) is not None:
+                self.hook(stmt)
+                continue
             if not sf.active or not (isinstance(stmt, gast.Assign) or updated_name(stmt)):
                 continue
             self.block = []
@@ -343,6 +346,37 @@ class Reverse:
             if self.block:
                 self.comment(stmt.s2sad_origin)
                 self.items.extend(self.block)
+
+    def hook(self, stmt):
+        """`with s2sad.grad_of(h) as dh: body`: here, h's adjoint holds what the
+        code after the block contributed; the user's body runs on it (its names
+        renamed apart from ours, the values it reads as the forward sweep had
+        them here) and what `dh` ends as is h's adjoint from now on."""
+        target, body, reads, assigned, alone = stmt.s2sad_hook
+        watched, *values = stmt.value.args
+        ref = watched.s2sad_ref + ((),)
+        adj = self.table.get(ref)
+        if adj is None:
+            return                              # no gradient reaches h here
+        # the block's own names, where the user uses them nowhere else, as written
+        fresh = (lambda n: n) if alone else self.ctx.namer.fresh
+        own = fresh(target)
+        renames = {target: own}
+        for n in assigned:
+            renames[n] = fresh(n)
+        refs = {a.id: a.s2sad_ref for a in [watched] + values}
+        block = [assign(name(own, store=True), copy_node(adj.expr))]
+        for s in copy_node(body):
+            for n in gast.walk(s):
+                if isinstance(n, gast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+                elif isinstance(n, gast.Name) and n.id in refs and isinstance(n.ctx, gast.Load):
+                    n.s2sad_ref = refs[n.id]
+            s.s2sad_effect = True
+            block.append(s)
+        self.comment(stmt.s2sad_origin)
+        self.items.extend(block)
+        self.table[ref] = Adjoint(name(own), False, False)
 
     def comment(self, origin):
         if origin is not self.last_origin:

@@ -1,0 +1,250 @@
+"""Higher order: Hessian-vector products, Jacobians and Hessians.
+
+All three are compositions of the two transformations s2sad has, since
+the code `grad` generates is ordinary Python that `jvp` transforms again:
+
+* `hvp(f)` is forward over reverse, `jvp(grad(f))`: one Hessian-vector
+  product costs about two gradients and never forms the Hessian;
+* `jacobian(f)` stacks one `jvp` per input element ("fwd") or one
+  vector-Jacobian product per output element ("rev", the gradient of the
+  generated wrapper `sum(f(...) * w)`), whichever needs fewer sweeps;
+* `hessian(f)` stacks one `hvp` per input element.
+
+The returned functions are thin loops over generated code, so what they
+cost is the sweeps they run.
+"""
+
+import inspect
+import itertools
+import linecache
+
+import numpy as np
+
+from .api import grad, jvp
+
+_wrappers = itertools.count()
+
+
+def _name(f):
+    name = getattr(f, "__name__", None) or type(f).__name__
+    return "lambda" if name == "<lambda>" else name
+
+
+def _check_callable(f, what):
+    if not callable(f):
+        raise TypeError(f"s2sad.{what} expects a function, not {type(f).__name__}")
+
+
+def _signature(f):
+    """f's own signature (a function made by s2sad has that of the function it transforms)."""
+    state = getattr(f, "__s2sad__", None)
+    return state.signature if state is not None else inspect.signature(f)
+
+
+def _wrt_name(f, sig, wrt):
+    """The parameter name one `wrt` (index or name) stands for."""
+    params = list(sig.parameters)
+    if isinstance(wrt, bool) or not isinstance(wrt, (int, str)):
+        raise TypeError(f"wrt must be one argument index or name, not {wrt!r}")
+    if isinstance(wrt, int):
+        if not -len(params) <= wrt < len(params):
+            raise ValueError(f"wrt={wrt} is out of range: {_name(f)} has parameters {tuple(params)}")
+        return params[wrt]
+    if wrt not in params:
+        raise ValueError(f"wrt={wrt!r}: {_name(f)} has no parameter named {wrt!r}")
+    return wrt
+
+
+def _bind(fname, sig, args, kwargs):
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{fname}(): {exc}") from None
+    bound.apply_defaults()
+    return bound.arguments
+
+
+def _check_tangent(fname, param, value, t):
+    """`t` must have the structure of `value`: a number for a number, an array
+    of the same shape for an array, the same containers for a pytree."""
+    if isinstance(value, (dict, list, tuple)):
+        same = type(t) is type(value) and len(t) == len(value) and (
+            not isinstance(value, dict) or t.keys() == value.keys())
+        if not same:
+            raise TypeError(f"{fname}(): the vector for {param!r} must have its structure "
+                            f"({type(value).__name__} of {len(value)}), not {type(t).__name__}")
+        keys = value.keys() if isinstance(value, dict) else range(len(value))
+        for k in keys:
+            _check_tangent(fname, f"{param}[{k!r}]", value[k], t[k])
+        return
+    shape, t_shape = np.shape(value), getattr(t, "shape", None)
+    if t_shape is None and not isinstance(t, (int, float)) or isinstance(t, bool) \
+            or tuple(t_shape or ()) != tuple(shape):
+        got = f"shape {tuple(t_shape)}" if t_shape is not None else type(t).__name__
+        raise TypeError(f"{fname}(): the vector for {param!r} must have the shape of {param!r}, "
+                        f"{tuple(shape)}, not {got}")
+
+
+def _input(fname, param, x):
+    """The one argument a Jacobian or Hessian is taken with respect to."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    if getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and hasattr(x, "shape"):
+        return x
+    raise TypeError(f"{fname}(): cannot differentiate with respect to {param!r}: it is "
+                    f"{type(x).__name__}{' of dtype ' + str(x.dtype) if hasattr(x, 'dtype') else ''}"
+                    f"; pass a float or a floating-point array")
+
+
+def _basis(x):
+    """The unit vectors of x's space, shaped like x (1.0 for a float)."""
+    if isinstance(x, float):
+        yield 1.0
+        return
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e.reshape(-1)[i] = 1                # a view of the fresh e
+        yield e
+
+
+def _stack(parts, shape, axis=-1):
+    """Parts computed one element each, stacked on `axis`, as one array of `shape`."""
+    if not parts:
+        return np.zeros(shape)
+    return np.stack(parts, axis=axis).reshape(shape) if shape else parts[0]
+
+
+def hvp(f, wrt=0):
+    """`hvp(f, wrt)(*args, v)`: the Hessian of scalar `f` w.r.t. argument(s)
+    `wrt` times `v`, by forward over reverse (the jvp of the generated
+    gradient), so the Hessian is never formed. `v` has the structure of the
+    `wrt` argument, a tuple of them for a tuple `wrt`."""
+    _check_callable(f, "hvp")
+    fname = _name(f)
+    forward = jvp(grad(f, wrt), wrt)       # builds nothing yet; checks f and wrt
+    sig = _signature(f)
+    several = isinstance(wrt, (tuple, list))
+    params = [_wrt_name(f, sig, w) for w in (wrt if several else (wrt,))]
+
+    def hessian_vector_product(*args, **kwargs):
+        if not args:
+            raise TypeError(f"{name}() needs the arguments of {fname} and a vector v")
+        *args, v = args
+        bound = _bind(name, sig, args, kwargs)
+        vs = v if several else (v,)
+        if several and (not isinstance(v, (tuple, list)) or len(v) != len(params)):
+            raise TypeError(f"{name}(): give v as a tuple of {len(params)} vectors, one per "
+                            f"wrt argument {tuple(params)}")
+        for p, t in zip(params, vs):
+            _check_tangent(name, p, bound[p], t)
+        return forward(*args, v, **kwargs)[1]
+
+    name = "hvp_" + fname
+    hessian_vector_product.__name__ = hessian_vector_product.__qualname__ = name
+    hessian_vector_product.__doc__ = (
+        f"Hessian of {fname} w.r.t. {', '.join(params)} times v (forward over reverse, "
+        f"generated by s2sad): {name}(*args, v).")
+    return hessian_vector_product
+
+
+def _weighted_sum(f, sig):
+    """`sum(f(...) * w)`, whose gradient is the vector-Jacobian product w^T J.
+    It is generated as source (registered in linecache) so that s2sad can read
+    it: s2sad does not transform *args."""
+    params = list(sig.parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        raise TypeError(f"s2sad.jacobian(mode='rev') needs {_name(f)} to name its parameters")
+    names = [p.name for p in params]
+    w = "cotangent"
+    while w in names:
+        w += "_"
+    passed = ", ".join(p.name if p.kind is not p.KEYWORD_ONLY else f"{p.name}={p.name}"
+                       for p in params)
+    vjp_name = "vjp_" + _name(f)
+    text = (f"def {vjp_name}({', '.join(names + [w])}):\n"
+            f"    return np.sum(f({passed}) * {w})\n")
+    filename = f"<s2sad {vjp_name} #{next(_wrappers)}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    scope = {"np": np, "f": f, "__name__": "s2sad_generated_wrapper"}
+    exec(compile(text, filename, "exec"), scope)
+    return scope[vjp_name]
+
+
+def jacobian(f, wrt=0, mode=None):
+    """`jacobian(f, wrt)(*args)`: the derivative of `f` w.r.t. one argument as an
+    array of shape `out.shape + in.shape` ((m, n) for R^n -> R^m).
+
+    mode "fwd" runs one jvp per input element, "rev" one reverse sweep per
+    output element; None picks "fwd" when the input has no more elements than
+    the output, else "rev"."""
+    _check_callable(f, "jacobian")
+    if mode not in (None, "fwd", "rev"):
+        raise ValueError(f"mode must be None, 'fwd' or 'rev', not {mode!r}")
+    fname = _name(f)
+    sig = _signature(f)
+    param = _wrt_name(f, sig, wrt)
+    forward = jvp(f, wrt)
+    reverse = {}                               # the rev-mode gradient, built at first use
+
+    def vjp(args, kwargs, w):
+        target = f
+        state = getattr(f, "__s2sad__", None)
+        if state is not None:                  # read the generated code, not s2sad's wrapper
+            if getattr(state, "forward", False):
+                raise TypeError(f"{name}(): mode='rev' cannot take the Jacobian of a jvp; "
+                                f"use mode='fwd'")
+            target = state.lookup(tuple(args), kwargs).function
+        if target not in reverse:
+            reverse[target] = grad(_weighted_sum(target, sig), wrt=param)
+        return reverse[target](*args, w, **kwargs)
+
+    def jacobian_function(*args, **kwargs):
+        x = _input(name, param, _bind(name, sig, args, kwargs)[param])
+        in_shape = np.shape(x)
+        in_size = int(np.prod(in_shape))
+        how = mode
+        if how is None:
+            out = f(*args, **kwargs)
+            how = "fwd" if in_size <= np.size(out) else "rev"
+        if how == "fwd":
+            cols, out = [], None
+            for e in _basis(x):
+                out, col = forward(*args, e, **kwargs)
+                cols.append(col)
+            return _stack(cols, np.shape(out) + in_shape)
+        out = f(*args, **kwargs) if mode is not None else out
+        rows = []
+        for i in range(np.size(out)):
+            w = np.zeros_like(out, dtype=np.result_type(out, x))
+            w.reshape(-1)[i] = 1
+            rows.append(vjp(args, kwargs, w))
+        return _stack(rows, np.shape(out) + in_shape, axis=0)     # one row per output element
+
+    name = "jacobian_" + fname
+    jacobian_function.__name__ = jacobian_function.__qualname__ = name
+    jacobian_function.__doc__ = (
+        f"Jacobian of {fname} w.r.t. {param} (generated by s2sad, mode {mode or 'by size'}): "
+        f"shape out.shape + {param}.shape.")
+    return jacobian_function
+
+
+def hessian(f, wrt=0):
+    """`hessian(f, wrt)(*args)`: the Hessian of scalar `f` w.r.t. one argument,
+    of shape `in.shape + in.shape`: the Jacobian of the gradient, one
+    Hessian-vector product per input element."""
+    _check_callable(f, "hessian")
+    fname = _name(f)
+    sig = _signature(f)
+    param = _wrt_name(f, sig, wrt)
+    product = hvp(f, wrt)
+
+    def hessian_function(*args, **kwargs):
+        x = _input(name, param, _bind(name, sig, args, kwargs)[param])
+        cols = [product(*args, e, **kwargs) for e in _basis(x)]
+        return _stack(cols, np.shape(x) * 2)
+
+    name = "hessian_" + fname
+    hessian_function.__name__ = hessian_function.__qualname__ = name
+    hessian_function.__doc__ = (f"Hessian of {fname} w.r.t. {param} (generated by s2sad): "
+                                f"shape {param}.shape * 2.")
+    return hessian_function

@@ -1,0 +1,44 @@
+"""Rules for what generated gradient code calls, so that it can be
+differentiated again (higher order: `jvp(grad(f))`, `grad(grad(f))`).
+
+A gradient's source calls runtime helpers (`unbroadcast`, ...) and pops the
+values its loops recorded (`y = y_stack.pop()`); transforming that source a
+second time needs their derivatives, given here in the form users register
+with.
+"""
+
+import numpy as np
+
+from ..runtime import unbroadcast
+from . import adjoint, method_key, tangent
+
+
+@tangent(unbroadcast)
+def _(tangents, result, value, x):
+    # linear in `value`; `x` only lends its shape, so its tangent plays no part
+    if tangents[0] is None:
+        return 0.0 * result
+    return unbroadcast(tangents[0], x)
+
+
+@adjoint(unbroadcast)
+def _(g, result, value, x):
+    # a sum over the broadcast axes: its adjoint spreads g back over them
+    return g + np.zeros_like(value), None
+
+
+def pop_adjoint(g, index=-1):
+    """The adjoint of a list before `xs.pop(index)`, from the adjoint `g` of the
+    list after it: the removed element gets none from the pop itself (its
+    adjoint comes through `y = xs[-1]`, which precedes the pop)."""
+    if not isinstance(g, list):          # the pop's result was used, not the list
+        raise TypeError("s2sad differentiates `xs.pop()` only as a statement of its own "
+                        "(`y = xs.pop()`), not inside an expression")
+    at = index % (len(g) + 1)            # where it was in the longer, old list
+    return g[:at] + [0.0] + g[at:]
+
+
+@adjoint(method_key("pop"))
+def _(g, result, xs, index=-1):
+    # `y = xs.pop()` updates xs: its old adjoint is the new one, one longer
+    return pop_adjoint(g, index)
