@@ -331,8 +331,13 @@ class Forward:
                 obj = self.src.namespace.resolve(func, self.core.local_names)
                 if obj is not MISSING and rules.lookup_tangent(obj) is None \
                         and rules.is_user_function(obj):
-                    return self.helper(stmt, sf, obj, outs)   # its source (a reverse rule
-                    #                                          is no help forwards)
+                    if rules.lookup_adjoint(obj) is not None:
+                        # its source would disagree with the reverse rule that overrides it
+                        raise self.src.error(
+                            stmt.s2sad_origin, f"{obj.__name__} has a registered reverse rule "
+                            f"(@s2sad.adjoint) but no forward rule", f"register one with "
+                            f"@s2sad.tangent({obj.__name__}) so forward mode agrees with grad")
+                    return self.helper(stmt, sf, obj, outs)
         self.primitive(stmt, sf, outs)
 
     def unpack(self, stmt, sf):

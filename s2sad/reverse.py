@@ -24,6 +24,7 @@ import inspect
 import operator
 
 import dataclasses
+import types
 
 import gast
 import numpy as np
@@ -101,13 +102,13 @@ class Context:
         if key in self._spelled:
             return self._spelled[key]
         names = [n for n in self.core.source.namespace.names_bound_to(obj)
-                 if n not in self.core.local_names]
+                 if n not in self.core.local_names and n != "_"]
         used = [n for n in names if n in self._used_names()]
         if used:
             spelled = used[0]                 # the user's own spelling, e.g. `xp`
-        elif names:
+        elif names and isinstance(obj, types.ModuleType):
             spelled = preferred if preferred in names else sorted(names, key=len)[0]
-        else:
+        else:                                 # held by the function itself, not read from globals
             spelled = self.namer.fresh(preferred)
             self.cells[spelled] = obj
         self._spelled[key] = spelled

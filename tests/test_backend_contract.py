@@ -33,6 +33,11 @@ def softplus(x):
     return np.log1p(np.exp(x))
 
 
+@s2sad.tangent(softplus)            # forward mode needs its own rule beside the reverse ones
+def _(tangents, result, x):
+    return tangents[0] / (1.0 + np.exp(-x))
+
+
 def softplus_loss(x, c):
     return np.sum(softplus(x) * c)
 

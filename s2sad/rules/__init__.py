@@ -125,9 +125,7 @@ def _check_signature(fn, rule, head):
             f"the rule registered for {_name(fn)} cannot accept its parameters {fn_sig or ''}: "
             f"{exc}. A rule takes ({head}, ...) followed by the function's parameters, with "
             f"the function's defaults (or **kwargs for those it ignores)") from None
-    if keywords and not (getattr(rule, "__module__", "") or "").startswith("s2sad."):
-        # (built-in rules are exempt: rules/core.py's take_along_axis rule lacks
-        # NumPy 2.3's `axis=-1` default, see tests/test_custom_rules.py)
+    if keywords:
         try:                            # a call that leaves the defaults out
             rule_sig.bind(*placeholders, *positional)
         except TypeError as exc:

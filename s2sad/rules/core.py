@@ -233,7 +233,7 @@ def _(g, result, a, indices, axis=None, **_):
 
 
 @adjoint(np.take_along_axis)
-def _(g, result, arr, indices, axis):
+def _(g, result, arr, indices, axis=-1):
     return take_along_axis_adjoint(g, arr, indices, axis), None
 
 
