@@ -80,6 +80,8 @@ def source(df, *args, **kwargs):
     if state is None:
         raise TypeError(f"{df!r} is not a function made by s2sad.grad or s2sad.value_and_grad")
     if args or kwargs:
+        if getattr(state, "forward", False) and len(args) > len(state.params):
+            args = args[:-1]              # called as jf(*args, tangent): the tangent is not needed
         return state.lookup(args, kwargs).source
     if state.latest is None:
         raise ValueError("this gradient has not been built yet: call it once, or pass example "

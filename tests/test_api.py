@@ -249,3 +249,14 @@ def test_tracebacks_point_into_the_generated_source():
     assert frame.filename.startswith("<s2sad df of f")
     assert frame.line == "tanh_xW = np.tanh(x @ W)"
     assert frame.line in s2sad.source(df)
+
+
+def _jvp_source_example(x, w):
+    return np.sum(np.sin(x) * w)
+
+
+def test_source_of_a_jvp_takes_the_arguments_with_or_without_the_tangent():
+    jf = s2sad.jvp(_jvp_source_example)
+    x = np.linspace(0.0, 1.0, 3)
+    assert s2sad.source(jf, x, 2.0) == s2sad.source(jf, x, 2.0, np.ones(3))
+    assert "def jvp__jvp_source_example(dx, x, w):" in s2sad.source(jf, x, 2.0)

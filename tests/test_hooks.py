@@ -145,3 +145,4 @@ def other_context(x):
 def test_misuse_is_a_clear_error(f, words):
     with pytest.raises(s2sad.TransformError, match=words):
         s2sad.grad(f)(rand(3) + 2.0)
+
