@@ -257,6 +257,7 @@ class Analyzer:
         self.kinds = {}
         self.shape_class = {}
         self.current = {}
+        self.sizes = {}                       # (name, version) -> size fact (see size_fact)
         self.stmts = []
         self._classes = 0
         self.dummy_size = 1
@@ -555,7 +556,7 @@ class Analyzer:
                  for name, v in before.items()}
         for attempt in range(4):
             snapshot = (dict(self.kinds), dict(self.shape_class), dict(self.stmts),
-                        dict(self.current), self._classes)
+                        dict(self.current), self._classes, dict(self.sizes))
             sf.carried = {}
             if isinstance(stmt, gast.For):
                 self.read(stmt, sf, list(stmt.iter.args))
@@ -578,7 +579,7 @@ class Analyzer:
                     guess[name], changed = merged, True
             if not changed:
                 break
-            self.kinds, self.shape_class, self.stmts, self.current, self._classes = snapshot
+            self.kinds, self.shape_class, self.stmts, self.current, self._classes, self.sizes = snapshot
             self.stmts[id(stmt)] = sf
             sf.writes.clear()
             sf.reads.clear()
@@ -601,10 +602,17 @@ class Analyzer:
             if ones is not None:
                 kind = Array(kind.ndim, kind.dtype, ones)
             cls = self.value_class(value, kind)
+            size = self.size_fact(value)
             self.define(target.id, kind, cls, sf)
+            if size is not None:
+                self.sizes[(target.id, self.current[target.id])] = size
             return
         source = self.atom_kind(value)
         n = len(target.elts)
+        shape = self.size_fact(value)                # `n, m = W.shape`
+        if isinstance(shape, tuple) and len(shape) == n:
+            for elt, flag in zip(target.elts, shape):
+                self.sizes[(elt.id, self.current.get(elt.id, -1) + 1)] = flag
         if isinstance(source, Tree):
             if len(source.children) != n:
                 raise self.core.source.error(
@@ -616,6 +624,35 @@ class Analyzer:
             parts = [UNKNOWN] * n
         for elt, kind in zip(target.elts, parts):
             self.define(elt.id, kind, self.new_class(kind), sf)
+
+    def size_fact(self, value):
+        """Whether an int that is an array's size is one (`W.shape[0]`,
+        `len(x)`: from the array's kind), or a tuple of those for a shape,
+        so `np.zeros((B, H))` knows which of its dimensions have size one."""
+        def of(atom):
+            if isinstance(atom, gast.Constant) and type(atom.value) is int:
+                return atom.value == 1
+            if isinstance(atom, gast.Name) and atom.id in self.current:
+                return self.sizes.get((atom.id, self.current[atom.id]))
+            return None
+
+        if isinstance(value, gast.Name):
+            return of(value)
+        if isinstance(value, gast.Attribute) and value.attr == "shape":
+            return self.atom_ones(value.value)
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
+            shape = of(value.value)
+            if isinstance(shape, tuple) and type(value.slice.value) is int \
+                    and -len(shape) <= value.slice.value < len(shape):
+                return shape[value.slice.value]
+        if isinstance(value, gast.Tuple):
+            flags = tuple(of(e) for e in value.elts)
+            return flags if all(isinstance(f, bool) for f in flags) else None
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and len(value.args) == 1 \
+                and self.ns.resolve(value.func, self.core.local_names) is len:
+            ones = self.atom_ones(value.args[0])
+            return ones[0] if ones else None
+        return None
 
     def define(self, name, kind, cls, sf):
         version = self.current.get(name, -1) + 1
@@ -677,6 +714,10 @@ class Analyzer:
         args = ([func.value] if method else []) + list(value.args)
         if (obj is np.matmul or obj is np.dot) and len(args) == 2:
             return _product_ones(*[self.atom_ones(a) for a in args], dot=obj is np.dot)
+        if any(obj is f for f in (np.zeros, np.ones, np.empty, np.full)) and args:
+            shape = self.size_fact(args[0])          # `np.zeros((B, H))` of sizes of arrays
+            shape = (shape,) if isinstance(shape, bool) else shape
+            return shape if isinstance(shape, tuple) and len(shape) == ndim else None
         name = func.attr if method else getattr(obj, "__name__", None)
         if name in ("sum", "mean") and (method or obj is np.sum or obj is np.mean):
             keywords = {k.arg: k.value for k in value.keywords}

@@ -907,3 +907,28 @@ def test_list_grown_by_concatenation_in_a_loop(f):
     check(f, (x, W), (0, 1))
     source = s2sad.source(s2sad.grad(f, wrt=(0, 1)), x, W)
     assert "hs_stack" not in source          # the list itself is never recorded
+
+
+# ---- arrays made from other arrays' sizes -------------------------------------------------
+
+def rnn_state_from_sizes(x, Wxh, Whh, bh):
+    h = np.zeros((x.shape[1], Whh.shape[0]))
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ Wxh + h @ Whh + bh)
+    return np.sum(h ** 2)
+
+
+def column_from_sizes(x, w):
+    n, m = x.shape
+    h = np.zeros((n, 1)) + w          # (n, 1) + (m,): w's gradient sums over the rows
+    return np.sum(h * x) + np.sum(np.ones(m) * w)
+
+
+def test_zeros_shaped_from_sizes_knows_its_size_one_dimensions():
+    rng = np.random.default_rng(4)
+    args = (rng.normal(size=(5, 2, 3)), rng.normal(size=(3, 4)) * 0.5, rng.normal(size=(4, 4)) * 0.5,
+            rng.normal(size=4))
+    check(rnn_state_from_sizes, args, (1, 2, 3))
+    text = s2sad.source(s2sad.grad(rnn_state_from_sizes, wrt=(1, 2, 3)), *args)
+    assert "unbroadcast" not in text and text.count("_stack = []") == 1   # only h, once a step
+    check(column_from_sizes, (rng.normal(size=(4, 3)), rng.normal(size=3)), (0, 1))

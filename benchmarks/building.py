@@ -1,0 +1,161 @@
+"""Time s2sad's gradient of a scalar building-thermal loop against hand-written ones.
+
+    python benchmarks/building.py [--repeats N]
+
+The room temperature of a building over T = 200 steps, one scalar update per
+step, written as a user writes it in plain NumPy (indexing 1-D float64 arrays
+inside a Python loop); the cost is the price of the heating plus a quadratic
+comfort penalty, differentiated with respect to the heating schedule `heat`.
+Single-threaded. Prints the median time (over rounds that call each system
+once, so drift and other load hit all alike) of the forward function, of
+s2sad's gradient (target: gradient / forward <= 3x), of two hand-written
+reverse passes (one on NumPy scalars, one that converts the arrays to Python
+lists first) and of HIPS autograd when `import autograd` works
+(`pip install -e ".[bench]"`; target: s2sad at least 5x faster), the ratios
+(medians of same-round ratios) and the time s2sad takes to build the gradient.
+"""
+
+import os
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import s2sad  # noqa: E402
+
+try:
+    import autograd  # noqa: E402
+except ImportError:                                  # the bench extra is optional
+    autograd = None
+
+
+def cost(heat, outdoor, price, temp0, R, C, dt, lam, target):
+    temp = temp0
+    total = 0.0
+    for t in range(len(heat)):
+        dT = (outdoor[t] - temp) / (R * C) + heat[t] / C
+        temp = temp + dt * dT
+        total = total + price[t] * heat[t] + lam * (temp - target) ** 2
+    return total
+
+
+def hand_numpy(heat, outdoor, price, temp0, R, C, dt, lam, target):
+    """The reverse pass as a careful person writes it, indexing the arrays."""
+    T = len(heat)
+    RC = R * C
+    temps = np.empty(T)                              # temperature after each step
+    temp = temp0
+    for t in range(T):
+        temp = temp + dt * ((outdoor[t] - temp) / RC + heat[t] / C)
+        temps[t] = temp
+    dheat = np.empty(T)
+    decay = 1.0 - dt / RC                            # d temp[t] / d temp[t-1]
+    dt_over_C = dt / C                               # d temp[t] / d heat[t]
+    two_lam = 2.0 * lam
+    dtemp = 0.0
+    for t in range(T - 1, -1, -1):
+        dtemp = dtemp + two_lam * (temps[t] - target)
+        dheat[t] = price[t] + dtemp * dt_over_C
+        dtemp = dtemp * decay
+    return dheat
+
+
+def hand_lists(heat, outdoor, price, temp0, R, C, dt, lam, target):
+    """The same, on Python floats: the arrays go to lists first."""
+    heat_l, outdoor_l, price_l = heat.tolist(), outdoor.tolist(), price.tolist()
+    T = len(heat_l)
+    RC = R * C
+    temps = [0.0] * T
+    temp = temp0
+    for t in range(T):
+        temp = temp + dt * ((outdoor_l[t] - temp) / RC + heat_l[t] / C)
+        temps[t] = temp
+    dheat = [0.0] * T
+    decay = 1.0 - dt / RC
+    dt_over_C = dt / C
+    two_lam = 2.0 * lam
+    dtemp = 0.0
+    for t in range(T - 1, -1, -1):
+        dtemp = dtemp + two_lam * (temps[t] - target)
+        dheat[t] = price_l[t] + dtemp * dt_over_C
+        dtemp = dtemp * decay
+    return np.array(dheat)
+
+
+def problem(seed=0, T=200):
+    rng = np.random.default_rng(seed)
+    heat = rng.uniform(0.0, 2.0, size=T)             # kW per step
+    outdoor = 5.0 + 3.0 * np.sin(np.arange(T) * 2 * np.pi / 48) + rng.normal(0, 0.5, T)
+    price = rng.uniform(0.1, 0.3, size=T)
+    return heat, outdoor, price, 20.0, 2.0, 10.0, 0.5, 0.1, 21.0
+
+
+def interleaved_times(systems, args, repeats):
+    """Time each system once per round, `repeats` rounds, rotating the order, so
+    that drift and other load hit all of them alike; per-call times in arrays."""
+    names = list(systems)
+    times = {name: [] for name in names}
+    for i in range(repeats):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            fn = systems[name]
+            start = time.perf_counter()
+            fn(*args)
+            times[name].append(time.perf_counter() - start)
+    return {name: np.array(ts) for name, ts in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args()
+    data = problem()
+
+    start = time.perf_counter()
+    dcost = s2sad.grad(cost, wrt=0)
+    dcost(*data)                                     # builds, then runs once
+    first_call = time.perf_counter() - start
+
+    expected = hand_numpy(*data)
+    np.testing.assert_allclose(dcost(*data), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hand_lists(*data), expected, rtol=1e-12, atol=1e-12)
+    systems = {"forward (cost)": cost, "s2sad gradient": dcost,
+               "hand, NumPy scalars": hand_numpy, "hand, lists": hand_lists}
+    if autograd is not None:
+        dcost_autograd = autograd.grad(cost, 0)
+        np.testing.assert_allclose(dcost_autograd(*data), expected, rtol=1e-10, atol=1e-12)
+        systems["autograd"] = dcost_autograd
+
+    for _ in range(10):                              # warm up all
+        for fn in systems.values():
+            fn(*data)
+    per_call = interleaved_times(systems, data, args.repeats)
+    times = {name: float(np.median(ts)) for name, ts in per_call.items()}
+
+    def ratio(a, b):                                 # median of same-round ratios
+        return float(np.median(per_call[a] / per_call[b]))
+
+    build = first_call - times["s2sad gradient"]
+    fwd, ours = "forward (cost)", "s2sad gradient"
+    print(f"building thermal loop, T = {len(data[0])} scalar steps, d cost / d heat, "
+          f"float64, 1 thread, {args.repeats} interleaved rounds")
+    print("| system              | median time | ratio to forward | ratio to s2sad |")
+    print("|---------------------|------------:|-----------------:|---------------:|")
+    for name, t in times.items():
+        print(f"| {name:19s} | {t * 1e6:8.1f} us | {ratio(name, fwd):15.2f}x | "
+              f"{ratio(name, ours):13.2f}x |")
+    print(f"s2sad build time: {build * 1e3:.1f} ms")
+    print(f"gradient / forward: {ratio(ours, fwd):.2f}x (target <= 3x)")
+    print(f"s2sad / hand (NumPy scalars): {ratio(ours, 'hand, NumPy scalars'):.2f}x; "
+          f"s2sad / hand (lists): {ratio(ours, 'hand, lists'):.2f}x")
+    if autograd is not None:
+        print(f"autograd / s2sad: {ratio('autograd', ours):.1f}x (target >= 5x)")
+    else:
+        print("autograd: not installed (pip install -e \".[bench]\")")
+
+
+if __name__ == "__main__":
+    main()
