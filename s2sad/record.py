@@ -123,6 +123,9 @@ def record(forward, reverse, namer, facts):
         operands = [n for n in gast.walk(anchor.value) if getattr(n, "s2sad_ref", None)]
         if not all(_at_hand(n.s2sad_ref, block, sites, top_sites, counters) for n in operands):
             continue
+        if any(n.s2sad_ref in top_sites and (n.s2sad_ref, id(top_sites[n.s2sad_ref][0])) not in needs
+               for n in operands):
+            continue                      # it would record a trip's starting value just for this
         copied = copy_node(anchor)
         remade[key] = copied
         inside = frozenset(loop for loop in block.loops)
