@@ -932,3 +932,23 @@ def test_zeros_shaped_from_sizes_knows_its_size_one_dimensions():
     text = s2sad.source(s2sad.grad(rnn_state_from_sizes, wrt=(1, 2, 3)), *args)
     assert "unbroadcast" not in text and text.count("_stack = []") == 1   # only h, once a step
     check(column_from_sizes, (rng.normal(size=(4, 3)), rng.normal(size=3)), (0, 1))
+
+
+def thermal_cost(heat, outdoor, price, temp0, R, C, dt, lam, target):
+    temp = temp0
+    total = 0.0
+    for t in range(len(heat)):
+        dT = (outdoor[t] - temp) / (R * C) + heat[t] / C
+        temp = temp + dt * dT
+        total = total + price[t] * heat[t] + lam * (temp - target) ** 2
+    return total
+
+
+def test_thermal_loop_keeps_one_value_a_trip_and_recomputes_nothing_costly():
+    rng = np.random.default_rng(5)
+    T = 12
+    args = (rng.uniform(0, 2, T), rng.uniform(-5, 5, T), rng.uniform(0.1, 1, T), 18.0, 2.0, 3.0,
+            0.5, 0.1, 20.0)
+    check(thermal_cost, args, 0)
+    reverse = s2sad.source(s2sad.grad(thermal_cost), *args).split("# ---- reverse sweep ----")[1]
+    assert "temp = temp_stack.pop()" in reverse and "outdoor" not in reverse
