@@ -719,7 +719,7 @@ class Analyzer:
             shape = (shape,) if isinstance(shape, bool) else shape
             return shape if isinstance(shape, tuple) and len(shape) == ndim else None
         name = func.attr if method else getattr(obj, "__name__", None)
-        if name in ("sum", "mean") and (method or obj is np.sum or obj is np.mean):
+        if name in _REDUCTIONS and (method or obj is getattr(np, name, None)):
             keywords = {k.arg: k.value for k in value.keywords}
             axis = args[1] if len(args) > 1 else keywords.get("axis")
             keepdims = keywords.get("keepdims")
@@ -774,6 +774,9 @@ class Analyzer:
         if len(classes) == 1 and None not in classes:
             return classes.pop()
         return None
+
+
+_REDUCTIONS = ("sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std")
 
 
 def _broadcast_ones(masks):

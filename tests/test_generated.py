@@ -259,3 +259,19 @@ def test_the_helper_gets_a_forward_and_backward_function():
 def test_scalar_code_is_plain_float_arithmetic():
     _, _, text = generated("chain")
     assert "np." not in text and "unbroadcast" not in text and "ones_like" not in text
+
+
+def softmax_cross_entropy(W, b, x, y):
+    z = x @ W + b
+    z = z - np.max(z, axis=1, keepdims=True)
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.sum(logp * y) / x.shape[0]
+
+
+def test_reductions_with_keepdims_keep_the_shapes_known():
+    rng = np.random.default_rng(2)
+    args = (rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=(4, 5)),
+            np.eye(3)[[0, 2, 1, 1]])
+    text = s2sad.source(s2sad.grad(softmax_cross_entropy, wrt=(0, 1)), *args)
+    assert "unbroadcast" not in text      # max/sum with keepdims: the size-one axis is known
+    assert text.count(".sum(axis=1, keepdims=True)") == 2
