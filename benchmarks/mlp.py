@@ -5,7 +5,9 @@
 A 784-800-10 MLP (tanh) with softmax cross-entropy on a batch of 64, in
 float64, single-threaded (this machine's BLAS thread pools are erratic).
 Prints the median time per gradient of both, their ratio (target <= 1.15x)
-and the time s2sad takes to build the gradient (target < 100 ms).
+and the time s2sad takes to build the gradient (target < 100 ms).  Then the
+same for a Hessian-vector product w.r.t. W1: `s2sad.hvp(loss)` against a
+hand-written R-operator pass, and JAX's `jvp(grad(loss))` where JAX is installed.
 """
 
 import os
@@ -42,6 +44,24 @@ def hand_written(W1, b1, W2, b2, x, y):
     dW1 = x.T @ da
     db1 = da.sum(axis=0)
     return dW1, db1, dW2, db2
+
+
+def hand_written_hvp(W1, b1, W2, b2, x, y, V):
+    """H @ V for the Hessian w.r.t. W1, by hand: the backward pass above and,
+    alongside it, its directional derivative along V (Pearlmutter's R-operator,
+    forward over reverse)."""
+    h = np.tanh(x @ W1 + b1)
+    rh = (1.0 - h * h) * (x @ V)                          # R{h}
+    z = h @ W2 + b2
+    rz = rh @ W2
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    p = e / np.sum(e, axis=1, keepdims=True)
+    rp = p * (rz - np.sum(p * rz, axis=1, keepdims=True))  # softmax's Jacobian times R{z}
+    n = x.shape[0]
+    dh = ((p - y) / n) @ W2.T
+    rdh = (rp / n) @ W2.T
+    rda = rdh * (1.0 - h * h) - dh * (2.0 * h * rh)
+    return x.T @ rda
 
 
 def problem(seed=0, batch=64, n_in=784, n_hidden=800, n_out=10):
@@ -94,6 +114,67 @@ def main():
     print(f"| s2sad        | {t_s2sad * 1e3:14.3f} ms | {t_s2sad / t_hand:20.2f}x |")
     print(f"s2sad build time: {build * 1e3:.1f} ms (target < 100 ms); "
           f"ratio {t_s2sad / t_hand:.3f}x (target <= 1.15x)")
+    hvp_benchmark(data, args.repeats)
+
+
+def interleaved(calls, repeats):
+    """Median seconds per call of each (function, args), interleaved so drift hits all alike."""
+    for _ in range(10):
+        for fn, args in calls:
+            fn(*args)
+    times = [[] for _ in calls]
+    for _ in range(5):
+        for t, (fn, args) in zip(times, calls):
+            t.append(median_time(fn, args, max(repeats // 5, 1)))
+    return [float(np.median(t)) for t in times]
+
+
+def jax_hvp_call(data, V):
+    """JAX's forward over reverse, jitted, on device copies of the data; None without JAX."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+
+    def jax_loss(W1, b1, W2, b2, x, y):
+        z = jnp.tanh(x @ W1 + b1) @ W2 + b2
+        return -jnp.sum(jax.nn.log_softmax(z, axis=1) * y) / x.shape[0]
+
+    @jax.jit
+    def hvp(W1, b1, W2, b2, x, y, V):
+        return jax.jvp(lambda w: jax.grad(jax_loss)(w, b1, W2, b2, x, y), (W1,), (V,))[1]
+
+    args = tuple(jnp.asarray(a) for a in (*data, V))
+    return (lambda *a: hvp(*a).block_until_ready()), args
+
+
+def hvp_benchmark(data, repeats):
+    """Hessian-vector product w.r.t. W1: s2sad.hvp against the R-operator by hand (and JAX)."""
+    V = np.random.default_rng(1).normal(size=data[0].shape) / np.sqrt(data[0].shape[0])
+    args = (*data, V)
+    start = time.perf_counter()
+    hvp = s2sad.hvp(loss, wrt=0)
+    hvp(*args)
+    first_call = time.perf_counter() - start
+    np.testing.assert_allclose(hvp(*args), hand_written_hvp(*args), rtol=1e-8, atol=1e-12)
+
+    calls, names = [(hand_written_hvp, args), (hvp, args)], ["hand-written", "s2sad.hvp"]
+    jax_call = jax_hvp_call(data, V)
+    if jax_call is None:
+        print("\n(jax is not importable: no JAX row; pip install jax to add it)")
+    else:
+        calls.append(jax_call)
+        names.append("jax jvp(grad)")
+    times = interleaved(calls, repeats)
+    print("\nHessian-vector product w.r.t. W1, same problem, float64, 1 thread")
+    print("| system        | time per hvp      | ratio to hand-written |")
+    print("|---------------|------------------:|----------------------:|")
+    for label, t in zip(names, times):
+        print(f"| {label:13} | {t * 1e3:14.3f} ms | {t / times[0]:20.2f}x |")
+    print(f"s2sad.hvp build time: {(first_call - times[1]) * 1e3:.1f} ms; "
+          f"ratio {times[1] / times[0]:.3f}x")
 
 
 if __name__ == "__main__":

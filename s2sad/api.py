@@ -39,11 +39,18 @@ def jvp(f=None, wrt=0):
     the tangent having the structure of the `wrt` argument(s)."""
     if f is None:
         return lambda func: jvp(func, wrt)
+    return _forward_mode(f, wrt, tangent_only=False)
+
+
+def _forward_mode(f, wrt, tangent_only):
+    """jvp, or (`tangent_only`, for hvp and jacobians) `J @ tangent` alone, so
+    that what only the value needs is not computed."""
     if not callable(f):
         raise TypeError(f"s2sad.jvp expects a function, not {type(f).__name__}")
     state = _Gradient(f, wrt, False, False, False)
     state.name = "jvp_" + state.name[1:]
     state.forward = True
+    state.tangent_only = tangent_only
 
     def forward(*args, **kwargs):
         if not args:
@@ -166,7 +173,8 @@ class _Gradient:
         if self.inner is not None:             # the generated function itself is transformed
             target = self.inner.lookup(args, kwargs).function
         if getattr(self, "forward", False):
-            built = build_jvp(target, kinds, self.wrt, name=self.name)
+            built = build_jvp(target, kinds, self.wrt, name=self.name,
+                              tangent_only=self.tangent_only)
         elif self.inner is not None and _forward_over(target, kinds, self):
             built = _derivative_by_jvp(target, kinds, self)
         else:
@@ -189,12 +197,12 @@ def _forward_over(target, kinds, state):
 
 
 def _derivative_by_jvp(target, kinds, state):
-    """`def d2f(x): return jvp_df(1.0, x)[1]`: the derivative of a function of
+    """`def d2f(x): return jvp_df(1.0, x)`: the derivative of a function of
     one scalar is its tangent along 1."""
-    forward = build_jvp(target, kinds, state.wrt, name="jvp_" + target.__name__)
+    forward = build_jvp(target, kinds, state.wrt, name="jvp_" + target.__name__, tangent_only=True)
     params = list(inspect.signature(target).parameters)
     along = "1.0" if isinstance(kinds[state.wrt[0]], Scalar) else f"np.ones_like({state.wrt[0]})"
-    tangent = gast.parse(f"{forward.function.__name__}({along}, {', '.join(params)})[1]").body[0].value
+    tangent = gast.parse(f"{forward.function.__name__}({along}, {', '.join(params)})").body[0].value
     if isinstance(kinds[state.wrt[0]], Scalar):
         tangent = gast.Call(func=gast.Name(id="float", ctx=gast.Load(), annotation=None,
                                            type_comment=None), args=[tangent], keywords=[])

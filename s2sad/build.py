@@ -87,7 +87,7 @@ class _ForwardBuilds:
         self.jvp_sources.append(text)
         return fn
 
-    def forward_function(self, func, arg_kinds, active, fn_name, helper=False):
+    def forward_function(self, func, arg_kinds, active, fn_name, helper=False, tangent_only=False):
         from .forward import Forward
         core = core_of(func)
         kinds = self.param_kinds(func, core, arg_kinds)
@@ -129,7 +129,7 @@ class _ForwardBuilds:
             return copy_node(t) if t is not None else fwd.zeros(ref)
 
         dout = tangent_of(facts.output_kind, ())
-        ret = gast.Return(value=gast.Tuple(elts=[out, dout], ctx=gast.Load()))
+        ret = gast.Return(value=dout if tangent_only else gast.Tuple(elts=[out, dout], ctx=gast.Load()))
         live = _names([ret])
         items = eliminate_dead_code(prologue + fwd.items, live)
         items = drop_redundant_comments(fold_temporaries(items, live, core.temporaries))
@@ -141,8 +141,9 @@ class _ForwardBuilds:
             kwdefaults=src.func.__kwdefaults__, origin=src.name)
         return compile_function(spec)
 
-    def jvp(self, func, arg_kinds, wrt, fn_name):
-        fn, text = self.forward_function(func, arg_kinds, tuple(wrt), fn_name)
+    def jvp(self, func, arg_kinds, wrt, fn_name, tangent_only=False):
+        fn, text = self.forward_function(func, arg_kinds, tuple(wrt), fn_name,
+                                         tangent_only=tangent_only)
         return Built(fn, "\n\n".join([text] + self.jvp_sources))
 
 
@@ -223,6 +224,7 @@ class Builder(_ForwardBuilds):
             seed = rev.adjoint_name((out_name, out_version, path))
             seeds.append(seed)
             rev.table[(out_name, out_version, path)] = Adjoint(name(seed), False, False)
+        rev.temporary_adjoints -= set(seeds)      # parameters: never renamed after a user name
         rev.run()
         returns, grads = [], []
         for param in active:
@@ -329,9 +331,9 @@ class Builder(_ForwardBuilds):
         return Built(fn, "\n\n".join([text] + helper_texts))
 
 
-def build_jvp(func, arg_kinds, wrt, name=None):
+def build_jvp(func, arg_kinds, wrt, name=None, tangent_only=False):
     builder = Builder()
-    return builder.jvp(func, arg_kinds, wrt, name or f"jvp_{func.__name__}")
+    return builder.jvp(func, arg_kinds, wrt, name or f"jvp_{func.__name__}", tangent_only)
 
 
 def build_gradient(func, arg_kinds, wrt, *, with_value=False, has_aux=False, tuple_wrt=False,

@@ -20,7 +20,7 @@ import linecache
 
 import numpy as np
 
-from .api import grad, jvp
+from .api import _forward_mode, grad
 
 _wrappers = itertools.count()
 
@@ -48,7 +48,8 @@ def _wrt_name(f, sig, wrt):
         raise TypeError(f"wrt must be one argument index or name, not {wrt!r}")
     if isinstance(wrt, int):
         if not -len(params) <= wrt < len(params):
-            raise ValueError(f"wrt={wrt} is out of range: {_name(f)} has parameters {tuple(params)}")
+            raise ValueError(f"wrt={wrt} is out of range: {_name(f)} has parameters "
+                             f"{tuple(params)}")
         return params[wrt]
     if wrt not in params:
         raise ValueError(f"wrt={wrt!r}: {_name(f)} has no parameter named {wrt!r}")
@@ -91,9 +92,9 @@ def _input(fname, param, x):
         return float(x)
     if getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and hasattr(x, "shape"):
         return x
-    raise TypeError(f"{fname}(): cannot differentiate with respect to {param!r}: it is "
-                    f"{type(x).__name__}{' of dtype ' + str(x.dtype) if hasattr(x, 'dtype') else ''}"
-                    f"; pass a float or a floating-point array")
+    what = type(x).__name__ + (f" of dtype {x.dtype}" if hasattr(x, "dtype") else "")
+    raise TypeError(f"{fname}(): cannot differentiate with respect to {param!r}: it is {what}; "
+                    f"pass a float or a floating-point array")
 
 
 def _basis(x):
@@ -121,7 +122,7 @@ def hvp(f, wrt=0):
     `wrt` argument, a tuple of them for a tuple `wrt`."""
     _check_callable(f, "hvp")
     fname = _name(f)
-    forward = jvp(grad(f, wrt), wrt)       # builds nothing yet; checks f and wrt
+    forward = _forward_mode(grad(f, wrt), wrt, tangent_only=True)   # builds nothing yet
     sig = _signature(f)
     several = isinstance(wrt, (tuple, list))
     params = [_wrt_name(f, sig, w) for w in (wrt if several else (wrt,))]
@@ -137,7 +138,7 @@ def hvp(f, wrt=0):
                             f"wrt argument {tuple(params)}")
         for p, t in zip(params, vs):
             _check_tangent(name, p, bound[p], t)
-        return forward(*args, v, **kwargs)[1]
+        return forward(*args, v, **kwargs)
 
     name = "hvp_" + fname
     hessian_vector_product.__name__ = hessian_vector_product.__qualname__ = name
@@ -148,9 +149,9 @@ def hvp(f, wrt=0):
 
 
 def _weighted_sum(f, sig):
-    """`sum(f(...) * w)`, whose gradient is the vector-Jacobian product w^T J.
-    It is generated as source (registered in linecache) so that s2sad can read
-    it: s2sad does not transform *args."""
+    """`sum(f(...) * w)`, whose gradient is the vector-Jacobian product w^T J,
+    and the name of its parameter w.  It is generated as source (registered in
+    linecache) so that s2sad can read it: s2sad does not transform *args."""
     params = list(sig.parameters.values())
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
         raise TypeError(f"s2sad.jacobian(mode='rev') needs {_name(f)} to name its parameters")
@@ -167,7 +168,7 @@ def _weighted_sum(f, sig):
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     scope = {"np": np, "f": f, "__name__": "s2sad_generated_wrapper"}
     exec(compile(text, filename, "exec"), scope)
-    return scope[vjp_name]
+    return scope[vjp_name], w
 
 
 def jacobian(f, wrt=0, mode=None):
@@ -183,10 +184,11 @@ def jacobian(f, wrt=0, mode=None):
     fname = _name(f)
     sig = _signature(f)
     param = _wrt_name(f, sig, wrt)
-    forward = jvp(f, wrt)
+    forward = _forward_mode(f, wrt, tangent_only=True)
     reverse = {}                               # the rev-mode gradient, built at first use
 
     def vjp(args, kwargs, w):
+        """w^T J: the gradient of the weighted sum, every argument by name (defaults too)."""
         target = f
         state = getattr(f, "__s2sad__", None)
         if state is not None:                  # read the generated code, not s2sad's wrapper
@@ -195,8 +197,10 @@ def jacobian(f, wrt=0, mode=None):
                                 f"use mode='fwd'")
             target = state.lookup(tuple(args), kwargs).function
         if target not in reverse:
-            reverse[target] = grad(_weighted_sum(target, sig), wrt=param)
-        return reverse[target](*args, w, **kwargs)
+            wrapper, w_name = _weighted_sum(target, sig)
+            reverse[target] = grad(wrapper, wrt=param), w_name
+        gradient, w_name = reverse[target]
+        return gradient(**_bind(name, sig, args, kwargs), **{w_name: w})
 
     def jacobian_function(*args, **kwargs):
         x = _input(name, param, _bind(name, sig, args, kwargs)[param])
@@ -207,15 +211,14 @@ def jacobian(f, wrt=0, mode=None):
             out = f(*args, **kwargs)
             how = "fwd" if in_size <= np.size(out) else "rev"
         if how == "fwd":
-            cols, out = [], None
-            for e in _basis(x):
-                out, col = forward(*args, e, **kwargs)
-                cols.append(col)
+            out = f(*args, **kwargs) if mode is not None else out
+            cols = [forward(*args, e, **kwargs) for e in _basis(x)]
             return _stack(cols, np.shape(out) + in_shape)
         out = f(*args, **kwargs) if mode is not None else out
         rows = []
         for i in range(np.size(out)):
-            w = np.zeros_like(out, dtype=np.result_type(out, x))
+            w = np.zeros_like(out, dtype=np.result_type(getattr(out, "dtype", float),
+                                                        getattr(x, "dtype", float)))
             w.reshape(-1)[i] = 1
             rows.append(vjp(args, kwargs, w))
         return _stack(rows, np.shape(out) + in_shape, axis=0)     # one row per output element

@@ -244,3 +244,18 @@ def test_in_place_update_of_a_shared_array_is_refused(f, alias):
     with pytest.raises(s2sad.TransformError, match=f"`{alias}` shares") as info:
         s2sad.grad(f)(x)
     assert "+=" in info.value.line or "-=" in info.value.line
+
+
+def _sine_and_product(x):
+    a = np.sin(x)
+    b = x * a
+    return (a, b)
+
+
+def second_of_a_returned_pair(x):
+    return _sine_and_product(x)[1]
+
+
+def test_helper_returning_a_pair_of_which_one_is_used():
+    g = s2sad.grad(second_of_a_returned_pair)(0.7)
+    assert g == pytest.approx(np.sin(0.7) + 0.7 * np.cos(0.7), rel=1e-12)

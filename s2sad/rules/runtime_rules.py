@@ -9,7 +9,7 @@ with.
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import add_at_item, unbroadcast
 from . import adjoint, method_key, tangent
 
 
@@ -42,3 +42,18 @@ def pop_adjoint(g, index=-1):
 def _(g, result, xs, index=-1):
     # `y = xs.pop()` updates xs: its old adjoint is the new one, one longer
     return pop_adjoint(g, index)
+
+
+def add_at_item_tangent(dparts, parts, index, dg):
+    """The tangent of `add_at_item(parts, index, g)`, which is linear in the
+    parts and in g: the same call on their tangents (zeros where None)."""
+    if dparts is None:
+        dparts = [None] * len(parts)
+    dparts = [d if d is not None else np.zeros_like(p) for d, p in zip(dparts, parts)]
+    return add_at_item(dparts, index, dg) if dg is not None else dparts
+
+
+@tangent(add_at_item)
+def _(tangents, result, parts, index, g):
+    # a loop over a list reading one item per trip: its adjoint goes to that item
+    return add_at_item_tangent(tangents[0], parts, index, tangents[2])
