@@ -442,6 +442,13 @@ class Analyzer:
             kind = self.atom_kind(call.args[0])          # generated code transformed again:
             if isinstance(kind, (Seq, Tree)):            # zeros shaped like each element
                 return kind
+        if obj is runtime.as_list and len(call.args) == 1:   # a stacked array's rows, or a list
+            kind = self.atom_kind(call.args[0])
+            if isinstance(kind, (Seq, Tree)):
+                return merge_kinds(kind, Seq(PENDING))
+            if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
+                return Seq(Array(kind.ndim - 1, kind.dtype))
+            return Seq(UNKNOWN)
         if not _pure(obj):
             return UNKNOWN
         if obj is np.squeeze and call.args:

@@ -399,3 +399,22 @@ def test_backend_neutral_on_strict_array():
     B = rand(3, 3, seed=2)
     close(unwrap(s2sad.hessian(quadratic)(wrap(x), wrap(B))), B + B.T, rtol=1e-12)
     close(unwrap(s2sad.hvp(quadratic)(wrap(x), wrap(B), wrap(np.ones(3)))), (B + B.T).sum(1))
+
+
+def states_stacked(x, W):
+    hs = []
+    h = x
+    for t in range(3):
+        h = np.tanh(h @ W)
+        hs.append(h)
+    return np.sum(np.stack(hs) ** 2)
+
+
+def test_hvp_through_a_list_stacked_after_a_loop():
+    # the gradient pops its list of adjoints (`as_list(...)`, then `.pop()`): differentiable too
+    rng = np.random.default_rng(11)
+    x, W, v = rng.normal(size=2), rng.normal(size=(2, 2)) * 0.7, rng.normal(size=(2, 2))
+    hv = s2sad.hvp(states_stacked, wrt=1)(x, W, v)
+    g = s2sad.grad(states_stacked, wrt=1)
+    eps = 1e-6
+    np.testing.assert_allclose(hv, (g(x, W + eps * v) - g(x, W - eps * v)) / (2 * eps), rtol=1e-6)

@@ -9,7 +9,7 @@ with.
 
 import numpy as np
 
-from ..runtime import add_at_item, unbroadcast
+from ..runtime import add_at_item, as_list, unbroadcast
 from . import adjoint, method_key, tangent
 
 
@@ -57,3 +57,19 @@ def add_at_item_tangent(dparts, parts, index, dg):
 def _(tangents, result, parts, index, g):
     # a loop over a list reading one item per trip: its adjoint goes to that item
     return add_at_item_tangent(tangents[0], parts, index, tangents[2])
+
+
+def rows_adjoint(g, value):
+    """The adjoint of `as_list(value)`'s argument from its elements' adjoints:
+    a list stays a list, an array's rows stack back into an array."""
+    return list(g) if isinstance(value, list) else np.stack(g)
+
+
+@adjoint(as_list)
+def _(g, result, value):
+    return rows_adjoint(g, value)
+
+
+@tangent(as_list)
+def _(tangents, result, value):
+    return as_list(tangents[0])
