@@ -456,8 +456,17 @@ class _Normalizer:
         prelude = []                      # per trip: bind the user's targets
         func = self.src.namespace.resolve(iterable.func, self.locals) \
             if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else MISSING
-        if func is reversed and len(iterable.args) == 1 and not iterable.keywords:
-            # `reversed(xs)` is `xs[::-1]` (a range, a list or an array), which has a length
+        inner = iterable.args[0] if func is reversed and len(iterable.args) == 1 else None
+        if _is_call_of(self, inner, range) and 1 <= len(inner.args) <= 2:
+            # `reversed(range(a, b))` is `range(b - 1, a - 1, -1)`: a counter like any other
+            start = inner.args[0] if len(inner.args) == 2 else gast.Constant(value=0, kind=None)
+            stop = inner.args[-1]
+            minus = lambda e: gast.BinOp(left=e, op=gast.Sub(), right=gast.Constant(value=1, kind=None))
+            iterable = gast.Call(func=inner.func, args=[minus(stop), minus(start), gast.UnaryOp(
+                op=gast.USub(), operand=gast.Constant(value=1, kind=None))], keywords=[])
+            func = range
+        elif func is reversed and len(iterable.args) == 1 and not iterable.keywords:
+            # `reversed(xs)` is `xs[::-1]` (a list or an array), which has a length
             iterable = gast.Subscript(value=iterable.args[0], slice=gast.Slice(
                 lower=None, upper=None, step=gast.Constant(value=-1, kind=None)), ctx=gast.Load())
             func = MISSING

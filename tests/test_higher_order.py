@@ -418,3 +418,35 @@ def test_hvp_through_a_list_stacked_after_a_loop():
     g = s2sad.grad(states_stacked, wrt=1)
     eps = 1e-6
     np.testing.assert_allclose(hv, (g(x, W + eps * v) - g(x, W - eps * v)) / (2 * eps), rtol=1e-6)
+
+
+def filled_in_loop(x, w):
+    y = np.zeros(x.shape[0])
+    for i in range(x.shape[0]):
+        y[i] = np.sin(x[i]) * w
+    return np.sum(y * y * x)
+
+
+def thermal(heat, outdoor, price, temp0, R, C, dt, lam, target):
+    temp = temp0
+    total = 0.0
+    for t in range(len(heat)):
+        dT = (outdoor[t] - temp) / (R * C) + heat[t] / C
+        temp = temp + dt * dT
+        total = total + price[t] * heat[t] + lam * (temp - target) ** 2
+    return total
+
+
+@pytest.mark.parametrize("f", [filled_in_loop, thermal])
+def test_hessian_through_in_place_updates_and_loops(f):
+    rng = np.random.default_rng(12)
+    args = (rng.normal(size=5), 0.7) if f is filled_in_loop else (
+        rng.uniform(0, 2, 6), rng.uniform(-5, 5, 6), rng.uniform(0.1, 1, 6), 18.0, 2.0, 3.0, 0.5, 0.1, 20.0)
+    v = rng.normal(size=args[0].shape)
+    g = s2sad.grad(f)
+    eps = 1e-6
+    numeric = (g(args[0] + eps * v, *args[1:]) - g(args[0] - eps * v, *args[1:])) / (2 * eps)
+    np.testing.assert_allclose(s2sad.hvp(f)(*args, v), numeric, rtol=1e-6, atol=1e-8)
+    H = s2sad.hessian(f)(*args)
+    np.testing.assert_allclose(H, H.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(H @ v, numeric, rtol=1e-6, atol=1e-8)
