@@ -20,18 +20,24 @@ from .kinds import Array, Opaque, Scalar, Tree, kind_of
 _SCALAR_TYPES = (float, int, bool, complex)
 
 
-def grad(f=None, wrt=0, *, has_aux=False, verbose=False):
-    """The gradient of scalar-valued `f` w.r.t. argument(s) `wrt` (index or name)."""
+def grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
+    """The gradient of scalar-valued `f` w.r.t. argument(s) `wrt` (index or name).
+
+    `checkpoint=True` keeps about sqrt(T) states of each loop of T trips
+    instead of T trips' values, and recomputes each segment of trips in the
+    reverse sweep (one extra forward sweep); an int sets the trips between
+    checkpoints."""
     if f is None:
-        return lambda func: grad(func, wrt, has_aux=has_aux, verbose=verbose)
-    return _differentiate(f, wrt, False, has_aux, verbose)
+        return lambda func: grad(func, wrt, has_aux=has_aux, verbose=verbose, checkpoint=checkpoint)
+    return _differentiate(f, wrt, False, has_aux, verbose, checkpoint)
 
 
-def value_and_grad(f=None, wrt=0, *, has_aux=False, verbose=False):
+def value_and_grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
     """Like `grad`, but returns `(f(*args), gradient)`."""
     if f is None:
-        return lambda func: value_and_grad(func, wrt, has_aux=has_aux, verbose=verbose)
-    return _differentiate(f, wrt, True, has_aux, verbose)
+        return lambda func: value_and_grad(func, wrt, has_aux=has_aux, verbose=verbose,
+                                           checkpoint=checkpoint)
+    return _differentiate(f, wrt, True, has_aux, verbose, checkpoint)
 
 
 def jvp(f=None, wrt=0):
@@ -179,7 +185,8 @@ class _Gradient:
             built = _derivative_by_jvp(target, kinds, self)
         else:
             built = build_gradient(target, kinds, self.wrt, with_value=self.with_value,
-                                   has_aux=self.has_aux, tuple_wrt=self.tuple_wrt, name=self.name)
+                                   has_aux=self.has_aux, tuple_wrt=self.tuple_wrt, name=self.name,
+                                   checkpoint=getattr(self, "checkpoint", None))
         if self.verbose:
             print(built.source)
         return built
@@ -231,10 +238,15 @@ def _wrt_kind(fname, param, kind):
                     f"cannot carry a gradient (pass a float or a floating-point array)")
 
 
-def _differentiate(f, wrt, with_value, has_aux, verbose):
+def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
     if not callable(f):
         raise TypeError(f"s2sad.grad expects a function, not {type(f).__name__}")
+    if not (checkpoint is None or checkpoint is True or checkpoint is False
+            or type(checkpoint) is int and checkpoint >= 1):
+        raise TypeError(f"checkpoint must be True (about sqrt(T) states per loop) or a number "
+                        f"of trips between checkpoints (an int >= 1), not {checkpoint!r}")
     state = _Gradient(f, wrt, with_value, has_aux, verbose)
+    state.checkpoint = checkpoint
 
     def gradient(*args, **kwargs):
         built = state.lookup(args, kwargs)

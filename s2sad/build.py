@@ -25,6 +25,7 @@ from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written)
 from .parse import MISSING, parse_function, user_text
+from .checkpoint import checkpoint_loops
 from .record import record
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
@@ -271,7 +272,7 @@ class Builder(_ForwardBuilds):
         bwd, bwd_text = compile_function(bwd_spec)
         return HelperPair(fwd, bwd, returns, [fwd_text, bwd_text])
 
-    def joint(self, func, arg_kinds, wrt, with_value, has_aux, name_):
+    def joint(self, func, arg_kinds, wrt, with_value, has_aux, name_, checkpoint=None):
         core = core_of(func)
         src = core.source
         output_paths = ((0,),) if has_aux else ((),)
@@ -316,8 +317,11 @@ class Builder(_ForwardBuilds):
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
-        recorded = record(forward, reverse, ctx.namer, facts)
+        recorded = record(forward, reverse, ctx.namer, facts, share_stacks=not checkpoint)
         assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer, recorded)
+        if checkpoint:
+            checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,
+                             None if checkpoint is True else checkpoint)
         live = free_names(reverse) | _names([result])
         forward = eliminate_dead_code(forward, live)
         forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))
@@ -337,10 +341,10 @@ def build_jvp(func, arg_kinds, wrt, name=None, tangent_only=False):
 
 
 def build_gradient(func, arg_kinds, wrt, *, with_value=False, has_aux=False, tuple_wrt=False,
-                   name=None):
+                   name=None, checkpoint=None):
     builder = Builder()
     builder.tuple_wrt = tuple_wrt
-    return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name)
+    return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name, checkpoint)
 
 
 def _check_output(src, facts, has_aux):

@@ -49,8 +49,10 @@ class _Block:
         return False
 
 
-def record(forward, reverse, namer, facts):
-    """Insert the recomputations, pushes and pops; returns the versions handled."""
+def record(forward, reverse, namer, facts, share_stacks=True):
+    """Insert the recomputations, pushes and pops; returns the versions handled.
+    (`share_stacks=False` for loops to be checkpointed: a stack shared by a
+    trip's start and end values would need its first value before each segment.)"""
     sites, top_sites, counters = _forward_map(forward)
     needs = {}                            # key -> [(block, anchor), [reading nodes]]
     order = []
@@ -152,7 +154,7 @@ def record(forward, reverse, namer, facts):
         name, top = key[0]
         _, before, end = body.owner.s2sad_facts.carried[name]
         end_key = ((name, end), id(body))
-        if before is not None and end_key in needs and end_key not in remade \
+        if share_stacks and before is not None and end_key in needs and end_key not in remade \
                 and needs[end_key][0][0] is body and isinstance(needs[end_key][0][1], gast.Assign):
             shared[end_key] = key
     skipped = set(shared.values())

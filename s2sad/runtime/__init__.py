@@ -6,7 +6,18 @@ these in tight loops.  Generated code never imports the transformer, only
 this module.
 """
 
+import math
+
 import numpy as np
+
+
+def checkpoint_every(trips, every):
+    """Trips between checkpoints: `every`, or about sqrt(trips) for None (the
+    memory of sqrt(trips) states for one extra forward sweep)."""
+    if every is None:
+        every = math.isqrt(max(trips, 0))
+        every += every * every < trips
+    return max(int(every), 1)
 
 
 def in_dtype_of(g, x):
