@@ -7,6 +7,7 @@ and calls it.  A build that fails leaves nothing behind.
 """
 
 import inspect
+import weakref
 
 
 from . import rules
@@ -102,6 +103,18 @@ def source(df, *args, **kwargs):
     return state.latest.source
 
 
+_BUILDS = weakref.WeakKeyDictionary()      # function -> {(options, argument kinds): build}
+
+
+def _weakly_keyed(f):
+    try:
+        weakref.ref(f)
+        hash(f)
+        return True
+    except TypeError:
+        return False
+
+
 def _kind_key(value):
     """A cheap hashable key standing for a value's kind."""
     t = type(value)
@@ -160,7 +173,14 @@ class _Gradient:
             key += tuple((k, _kind_key(v)) for k, v in sorted(kwargs.items()))
         entry = self.cache.get(key)
         if entry is None or entry[0] != rules.generation:
-            entry = (rules.generation, self.build(args, kwargs))
+            # `s2sad.grad(f)` made again (in a training loop, say) reuses f's builds
+            shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
+            options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
+                       getattr(self, "checkpoint", None), getattr(self, "forward", False),
+                       getattr(self, "tangent_only", False), self.verbose, self.name, key)
+            entry = shared.get(options)
+            if entry is None or entry[0] != rules.generation:
+                entry = shared[options] = (rules.generation, self.build(args, kwargs))
             self.cache[key] = entry
         self.latest = entry[1]
         return entry[1]

@@ -260,3 +260,19 @@ def test_source_of_a_jvp_takes_the_arguments_with_or_without_the_tangent():
     x = np.linspace(0.0, 1.0, 3)
     assert s2sad.source(jf, x, 2.0) == s2sad.source(jf, x, 2.0, np.ones(3))
     assert "def jvp__jvp_source_example(dx, x, w):" in s2sad.source(jf, x, 2.0)
+
+
+def _reused(x, w):
+    return np.sum(np.tanh(x * w))
+
+
+def test_grad_made_again_reuses_the_build():
+    x = np.linspace(-1.0, 1.0, 4)
+    first, second = s2sad.grad(_reused), s2sad.grad(_reused)
+    first(x, 0.5)
+    second(x, 0.5)
+    assert first.__wrapped__ is second.__wrapped__              # one build for both
+    other = s2sad.grad(_reused, wrt=1)
+    other(x, 0.5)
+    assert other.__wrapped__ is not first.__wrapped__            # other options: its own
+    s2sad.grad(_reused)(x.reshape(2, 2), 0.5)                    # other kinds: built anew
