@@ -678,7 +678,7 @@ class Analyzer:
             return [value.operand]
         if isinstance(value, gast.Call) and not value.keywords:
             obj = self.ns.resolve(value.func, self.core.local_names)
-            if isinstance(obj, np.ufunc) and obj.nin == len(value.args):
+            if isinstance(obj, np.ufunc) and obj.signature is None and obj.nin == len(value.args):
                 return list(value.args)
         return None
 

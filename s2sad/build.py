@@ -27,6 +27,7 @@ from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_c
 from .parse import MISSING, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record
+from .simplify import simplify
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
 from . import runtime
@@ -234,8 +235,8 @@ class Builder(_ForwardBuilds):
                 if leaf.differentiable:
                     returns.append((param, path))
                     grads.append(leaf_gradient(rev, param, path, leaf, final=False))
-        reverse = fold_temporaries(eliminate_dead_code(rev.items, _names(grads)), _names(grads),
-                                   rev.temporaries())
+        reverse = simplify(fold_temporaries(eliminate_dead_code(rev.items, _names(grads)),
+                                            _names(grads), rev.temporaries()), facts, core.params)
         forward = _forward_items(rev, core)
         recorded = record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
@@ -312,8 +313,8 @@ class Builder(_ForwardBuilds):
         else:
             result = grad_value
         ret = gast.Return(value=result)
-        reverse = fold_temporaries(eliminate_dead_code(rev.items, _names([result])),
-                                   _names([result]), rev.temporaries())
+        reverse = simplify(fold_temporaries(eliminate_dead_code(rev.items, _names([result])),
+                                            _names([result]), rev.temporaries()), facts, core.params)
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks

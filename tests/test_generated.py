@@ -275,3 +275,38 @@ def test_reductions_with_keepdims_keep_the_shapes_known():
     text = s2sad.source(s2sad.grad(softmax_cross_entropy, wrt=(0, 1)), *args)
     assert "unbroadcast" not in text      # max/sum with keepdims: the size-one axis is known
     assert text.count(".sum(axis=1, keepdims=True)") == 2
+
+
+def ols(beta, X, y):
+    r = X @ beta - y
+    return np.mean(r ** 2)
+
+
+def scaled_by_one(x):
+    return np.sum(x * 1.0 + 0.0)
+
+
+def matmul_then_bias(a, b, c):
+    return np.sum(np.matmul(a, b) + c)
+
+
+def test_algebraic_simplification_of_inlined_rules():
+    rng = np.random.default_rng(3)
+    beta, X, y = rng.normal(size=3), rng.normal(size=(50, 3)), rng.normal(size=50)
+    text = s2sad.source(s2sad.grad(ols), beta, X, y)
+    code = statement_lines(text)
+    assert "ones_like" not in text                     # the mean's spread: r has the shape
+    assert not any("r ** 2" in line for line in code)  # nor is r ** 2 kept for its size
+    assert code == ["r = X @ beta - y", "dr = 1.0 / r.size * 2 * r", "dbeta = dr @ X",
+                    "return dbeta"], code
+    text = s2sad.source(s2sad.grad(scaled_by_one), X)
+    assert statement_lines(text) == ["dx1_plus_0 = np.ones_like(x)", "return dx1_plus_0"]
+
+
+def test_a_generalised_ufunc_is_not_elementwise():
+    # np.matmul is a ufunc with a signature: its result's shape is not its operands'
+    rng = np.random.default_rng(4)
+    args = (rng.normal(size=(3, 4)), rng.normal(size=(4, 5)), rng.normal(size=5))
+    g = s2sad.grad(matmul_then_bias, wrt=(0, 2))(*args)
+    np.testing.assert_allclose(g[1], np.full(5, 3.0))
+    np.testing.assert_allclose(g[0], np.ones((3, 5)) @ args[1].T)

@@ -1,0 +1,137 @@
+"""Algebraic simplification of the reverse sweep, after rules are inlined.
+
+Rules are written for every shape, so at a given call site they can leave
+work a person would not write:
+
+* `np.ones_like(a) * c * b` where `b` has a's shape and dtype: the ones
+  only broadcast `c`, and `b` does that already: `c * b` (the sum and mean
+  rules spread the adjoint over their operand with `ones_like`);
+* `e * 1.0`, `1.0 * e`, `e + 0.0`, `0.0 + e`: `e`;
+* `a.T.T`: `a`;
+* `a.size`, `np.ones_like(a)` where the statement reads `b` of a's shape
+  anyway, or a parameter has it: `b.size` (so `a` need not be kept for it).
+
+Only provable rewrites: the shapes and dtypes come from the analysis.
+"""
+
+import gast
+
+from .kinds import Array
+from .optimize import Comment
+from .trees import child_blocks
+
+
+def simplify(items, facts, params=()):
+    """Rewrite the expressions of these statements in place (`params`: the
+    function's parameters, always at hand for a shape)."""
+    for item in items:
+        if isinstance(item, Comment):
+            continue
+        for field, value in gast.iter_fields(item):
+            if isinstance(value, gast.expr):
+                setattr(item, field, _expr(value, facts))
+            elif isinstance(value, list) and field not in ("body", "orelse"):
+                setattr(item, field, [_expr(v, facts) if isinstance(v, gast.expr) else v
+                                      for v in value])
+        if not child_blocks(item):
+            _sizes_from_values_at_hand(item, facts, params)
+        for block in child_blocks(item):
+            simplify(block, facts, params)
+    return items
+
+
+def _expr(node, facts):
+    for field, value in gast.iter_fields(node):
+        if isinstance(value, gast.expr):
+            setattr(node, field, _expr(value, facts))
+        elif isinstance(value, list):
+            setattr(node, field, [_expr(v, facts) if isinstance(v, gast.expr) else v for v in value])
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
+        return _product(node, facts)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add):
+        if _is_number(node.right, 0):
+            return node.left
+        if _is_number(node.left, 0):
+            return node.right
+    if isinstance(node, gast.Attribute) and node.attr == "T" and isinstance(node.value, gast.Attribute) \
+            and node.value.attr == "T":
+        return node.value.value
+    return node
+
+
+def _sizes_from_values_at_hand(stmt, facts, params):
+    """`a.size`, `np.ones_like(a)` -> `b.size`, `np.ones_like(b)` where the
+    statement reads `b` of a's shape (and dtype) as a value, or `b` is a
+    parameter: `a` need not be kept for its shape."""
+    holders = []                          # (node, field holding the Name, needs the dtype too)
+    for n in gast.walk(stmt):
+        if isinstance(n, gast.Attribute) and n.attr in ("size", "shape") \
+                and isinstance(n.value, gast.Name):
+            holders.append((n, False))
+        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) \
+                and n.func.attr in ("ones_like", "zeros_like") and len(n.args) == 1 \
+                and not n.keywords and isinstance(n.args[0], gast.Name):
+            holders.append((n, True))
+    inside = {id(_held(n)) for n, _ in holders}
+    values = [n.s2sad_ref for n in gast.walk(stmt) if isinstance(n, gast.Name) and id(n) not in inside
+              and isinstance(n.ctx, gast.Load) and len(getattr(n, "s2sad_ref", ()) or ()) == 2]
+    at_hand = values + [(p, 0) for p in params]
+    for node, typed in holders:
+        ref = getattr(_held(node), "s2sad_ref", None)
+        if ref is None or len(ref) != 2 or ref in at_hand:
+            continue
+        other = next((v for v in at_hand if facts.same_shape(ref, v) and (
+            not typed or facts.kind(*v) == facts.kind(*ref))), None)
+        if other is not None:
+            name = gast.Name(id=other[0], ctx=gast.Load(), annotation=None, type_comment=None)
+            name.s2sad_ref = other
+            if isinstance(node, gast.Attribute):
+                node.value = name
+            else:
+                node.args[0] = name
+
+
+def _held(node):
+    return node.value if isinstance(node, gast.Attribute) else node.args[0]
+
+
+def _product(node, facts):
+    factors = _factors(node)
+    kept = [f for f in factors if not _is_number(f, 1)] or factors[:1]
+    for ones in [f for f in kept if _ones_of(f) is not None]:
+        ref = _ones_of(ones)
+        if any(f is not ones and _same_array(ref, getattr(f, "s2sad_ref", None), facts) for f in kept):
+            kept.remove(ones)              # another factor already has its shape
+    if len(kept) == len(factors):
+        return node
+    out = kept[0]
+    for f in kept[1:]:
+        out = gast.BinOp(left=out, op=gast.Mult(), right=f)
+    return out
+
+
+def _factors(node):
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
+        return _factors(node.left) + _factors(node.right)
+    return [node]
+
+
+def _ones_of(node):
+    """`np.ones_like(a)` of a value the analysis knows: a's ref."""
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+            and node.func.attr == "ones_like" and len(node.args) == 1 and not node.keywords:
+        return getattr(node.args[0], "s2sad_ref", None)
+    return None
+
+
+def _same_array(a, b, facts):
+    if a is None or b is None or len(a) != 2 or len(b) != 2:
+        return False
+    ka, kb = facts.kind(*a), facts.kind(*b)
+    return isinstance(ka, Array) and isinstance(kb, Array) and ka.dtype is not None \
+        and ka.dtype == kb.dtype and facts.same_shape(a, b)
+
+
+def _is_number(node, value):
+    return isinstance(node, gast.Constant) and type(node.value) in (int, float) \
+        and node.value == value
