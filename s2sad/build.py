@@ -27,7 +27,7 @@ from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_c
 from .parse import MISSING, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record
-from .simplify import simplify
+from .simplify import factor_sums_out_of_loops, simplify
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
 from . import runtime
@@ -323,6 +323,7 @@ class Builder(_ForwardBuilds):
         if checkpoint:
             checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,
                              None if checkpoint is True else checkpoint)
+        factor_sums_out_of_loops(reverse)
         live = free_names(reverse) | _names([result])
         forward = eliminate_dead_code(forward, live)
         forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))

@@ -12,12 +12,16 @@ work a person would not write:
   anyway, or a parameter has it: `b.size` (so `a` need not be kept for it).
 
 Only provable rewrites: the shapes and dtypes come from the analysis.
+
+After recording, `factor_sums_out_of_loops` moves a loop-invariant factor of
+a sum out of a reverse loop: `dx = zeros; for ...: dx += g * 2 * x` sums
+`g` and multiplies by `2 * x` once, as a person writes it.
 """
 
 import gast
 
 from .kinds import Array
-from .optimize import Comment
+from .optimize import Comment, names_written
 from .trees import child_blocks
 
 
@@ -135,3 +139,69 @@ def _same_array(a, b, facts):
 def _is_number(node, value):
     return isinstance(node, gast.Constant) and type(node.value) in (int, float) \
         and node.value == value
+
+
+def factor_sums_out_of_loops(items):
+    """`dx = zeros_like(x); for ...: dx += e * c` with `c` the same every trip
+    (constants and values the loop does not assign): `dx += e` in the loop,
+    `dx *= c` after it. (Zeros plus the sum of e_i * c is c times the sum.)"""
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        if isinstance(item, Comment):
+            continue
+        for block in child_blocks(item):
+            factor_sums_out_of_loops(block)
+        if not isinstance(item, gast.For):
+            continue
+        written = names_written(item)
+        after = []
+        for own in _zero_starts(items, index):
+            updates = [s for s in item.body if isinstance(s, gast.AugAssign)
+                       and isinstance(s.op, gast.Add) and _is_name(s.target, own)]
+            uses = [n for s in item.body if not isinstance(s, Comment) for n in gast.walk(s)
+                    if isinstance(n, gast.Name) and n.id == own]
+            if len(updates) != 1 or len(uses) != 1:
+                continue
+            factors = _factors(updates[0].value)
+            fixed = [f for f in factors if _invariant(f, written)]
+            varying = [f for f in factors if not _invariant(f, written)]
+            if not fixed or not varying or not any(not isinstance(f, gast.Constant) for f in fixed):
+                continue
+            updates[0].value = _times(varying)
+            after.append(gast.AugAssign(target=gast.Name(id=own, ctx=gast.Store(), annotation=None,
+                                                         type_comment=None),
+                                        op=gast.Mult(), value=_times(fixed)))
+        items[index + 1:index + 1] = after
+
+
+def _zero_starts(items, index):
+    """Names set to zeros right before the loop at `index` (`dx = np.zeros_like(x)`, `dw = 0.0`)."""
+    out = []
+    for item in reversed(items[:index]):
+        if isinstance(item, Comment):
+            continue
+        if not (isinstance(item, gast.Assign) and isinstance(item.targets[0], gast.Name)):
+            break
+        value = item.value
+        zero = _is_number(value, 0) or isinstance(value, gast.Call) and isinstance(
+            value.func, gast.Attribute) and value.func.attr == "zeros_like"
+        if not zero:
+            break
+        out.append(item.targets[0].id)
+    return out
+
+
+def _invariant(node, written):
+    return not any(isinstance(n, gast.Call) for n in gast.walk(node)) and not any(
+        isinstance(n, gast.Name) and n.id in written for n in gast.walk(node))
+
+
+def _times(factors):
+    out = factors[0]
+    for f in factors[1:]:
+        out = gast.BinOp(left=out, op=gast.Mult(), right=f)
+    return out
+
+
+def _is_name(node, id_):
+    return isinstance(node, gast.Name) and node.id == id_

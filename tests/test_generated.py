@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import s2sad
-from fdcheck import assert_close
+from fdcheck import assert_close, check_gradient
 
 rng = np.random.default_rng(3)
 
@@ -310,3 +310,18 @@ def test_a_generalised_ufunc_is_not_elementwise():
     g = s2sad.grad(matmul_then_bias, wrt=(0, 2))(*args)
     np.testing.assert_allclose(g[1], np.full(5, 3.0))
     np.testing.assert_allclose(g[0], np.ones((3, 5)) @ args[1].T)
+
+
+def swell(x, k):
+    f = x
+    for i in range(k):
+        f = np.sin(x ** 2 + f)
+    return np.sum(f)
+
+
+def test_a_sum_over_trips_multiplies_by_its_invariant_factor_once():
+    x = np.random.default_rng(5).normal(size=6)
+    check_gradient(swell, (x, 7), 0)
+    text = s2sad.source(s2sad.grad(swell), x, 7)
+    loop = text.split("for i in reversed(range(k)):")[1]
+    assert "dx += dx_sq_plus_f\n" in loop and "    dx *= 2 * x\n" in text
