@@ -53,10 +53,9 @@ def _expr(node, facts):
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
         return _product(node, facts)
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add):
-        if _is_number(node.right, 0):
-            return node.left
-        if _is_number(node.left, 0):
-            return node.right
+        for zero, other in ((node.right, node.left), (node.left, node.right)):
+            if _is_number(zero, 0) and isinstance(other, (gast.BinOp, gast.Call)):
+                return other               # (not a bare value: that would alias it)
     if isinstance(node, gast.Attribute) and node.attr == "T" and isinstance(node.value, gast.Attribute) \
             and node.value.attr == "T":
         return node.value.value
@@ -106,8 +105,9 @@ def _product(node, facts):
         ref = _ones_of(ones)
         if any(f is not ones and _same_array(ref, getattr(f, "s2sad_ref", None), facts) for f in kept):
             kept.remove(ones)              # another factor already has its shape
-    if len(kept) == len(factors):
-        return node
+    if len(kept) == len(factors) or len(kept) == 1 and not isinstance(kept[0], (gast.BinOp, gast.Call)):
+        return node                        # a bare value would alias it: the adjoint may be
+        #                                    updated in place, or returned to the caller
     out = kept[0]
     for f in kept[1:]:
         out = gast.BinOp(left=out, op=gast.Mult(), right=f)

@@ -325,3 +325,24 @@ def test_a_sum_over_trips_multiplies_by_its_invariant_factor_once():
     text = s2sad.source(s2sad.grad(swell), x, 7)
     loop = text.split("for i in reversed(range(k)):")[1]
     assert "dx += dx_sq_plus_f\n" in loop and "    dx *= 2 * x\n" in text
+
+
+def weighted_plus_loop(x, p):
+    s = 0.0
+    for t in range(len(x)):
+        s = s + x[t] ** 2
+    return np.sum(p * x) + s
+
+
+def weighted(x, p):
+    return np.sum(p * x)
+
+
+def test_simplified_adjoints_never_alias_an_argument():
+    x, p = np.array([1.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0])
+    df = s2sad.grad(weighted_plus_loop)
+    first = df(x, p)
+    np.testing.assert_array_equal(p, [10.0, 20.0, 30.0])     # updated in place: not p itself
+    np.testing.assert_allclose(df(x, p), first)
+    g = s2sad.grad(weighted)(x, p)
+    assert g is not p and not np.shares_memory(g, p)       # the caller may change g
