@@ -5,7 +5,7 @@ import pytest
 
 import helper_module
 import s2sad
-from fdcheck import assert_close, numerical_grad
+from fdcheck import assert_close, check_gradient, numerical_grad
 from helper_module import dense, scaled_square, split, two_layers
 from numpy import exp as e
 import numpy as xp
@@ -259,3 +259,23 @@ def second_of_a_returned_pair(x):
 def test_helper_returning_a_pair_of_which_one_is_used():
     g = s2sad.grad(second_of_a_returned_pair)(0.7)
     assert g == pytest.approx(np.sin(0.7) + 0.7 * np.cos(0.7), rel=1e-12)
+
+
+def velocity_from_angle(angle, speed):
+    vel = speed * np.array([np.cos(angle), np.sin(angle)])
+    return np.sum(vel ** 2 * np.array([1.0, 3.0]))
+
+
+def matrix_from_entries(x):
+    M = np.array([[x[0], x[1]], [x[1] * 2.0, np.sin(x[0])]])
+    return np.sum(M @ M)
+
+
+def test_arrays_built_from_differentiated_numbers():
+    check_gradient(velocity_from_angle, (0.3, 2.0), (0, 1))          # jvp checked too
+    x = np.array([0.3, -0.7])
+    g = s2sad.grad(matrix_from_entries)(x)
+    eps = 1e-6
+    numeric = [(matrix_from_entries(x + eps * e) - matrix_from_entries(x - eps * e)) / (2 * eps)
+               for e in np.eye(2)]
+    np.testing.assert_allclose(g, numeric, rtol=1e-7)

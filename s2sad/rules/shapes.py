@@ -140,6 +140,12 @@ def _(g, result, arrays, axis=0, out=None, **_):
     return np.split(g, split_points(arrays, axis), axis=axis), None
 
 
+@adjoint(np.array)
+@adjoint(np.asarray)
+def _(g, result, obj, dtype=None, **_):
+    return g, None                        # g[i] (g[i][j]...) is the adjoint of obj[i] ([j]...)
+
+
 @adjoint(np.stack)
 def _(g, result, arrays, axis=0, out=None, **_):
     if axis == 0:

@@ -32,7 +32,7 @@ LINEAR = {                       # function -> positions of the arguments it is 
     np.sum: _FIRST, np.ndarray.sum: _FIRST, np.mean: _FIRST, np.ndarray.mean: _FIRST,
     np.reshape: _FIRST, np.ndarray.reshape: _FIRST, np.transpose: _FIRST,
     np.ndarray.transpose: _FIRST, method_key("T"): _FIRST, np.ndarray.copy: _FIRST,
-    np.copy: _FIRST, operator.getitem: _FIRST, np.take: _FIRST, np.ndarray.take: _FIRST,
+    np.copy: _FIRST, np.array: _FIRST, np.asarray: _FIRST, operator.getitem: _FIRST, np.take: _FIRST, np.ndarray.take: _FIRST,
     np.take_along_axis: _FIRST, np.cumsum: _FIRST, method_key("cumsum"): _FIRST,
     np.trace: _FIRST, method_key("trace"): _FIRST, np.diagonal: _FIRST,
     method_key("diagonal"): _FIRST, np.diag: _FIRST, np.swapaxes: _FIRST,
