@@ -6,7 +6,7 @@ work a person would not write:
 * `np.ones_like(a) * c * b` where `b` has a's shape and dtype: the ones
   only broadcast `c`, and `b` does that already: `c * b` (the sum and mean
   rules spread the adjoint over their operand with `ones_like`);
-* `e * 1.0`, `1.0 * e`, `e + 0.0`, `0.0 + e`: `e`;
+* `e * 1.0`, `1.0 * e`, `e + 0.0`, `0.0 + e`: `e`; `e + e`: `2 * e`;
 * `a.T.T`: `a`;
 * `a.size`, `np.ones_like(a)` where the statement reads `b` of a's shape
   anyway, or a parameter has it: `b.size` (so `a` need not be kept for it).
@@ -52,6 +52,9 @@ def _expr(node, facts):
             setattr(node, field, [_expr(v, facts) if isinstance(v, gast.expr) else v for v in value])
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
         return _product(node, facts)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add) \
+            and isinstance(node.left, gast.BinOp) and gast.dump(node.left) == gast.dump(node.right):
+        return gast.BinOp(left=gast.Constant(value=2, kind=None), op=gast.Mult(), right=node.left)
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add):
         for zero, other in ((node.right, node.left), (node.left, node.right)):
             if _is_number(zero, 0) and isinstance(other, (gast.BinOp, gast.Call)):
