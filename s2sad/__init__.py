@@ -9,7 +9,8 @@ from .api import grad, grad_of, jvp, source, stop_gradient, value_and_grad
 from .errors import TransformError
 from .higher import hessian, hvp, jacobian
 from .rules import adjoint, tangent
+from . import optim
 
 __all__ = ["grad", "value_and_grad", "jvp", "hvp", "jacobian", "hessian", "source", "adjoint",
-           "tangent", "stop_gradient", "grad_of", "TransformError"]
+           "tangent", "stop_gradient", "grad_of", "TransformError", "optim"]
 __version__ = "0.1.0"
