@@ -115,9 +115,21 @@ def _weakly_keyed(f):
         return False
 
 
+_ONES = {}                                 # shape -> which of its dimensions have size one
+
+
 def _kind_key(value):
-    """A cheap hashable key standing for a value's kind."""
+    """A cheap hashable key standing for a value's kind (it is computed on
+    every call of a gradient: NumPy arrays, the common case, come first)."""
     t = type(value)
+    if t is np.ndarray:
+        shape = value.shape
+        ones = _ONES.get(shape)
+        if ones is None:
+            if len(_ONES) > 4096:
+                _ONES.clear()
+            ones = _ONES[shape] = tuple([n == 1 for n in shape])
+        return (t, ones, value.dtype)
     if t in _SCALAR_TYPES:
         return t
     if t is tuple or t is list:
@@ -170,7 +182,7 @@ class _Gradient:
         return w
 
     def lookup(self, args, kwargs):
-        key = tuple(_kind_key(a) for a in args)
+        key = tuple([_kind_key(a) for a in args])
         if kwargs:
             key += tuple((k, _kind_key(v)) for k, v in sorted(kwargs.items()))
         entry = self.cache.get(key)

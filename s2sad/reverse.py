@@ -35,7 +35,7 @@ from .analyze import concatenated_kind, index_atoms, tree_span, is_append, updat
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
-from .trees import copy_node, slices_as_values
+from .trees import child_blocks, copy_node, slices_as_values
 
 
 class Comment:
@@ -233,12 +233,27 @@ class Reverse:
             scalar = scalar and current.scalar
         target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
         if current is not None and current.owned and (target in self.in_place or self.scattered(
-                expr) and target not in self.names_in_use(self.table, ref)):
+                expr) and target not in self.names_in_use(self.table, ref) and self.exclusive(target)):
             self.emit(self.add_in_place(target, expr))
             return
         self.release(target, ref)
         self.emit(assign(name(target, store=True), value))
         self.table[ref] = Adjoint(name(target), True, scalar)
+
+    def exclusive(self, id_):
+        """Does variable `id_` hold an array nothing else holds, so that it may be
+        changed in place? Its last assignment so far made a new array (arithmetic,
+        zeros, a copy), and nothing since bound what it holds to another name
+        (`dx = unbroadcast(dy, x)` may return dy itself)."""
+        emitted = [s for items in self.outer + [self.items, self.block] for s in _flat(items)]
+        for stmt in reversed(emitted):
+            if isinstance(stmt, gast.Assign) and any(
+                    isinstance(n, gast.Name) and n.id == id_ for n in gast.walk(stmt.targets[0])):
+                return isinstance(stmt.targets[0], gast.Name) and _fresh(stmt.value)
+            if isinstance(stmt, gast.Assign) and not _fresh(stmt.value) and any(
+                    isinstance(n, gast.Name) and n.id == id_ for n in gast.walk(stmt.value)):
+                return False
+        return False
 
     def scattered(self, expr):
         """Is `expr` a contribution just scattered into zeros (`t = zeros_like(x); t[i] = g`)?"""
@@ -647,7 +662,7 @@ class Reverse:
         g = adjoints.get(())
         kind = self.facts.kind(*outs[0][:2])
         if g is None or len(outs) != 1 or not g.owned or not isinstance(g.expr, gast.Name) \
-                or g.expr.id in self.names_in_use(self.table, outs[0]) \
+                or g.expr.id in self.names_in_use(self.table, outs[0]) or not self.exclusive(g.expr.id) \
                 or not isinstance(kind, Array) or not isinstance(kind.ndim, int) or kind.ndim == 0:
             return False
         parts = target.slice.elts if isinstance(target.slice, gast.Tuple) else [target.slice]
@@ -777,7 +792,8 @@ class Reverse:
             return
         current = self.table.get(list_ref)
         if current is not None and current.owned and isinstance(current.expr, gast.Name) \
-                and current.expr.id not in self.names_in_use(self.table, list_ref):
+                and current.expr.id not in self.names_in_use(self.table, list_ref) \
+                and self.exclusive(current.expr.id):
             own = current.expr.id
         else:
             own = self.own_variable(list_ref, [self.table])
@@ -1094,6 +1110,30 @@ class Reverse:
 
 def _is_name(node, id_):
     return isinstance(node, gast.Name) and node.id == id_
+
+
+_FRESH_CALLS = ("zeros_like", "ones_like", "zeros", "ones", "copy", "zeros_list", "add_lists",
+                "list", "full_like", "outer", "dot", "matmul", "stack", "concatenate")
+
+
+def _fresh(value):
+    """Does this expression make a new array (or list), never one of its operands?"""
+    if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.List)):
+        return True
+    if isinstance(value, gast.Call):
+        func = value.func
+        name_ = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
+        return name_ in _FRESH_CALLS
+    return False
+
+
+def _flat(items):
+    for item in items:
+        if isinstance(item, Comment):
+            continue
+        yield item
+        for block in child_blocks(item):
+            yield from _flat(block)
 
 
 def _zeros_of(stmt, id_):

@@ -236,3 +236,18 @@ def test_increment_with_repeated_indices_keeps_pythons_last_write_or_refuses():
     with pytest.raises(ValueError, match="repeated"):
         s2sad.grad(repeated_index_increment)(rand(3), np.array([0, 1, 1]))
     check(repeated_index_increment, (rand(3, seed=20), np.array([2, 0, 1])))
+
+
+def filled_then_shared(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[i] = x[i] * 2.0
+    z = y + x
+    return np.sum(z ** 2)
+
+
+def test_an_adjoint_two_names_hold_is_not_changed_in_place():
+    # unbroadcast(dz, y) and unbroadcast(dz, x) are one array: zeroing dy[i] must not touch dx
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(s2sad.grad(filled_then_shared)(x), 18.0 * x)
+    check(filled_then_shared, (rand(4, seed=30),))
