@@ -507,6 +507,12 @@ class Analyzer:
             if target is not None:
                 self.read(stmt, sf, [target.value] + index_atoms(target.slice))
             old = self.current[base]
+            kind = self.kinds[(base, old)]
+            if target is not None and (isinstance(kind, Tree) and kind.type is dict
+                                       or isinstance(kind, Opaque) and kind.type is dict):
+                raise core.source.error(
+                    stmt.s2sad_origin, "assigning to a dict item is not differentiated yet",
+                    f"build a new dict instead, e.g. `{base} = {{\"w\": v, \"b\": {base}[\"b\"]}}`")
             if is_append(stmt):
                 kind = appended_kind(self.kinds[(base, old)], self.atom_kind(stmt.value.args[0]))
                 self.define(base, kind, None, sf)

@@ -251,3 +251,21 @@ def test_an_adjoint_two_names_hold_is_not_changed_in_place():
     x = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(s2sad.grad(filled_then_shared)(x), 18.0 * x)
     check(filled_then_shared, (rand(4, seed=30),))
+
+
+def dict_item_assigned(x):
+    d = {"a": x}
+    d["b"] = 2.0 * x
+    return np.sum(d["a"] * d["b"])
+
+
+def dict_made_by_items(x):
+    d = {}
+    d["a"] = 2.0 * x
+    return np.sum(d["a"])
+
+
+@pytest.mark.parametrize("f", [dict_item_assigned, dict_made_by_items])
+def test_dict_item_assignment_is_refused_not_wrong(f):
+    with pytest.raises(s2sad.TransformError, match="dict item"):
+        s2sad.grad(f)(rand(3))
