@@ -363,6 +363,9 @@ class _Folder:
         if isinstance(kind, Scalar):
             python = {"float": float, "int": int, "bool": bool, "complex": complex}[kind.dtype]
             return issubclass(python, types_) if types_ in (float, int, bool, complex) else None
+        if types_ is str:                # a constant string (einsum's subscripts) or not
+            return isinstance(kind, Opaque) and kind.type is str if isinstance(kind, (Opaque, Array)) \
+                else None
         if types_ in (float, int, bool, complex) and getattr(kind, "ndim", None) is not None:
             return False                 # arrays (a numpy float64 scalar has kind Scalar)
         if self.site.tangent and types_ is float and isinstance(kind, Array):

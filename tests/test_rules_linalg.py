@@ -783,3 +783,12 @@ def test_slogdet_inlined_with_temporary_adjoint():
     a = well_conditioned((3, 3), seed=28)
     src = s2sad.source(s2sad.grad(l_slogdet), a, cotangent(np.linalg.det(a)))
     assert "cotangents" not in src
+
+
+def _einsum_sublists(a, b):
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2]))
+
+
+def test_einsum_sublist_form_is_refused_not_zero():
+    with pytest.raises(TypeError, match="subscripts form"):
+        s2sad.grad(_einsum_sublists)(np.ones((2, 3)), np.ones((3, 4)))

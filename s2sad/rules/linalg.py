@@ -64,6 +64,9 @@ def _(g, result, a, b, axes=2):
 @adjoint(np.einsum)
 def _(g, result, *operands, **_):
     # operands[0] is the subscripts string; one einsum of g and the other operands each
+    if not isinstance(operands[0], str):
+        raise TypeError("s2sad differentiates np.einsum in its subscripts form only: write "
+                        "np.einsum('ij,jk->ik', a, b) rather than np.einsum(a, [0, 1], b, [1, 2])")
     if len(operands) == 2:
         return None, einsum_adjoint(g, operands[0], operands[1], wrt=0)
     if len(operands) == 3:
