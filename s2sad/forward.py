@@ -279,6 +279,7 @@ class Forward:
 
     def statement(self, stmt):
         sf = stmt.s2sad_facts
+        self.current_origin = stmt.s2sad_origin     # for errors raised while it is handled
         base = updated_name(stmt)
         if base is not None:
             return self.update(stmt, sf, base)
