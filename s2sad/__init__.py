@@ -6,11 +6,13 @@
 """
 
 from .api import grad, grad_of, jvp, source, stop_gradient, value_and_grad
+from .check import GradientCheckError, check_grad
 from .errors import TransformError
 from .higher import hessian, hvp, jacobian
 from .rules import adjoint, tangent
 from . import optim
 
 __all__ = ["grad", "value_and_grad", "jvp", "hvp", "jacobian", "hessian", "source", "adjoint",
-           "tangent", "stop_gradient", "grad_of", "TransformError", "optim"]
+           "tangent", "stop_gradient", "grad_of", "TransformError", "optim",
+           "check_grad", "GradientCheckError"]
 __version__ = "0.1.0"
