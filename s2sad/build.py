@@ -38,7 +38,10 @@ _CORES = weakref.WeakKeyDictionary()      # function -> its core form
 
 def core_of(func):
     """Parsed and normalised form of a function (cached per function object)."""
-    entry = _CORES.get(func)
+    try:
+        entry = _CORES.get(func)
+    except TypeError:                     # not weakly referable (np.sum): parsing says why
+        return normalize(parse_function(func))
     if entry is None:
         entry = _CORES[func] = normalize(parse_function(func))
     return entry
