@@ -68,3 +68,11 @@ def test_readme_while_example_is_real(tmp_path):
     assert s2sad.source(df, 3.0, 9.8).strip() == shown.strip()
     eps = 1e-6
     assert abs(df(3.0, 9.8) - (f(3.0 + eps, 9.8) - f(3.0 - eps, 9.8)) / (2 * eps)) < 1e-6
+
+
+def test_quickstart_trains_a_model():
+    quickstart = load(ROOT / "examples" / "quickstart.py")
+    first, last, (w, b) = quickstart.fit()
+    assert last < 1e-3 * first
+    np.testing.assert_allclose(w, [2.0, -1.0], atol=0.02)
+    assert abs(b - 0.5) < 0.02
