@@ -246,6 +246,8 @@ def test_doc_block(block, outcomes):
     where = f"docs/{block['doc']}, block at line {block['line']}"
     expected = None if block["marker"] in (None, "run") else block["marker"]
     if expected is None:
+        if got["raised"] == "ModuleNotFoundError" and "import scipy" in block["code"]:
+            pytest.skip(f"{where} needs scipy, which is not installed")
         assert got["raised"] is None, f"{where} raised:\n{got.get('traceback')}"
         return
     assert got["raised"] == expected, \
