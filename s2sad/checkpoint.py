@@ -30,7 +30,7 @@ import gast
 
 from . import runtime
 from .optimize import Comment, free_names, names_written
-from .trees import child_blocks, copy_node
+from .trees import child_blocks, copy_node, statements
 
 
 def _name(id_, store=False):
@@ -116,19 +116,10 @@ def _qualifies(loop):
             and 1 <= len(it.args) <= 2 and not it.keywords and isinstance(loop.target, gast.Name)):
         return False
     pushes = updates = False
-    for node in _statements(loop.body):
+    for node in statements(loop.body):
         pushes |= getattr(node, "s2sad_push", False)
         updates |= getattr(node, "s2sad_update", False) or getattr(node, "s2sad_copy_on_write", False)
     return pushes and not updates
-
-
-def _statements(items):
-    for item in items:
-        if isinstance(item, Comment):
-            continue
-        yield item
-        for block in child_blocks(item):
-            yield from _statements(block)
 
 
 def _written(items):

@@ -35,7 +35,7 @@ from .analyze import concatenated_kind, index_atoms, tree_span, is_append, updat
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
-from .trees import child_blocks, copy_node, slices_as_values
+from .trees import copy_node, slices_as_values, statements
 
 
 class Comment:
@@ -245,7 +245,7 @@ class Reverse:
         changed in place? Its last assignment so far made a new array (arithmetic,
         zeros, a copy), and nothing since bound what it holds to another name
         (`dx = unbroadcast(dy, x)` may return dy itself)."""
-        emitted = [s for items in self.outer + [self.items, self.block] for s in _flat(items)]
+        emitted = [s for items in self.outer + [self.items, self.block] for s in statements(items)]
         for stmt in reversed(emitted):
             if isinstance(stmt, gast.Assign) and any(
                     isinstance(n, gast.Name) and n.id == id_ for n in gast.walk(stmt.targets[0])):
@@ -1125,15 +1125,6 @@ def _fresh(value):
         name_ = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", None)
         return name_ in _FRESH_CALLS
     return False
-
-
-def _flat(items):
-    for item in items:
-        if isinstance(item, Comment):
-            continue
-        yield item
-        for block in child_blocks(item):
-            yield from _flat(block)
 
 
 def _zeros_of(stmt, id_):

@@ -25,6 +25,17 @@ def child_blocks(stmt):
     return []
 
 
+def statements(items):
+    """Every statement of a list of items, into nested blocks (Comments, which
+    are not gast nodes, skipped)."""
+    for item in items:
+        if not isinstance(item, gast.AST):
+            continue
+        yield item
+        for block in child_blocks(item):
+            yield from statements(block)
+
+
 def slices_as_values(node, in_index=False):
     """`1:` is only syntax inside `x[...]`: an index passed as a value (to
     `np.add.at`, or to a rule called as a function) spells it `slice(1, None)`."""
