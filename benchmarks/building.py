@@ -94,18 +94,7 @@ def problem(seed=0, T=200):
     return heat, outdoor, price, 20.0, 2.0, 10.0, 0.5, 0.1, 21.0
 
 
-def interleaved_times(systems, args, repeats):
-    """Time each system once per round, `repeats` rounds, rotating the order, so
-    that drift and other load hit all of them alike; per-call times in arrays."""
-    names = list(systems)
-    times = {name: [] for name in names}
-    for i in range(repeats):
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            fn = systems[name]
-            start = time.perf_counter()
-            fn(*args)
-            times[name].append(time.perf_counter() - start)
-    return {name: np.array(ts) for name, ts in times.items()}
+from timing import interleaved_times  # noqa: E402
 
 
 def main():

@@ -33,65 +33,11 @@ except ImportError:                                  # the bench extra is option
     autograd = None
 
 
-def loss(Wxh, Whh, bh, x, y):
-    h = np.zeros((x.shape[1], Whh.shape[0]))
-    for t in range(x.shape[0]):
-        h = np.tanh(x[t] @ Wxh + h @ Whh + bh)
-    return np.sum((h - y) ** 2) / x.shape[1]
+from timing import interleaved_times  # noqa: E402
+from workloads import rebind, rnn_hand as hand_written, rnn_loss as loss  # noqa: E402
+from workloads import rnn_problem as problem  # noqa: E402
 
-
-def loss_autograd(Wxh, Whh, bh, x, y):
-    """`loss` again, on autograd's wrapped NumPy."""
-    h = anp.zeros((x.shape[1], Whh.shape[0]))
-    for t in range(x.shape[0]):
-        h = anp.tanh(x[t] @ Wxh + h @ Whh + bh)
-    return anp.sum((h - y) ** 2) / x.shape[1]
-
-
-def hand_written(Wxh, Whh, bh, x, y):
-    """Backpropagation through time as a person writes it: keep the states, walk back."""
-    T, batch = x.shape[0], x.shape[1]
-    h = np.zeros((batch, Whh.shape[0]))
-    hs = [h]
-    for t in range(T):
-        h = np.tanh(x[t] @ Wxh + h @ Whh + bh)
-        hs.append(h)
-    dh = 2.0 * (h - y) / batch
-    dWxh = np.zeros_like(Wxh)
-    dWhh = np.zeros_like(Whh)
-    dbh = np.zeros_like(bh)
-    for t in range(T - 1, -1, -1):
-        h = hs[t + 1]
-        da = dh * (1.0 - h * h)
-        dWxh += x[t].T @ da
-        dWhh += hs[t].T @ da
-        dbh += da.sum(axis=0)
-        dh = da @ Whh.T
-    return dWxh, dWhh, dbh
-
-
-def problem(seed=0, T=50, batch=16, n_in=32, n_hidden=128):
-    rng = np.random.default_rng(seed)
-    Wxh = rng.normal(size=(n_in, n_hidden)) / np.sqrt(n_in)
-    Whh = rng.normal(size=(n_hidden, n_hidden)) / np.sqrt(n_hidden)
-    bh = rng.normal(size=n_hidden) * 0.1
-    x = rng.normal(size=(T, batch, n_in))
-    y = rng.uniform(-0.5, 0.5, size=(batch, n_hidden))
-    return Wxh, Whh, bh, x, y
-
-
-def interleaved_times(systems, args, repeats):
-    """Time each system once per round, `repeats` rounds, rotating the order, so
-    that drift and other load hit all of them alike; per-call times in arrays."""
-    names = list(systems)
-    times = {name: [] for name in names}
-    for i in range(repeats):
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            fn = systems[name]
-            start = time.perf_counter()
-            fn(*args)
-            times[name].append(time.perf_counter() - start)
-    return {name: np.array(ts) for name, ts in times.items()}
+loss_autograd = rebind(loss, anp) if autograd is not None else None   # the same source
 
 
 def main():
