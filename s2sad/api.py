@@ -142,6 +142,12 @@ def _kind_key(value):
     return t
 
 
+def _exact_key(args):
+    """A finer key than the kinds' (exact shapes): the per-call fast path
+    looks a build up by it, skipping `_kind_key`'s work for plain arrays."""
+    return tuple([(a.shape, a.dtype) if a.__class__ is np.ndarray else _kind_key(a) for a in args])
+
+
 class _Gradient:
     """What a gradient function keeps: options, the build cache, the latest build."""
 
@@ -165,6 +171,8 @@ class _Gradient:
         self.has_aux = has_aux
         self.verbose = verbose
         self.cache = {}
+        self.fast = {}                  # _exact_key -> build, for calls without keywords
+        self.fast_generation = rules.generation
         self.latest = None
         self.name = ("value_and_grad_" if with_value else "d") + name
 
@@ -196,8 +204,14 @@ class _Gradient:
             if entry is None or entry[0] != rules.generation:
                 entry = shared[options] = (rules.generation, self.build(args, kwargs))
             self.cache[key] = entry
+        if not kwargs:
+            if self.fast_generation != rules.generation or len(self.fast) > 256:
+                self.fast.clear()
+                self.fast_generation = rules.generation
+            self.fast[_exact_key(args)] = entry[1]
         self.latest = entry[1]
         return entry[1]
+
 
     def inner_tangents(self, args):
         tangent = args[-1]
@@ -309,7 +323,15 @@ def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
     state = _Gradient(f, wrt, with_value, has_aux, verbose)
     state.checkpoint = checkpoint
 
+    fast = state.fast
+
     def gradient(*args, **kwargs):
+        if not kwargs:        # the common call: shapes seen before, no rules registered since
+            built = fast.get(_exact_key(args))
+            if built is not None and state.fast_generation == rules.generation:
+                state.latest = built
+                gradient.__wrapped__ = built.function
+                return built.function(*args)
         built = state.lookup(args, kwargs)
         gradient.__wrapped__ = built.function
         return built.function(*args, **kwargs)

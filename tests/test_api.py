@@ -161,6 +161,31 @@ def test_builds_once_per_kind_not_per_size():
     assert len(state.cache) == 3
 
 
+def test_calls_follow_kinds_and_rules_through_the_fast_path():
+    """Repeat calls skip the kind key; each must still get its own kind's
+    build (and source), and a rule registered between calls is used."""
+    def f(x, c):
+        return np.sum(_scaled(x) * c)
+    df = s2sad.grad(f)
+    row, column, full = np.ones((1, 3)), np.ones((3, 1)), np.ones((3, 3))
+    for _ in range(2):
+        for x, c in [(row, full), (column, full), (full, full), (row, 2.0)]:
+            expected = numerical_grad(f, (x, c), 0)
+            assert_close(df(x, c), expected)
+            assert s2sad.source(df) == s2sad.source(df, x, c)
+            assert s2sad.source(df, x, c).startswith(inspect.getsource(df))
+    assert len(df.__s2sad__.cache) == 4
+
+    @s2sad.adjoint(_scaled)          # a deliberately different rule (only this test calls _scaled)
+    def _(g, result, x):
+        return 5.0 * g
+    assert_close(df(row, full), np.full((1, 3), 15.0))
+
+
+def _scaled(x):
+    return 3.0 * x
+
+
 def test_source_and_inspect():
     df = s2sad.grad(loss, wrt=(0, 1))
     with pytest.raises(ValueError):
