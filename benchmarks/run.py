@@ -1,7 +1,7 @@
 """Every workload x every system, in one process: time per gradient and more.
 
     python benchmarks/run.py [--quick] [--only ols,mlp] [--systems s2sad,jax-jit]
-                             [--threads N] [--json results.json]
+                             [--threads N] [--json results.json] [--backend cupy]
 
 Workloads (benchmarks/workloads.py, each a loss in plain NumPy as a user
 writes it): ols, mlp, building, rnn, swell, newton.  Systems: hand-written
@@ -20,6 +20,13 @@ not to pay for the caches the one before left cold, then about 5 ms of timed
 calls); times are medians over rounds, ratios medians of same-round ratios.
 `--quick` runs few rounds (under 2 minutes on two cores).  Progress goes to
 stderr, the tables to stdout.
+
+`--backend cupy` runs the GPU workloads (workloads.DEVICE_WORKLOADS: the
+MLP at batch 4096 and hidden 4096, the RNN at batch 1024) on CuPy arrays:
+the hand-written pass and s2sad's gradient are the same `np.` code as on the
+CPU (NumPy hands CuPy arrays to CuPy), against PyTorch on CUDA; every timed
+call ends with a device synchronisation, and peak memory is what the CuPy
+pool (or PyTorch's allocator) held beyond the inputs during one call.
 """
 
 import os
@@ -58,7 +65,99 @@ import tracemalloc  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workloads import WORKLOADS, Workload, rebind  # noqa: E402
+from workloads import DEVICE_WORKLOADS, WORKLOADS, Workload, rebind  # noqa: E402
+
+
+# ---------------------------------------------------------------- backends
+class Backend:
+    """Where the arrays live and how a call is timed and measured: NumPy on
+    the host."""
+
+    name = "numpy"
+    systems = None               # the systems it runs (None: every one)
+    workloads = WORKLOADS
+    torch_device = "cpu"
+
+    def load(self):              # import, or raise ImportError / RuntimeError
+        pass
+
+    def to_device(self, value):
+        return value
+
+    def to_host(self, value):
+        return np.asarray(value)
+
+    def synced(self, fn):
+        """`fn`, returning only once its work is done (NumPy: at once)."""
+        return fn
+
+    def peak_memory(self, fn, args):
+        """Peak bytes that tracemalloc sees allocated during one call."""
+        tracemalloc.start()
+        try:
+            fn(*args)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    memory_title = "tracemalloc; NumPy-based systems only"
+
+    def describe(self):
+        return f"NumPy {np.__version__}, {THREADS} thread(s), {os.cpu_count()} CPUs"
+
+
+class CupyBackend(Backend):
+    """CuPy arrays on the first GPU."""
+
+    name = "cupy"
+    systems = ("hand", "s2sad", "torch")
+    workloads = DEVICE_WORKLOADS
+    torch_device = "cuda"
+    memory_title = "device memory beyond the inputs: the CuPy pool, or PyTorch's allocator"
+
+    def load(self):
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            raise RuntimeError("CuPy is installed but sees no GPU")
+        self.cp = cupy
+
+    def to_device(self, value):
+        return self.cp.asarray(value) if isinstance(value, np.ndarray) else value
+
+    def to_host(self, value):
+        return self.cp.asnumpy(value)
+
+    def sync(self):
+        self.cp.cuda.Device().synchronize()      # the whole device: PyTorch's work too
+
+    def synced(self, fn):
+        def call(*args):
+            out = fn(*args)
+            self.sync()
+            return out
+        return call
+
+    def peak_memory(self, fn, args):
+        """The pool's growth over one call, from empty caches: CuPy's pool
+        keeps every block it was given, so its total after the call is what
+        the call held at its peak, plus the inputs (counted before)."""
+        pool = self.cp.get_default_memory_pool()
+        self.sync()
+        pool.free_all_blocks()
+        before = pool.total_bytes()
+        fn(*args)
+        self.sync()
+        return pool.total_bytes() - before
+
+    def describe(self):
+        props = self.cp.cuda.runtime.getDeviceProperties(0)
+        name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+        cuda = self.cp.cuda.runtime.runtimeGetVersion()
+        return (f"{name}, CUDA runtime {cuda // 1000}.{cuda % 1000 // 10}, "
+                f"CuPy {self.cp.__version__}, NumPy {np.__version__}")
+
+
+BACKENDS = {b.name: b for b in (Backend(), CupyBackend())}
 
 
 # ---------------------------------------------------------------- systems
@@ -70,13 +169,13 @@ class System:
 
     name = ""
     label = ""
-    numpy_memory = True          # tracemalloc sees its allocations
+    backend = BACKENDS["numpy"]  # set by load_systems
 
     def load(self):               # import, or raise ImportError
         pass
 
     def prepare(self, w, args):
-        return args
+        return tuple(self.backend.to_device(a) for a in args)
 
     def build(self, w):
         raise NotImplementedError
@@ -85,7 +184,12 @@ class System:
         return w.loss, "numpy"    # (function, key): systems with one key share one timing
 
     def result(self, out):
-        return tuple(np.asarray(o) for o in (out if isinstance(out, (tuple, list)) else (out,)))
+        return tuple(self.backend.to_host(o)
+                     for o in (out if isinstance(out, (tuple, list)) else (out,)))
+
+    def peak_memory(self, fn, args):
+        """Bytes held at the peak of one call, or None where it cannot be seen."""
+        return self.backend.peak_memory(fn, args)
 
     def version(self):
         return ""
@@ -145,7 +249,6 @@ class Tangent(System):
 
 class JaxEager(System):
     name, label = "jax-eager", "jax eager"
-    numpy_memory = False
 
     def load(self):
         import jax
@@ -154,6 +257,9 @@ class JaxEager(System):
 
     def prepare(self, w, args):
         return tuple(self.jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+
+    def peak_memory(self, fn, args):
+        return None                         # allocated outside tracemalloc's view
 
     def loss(self, w):
         return rebind(w.loss, self.jnp)
@@ -190,7 +296,6 @@ class JaxJit(JaxEager):
 
 class Torch(System):
     name, label = "torch", "torch eager"
-    numpy_memory = False
 
     def load(self):
         import torch
@@ -198,7 +303,8 @@ class Torch(System):
         self.torch = torch
 
     def prepare(self, w, args):
-        return tuple(self.torch.tensor(a, dtype=self.torch.float64, requires_grad=i in w.wrt)
+        return tuple(self.torch.tensor(a, dtype=self.torch.float64, requires_grad=i in w.wrt,
+                                       device=self.backend.torch_device)
                      if isinstance(a, np.ndarray) else a for i, a in enumerate(args))
 
     def build(self, w):
@@ -217,7 +323,18 @@ class Torch(System):
         return forward, self.name
 
     def result(self, out):
-        return tuple(o.detach().numpy() for o in out)
+        return tuple(o.detach().cpu().numpy() for o in out)
+
+    def peak_memory(self, fn, args):
+        if self.backend.torch_device == "cpu":
+            return None                     # allocated outside tracemalloc's view
+        cuda = self.torch.cuda
+        cuda.synchronize()
+        before = cuda.memory_allocated()
+        cuda.reset_peak_memory_stats()
+        fn(*args)
+        cuda.synchronize()
+        return cuda.max_memory_allocated() - before
 
     def version(self):
         return self.torch.__version__
@@ -230,15 +347,20 @@ def _tiny(x):
     return np.sum(np.sin(x) * x)
 
 
-def load_systems(names):
-    """The systems asked for that import, each library warmed up on a tiny
-    function (so that no workload's build time pays for a first import)."""
+def load_systems(names, backend):
+    """The systems asked for that import and run on `backend`, each library
+    warmed up on a tiny function (so that no workload's build time pays for
+    a first import)."""
     tiny = Workload("tiny", "", None, _tiny, (0,), None,
                     lambda torch, x: torch.sum(torch.sin(x) * x))
     loaded = []
     for system in SYSTEMS:
         if system.name != "hand" and system.name not in names:
             continue
+        if backend.systems is not None and system.name not in backend.systems:
+            print(f"skipping {system.label}: not run on {backend.name}", file=sys.stderr)
+            continue
+        system.backend = backend
         try:
             system.load()
             if system.name != "hand":
@@ -277,16 +399,6 @@ def check(system, out, expected):
         if not np.allclose(g, e, rtol=1e-8, atol=1e-10):
             err = np.max(np.abs(g - e)) / max(np.max(np.abs(e)), 1e-300)
             raise AssertionError(f"wrong gradient (max error {err:.1e} of max |grad|)")
-
-
-def peak_memory(fn, args):
-    """Peak bytes that tracemalloc sees allocated during one call."""
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def warm_up(entries, calls):
@@ -340,29 +452,32 @@ def repeat_build(system, w, cell, gradient, args, tries=7):
     for _ in range(tries):
         start = time.perf_counter()
         again = system.s2sad.grad(w.loss, wrt=w.wrt)
-        again(*args)
+        system.backend.synced(again)(*args)
         firsts.append(time.perf_counter() - start)
     cell["repeat_build_s"] = float(np.median(firsts)) - cell["time_s"]
     cell["repeat_cache_hit"] = again.__s2sad__.latest is gradient.__s2sad__.latest
 
 
-def run_workload(w, systems, opts):
+def run_workload(w, systems, opts, backend=BACKENDS["numpy"]):
     log = lambda msg: print(f"[{w.name}] {msg}", file=sys.stderr, flush=True)  # noqa: E731
     data = w.problem()
-    expected = w.hand(*data)
+    hand = next(s for s in systems if s.name == "hand")
+    expected = hand.result(w.hand(*hand.prepare(w, data)))     # on the backend
     cells = {}                  # system name -> dict of results
     grads, forwards = {}, {}    # timing entries: name -> (fn, args)
-    forward_of = {}
+    forward_of, unsynced = {}, {}
     for system in systems:
         cell = cells[system.name] = {"status": "ok"}
         try:
             args = system.prepare(w, data)
             start = time.perf_counter()
-            gradient = system.build(w)
+            unsynced[system.name] = system.build(w)
+            gradient = backend.synced(unsynced[system.name])
             out = gradient(*args)
             cell["first_call_s"] = time.perf_counter() - start
             check(system, out, expected)
             fwd, key = system.forward(w)
+            fwd = backend.synced(fwd)
             fwd(*args)
         except Exception as exc:                    # noqa: BLE001  (any failure is a result)
             cells[system.name] = {"status": "fails", "reason": reason(exc)}
@@ -372,6 +487,10 @@ def run_workload(w, systems, opts):
         grads[system.name] = (gradient, args)
         forwards.setdefault(key, (fwd, args))
         forward_of[system.name] = key
+    if "hand" not in grads:             # no reference to time against
+        return {name: cell if cell["status"] != "ok" else
+                {"status": "fails", "reason": "not timed: the hand-written reference fails"}
+                for name, cell in cells.items()}
 
     entries = {**{"grad:" + n: e for n, e in grads.items()},
                **{"fwd:" + k: e for k, e in forwards.items()}}
@@ -394,12 +513,14 @@ def run_workload(w, systems, opts):
         if name == "hand":
             cell["build_s"] = None                  # nothing to build
         if name == "s2sad":
-            repeat_build(system_named(systems, name), w, cell, *grads[name])
+            repeat_build(system_named(systems, name), w, cell, unsynced[name], grads[name][1])
         cell["rounds"] = rounds
         cell["calls_per_round"] = inner["grad:" + name]
     for system in systems:
-        if system.name in grads and system.numpy_memory:
-            cells[system.name]["peak_bytes"] = peak_memory(*grads[system.name])
+        if system.name in grads:
+            peak = system.peak_memory(*grads[system.name])
+            if peak is not None:
+                cells[system.name]["peak_bytes"] = peak
     return cells
 
 
@@ -450,7 +571,7 @@ def fmt_build(s):
     return "~0" if s <= 0 else fmt_time(s)        # a first call no slower than the median
 
 
-def report(results, systems):
+def report(results, systems, backend=BACKENDS["numpy"]):
     labels = [s.label for s in systems]
 
     def rows(key, fmt, names=None, why=False):
@@ -475,8 +596,9 @@ def report(results, systems):
     table("Build time (first call minus steady call; s2sad repeat: `s2sad.grad(f)` again, "
           "then its first call, minus a steady call: median of 7 tries after the timing rounds)", build_rows,
           labels + (["s2sad repeat"] if any(s.name == "s2sad" for s in systems) else []))
-    memory = [s for s in systems if s.numpy_memory]
-    table("Peak memory of one gradient call (tracemalloc; NumPy-based systems only)",
+    memory = [s for s in systems
+              if any("peak_bytes" in cells.get(s.name, {}) for cells in results.values())]
+    table(f"Peak memory of one gradient call ({backend.memory_title})",
           rows("peak_bytes", fmt_bytes, {s.name for s in memory}), [s.label for s in memory])
 
 
@@ -484,31 +606,39 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="few rounds: the whole run in under 2 minutes")
-    parser.add_argument("--only", default=",".join(WORKLOADS),
-                        help=f"workloads, comma-separated (default: {','.join(WORKLOADS)})")
+    parser.add_argument("--backend", choices=list(BACKENDS), default="numpy",
+                        help="numpy (default: the CPU workloads) or cupy (the GPU workloads "
+                        f"{','.join(DEVICE_WORKLOADS)}: hand-written, s2sad and PyTorch CUDA)")
+    parser.add_argument("--only", help="workloads, comma-separated (default: "
+                        f"{','.join(WORKLOADS)}; with cupy {','.join(DEVICE_WORKLOADS)})")
     parser.add_argument("--systems", default=",".join(s.name for s in SYSTEMS[1:]),
                         help="systems, comma-separated (default: all; hand-written always runs): "
                         + ",".join(s.name for s in SYSTEMS[1:]))
     parser.add_argument("--threads", default="1", help="threads for BLAS, XLA, PyTorch (default 1)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     opts = parser.parse_args()
-    only = [n for n in opts.only.split(",") if n]
+    backend = BACKENDS[opts.backend]
+    only = [n for n in (opts.only or ",".join(backend.workloads)).split(",") if n]
     names = {n for n in opts.systems.split(",") if n}
-    for what, asked, known in (("workloads", only, list(WORKLOADS)),
+    for what, asked, known in (("workloads", only, list(backend.workloads)),
                                ("systems", names, [s.name for s in SYSTEMS])):
         if set(asked) - set(known):
             parser.error(f"unknown {what} {sorted(set(asked) - set(known))}; choose from {known}")
-    workloads = [WORKLOADS[n] for n in only]
+    try:
+        backend.load()
+    except (ImportError, RuntimeError) as exc:
+        sys.exit(f"--backend {backend.name} cannot run here: {reason(exc)}")
+    workloads = [backend.workloads[n] for n in only]
     if opts.quick:
         opts.warmup, opts.budget, opts.min_rounds, opts.max_rounds = 2, 2.0, 3, 30
     else:
         opts.warmup, opts.budget, opts.min_rounds, opts.max_rounds = 5, 30.0, 10, 300
 
     start = time.perf_counter()
-    systems = load_systems(names)
+    systems = load_systems(names, backend)
     results = {}
     for w in workloads:
-        results[w.name] = run_workload(w, systems, opts)
+        results[w.name] = run_workload(w, systems, opts, backend)
 
     versions = {}
     for s in systems:
@@ -516,11 +646,11 @@ def main():
             versions.setdefault(s.label.split()[0], s.version())   # jax eager, jax jit: one jax
     versions = ", ".join(f"{package} {v}" for package, v in versions.items())
     print(f"# s2sad benchmarks: {len(workloads)} workloads x {len(systems)} systems"
-          f"{' (--quick)' if opts.quick else ''}")
-    print(f"\nPython {platform.python_version()}, NumPy {np.__version__}, {versions}; "
-          f"{THREADS} thread(s), float64, {os.cpu_count()} CPUs; "
+          f"{' (--quick)' if opts.quick else ''}, backend {backend.name}")
+    print(f"\nPython {platform.python_version()}, {backend.describe()}, {versions}; float64; "
           f"{time.perf_counter() - start:.0f} s in all.")
-    skipped = [s.label for s in SYSTEMS if s.name in names and s not in systems]
+    skipped = [s.label for s in SYSTEMS if s.name in names and s not in systems
+               and (backend.systems is None or s.name in backend.systems)]
     if skipped:
         print()
         for label in skipped:
@@ -528,21 +658,10 @@ def main():
     print("\nWorkloads:")
     for w in workloads:
         print(f"- `{w.name}`: {w.title}")
-    report(results, systems)
+    report(results, systems, backend)
     print("\nNotes:")
-    print("- autograd, jax eager and jax jit run the user's NumPy source with `np` bound to "
-          "`autograd.numpy` or `jax.numpy`; s2sad and tangent-ad read it; torch runs the same "
-          "code on tensors.")
-    if any(s.name == "jax-jit" for s in systems):
-        for w in workloads:
-            if w.jax_note:
-                print(f"- `{w.name}`, {w.jax_note}.")
-    print("- hand-written: NumPy reverse passes; for `building` a pure-Python reverse over lists.")
-    print("- forward: the NumPy loss for hand-written, s2sad, autograd and tangent-ad; "
-          "`jax.numpy` eager, jitted, or torch under no_grad for the others.")
-    print("- build: `grad(f)` and the first call, minus the median call (it also holds the "
-          "first call's cold caches and page faults); ~0: the first call was no slower.")
-    print("- peak memory: JAX and PyTorch allocate outside tracemalloc's view (not shown).")
+    for note in notes(workloads, systems, backend):
+        print(f"- {note}")
     failures = [(wname, s.label, cells[s.name]["reason"]) for wname, cells in results.items()
                 for s in systems if cells.get(s.name, {}).get("status") == "fails"]
     if failures:
@@ -551,11 +670,34 @@ def main():
             print(f"- {label} on `{wname}`: {why}")
     if opts.json:
         meta = {"python": platform.python_version(), "numpy": np.__version__,
+                "backend": backend.name, "device": backend.describe(),
                 "threads": THREADS, "quick": opts.quick, "cpus": os.cpu_count(),
                 "versions": {s.name: s.version() for s in systems}}
         with open(opts.json, "w") as f:
             json.dump({"meta": meta, "results": results}, f, indent=1)
         print(f"\nwrote {opts.json}")
+
+
+def notes(workloads, systems, backend):
+    if backend.name == "cupy":
+        yield ("hand-written and s2sad run the workloads' `np.` code on CuPy arrays (NumPy hands "
+               "them to CuPy); torch runs the same model on CUDA tensors.")
+        yield "every timed call ends with a device synchronisation."
+    else:
+        yield ("autograd, jax eager and jax jit run the user's NumPy source with `np` bound to "
+               "`autograd.numpy` or `jax.numpy`; s2sad and tangent-ad read it; torch runs the "
+               "same code on tensors.")
+        if any(s.name == "jax-jit" for s in systems):
+            for w in workloads:
+                if w.jax_note:
+                    yield f"`{w.name}`, {w.jax_note}."
+        yield "hand-written: NumPy reverse passes; for `building` a pure-Python reverse over lists."
+        yield ("forward: the NumPy loss for hand-written, s2sad, autograd and tangent-ad; "
+               "`jax.numpy` eager, jitted, or torch under no_grad for the others.")
+    yield ("build: `grad(f)` and the first call, minus the median call (it also holds the "
+           "first call's cold caches and page faults); ~0: the first call was no slower.")
+    if backend.name == "numpy":
+        yield "peak memory: JAX and PyTorch allocate outside tracemalloc's view (not shown)."
 
 
 if __name__ == "__main__":

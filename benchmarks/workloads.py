@@ -178,7 +178,7 @@ def rnn_loss(Wxh, Whh, bh, x, y):
 def rnn_hand(Wxh, Whh, bh, x, y):
     """Backpropagation through time as a person writes it: keep the states, walk back."""
     T, batch = x.shape[0], x.shape[1]
-    h = np.zeros((batch, Whh.shape[0]))
+    h = np.zeros_like(y)                    # (batch, hidden), on y's device
     hs = [h]
     for t in range(T):
         h = np.tanh(x[t] @ Wxh + h @ Whh + bh)
@@ -198,10 +198,19 @@ def rnn_hand(Wxh, Whh, bh, x, y):
 
 
 def rnn_torch(torch, Wxh, Whh, bh, x, y):
-    h = torch.zeros((x.shape[1], Whh.shape[0]), dtype=x.dtype)
+    h = torch.zeros((x.shape[1], Whh.shape[0]), dtype=x.dtype, device=x.device)
     for t in range(x.shape[0]):
         h = torch.tanh(x[t] @ Wxh + h @ Whh + bh)
     return torch.sum((h - y) ** 2) / x.shape[1]
+
+
+def rnn_loss_on_device(Wxh, Whh, bh, x, y):
+    """rnn_loss as a CuPy user writes it: `np.zeros(shape)` would make a host
+    array, so the state starts as zeros like an array on the device."""
+    h = np.zeros_like(y)
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ Wxh + h @ Whh + bh)
+    return np.sum((h - y) ** 2) / x.shape[1]
 
 
 def rnn_problem(seed=0, T=50, batch=16, n_in=32, n_hidden=128):
@@ -323,4 +332,14 @@ WORKLOADS = {w.name: w for w in [
              newton_problem, newton_loss, (0,), newton_hand, newton_torch,
              newton_jax, "jax jit: a `lax.fori_loop` of 50 trips, each a no-op once converged "
              "(`lax.while_loop` has no reverse-mode derivative)"),
+]}
+
+
+# The workloads of `run.py --backend cupy`: sizes where a GPU has work to do.
+DEVICE_WORKLOADS = {w.name: w for w in [
+    Workload("mlp", "784-4096-10 tanh MLP, softmax cross-entropy, batch 4096, d/d (W1, b1, W2, b2)",
+             lambda: mlp_problem(batch=4096, n_hidden=4096), mlp_loss, (0, 1, 2, 3), mlp_hand,
+             mlp_torch),
+    Workload("rnn", "tanh RNN 32-128, batch 1024, T = 50, d/d (Wxh, Whh, bh)",
+             lambda: rnn_problem(batch=1024), rnn_loss_on_device, (0, 1, 2), rnn_hand, rnn_torch),
 ]}
