@@ -261,6 +261,7 @@ class Analyzer:
         self.stmts = []
         self._classes = 0
         self.dummy_size = 1
+        self.nesting = 0                      # inside how many `if`s and loops
 
     # ---- kinds ------------------------------------------------------------
 
@@ -539,10 +540,12 @@ class Analyzer:
         versions of a name, a new (join) version takes over after the `if`."""
         self.read(stmt, sf, [stmt.test])
         before = dict(self.current)
+        self.nesting += 1
         self.block(stmt.body)
         after_body = self.current
         self.current = dict(before)
         self.block(stmt.orelse)
+        self.nesting -= 1
         after_else = self.current
         self.current = dict(before)
         for name in sorted(set(after_body) | set(after_else)):
@@ -583,7 +586,9 @@ class Analyzer:
                 sf.counter = (stmt.target.id, sf.writes[stmt.target.id])
             else:
                 self.read(stmt, sf, [stmt.test])
+            self.nesting += 1
             self.block(stmt.body)
+            self.nesting -= 1
             changed = False
             for name, entry in sf.carried.items():
                 entry[2] = self.current[name]
@@ -615,6 +620,8 @@ class Analyzer:
             if ones is not None:
                 kind = Array(kind.ndim, kind.dtype, ones)
             cls = self.value_class(value, kind)
+            if self.nesting == 0:
+                self.unify_operand_classes(value, kind)
             size = self.size_fact(value)
             self.define(target.id, kind, cls, sf)
             if size is not None:
@@ -767,6 +774,25 @@ class Analyzer:
             else:
                 return None
         return tuple(out) + tuple(base[len(index):])
+
+    def unify_operand_classes(self, value, kind):
+        """`a * b` run unconditionally, both with the result's size-one
+        dimensions: broadcasting leaves them no other choice than one shape,
+        so from here on their classes are one (lets the simplifier see that
+        `np.ones_like(a) * b` needs no ones).  Only at the function's top
+        level: a statement that may not run proves nothing."""
+        operands = self.elementwise_operands(value)
+        ones = getattr(kind, "ones", None)
+        if operands is None or ones is None:
+            return
+        classes = []
+        for a in operands:
+            cls = self.atom_class(a)
+            if self.atom_ones(a) == ones and cls not in (None, "()") and cls not in classes:
+                classes.append(cls)
+        for key, cls in self.shape_class.items():
+            if cls in classes[1:]:
+                self.shape_class[key] = classes[0]
 
     def value_class(self, value, kind):
         if getattr(kind, "ndim", None) == 0:

@@ -238,8 +238,7 @@ class Builder(_ForwardBuilds):
                 if leaf.differentiable:
                     returns.append((param, path))
                     grads.append(leaf_gradient(rev, param, path, leaf, final=False))
-        reverse = simplify(fold_temporaries(eliminate_dead_code(rev.items, _names(grads)),
-                                            _names(grads), rev.temporaries()), facts, core.params)
+        reverse = _tidy_reverse(rev, _names(grads), facts, core)
         forward = _forward_items(rev, core)
         recorded = record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
@@ -316,8 +315,7 @@ class Builder(_ForwardBuilds):
         else:
             result = grad_value
         ret = gast.Return(value=result)
-        reverse = simplify(fold_temporaries(eliminate_dead_code(rev.items, _names([result])),
-                                            _names([result]), rev.temporaries()), facts, core.params)
+        reverse = _tidy_reverse(rev, _names([result]), facts, core)
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
@@ -366,6 +364,16 @@ def _check_output(src, facts, has_aux):
                          f"array) to be differentiated, but it returns {what}; reduce the result "
                          f"(e.g. with np.sum) or use has_aux=True to return extra values")
     return kind
+
+
+def _tidy_reverse(rev, live, facts, core):
+    """The reverse sweep without dead statements, simplified, and each
+    single-use temporary folded into its use where the folded statement,
+    simplified again (`np.ones_like(a) * c * b` -> `c * b` once `b` has come
+    in), fits a line."""
+    items = simplify(eliminate_dead_code(rev.items, live), facts, core.params)
+    return fold_temporaries(items, live, rev.temporaries(),
+                            tidy=lambda stmt: simplify([stmt], facts, core.params)[0])
 
 
 def _names(exprs):

@@ -342,9 +342,11 @@ def header_text(node):
     return f"for {unparse(node.target)} in {unparse(node.iter)}:"
 
 
-def fold_temporaries(items, later, temporaries):
+def fold_temporaries(items, later, temporaries, tidy=None):
     """Substitute each temporary used once, by a statement of the same user
-    line, and not in `later` (names read after these items), into its use."""
+    line, and not in `later` (names read after these items), into its use
+    (`tidy(statement)`, where given, rewrites a folded statement before its
+    length is judged)."""
     items = list(items)
     for j, item in enumerate(items):
         if isinstance(item, _CONTROL):
@@ -355,13 +357,13 @@ def fold_temporaries(items, later, temporaries):
             new = copy_node_shallow(item)
             blocks = [f for f in ("body", "orelse") if getattr(item, f, None)]
             for f in blocks:                  # branches exclude each other
-                setattr(new, f, fold_temporaries(getattr(item, f), outside, temporaries))
+                setattr(new, f, fold_temporaries(getattr(item, f), outside, temporaries, tidy))
             items[j] = new
     changed = True
     while changed:
         changed = False
         for i, item in enumerate(items):
-            if _foldable(item, temporaries, later) and _fold_into_use(items, i):
+            if _foldable(item, temporaries, later) and _fold_into_use(items, i, tidy):
                 del items[i]
                 changed = True
                 break
@@ -374,7 +376,7 @@ def _foldable(item, temporaries, later):
             and item.targets[0].id not in later and not getattr(item, "s2sad_effect", False))
 
 
-def _fold_into_use(items, i):
+def _fold_into_use(items, i, tidy=None):
     temp, value = items[i].targets[0].id, items[i].value
     reads = names_read(value)
     has_call = any(isinstance(n, gast.Call) for n in gast.walk(value))
@@ -412,6 +414,8 @@ def _fold_into_use(items, i):
         elif isinstance(v, list):
             setattr(parent, field, [copy_node(value) if x is use else x for x in v])
     from .emit import unparse
+    if tidy is not None:
+        folded = tidy(folded)
     if len(unparse(folded)) > MAX_LINE:
         return False
     items[j] = folded

@@ -297,10 +297,51 @@ def test_algebraic_simplification_of_inlined_rules():
     code = statement_lines(text)
     assert "ones_like" not in text                     # the mean's spread: r has the shape
     assert not any("r ** 2" in line for line in code)  # nor is r ** 2 kept for its size
-    assert code == ["r = X @ beta - y", "dr = 1.0 / r.size * 2 * r", "dbeta = dr @ X",
+    assert code == ["r = X @ beta - y", "dr = 1.0 / y.size * 2 * r", "dbeta = dr @ X",
                     "return dbeta"], code
     text = s2sad.source(s2sad.grad(scaled_by_one), X)
     assert statement_lines(text) == ["dx1_plus_0 = np.ones_like(x)", "return dx1_plus_0"]
+
+
+def cross_entropy(z, y):
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.sum(logp * y) / z.shape[0]
+
+
+def cross_entropy_in_a_branch(z, y, flag):
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    if flag:
+        w = logp * y          # proves logp and y alike only where it runs
+    else:
+        w = logp * 2.0
+    return -np.sum(w) / z.shape[0]
+
+
+def test_operands_of_an_elementwise_product_share_a_shape():
+    """`logp * y` with neither broadcasting: the sum's spread over `logp * y`
+    needs no ones (y has the shape), so `logp * y` is not computed at all."""
+    rng = np.random.default_rng(6)
+    z, y = rng.normal(size=(5, 4)), np.eye(4)[rng.integers(0, 4, 5)]
+    check_gradient(cross_entropy, (z, y), 0)
+    code = statement_lines(s2sad.source(s2sad.grad(cross_entropy), z, y))
+    assert "dlogp = -(1.0 / z_shape_0) * y" in code, code
+    assert not any("logp * y" in line or "ones_like" in line for line in code), code
+    assert "dz = dlogp + (-dlogp).sum(axis=1, keepdims=True) / sum_exp_z * exp_z" in code
+    for flag in (True, False):
+        check_gradient(cross_entropy_in_a_branch, (z, y, flag), 0)
+
+
+def test_a_product_in_a_branch_proves_no_shapes():
+    from s2sad.analyze import Analyzer
+    from s2sad.build import core_of
+    from s2sad.kinds import kind_of
+    rng = np.random.default_rng(7)
+    z, y = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    for f, alike in ((cross_entropy, True), (cross_entropy_in_a_branch, False)):
+        core = core_of(f)
+        kinds = {"z": kind_of(z), "y": kind_of(y), "flag": kind_of(True)}
+        facts = Analyzer(core, {p: kinds[p] for p in core.params}, ("z",)).run()
+        assert facts.same_shape(("z", 0), ("y", 0)) is alike, f.__name__
 
 
 def test_a_generalised_ufunc_is_not_elementwise():
