@@ -33,14 +33,9 @@ except ImportError:                                  # the bench extra is option
     autograd = None
 
 
-def cost(heat, outdoor, price, temp0, R, C, dt, lam, target):
-    temp = temp0
-    total = 0.0
-    for t in range(len(heat)):
-        dT = (outdoor[t] - temp) / (R * C) + heat[t] / C
-        temp = temp + dt * dT
-        total = total + price[t] * heat[t] + lam * (temp - target) ** 2
-    return total
+from timing import interleaved_times  # noqa: E402
+from workloads import building_hand as hand_lists, building_loss as cost  # noqa: E402
+from workloads import building_problem as problem  # noqa: E402
 
 
 def hand_numpy(heat, outdoor, price, temp0, R, C, dt, lam, target):
@@ -64,39 +59,6 @@ def hand_numpy(heat, outdoor, price, temp0, R, C, dt, lam, target):
     return dheat
 
 
-def hand_lists(heat, outdoor, price, temp0, R, C, dt, lam, target):
-    """The same, on Python floats: the arrays go to lists first."""
-    heat_l, outdoor_l, price_l = heat.tolist(), outdoor.tolist(), price.tolist()
-    T = len(heat_l)
-    RC = R * C
-    temps = [0.0] * T
-    temp = temp0
-    for t in range(T):
-        temp = temp + dt * ((outdoor_l[t] - temp) / RC + heat_l[t] / C)
-        temps[t] = temp
-    dheat = [0.0] * T
-    decay = 1.0 - dt / RC
-    dt_over_C = dt / C
-    two_lam = 2.0 * lam
-    dtemp = 0.0
-    for t in range(T - 1, -1, -1):
-        dtemp = dtemp + two_lam * (temps[t] - target)
-        dheat[t] = price_l[t] + dtemp * dt_over_C
-        dtemp = dtemp * decay
-    return np.array(dheat)
-
-
-def problem(seed=0, T=200):
-    rng = np.random.default_rng(seed)
-    heat = rng.uniform(0.0, 2.0, size=T)             # kW per step
-    outdoor = 5.0 + 3.0 * np.sin(np.arange(T) * 2 * np.pi / 48) + rng.normal(0, 0.5, T)
-    price = rng.uniform(0.1, 0.3, size=T)
-    return heat, outdoor, price, 20.0, 2.0, 10.0, 0.5, 0.1, 21.0
-
-
-from timing import interleaved_times  # noqa: E402
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
@@ -110,9 +72,9 @@ def main():
 
     expected = hand_numpy(*data)
     np.testing.assert_allclose(dcost(*data), expected, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(hand_lists(*data), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(hand_lists(*data)[0], expected, rtol=1e-12, atol=1e-12)
     systems = {"forward (cost)": cost, "s2sad gradient": dcost,
-               "hand, NumPy scalars": hand_numpy, "hand, lists": hand_lists}
+               "hand, NumPy scalars": hand_numpy, "hand, lists": hand_lists}   # (a 1-tuple)
     if autograd is not None:
         dcost_autograd = autograd.grad(cost, 0)
         np.testing.assert_allclose(dcost_autograd(*data), expected, rtol=1e-10, atol=1e-12)

@@ -23,32 +23,14 @@ import numpy as np  # noqa: E402
 import s2sad  # noqa: E402
 
 
-def loss(W1, b1, W2, b2, x, y):
-    h = np.tanh(x @ W1 + b1)
-    z = h @ W2 + b2
-    z = z - np.max(z, axis=1, keepdims=True)
-    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
-    return -np.sum(logp * y) / x.shape[0]
-
-
-def hand_written(W1, b1, W2, b2, x, y):
-    """The backward pass as a person writes it (softmax and cross-entropy fused)."""
-    h = np.tanh(x @ W1 + b1)
-    z = h @ W2 + b2
-    e = np.exp(z - np.max(z, axis=1, keepdims=True))
-    p = e / np.sum(e, axis=1, keepdims=True)
-    dz = (p - y) / x.shape[0]
-    dW2 = h.T @ dz
-    db2 = dz.sum(axis=0)
-    da = (dz @ W2.T) * (1.0 - h * h)
-    dW1 = x.T @ da
-    db1 = da.sum(axis=0)
-    return dW1, db1, dW2, db2
+from timing import interleaved_times  # noqa: E402
+from workloads import mlp_hand as hand_written, mlp_loss as loss  # noqa: E402
+from workloads import mlp_problem as problem  # noqa: E402
 
 
 def hand_written_hvp(W1, b1, W2, b2, x, y, V):
-    """H @ V for the Hessian w.r.t. W1, by hand: the backward pass above and,
-    alongside it, its directional derivative along V (Pearlmutter's R-operator,
+    """H @ V for the Hessian w.r.t. W1, by hand: the backward pass and,
+    alongside it (workloads.mlp_hand), its directional derivative along V (Pearlmutter's R-operator,
     forward over reverse)."""
     h = np.tanh(x @ W1 + b1)
     rh = (1.0 - h * h) * (x @ V)                          # R{h}
@@ -62,26 +44,6 @@ def hand_written_hvp(W1, b1, W2, b2, x, y, V):
     rdh = (rp / n) @ W2.T
     rda = rdh * (1.0 - h * h) - dh * (2.0 * h * rh)
     return x.T @ rda
-
-
-def problem(seed=0, batch=64, n_in=784, n_hidden=800, n_out=10):
-    rng = np.random.default_rng(seed)
-    W1 = rng.normal(size=(n_in, n_hidden)) / np.sqrt(n_in)
-    b1 = np.zeros(n_hidden)
-    W2 = rng.normal(size=(n_hidden, n_out)) / np.sqrt(n_hidden)
-    b2 = np.zeros(n_out)
-    x = rng.normal(size=(batch, n_in))
-    y = np.eye(n_out)[rng.integers(0, n_out, size=batch)]
-    return W1, b1, W2, b2, x, y
-
-
-def median_time(fn, args, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():
@@ -98,18 +60,13 @@ def main():
     for ours, theirs in zip(dloss(*data), hand_written(*data)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
 
-    for _ in range(10):                              # warm up both
-        dloss(*data), hand_written(*data)
-    t_s2sad, t_hand = [], []
-    for _ in range(5):                               # interleaved, so drift hits both alike
-        t_s2sad.append(median_time(dloss, data, args.repeats // 5))
-        t_hand.append(median_time(hand_written, data, args.repeats // 5))
-    t_s2sad, t_hand = float(np.median(t_s2sad)), float(np.median(t_hand))
+    per_call = interleaved(calls=[(dloss, data), (hand_written, data)], repeats=args.repeats)
+    t_s2sad, t_hand = (float(np.median(t)) for t in per_call)
     build = first_call - t_s2sad
 
     print("mlp 784-800-10, softmax cross-entropy, batch 64, float64, 1 thread")
-    print(f"| system       | time per gradient | ratio to hand-written |")
-    print(f"|--------------|------------------:|----------------------:|")
+    print("| system       | time per gradient | ratio to hand-written |")
+    print("|--------------|------------------:|----------------------:|")
     print(f"| hand-written | {t_hand * 1e3:14.3f} ms | {1.0:20.2f}x |")
     print(f"| s2sad        | {t_s2sad * 1e3:14.3f} ms | {t_s2sad / t_hand:20.2f}x |")
     print(f"s2sad build time: {build * 1e3:.1f} ms (target < 100 ms); "
@@ -118,15 +75,14 @@ def main():
 
 
 def interleaved(calls, repeats):
-    """Median seconds per call of each (function, args), interleaved so drift hits all alike."""
+    """Per-call seconds of each (function, args) after a warm-up, in rounds
+    that call each once (rotating), so drift hits all alike."""
     for _ in range(10):
         for fn, args in calls:
             fn(*args)
-    times = [[] for _ in calls]
-    for _ in range(5):
-        for t, (fn, args) in zip(times, calls):
-            t.append(median_time(fn, args, max(repeats // 5, 1)))
-    return [float(np.median(t)) for t in times]
+    systems = {i: (lambda fn=fn, args=args: fn(*args)) for i, (fn, args) in enumerate(calls)}
+    per_call = interleaved_times(systems, (), repeats)
+    return [per_call[i] for i in range(len(calls))]
 
 
 def jax_hvp_call(data, V):
@@ -167,7 +123,7 @@ def hvp_benchmark(data, repeats):
     else:
         calls.append(jax_call)
         names.append("jax jvp(grad)")
-    times = interleaved(calls, repeats)
+    times = [float(np.median(t)) for t in interleaved(calls, repeats)]
     print("\nHessian-vector product w.r.t. W1, same problem, float64, 1 thread")
     print("| system        | time per hvp      | ratio to hand-written |")
     print("|---------------|------------------:|----------------------:|")
