@@ -29,9 +29,9 @@ from workloads import mlp_problem as problem  # noqa: E402
 
 
 def hand_written_hvp(W1, b1, W2, b2, x, y, V):
-    """H @ V for the Hessian w.r.t. W1, by hand: the backward pass and,
-    alongside it (workloads.mlp_hand), its directional derivative along V (Pearlmutter's R-operator,
-    forward over reverse)."""
+    """H @ V for the Hessian w.r.t. W1, by hand: the backward pass of
+    workloads.mlp_hand and, alongside it, its directional derivative along V
+    (Pearlmutter's R-operator, forward over reverse)."""
     h = np.tanh(x @ W1 + b1)
     rh = (1.0 - h * h) * (x @ V)                          # R{h}
     z = h @ W2 + b2
