@@ -16,6 +16,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -23,6 +24,7 @@ import numpy as np  # noqa: E402
 import s2sad  # noqa: E402
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))    # timing, workloads
 from timing import interleaved_times  # noqa: E402
 from workloads import mlp_hand as hand_written, mlp_loss as loss  # noqa: E402
 from workloads import mlp_problem as problem  # noqa: E402

@@ -20,6 +20,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -33,6 +34,7 @@ except ImportError:                                  # the bench extra is option
     autograd = None
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))    # timing, workloads
 from timing import interleaved_times  # noqa: E402
 from workloads import rebind, rnn_hand as hand_written, rnn_loss as loss  # noqa: E402
 from workloads import rnn_problem as problem  # noqa: E402

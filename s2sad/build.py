@@ -27,7 +27,8 @@ from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_c
 from .parse import MISSING, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record
-from .simplify import factor_sums_out_of_loops, simplify
+from .simplify import (factor_sums_out_of_loops, hoist_invariants, propagate_constants,
+                       simplify)
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
 from . import runtime
@@ -325,6 +326,7 @@ class Builder(_ForwardBuilds):
             checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,
                              None if checkpoint is True else checkpoint)
         factor_sums_out_of_loops(reverse)
+        reverse = hoist_invariants(reverse, facts)
         live = free_names(reverse) | _names([result])
         forward = eliminate_dead_code(forward, live)
         forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))
@@ -371,7 +373,8 @@ def _tidy_reverse(rev, live, facts, core):
     single-use temporary folded into its use where the folded statement,
     simplified again (`np.ones_like(a) * c * b` -> `c * b` once `b` has come
     in), fits a line."""
-    items = simplify(eliminate_dead_code(rev.items, live), facts, core.params)
+    items = propagate_constants(eliminate_dead_code(rev.items, live), live)
+    items = simplify(items, facts, core.params)
     return fold_temporaries(items, live, rev.temporaries(),
                             tidy=lambda stmt: simplify([stmt], facts, core.params)[0])
 

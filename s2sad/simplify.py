@@ -7,11 +7,16 @@ work a person would not write:
   only broadcast `c`, and `b` does that already: `c * b` (the sum and mean
   rules spread the adjoint over their operand with `ones_like`);
 * `e * 1.0`, `1.0 * e`, `e + 0.0`, `0.0 + e`: `e`; `e + e`: `2 * e`;
+  `a + -b`: `a - b`;
 * `a.T.T`: `a`;
 * `a.size`, `np.ones_like(a)` where the statement reads `b` of a's shape
   anyway, or a parameter has it: `b.size` (so `a` need not be kept for it).
 
 Only provable rewrites: the shapes and dtypes come from the analysis.
+
+`propagate_constants` first puts a constant adjoint (a loop's `dtotal =
+1.0`, never changed) into the expressions that read it, for the rules
+above to fold.
 
 After recording, `factor_sums_out_of_loops` moves a loop-invariant factor of
 a sum out of a reverse loop: `dx = zeros; for ...: dx += g * 2 * x` sums
@@ -20,9 +25,9 @@ a sum out of a reverse loop: `dx = zeros; for ...: dx += g * 2 * x` sums
 
 import gast
 
-from .kinds import Array
-from .optimize import Comment, names_written
-from .trees import child_blocks
+from .kinds import Array, Scalar
+from .optimize import _CONTROL, Comment, header, names_read, names_written
+from .trees import child_blocks, statements
 
 
 def simplify(items, facts, params=()):
@@ -33,7 +38,8 @@ def simplify(items, facts, params=()):
             continue
         for field, value in gast.iter_fields(item):
             if isinstance(value, gast.expr):
-                setattr(item, field, _expr(value, facts))
+                # an augmented assignment adds its value in: a bare value is not aliased
+                setattr(item, field, _expr(value, facts, nested=isinstance(item, gast.AugAssign)))
             elif isinstance(value, list) and field not in ("body", "orelse"):
                 setattr(item, field, [_expr(v, facts) if isinstance(v, gast.expr) else v
                                       for v in value])
@@ -44,14 +50,20 @@ def simplify(items, facts, params=()):
     return items
 
 
-def _expr(node, facts):
+def _expr(node, facts, nested=False):
+    """`nested`: the value is an operand of arithmetic, which makes a new
+    object of it, so simplifying down to a bare name aliases nothing."""
+    arithmetic = isinstance(node, (gast.BinOp, gast.UnaryOp))
     for field, value in gast.iter_fields(node):
         if isinstance(value, gast.expr):
-            setattr(node, field, _expr(value, facts))
+            setattr(node, field, _expr(value, facts, arithmetic))
         elif isinstance(value, list):
             setattr(node, field, [_expr(v, facts) if isinstance(v, gast.expr) else v for v in value])
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
-        return _product(node, facts)
+        return _product(node, facts, nested)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add) \
+            and isinstance(node.right, gast.UnaryOp) and isinstance(node.right.op, gast.USub):
+        return gast.BinOp(left=node.left, op=gast.Sub(), right=node.right.operand)
     if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Add) \
             and isinstance(node.left, gast.BinOp) and gast.dump(node.left) == gast.dump(node.right):
         return gast.BinOp(left=gast.Constant(value=2, kind=None), op=gast.Mult(), right=node.left)
@@ -101,14 +113,15 @@ def _held(node):
     return node.value if isinstance(node, gast.Attribute) else node.args[0]
 
 
-def _product(node, facts):
+def _product(node, facts, nested=False):
     factors = _factors(node)
     kept = [f for f in factors if not _is_number(f, 1)] or factors[:1]
     for ones in [f for f in kept if _ones_of(f) is not None]:
         ref = _ones_of(ones)
         if any(f is not ones and _same_array(ref, getattr(f, "s2sad_ref", None), facts) for f in kept):
             kept.remove(ones)              # another factor already has its shape
-    if len(kept) == len(factors) or len(kept) == 1 and not isinstance(kept[0], (gast.BinOp, gast.Call)):
+    if len(kept) == len(factors) or len(kept) == 1 and not nested \
+            and not isinstance(kept[0], (gast.BinOp, gast.Call)):
         return node                        # a bare value would alias it: the adjoint may be
         #                                    updated in place, or returned to the caller
     out = kept[0]
@@ -208,3 +221,91 @@ def _times(factors):
 
 def _is_name(node, id_):
     return isinstance(node, gast.Name) and node.id == id_
+
+
+def propagate_constants(items, live):
+    """`dtotal = 1.0` at the top of the sweep and never written again: the
+    statements after it read the number instead (and `simplify` folds
+    `1.0 * e`); the assignment goes unless `live` (returned) needs it.  (A
+    read before the assignment is another value: the forward sweep's.)"""
+    writes = _write_counts(items)
+    known = {}                                # name -> its assignment, once passed
+    for item in items:
+        if known and not isinstance(item, Comment):
+            for stmt in statements([item]):
+                for node in gast.walk(stmt):
+                    for field, value in gast.iter_fields(node):
+                        if isinstance(value, list):
+                            setattr(node, field, [_constant_for(v, known) for v in value])
+                        else:
+                            setattr(node, field, _constant_for(value, known))
+        if isinstance(item, gast.Assign) and len(item.targets) == 1 \
+                and isinstance(item.targets[0], gast.Name) and writes.get(item.targets[0].id) == 1 \
+                and isinstance(item.value, gast.Constant) and type(item.value.value) in (int, float):
+            known[item.targets[0].id] = item
+    dropped = {id(a) for name, a in known.items() if name not in live}
+    return [item for item in items if id(item) not in dropped]
+
+
+def _constant_for(node, known):
+    if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in known:
+        return gast.Constant(value=known[node.id].value.value, kind=None)
+    return node
+
+
+def _write_counts(items):
+    """How many statements, in all nested blocks, assign each name."""
+    writes = {}
+    for stmt in statements(items):
+        own = ({stmt.target.id} if isinstance(stmt, gast.For) else set()) \
+            if isinstance(stmt, _CONTROL) else names_written(stmt)
+        for name in own:
+            writes[name] = writes.get(name, 0) + 1
+    return writes
+
+
+_NEVER_RAISE = (gast.Add, gast.Sub, gast.Mult)     # on Python numbers (floats overflow to inf)
+
+
+def hoist_invariants(items, facts, writes=None):
+    """`RC = R * C` inside a reverse loop, of Python numbers the loop does not
+    change: computed once, before the loop.  Only `+ - *` of scalars, which
+    cannot raise, so a loop of no trips loses nothing by it; and only a name
+    assigned nowhere else and not read in the loop before it (whose first
+    trip would otherwise see an older value)."""
+    if writes is None:
+        writes = _write_counts(items)
+    out = []
+    for item in items:
+        for block in child_blocks(item):
+            block[:] = hoist_invariants(block, facts, writes)
+        if isinstance(item, (gast.For, gast.While)):
+            written = names_written(item)
+            read_before = set().union(*(names_read(h) for h in header(item)))
+            for stmt in list(item.body):
+                if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 \
+                        and isinstance(stmt.targets[0], gast.Name) \
+                        and writes.get(stmt.targets[0].id) == 1 \
+                        and stmt.targets[0].id not in read_before \
+                        and _scalar_arithmetic(stmt.value, facts, written):
+                    item.body.remove(stmt)
+                    out.append(stmt)
+                elif not isinstance(stmt, Comment):
+                    read_before |= names_read(stmt)
+        out.append(item)
+    return out
+
+
+def _scalar_arithmetic(node, facts, written):
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float)
+    if isinstance(node, gast.Name):
+        ref = getattr(node, "s2sad_ref", None)
+        return node.id not in written and ref is not None and len(ref) == 2 \
+            and isinstance(facts.kind(*ref), Scalar)
+    if isinstance(node, gast.BinOp) and isinstance(node.op, _NEVER_RAISE):
+        return _scalar_arithmetic(node.left, facts, written) \
+            and _scalar_arithmetic(node.right, facts, written)
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return _scalar_arithmetic(node.operand, facts, written)
+    return False

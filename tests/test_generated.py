@@ -344,6 +344,51 @@ def test_a_product_in_a_branch_proves_no_shapes():
         assert facts.same_shape(("z", 0), ("y", 0)) is alike, f.__name__
 
 
+def thermal(heat, outdoor, temp0, R, C, dt, lam, target):
+    temp = temp0
+    total = 0.0
+    for t in range(len(heat)):
+        dT = (outdoor[t] - temp) / (R * C) + heat[t] / C
+        temp = temp + dt * dT
+        total = total + 0.2 * heat[t] + lam * (temp - target) ** 2
+    return total
+
+
+def invariant_quotient(x, a, b):
+    s = 0.0
+    for t in range(len(x)):
+        c = a / b
+        d = a * b
+        s = s + x[t] * c + x[t] * d
+    return s
+
+
+def test_constant_seed_folds_and_invariant_products_leave_the_loop():
+    rng = np.random.default_rng(8)
+    args = (rng.uniform(0, 2, 6), rng.normal(5, 1, 6), 20.0, 2.0, 10.0, 0.5, 0.1, 21.0)
+    check_gradient(thermal, args, 0)
+    text = s2sad.source(s2sad.grad(thermal), *args)
+    reverse = text.split("# ---- reverse sweep ----")[1]
+    loop = reverse.split("for t in reversed(range(len_heat)):")[1]
+    assert "dtotal" not in text                               # the seed 1.0 went into its uses
+    assert "dtemp = dtemp + lam * 2 * temp_minus_target" in loop
+    assert "dtemp = dtemp - ddT / RC" in loop                 # `a + -b` is `a - b`
+    assert "RC = R * C" in reverse and "RC = R * C" not in loop   # computed once
+    # a quotient may raise (b == 0): it stays where the loop would compute it
+    args = (rng.normal(size=4), 1.5, 0.5)
+    check_gradient(invariant_quotient, args, 0)
+    check_gradient(invariant_quotient, args, 1)
+    before, loop = s2sad.source(s2sad.grad(invariant_quotient), *args).split("reversed(range(")
+    assert "d = a * b" in before and "c = a / b" in loop
+
+
+def test_a_constant_adjoint_that_is_returned_stays():
+    def unused(x, y):
+        return np.sum(x * 2.0)
+    grads = s2sad.grad(unused, wrt=(0, 1))(np.ones(3), 4.0)
+    assert grads[1] == 0.0 and type(grads[1]) is float
+
+
 def test_a_generalised_ufunc_is_not_elementwise():
     # np.matmul is a ufunc with a signature: its result's shape is not its operands'
     rng = np.random.default_rng(4)
