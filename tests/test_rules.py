@@ -700,6 +700,76 @@ def test_shape_attribute_exact_value():
     np.testing.assert_allclose(s2sad.grad(l_size)(W, c), c / 12, rtol=1e-12)
 
 
+# ---- casts, items and methods without a gradient -------------------------------------
+
+
+def l_astype_same(x, c):
+    return np.sum(np.sin(x.astype(x.dtype)) * c)
+
+
+def l_astype_mask(x, c):
+    return np.sum((x > 0).astype(x.dtype) * x ** 2 * c)
+
+
+def l_round_method(x, c):
+    return np.sum(x.round() * x * c)
+
+
+def l_mT(x, c):
+    return np.sum(x.mT * c.mT)
+
+
+CAST_OPS = [
+    ("x.astype(x.dtype)", l_astype_same, [(5,), (3, 4)]),
+    ("mask.astype", l_astype_mask, [(5,), (3, 4)]),
+    ("x.round()", l_round_method, [(5,), (3, 4)]),
+    ("x.mT", l_mT, [(3, 4), (2, 3, 4)]),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+@pytest.mark.parametrize("loss, shape", [pytest.param(loss, shape, id=f"{name}-{shape_id(shape)}")
+                                         for name, loss, shapes in CAST_OPS for shape in shapes])
+def test_cast(loss, shape, dtype):
+    x = make(shape, dtype, seed=18) * 3.0
+    c = cotangent(x, dtype)
+    check(loss, (x, c), 0)
+
+
+def l_astype_down(x):
+    return np.sum(np.sin(x.astype(np.float32)) * x)
+
+
+def test_astype_gradient_comes_back_in_the_input_dtype():
+    # float64 -> float32 -> float64: the float32 part's gradient, cast back
+    x = make((6,), seed=19)
+    g = s2sad.grad(l_astype_down)(x)
+    assert g.dtype == np.float64
+    x32 = x.astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(g, np.cos(x32) * x + np.sin(x32), rtol=1e-6)
+    _, tangent = s2sad.jvp(l_astype_down)(x, np.ones_like(x))
+    np.testing.assert_allclose(tangent, np.sum(g), rtol=1e-6)
+
+
+def l_item(x):
+    return x[1:2].item() * np.sum(x)
+
+
+def l_item_flat(x):
+    return x.item(2) ** 2 + 3.0 * x.item(0)
+
+
+def l_item_2d(x):
+    return x.item(1, 2) * x.item(0, 0)
+
+
+@pytest.mark.parametrize("loss, shape", [(l_item, (4,)), (l_item_flat, (4,)), (l_item_flat, (2, 3)),
+                                         (l_item_2d, (2, 3))])
+def test_item(loss, shape):
+    # .item() moves a value to the host: no StrictArray re-run (strict=False)
+    check_gradient(loss, (make(shape, seed=20),), 0, strict=False)
+
+
 # ---- the helper itself --------------------------------------------------------------
 
 def test_fd_helper_is_sane():

@@ -233,6 +233,30 @@ def l_mcumsum_ax1(x, c):
     return np.sum(x.cumsum(axis=1) * c)
 
 
+def l_cumprod(x, c):
+    return np.sum(np.cumprod(x) * c)
+
+
+def l_cumprod_ax1(x, c):
+    return np.sum(np.cumprod(x, axis=1) * c)
+
+
+def l_mcumprod_axm1(x, c):
+    return np.sum(x.cumprod(axis=-1) * c)
+
+
+def l_sort(x, c):
+    return np.sum(np.sort(x) * c)
+
+
+def l_sort_ax0(x, c):
+    return np.sum(np.sort(x, axis=0) * c)
+
+
+def l_sort_none(x, c):
+    return np.sum(np.sort(x, axis=None) * c)
+
+
 # name -> (loss, op, shapes, inputs away from zero?)
 REDUCTIONS = {
     "prod": (l_prod, np.prod, ALL, True),
@@ -290,6 +314,12 @@ REDUCTIONS = {
     "cumsum(axis=-1)": (l_cumsum_axm1, lambda x: np.cumsum(x, axis=-1), ANY1, False),
     "x.cumsum()": (l_mcumsum, lambda x: x.cumsum(), ALL, False),
     "x.cumsum(axis=1)": (l_mcumsum_ax1, lambda x: x.cumsum(axis=1), ANY2, False),
+    "cumprod": (l_cumprod, np.cumprod, ALL, True),
+    "cumprod(axis=1)": (l_cumprod_ax1, lambda x: np.cumprod(x, axis=1), ANY2, True),
+    "x.cumprod(axis=-1)": (l_mcumprod_axm1, lambda x: x.cumprod(axis=-1), ANY1, True),
+    "sort": (l_sort, np.sort, ANY1, False),
+    "sort(axis=0)": (l_sort_ax0, lambda x: np.sort(x, axis=0), ANY1, False),
+    "sort(axis=None)": (l_sort_none, lambda x: np.sort(x, axis=None), ANY1, False),
 }
 
 CASES = [pytest.param(name, shape, id=f"{name}-{shape_id(shape)}")
@@ -466,6 +496,30 @@ def test_var_std_cumsum_exact_values():
     c = np.array([1.0, 10.0, 100.0, 1000.0])
     np.testing.assert_array_equal(s2sad.grad(l_cumsum_plain)(x, c), [1111.0, 1110.0, 1100.0,
                                                                       1000.0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_cumprod_exact_at_zeros(dtype):
+    """d cumprod(x)_j / d x_i is the product of the other x_l, l <= j: at a
+    zero no division, after the first zero nothing (as prod)."""
+    x = np.array([[2.0, 0.0, 3.0, 0.0, 5.0], [1.5, -2.0, 0.5, 4.0, 0.0]], dtype=dtype)
+    c = np.array([[1.0, 10.0, 100.0, 1000.0, 10000.0]] * 2, dtype=dtype)
+    g = s2sad.grad(l_cumprod_ax1)(x, c)
+    expected = np.zeros((2, 5))
+    for row in range(2):
+        for i in range(5):
+            for j in range(i, 5):
+                expected[row, i] += c[row, j] * np.prod(np.delete(x[row, :j + 1].astype(float), i))
+    np.testing.assert_allclose(g, expected, rtol=1e-6)
+    assert np.all(np.isfinite(g))
+    _, tangent = s2sad.jvp(l_cumprod_ax1)(x, c, np.ones_like(x))
+    np.testing.assert_allclose(tangent, np.sum(expected), rtol=1e-6)
+
+
+def test_sort_sends_each_adjoint_back_to_its_element():
+    x = np.array([3.0, -1.0, 2.0, 0.5])
+    c = np.array([1.0, 10.0, 100.0, 1000.0])               # weights of the sorted positions
+    np.testing.assert_array_equal(s2sad.grad(l_sort)(x, c), [1000.0, 1.0, 100.0, 10.0])
 
 
 # ---- Python's builtins: sum, max, min -------------------------------------------------------

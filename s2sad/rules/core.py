@@ -15,9 +15,9 @@ import operator
 
 import numpy as np
 
-from ..runtime import (dot_adjoint, inverse_axes, matmul_adjoint, selects_each_once,
-                       setitem, setitem_value_adjoint, take_adjoint, take_along_axis_adjoint,
-                       unbroadcast)
+from ..runtime import (dot_adjoint, inverse_axes, item_adjoint, matmul_adjoint,
+                       selects_each_once, setitem, setitem_value_adjoint, take_adjoint,
+                       take_along_axis_adjoint, unbroadcast)
 from . import adjoint, method_key, nondifferentiable
 
 # ---- arithmetic -----------------------------------------------------------------
@@ -192,10 +192,28 @@ def _(g, result, x):
     return g.T
 
 
+@adjoint(method_key("mT"))
+def _(g, result, x):
+    return np.swapaxes(g, -1, -2)
+
+
 @adjoint(np.ndarray.copy)
 @adjoint(np.copy)
 def _(g, result, x, **_):
     return g
+
+
+@adjoint(np.ndarray.astype)
+def _(g, result, x, dtype, **_):
+    # (a cast to an integer or boolean dtype has no gradient: nothing flows back)
+    return g.astype(x.dtype), None
+
+
+@adjoint(np.ndarray.item)
+def _(g, result, x, *index):
+    if len(index) == 0:
+        return np.full_like(x, g)        # a size-one array: its shape and dtype
+    return (item_adjoint(g, x, index),) + (None,) * len(index)
 
 
 # ---- indexing -----------------------------------------------------------------------
@@ -256,6 +274,6 @@ nondifferentiable(
     len, range, int, bool, isinstance, type, np.shape, np.ndim, np.size,
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
     np.arange, np.linspace, np.argmax, np.argmin, np.argsort, np.floor, np.ceil,
-    np.round, np.rint, np.sign, np.isnan, np.isfinite, np.isinf,
-    method_key("argmax"), method_key("argmin"), method_key("argsort"),
+    np.round, np.rint, np.trunc, np.fix, np.sign, np.isnan, np.isfinite, np.isinf,
+    method_key("argmax"), method_key("argmin"), method_key("argsort"), method_key("round"),
 )

@@ -2,8 +2,10 @@
 
 `prod`, `max`/`amax`, `min`/`amin`, `var`, `std` (with `axis` None, an int,
 a negative int or a tuple, `keepdims`, and `ddof` for var/std), their array
-methods (`x.prod()`, `x.max(axis=0)`, `x.var(ddof=1)`), `cumsum`, and
-Python's builtins `sum`, `max` and `min`.
+methods (`x.prod()`, `x.max(axis=0)`, `x.var(ddof=1)`), `cumsum`,
+`cumprod` (exact at zeros, like `prod`), `np.sort` (each sorted element's
+adjoint goes back to where it came from), and Python's builtins `sum`, `max`
+and `min`.
 
 The adjoint of a reduction over `axis` is `g` put back over the reduced
 axes: `np.expand_dims(g, axis)` broadcasts against the input (with
@@ -26,8 +28,9 @@ Kinks follow JAX (API.md):
 
 import numpy as np
 
-from ..runtime import (builtin_extremum_adjoint, builtin_sum_adjoint, extremum_adjoint,
-                       extremum_shares, prod_adjoint, prod_others, unbroadcast, var_adjoint)
+from ..runtime import (builtin_extremum_adjoint, builtin_sum_adjoint, cumprod_adjoint,
+                       extremum_adjoint, extremum_shares, prod_adjoint, prod_others, sort_adjoint,
+                       unbroadcast, var_adjoint)
 from . import adjoint, method_key
 
 # ---- prod ---------------------------------------------------------------------------
@@ -113,6 +116,20 @@ def _(g, result, a, axis=None, dtype=None, out=None):
     if axis is None:                     # over the flattened array
         return np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a))
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+# ---- cumprod (exact at zeros, as prod) and sort ------------------------------------------
+
+
+@adjoint(np.cumprod)
+@adjoint(method_key("cumprod"))
+def _(g, result, a, axis=None, dtype=None, out=None):
+    return cumprod_adjoint(g, a, axis)
+
+
+@adjoint(np.sort)
+def _(g, result, a, axis=-1, kind=None, order=None, **_):
+    return sort_adjoint(g, a, axis)
 
 
 # ---- Python's builtins -------------------------------------------------------------------

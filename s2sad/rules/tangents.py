@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import builtin_extremum_tangent
+from ..runtime import builtin_extremum_tangent, cumprod_tangent, sort_tangent
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -43,6 +43,7 @@ LINEAR = {                       # function -> positions of the arguments it is 
     method_key("repeat"): _FIRST, np.concatenate: _FIRST, np.stack: _FIRST,
     np.hstack: _FIRST, np.vstack: _FIRST, np.split: _FIRST, np.array_split: _FIRST,
     np.hsplit: _FIRST, np.vsplit: _FIRST, np.dsplit: _FIRST, float: _FIRST, sum: _FIRST_TWO,
+    np.ndarray.astype: _FIRST, np.ndarray.item: _FIRST, method_key("mT"): _FIRST,
 }
 
 PRODUCTS = {                    # linear in each factor: one term per varied factor
@@ -78,6 +79,17 @@ def _(tangents, result, array, pad_width, mode="constant", **_):
     if mode == "empty":                  # what padding holds is a constant, as in reverse mode
         return np.pad(tangents[0], pad_width)
     return np.pad(tangents[0], pad_width, mode=mode)
+
+
+@tangent(np.cumprod)
+@tangent(method_key("cumprod"))
+def _(tangents, result, a, axis=None, dtype=None, out=None):
+    return cumprod_tangent(tangents[0], a, axis)
+
+
+@tangent(np.sort)
+def _(tangents, result, a, axis=-1, kind=None, order=None, **_):
+    return sort_tangent(tangents[0], a, axis)
 
 
 @tangent(np.linalg.inv)

@@ -10,7 +10,8 @@ import numpy as np
 from . import unbroadcast
 
 __all__ = ["prod_others", "prod_adjoint", "extremum_adjoint", "var_adjoint", "extremum_shares",
-           "builtin_sum_adjoint", "builtin_extremum_adjoint", "builtin_extremum_tangent"]
+           "builtin_sum_adjoint", "builtin_extremum_adjoint", "builtin_extremum_tangent",
+           "cumprod_adjoint", "cumprod_tangent", "sort_adjoint", "sort_tangent"]
 
 
 def _axes(axis, ndim):
@@ -143,3 +144,81 @@ def builtin_extremum_tangent(tangents, result, args):
     for t in chosen[1:]:
         total = total + t
     return total / len(chosen) if len(chosen) > 1 else total
+
+
+def _along_last(f, a, axis, *others, flat_result=False):
+    """`f` on `a` and `others` with `axis` moved last (None: the flattened
+    arrays), its result moved back to `a`'s shape (with `flat_result`, a
+    tangent of cumprod or sort over the flattened array, left flat)."""
+    if axis is None:
+        out = f(a.reshape(-1), *[o.reshape(-1) for o in others])
+        return out if flat_result else out.reshape(a.shape)
+    moved = [np.moveaxis(v, axis, -1) for v in (a,) + others]
+    return np.moveaxis(f(*moved), -1, axis)
+
+
+def _first_zeros(x):
+    """Along the last axis: the positions (counting on x's device), whether
+    each lies before the first zero, is it, or lies after it, and the
+    product of the elements before it."""
+    n = x.shape[-1]
+    position = np.cumsum(np.ones_like(x, dtype=np.int64), axis=-1) - 1
+    zero = x == 0
+    first = np.where(np.any(zero, axis=-1, keepdims=True),
+                     np.argmax(zero, axis=-1)[..., None], n)     # n: no zero
+    before = position < first
+    prefix = np.prod(np.where(before, x, 1), axis=-1, keepdims=True)
+    return position, first, before, prefix
+
+
+def _cumprod_adjoint_last(x, g):
+    # before the first zero x_i != 0: sum_{j>=i} g_j result_j / x_i; at the first
+    # zero: the product before it times sum_{j>=i} g_j prod_{i<l<=j} x_l; after it: 0
+    if x.shape[-1] == 0:
+        return np.zeros_like(x)
+    position, first, before, prefix = _first_zeros(x)
+    result = np.cumprod(x, axis=-1)
+    later = np.flip(np.cumsum(np.flip(g * result, -1), axis=-1), -1)
+    dx = np.where(before, later / np.where(before, x, 1), 0)
+    after = np.cumprod(np.where(position <= first, 1, x), axis=-1)
+    at_zero = prefix * np.sum(np.where(position >= first, g * after, 0), axis=-1, keepdims=True)
+    return dx + np.where(position == first, at_zero, 0)
+
+
+def cumprod_adjoint(g, a, axis=None):
+    """The adjoint of `np.cumprod(a, axis)`, exact where `a` holds zeros (no
+    division by them: each element's derivative is a product of the others)."""
+    return _along_last(_cumprod_adjoint_last, a, axis, g)
+
+
+def _cumprod_tangent_last(x, t):
+    # before the first zero: result_j * sum_{i<=j} t_i / x_i; from it on, only
+    # the zero's own tangent moves the products: t_z * prefix * prod_{z<l<=j} x_l
+    if x.shape[-1] == 0:
+        return np.zeros_like(t)
+    position, first, before, prefix = _first_zeros(x)
+    result = np.cumprod(x, axis=-1)
+    early = result * np.cumsum(np.where(before, t / np.where(before, x, 1), 0), axis=-1)
+    t_zero = np.take_along_axis(t, np.minimum(first, x.shape[-1] - 1), axis=-1)
+    late = t_zero * prefix * np.cumprod(np.where(position <= first, 1, x), axis=-1)
+    return np.where(before, early, late)
+
+
+def cumprod_tangent(t, a, axis=None):
+    """The tangent of `np.cumprod(a, axis)` along `t`, exact at zeros."""
+    return _along_last(_cumprod_tangent_last, a, axis, t, flat_result=True)
+
+
+def sort_adjoint(g, a, axis=-1):
+    """The adjoint of `np.sort(a, axis)`: each sorted element's adjoint goes
+    back where it came from (`np.argsort`'s permutation, inverted)."""
+    def last(x, g):
+        return np.take_along_axis(g, np.argsort(np.argsort(x, axis=-1), axis=-1), axis=-1)
+    return _along_last(last, a, axis, g)
+
+
+def sort_tangent(t, a, axis=-1):
+    """The tangent of `np.sort(a, axis)`: `t` in the order that sorts `a`."""
+    def last(x, t):
+        return np.take_along_axis(t, np.argsort(x, axis=-1), axis=-1)
+    return _along_last(last, a, axis, t, flat_result=True)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 __all__ = ["split_points", "unconcatenate", "fill_zeros", "negated", "unravel", "untile",
-           "unrepeat", "pad_interior", "unpad"]
+           "unrepeat", "pad_interior", "unpad", "item_adjoint"]
 
 
 def _shape(a):
@@ -155,3 +155,17 @@ def unpad(g, array, pad_width, mode, reflect_type="even"):
         np.add.at(d, lead + (index,), border)
         g = d
     return g
+
+
+def item_adjoint(g, x, index):
+    """The adjoint of `x.item(*index)`: `g` where the item came from (a
+    flat index for one int, an index per axis for several, the only element
+    for none)."""
+    dx = np.zeros_like(x)
+    if len(index) == 0:
+        dx[...] = g
+    elif len(index) == 1:
+        dx.reshape(-1)[index[0]] = g
+    else:
+        dx[tuple(index)] = g
+    return dx
