@@ -915,6 +915,8 @@ class Reverse:
             needed = [any(r in sf.active_inputs for r in self.leaf_refs(a)) for a in args]
             outputs = self.call_rule(rule, key, site, needed)
         outputs = self.one_per_argument(stmt, sf, rule, key, args, outputs)
+        if not getattr(rule, "__module__", "").startswith("s2sad."):
+            outputs = self.shaped_like_arguments(key, args, outputs)
         contributions = []
         for i, atom in enumerate(args):
             if i >= len(outputs) or outputs[i] is None:
@@ -967,6 +969,16 @@ class Reverse:
                 f"{len(args)} positional argument(s)",
                 "return one cotangent per positional argument (None where there is no gradient)")
         return outputs[:len(args)] + [None] * (len(args) - len(outputs))
+
+    def shaped_like_arguments(self, key, args, outputs):
+        """A user's rule need not sum its cotangents down to broadcast
+        arguments' shapes: `shaped_like(c, x, name)` does, and refuses a
+        shape broadcasting cannot explain."""
+        what = getattr(key, "__name__", None) or repr(key)
+        helper = name(self.ctx.spell(runtime.shaped_like, "shaped_like"))
+        return [call(copy_node(helper), out, copy_node(atom), const(what))
+                if out is not None and isinstance(self.kind(atom), Array) else out
+                for atom, out in zip(args, outputs)]
 
     def call_rule(self, rule, key, site, needed):
         """A rule that cannot be inlined is called:

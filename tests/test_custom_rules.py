@@ -818,3 +818,45 @@ def test_a_sourceless_functions_rule_is_inlined_with_the_call_sites_names(erf):
     text = s2sad.source(s2sad.grad(f), rng.normal(size=3))
     assert re.search(r"\(2\.0 / np\.sqrt\(np\.pi\)\) \* np\.exp\(-(\w+) \* \1\)", text), text
     assert "_adjoint(" not in text and "cotangents(" not in text, text
+
+
+def _broadcast_product(x, y):
+    return x * y
+
+
+@s2sad.adjoint(_broadcast_product)
+def _(g, result, x, y):
+    return g * y, g * x                  # shaped like the result: not summed down
+
+
+def _uses_broadcast_product(x, y):
+    return np.sum(np.sin(_broadcast_product(x, y)))
+
+
+@pytest.mark.parametrize("xs, ys", [((3, 1), (4,)), ((3, 4), (4,)), ((1, 4), (3, 1)), ((5,), (5,))])
+def test_a_rule_cotangent_shaped_like_the_result_is_summed_to_the_argument(xs, ys):
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=xs), rng.normal(size=ys)
+    gx, gy = s2sad.grad(_uses_broadcast_product, wrt=(0, 1))(x, y)
+    assert gx.shape == xs and gy.shape == ys
+    np.testing.assert_allclose(gx, numerical_grad(_uses_broadcast_product, (x, y), 0), rtol=1e-6)
+    np.testing.assert_allclose(gy, numerical_grad(_uses_broadcast_product, (x, y), 1), rtol=1e-6)
+
+
+def _halved(x):
+    return x * 0.5
+
+
+@s2sad.adjoint(_halved)
+def _(g, result, x):
+    return g[:2] * 0.5                   # wrong: not x's shape, and no broadcast explains it
+
+
+def _uses_halved(x):
+    return np.sum(_halved(x))
+
+
+def test_a_rule_cotangent_of_a_shape_broadcasting_cannot_explain_is_an_error():
+    with pytest.raises(ValueError, match=r"rule of _halved returned a cotangent of shape \(2,\) "
+                                         r"for an argument of shape \(3,\)"):
+        s2sad.grad(_uses_halved)(np.ones(3))

@@ -194,6 +194,25 @@ def scalar_output(value, name):
     return value
 
 
+def shaped_like(c, x, rule_name):
+    """A cotangent a user's rule returned for array argument `x`, summed down
+    to x's shape where the function broadcast `x` (as PyTorch does for a custom
+    backward); a shape broadcasting cannot explain is the rule's error."""
+    shape, c_shape = x.shape, getattr(c, "shape", ())
+    if c_shape == shape:
+        return c
+    try:
+        explained = np.broadcast_shapes(shape, c_shape) == tuple(c_shape)
+    except ValueError:
+        explained = False
+    if not explained:
+        raise ValueError(f"the gradient rule of {rule_name} returned a cotangent of shape "
+                         f"{tuple(c_shape)} for an argument of shape {tuple(shape)}: return one "
+                         f"shaped like the argument (or like the result, where the argument was "
+                         f"broadcast)")
+    return unbroadcast(c, x)
+
+
 def cotangents(value, needed, rule_name):
     """A rule's return value as one cotangent per positional argument.
 
