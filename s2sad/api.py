@@ -67,6 +67,10 @@ def _forward_mode(f, wrt, tangent_only):
         if len(tangents) != len(state.wrt):
             raise TypeError(f"{state.name}(): give one tangent per wrt argument "
                             f"({len(state.wrt)}), as a tuple")
+        for param, t in zip(state.wrt, tangents):
+            at = state.params.index(param)
+            value = args[at] if at < len(args) else kwargs.get(param, t)   # (a default: as given)
+            _check_tangent(state.name, param, value, t, "tangent")
         built = state.lookup(tuple(args), kwargs)
         forward.__wrapped__ = built.function
         return built.function(*tangents, *state.generated_args(args), **kwargs)
@@ -78,6 +82,27 @@ def _forward_mode(f, wrt, tangent_only):
 
 
 from .hooks import grad_of  # noqa: E402  (re-exported)
+
+
+def _check_tangent(fname, param, value, t, what="vector"):
+    """`t` must have the structure of `value`: a number for a number, an array
+    of the same shape for an array, the same containers for a pytree."""
+    if isinstance(value, (dict, list, tuple)):
+        same = type(t) is type(value) and len(t) == len(value) and (
+            not isinstance(value, dict) or t.keys() == value.keys())
+        if not same:
+            raise TypeError(f"{fname}(): the {what} for {param!r} must have its structure "
+                            f"({type(value).__name__} of {len(value)}), not {type(t).__name__}")
+        keys = value.keys() if isinstance(value, dict) else range(len(value))
+        for k in keys:
+            _check_tangent(fname, f"{param}[{k!r}]", value[k], t[k], what)
+        return
+    shape, t_shape = np.shape(value), getattr(t, "shape", None)
+    if t_shape is None and not isinstance(t, (int, float)) or isinstance(t, bool) \
+            or tuple(t_shape or ()) != tuple(shape):
+        got = f"shape {tuple(t_shape)}" if t_shape is not None else type(t).__name__
+        raise TypeError(f"{fname}(): the {what} for {param!r} must have the shape of {param!r}, "
+                        f"{tuple(shape)}, not {got}")
 
 
 def stop_gradient(x):

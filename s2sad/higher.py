@@ -20,7 +20,7 @@ import linecache
 
 import numpy as np
 
-from .api import _forward_mode, grad
+from .api import _check_tangent, _forward_mode, grad
 
 _wrappers = itertools.count()
 
@@ -63,27 +63,6 @@ def _bind(fname, sig, args, kwargs):
         raise TypeError(f"{fname}(): {exc}") from None
     bound.apply_defaults()
     return bound.arguments
-
-
-def _check_tangent(fname, param, value, t):
-    """`t` must have the structure of `value`: a number for a number, an array
-    of the same shape for an array, the same containers for a pytree."""
-    if isinstance(value, (dict, list, tuple)):
-        same = type(t) is type(value) and len(t) == len(value) and (
-            not isinstance(value, dict) or t.keys() == value.keys())
-        if not same:
-            raise TypeError(f"{fname}(): the vector for {param!r} must have its structure "
-                            f"({type(value).__name__} of {len(value)}), not {type(t).__name__}")
-        keys = value.keys() if isinstance(value, dict) else range(len(value))
-        for k in keys:
-            _check_tangent(fname, f"{param}[{k!r}]", value[k], t[k])
-        return
-    shape, t_shape = np.shape(value), getattr(t, "shape", None)
-    if t_shape is None and not isinstance(t, (int, float)) or isinstance(t, bool) \
-            or tuple(t_shape or ()) != tuple(shape):
-        got = f"shape {tuple(t_shape)}" if t_shape is not None else type(t).__name__
-        raise TypeError(f"{fname}(): the vector for {param!r} must have the shape of {param!r}, "
-                        f"{tuple(shape)}, not {got}")
 
 
 def _input(fname, param, x):

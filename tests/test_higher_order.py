@@ -368,6 +368,26 @@ def test_bad_input_is_a_clear_type_error():
         s2sad.hvp(quadratic)()
     with pytest.raises(TypeError, match="dtype int64"):
         s2sad.jacobian(quadratic)(np.arange(4), A)
+
+
+def test_jvp_checks_its_tangents():
+    x, A = rand(4), rand(4, 4)
+    jf = s2sad.jvp(quadratic)
+    with pytest.raises(TypeError, match=r"jvp_quadratic\(\): the tangent for 'x' must have the "
+                                         r"shape of 'x', \(4,\), not shape \(4, 1\)"):
+        jf(x, A, np.ones((4, 1)))               # would have broadcast to a (4, 4) tangent
+    with pytest.raises(TypeError, match="not float"):
+        jf(x, A, 1.0)
+    with pytest.raises(TypeError, match=r"the tangent for 'A' must have the shape of 'A'"):
+        s2sad.jvp(quadratic, wrt=(0, 1))(x, A, (x, x))
+    with pytest.raises(TypeError, match="must have its structure"):
+        s2sad.jvp(lambda_free_tree)({"a": x}, [x])
+    value, tangent = jf(x, A, x)
+    np.testing.assert_allclose(tangent, fd_directional(quadratic, (x, A), 0, x), rtol=1e-6)
+
+
+def lambda_free_tree(p):
+    return np.sum(p["a"] ** 2)
     with pytest.raises(TypeError, match="dtype int64"):
         s2sad.hessian(quadratic)(np.arange(4), A)
     with pytest.raises(TypeError, match="one argument index or name"):
