@@ -519,9 +519,11 @@ class Analyzer:
                 self.define(base, kind, None, sf)
                 return
             if is_pop(stmt):
+                self.read(stmt, sf, stmt.value.args)
                 kind = self.kinds[(base, old)]
                 if isinstance(kind, Tree) and kind.type is list and kind.children:
-                    kind = Tree(list, kind.keys[:-1], kind.children[:-1])
+                    at = self.popped_position(stmt, base, len(kind.children))
+                    kind = Tree(list, kind.keys[:-1], kind.children[:at] + kind.children[at + 1:])
                 self.define(base, kind, None, sf)
                 return
             self.define(base, self.kinds[(base, old)], self.shape_class[(base, old)], sf)
@@ -534,6 +536,25 @@ class Analyzer:
             self.output_kind = self.value_kind(stmt.value)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
                 self.output = (stmt.value.id, self.current[stmt.value.id])
+
+    def popped_position(self, stmt, base, n):
+        """Which element `xs.pop()` / `xs.pop(k)` removes from a list of n
+        elements whose kinds are known one by one: k must be a constant."""
+        args = stmt.value.args
+        if not args:
+            return n - 1
+        k = args[0].value if isinstance(args[0], gast.Constant) else None
+        if type(k) is not int:
+            raise self.core.source.error(
+                stmt.s2sad_origin, f"`{base}.pop(...)` with an index known only at run time, on a "
+                f"list of {n} elements s2sad follows one by one",
+                f"use a constant index (`{base}.pop(0)`), or build the list in a loop "
+                f"(`{base}.append(...)`): a list of unknown length pops at any index")
+        if not -n <= k < n:
+            raise self.core.source.error(stmt.s2sad_origin,
+                                         f"`{base}.pop({k})` on a list of {n} elements",
+                                         "pop an index inside the list")
+        return k % n
 
     def branch(self, stmt, sf):
         """`if`: each branch from the same versions; where they end on different
@@ -614,6 +635,14 @@ class Analyzer:
                 and self.atom_kind(value.value).type is dict:
             raise self.core.source.error(stmt.s2sad_origin, "looping over a dict directly is not "
                                          "supported", "loop over `d.items()` or `d.keys()`")
+        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Slice) \
+                and isinstance(self.atom_kind(value.value), Tree) \
+                and self.atom_kind(value.value).differentiable \
+                and tree_span(self.atom_kind(value.value), value.slice) is None:
+            raise self.core.source.error(
+                stmt.s2sad_origin, "slicing a list or tuple with bounds known only at run time is "
+                "not differentiated", "slice with constant bounds (`xs[1:]`), or keep the arrays "
+                "in one array (`np.stack(xs)`) and slice that")
         if isinstance(target, gast.Name):
             kind = self.value_kind(value)
             ones = self.value_ones(value, kind)

@@ -392,12 +392,16 @@ class Forward:
             return self.update_item(stmt, old, new, kind)
         if isinstance(kind, Tree):                # a list of known length: by position
             value = stmt.value.args[0] if is_append(stmt) else None
+            popped = len(kind.children)           # past the end: nothing removed before it
+            if is_pop(stmt) and stmt.value.args:  # `xs.pop(k)`: those after k move down one
+                popped = stmt.value.args[0].value % (len(kind.children) + 1)
             for path, _ in leaves(kind):
                 if value is not None and path[0] == len(kind.children) - 1:
                     src = getattr(value, "s2sad_ref", None)
                     self.define(new + (path,), self.table.get(src + (path[1:],)) if src else None)
                 else:
-                    self.define(new + (path,), self.table.get(old + (path,)))
+                    at = path if path[0] < popped else (path[0] + 1,) + path[1:]
+                    self.define(new + (path,), self.table.get(old + (at,)))
             return
         if is_pop(stmt):                          # `xs.pop()`: the same on the tangents
             t_old = self.table.get(old + ((),))
@@ -405,7 +409,8 @@ class Forward:
                 self.table.pop(new + ((),), None)
                 return
             seq = self.owned(old + ((),), t_old)
-            pop = gast.Expr(value=call(gast.Attribute(value=name(seq), attr="pop", ctx=gast.Load())))
+            pop = gast.Expr(value=call(gast.Attribute(value=name(seq), attr="pop", ctx=gast.Load()),
+                                       *[copy_node(a) for a in stmt.value.args]))
             pop.s2sad_effect = True
             self.emit(pop)
             self.table[new + ((),)] = name(seq)

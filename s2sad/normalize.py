@@ -349,6 +349,8 @@ class _Normalizer:
         value = s.value
         if isinstance(value, (gast.Yield, gast.YieldFrom, gast.Await)):
             self.expression(value)        # raises
+        if isinstance(value, gast.Call) and self.is_local_pop(value):
+            value.s2sad_as_statement = True       # `xs.pop()` for its effect: no item is kept
         if isinstance(value, gast.Call):
             call = self.expression(value)
             self.check_mutation(call)
@@ -359,10 +361,10 @@ class _Normalizer:
                     and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
                 self.update_call(call, call.args[0].id)
                 return
-            if isinstance(func, gast.Attribute) and func.attr == "pop" and not call.args \
+            if isinstance(func, gast.Attribute) and func.attr == "pop" and len(call.args) <= 1 \
                     and not call.keywords and not getattr(func, "s2sad_global", False) \
                     and isinstance(func.value, gast.Name) and func.value.id in self.locals:
-                self.update_call(call, func.value.id)     # `xs.pop()` for its effect
+                self.update_call(call, func.value.id)     # `xs.pop()`, `xs.pop(i)` for its effect
                 return
             if isinstance(func, gast.Attribute) and func.attr == "append" and len(call.args) == 1 \
                     and not call.keywords and not getattr(func, "s2sad_global", False) \
@@ -634,22 +636,28 @@ class _Normalizer:
         stmt.s2sad_augmented = True
         self.emit(stmt)
 
+    def is_local_pop(self, call):
+        """`xs.pop()` or `xs.pop(i)` on a list of the function's own."""
+        func = call.func
+        return isinstance(func, gast.Attribute) and func.attr == "pop" and len(call.args) <= 1 \
+            and not call.keywords and isinstance(func.value, gast.Name) \
+            and func.value.id in self.locals and not getattr(func, "s2sad_global", False)
+
     def assign(self, targets, value):
         first = targets[0]
         if isinstance(first, gast.Subscript) and len(targets) == 1:
             self.in_place(first, self.atom(value))
             return
         if isinstance(first, gast.Name) and len(targets) == 1 and isinstance(value, gast.Call) \
-                and isinstance(value.func, gast.Attribute) and value.func.attr == "pop" \
-                and not value.args and not value.keywords and isinstance(value.func.value, gast.Name) \
-                and value.func.value.id in self.locals:
-            # `v = xs.pop()`: the last item, then the list without it
+                and self.is_local_pop(value):
+            # `v = xs.pop(i)`: the item (the last without `i`), then the list without it
             seq = value.func.value.id
+            index = self.atom(value.args[0]) if value.args else gast.Constant(value=-1, kind=None)
             self.emit(gast.Assign(targets=[_store(first.id)], value=gast.Subscript(
-                value=_name(seq), slice=gast.Constant(value=-1, kind=None), ctx=gast.Load()),
-                type_comment=None))
-            self.stmt_Expr(gast.Expr(value=gast.Call(func=gast.Attribute(
-                value=_name(seq), attr="pop", ctx=gast.Load()), args=[], keywords=[])))
+                value=_name(seq), slice=index, ctx=gast.Load()), type_comment=None))
+            pop = gast.Call(func=gast.Attribute(value=_name(seq), attr="pop", ctx=gast.Load()),
+                            args=[copy_node(index)] if value.args else [], keywords=[])
+            self.stmt_Expr(gast.Expr(value=pop))
             return
         if isinstance(first, gast.Name) and isinstance(value, (gast.IfExp, gast.BoolOp)):
             self.choice(value, first.id)          # `z = a if c else b`: z in each branch
@@ -978,6 +986,12 @@ class _Normalizer:
 
     def expr_Call(self, node):
         func = node.func
+        if self.is_local_pop(node) and not getattr(node, "s2sad_as_statement", False):
+            # `2.0 * xs.pop()`: the item into a name of its own, then the list without it
+            popped = self.namer.fresh(f"{func.value.id}_item")
+            self.locals.add(popped)
+            self.assign([_store(popped)], node)
+            return _name(popped)
         if isinstance(func, gast.Name) or (isinstance(func, gast.Attribute) and self.is_global_path(func)):
             if isinstance(func, gast.Attribute):
                 func.s2sad_global = True

@@ -16,6 +16,7 @@
 
 import gast
 
+from .analyze import updated_name
 from .reverse import Comment
 from .trees import child_blocks, copy_node
 
@@ -83,6 +84,8 @@ def names_written(node):
         return out
     if isinstance(node, gast.AugAssign):
         return {node.target.id} if isinstance(node.target, gast.Name) else _updated_base(node.target)
+    if isinstance(node, gast.Expr) and getattr(node, "s2sad_update", False):
+        return {updated_name(node)}          # `xs.pop(0)`, `xs.append(v)`, `np.add.at(x, ...)`
     if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
         # a rule's `np.add.at(dx, ...)` mutates its first argument
         args = node.value.args
@@ -231,8 +234,7 @@ def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()
     if not late:
         return
     sites = _definition_sites(forward)
-    updated = {_updated_base(n.targets[0]).pop() if isinstance(n, gast.Assign) else n.value.args[0].id
-               for n in walk_items(forward) if getattr(n, "s2sad_update", False)}
+    updated = {updated_name(n) for n in walk_items(forward) if getattr(n, "s2sad_update", False)}
     storage = {}
     for name in sorted({r[0] for r in late}):
         versions = [v for (n, v), site in sites.items() if n == name and v > 0]

@@ -902,12 +902,15 @@ class Reverse:
                                      "pass it positionally")
         site = CallSite(operands, kw_operands, g_expr, result, result_kind,
                         self.kind, self.ctx.spell, self.ctx.namer.fresh)
-        inlined = inline(rule, site)
+        popped = self.pop_of_literal(key, args, keywords, g_expr)
+        inlined = inline(rule, site) if popped is None else None
         scalar = g_scalar and all(isinstance(o.kind, Scalar) for o in operands) \
             and isinstance(result_kind, Scalar)
         for ref in outs:
             self.table.pop(ref, None)
-        if inlined is not None:
+        if popped is not None:
+            outputs = popped
+        elif inlined is not None:
             for s in inlined.stmts:
                 self.emit(s)
             outputs = inlined.outputs
@@ -930,6 +933,20 @@ class Reverse:
             else:
                 contributions += [(ref, outputs[i], scalar) for ref in refs]
         self.contribute(contributions)
+
+    def pop_of_literal(self, key, args, keywords, g_expr):
+        """`xs.pop()` / `xs.pop(k)` on a list of known length: the old list's
+        adjoint is the new one's with no adjoint at the removed place, made
+        here (at run time, `pop_adjoint` would hand on the unread elements'
+        None as values)."""
+        if key is not rules.method_key("pop") or keywords or not isinstance(g_expr, gast.List) \
+                or len(args) > 2 or len(args) == 2 and not (
+                    isinstance(args[1], gast.Constant) and type(args[1].value) is int):
+            return None
+        index = args[1].value if len(args) == 2 else -1
+        elts = list(g_expr.elts)
+        at = index % (len(elts) + 1)             # where it was in the longer, old list
+        return [gast.List(elts=elts[:at] + [const(None)] + elts[at:], ctx=gast.Load()), None]
 
     def parts(self, atom, cotangent, refs):
         """Contributions to the leaves of a tuple or list operand from its

@@ -1096,6 +1096,54 @@ def plain_helper_in_loop(x, w, n):
 
 # ---- the table -----------------------------------------------------------------------------
 
+def pop_statement_unread_rest(x):
+    xs = [x * 2.0, x * 3.0, x * 4.0]
+    xs.pop()
+    return np.sum(xs[0])                 # xs[1] stays and is never read
+
+
+def pop_front_statement(x):
+    xs = [x * 2.0, np.sin(x), x * 4.0]
+    xs.pop(0)
+    return np.sum(xs[0] * xs[1])
+
+
+def pop_middle_assigned(x):
+    xs = [x * 2.0, np.sin(x), x * 4.0]
+    v = xs.pop(1)
+    return np.sum(v * xs[1] + xs[0])
+
+
+def pop_negative_index(x):
+    xs = [x * 2.0, np.sin(x), x * 4.0]
+    v = xs.pop(-2)
+    return np.sum(v * xs[1] + xs[0] ** 2)
+
+
+def pop_in_expressions(x):
+    xs = [x, 2.0 * x, np.sin(x)]
+    return np.sum(xs.pop() * xs.pop(0) + 2.0 * xs.pop())
+
+
+def pop_front_of_grown_list(x, i):
+    xs = []
+    for k in range(4):
+        xs.append(np.cos(x * (k + 1.0)))
+    v = xs.pop(i)
+    return np.sum(v * xs[i] + xs[0])
+
+
+def queue_pop_front(x):
+    xs = []
+    for k in range(4):
+        xs.append(x * (k + 1.0))
+    total = 0.0
+    while xs:
+        v = xs.pop(0)
+        total = total + np.sum(v * v) * (len(xs) + 1)
+    return total
+
+
 CASES = [
     ("nested_break_continue_inplace", nested_break_continue_inplace, (rand(5, seed=1),), 0),
     ("while_on_inplace_array", while_on_inplace_array, (rand(3, seed=2) * 0.3 + 0.3,), 0),
@@ -1207,6 +1255,14 @@ CASES = [
     ("negative_index_list_literal", negative_index_list_literal, (rand(3, seed=44),), 0),
     ("list_concatenation", list_concatenation, (rand(3, seed=48),), 0),
     ("plain_helper_in_loop", plain_helper_in_loop, (rand(3, seed=49), rand(3, seed=50), 3), (0, 1)),
+    ("pop_statement_unread_rest", pop_statement_unread_rest, (rand(3, seed=51),), 0),
+    ("pop_front_statement", pop_front_statement, (rand(3, seed=52),), 0),
+    ("pop_middle_assigned", pop_middle_assigned, (rand(3, seed=53),), 0),
+    ("pop_negative_index", pop_negative_index, (rand(3, seed=54),), 0),
+    ("pop_in_expressions", pop_in_expressions, (rand(3, seed=55),), 0),
+    ("pop_front_of_grown_list", pop_front_of_grown_list, (rand(3, seed=56), 0), 0),
+    ("pop_middle_of_grown_list", pop_front_of_grown_list, (rand(3, seed=57), 2), 0),
+    ("queue_pop_front", queue_pop_front, (rand(3, seed=58),), 0),
 ]
 
 XFAIL = {
@@ -1396,3 +1452,31 @@ def test_has_aux_list_built_in_loop():
     assert value == pytest.approx(aux_in_loop(x)[0])
     np.testing.assert_allclose(hist, aux_in_loop(x)[1])
     np.testing.assert_allclose(g, numerical_grad(lambda v: aux_in_loop(v)[0], (x,), 0), rtol=1e-6)
+
+
+def _pop_runtime_index_of_literal(x, i):
+    xs = [x, 2.0 * x, 3.0 * x]
+    v = xs.pop(i)
+    return np.sum(v * xs[0])
+
+
+def _pop_out_of_range(x):
+    xs = [x, 2.0 * x]
+    xs.pop(2)
+    return np.sum(xs[0])
+
+
+def _slice_at_runtime_bounds(x, i):
+    xs = [x, 2.0 * x, 3.0 * x]
+    rest = xs[i:]
+    return np.sum(rest[0])
+
+
+@pytest.mark.parametrize("f, args, words", [
+    (_pop_runtime_index_of_literal, (1,), "index known only at run time"),
+    (_pop_out_of_range, (), r"`xs.pop\(2\)` on a list of 2 elements"),
+    (_slice_at_runtime_bounds, (1,), "bounds known only at run time"),
+])
+def test_list_operations_whose_structure_is_known_only_at_run_time_are_refused(f, args, words):
+    with pytest.raises(s2sad.TransformError, match=words):
+        s2sad.grad(f)(rand(3, seed=59), *args)

@@ -41,7 +41,7 @@ def pop_adjoint(g, index=-1):
 @adjoint(method_key("pop"))
 def _(g, result, xs, index=-1):
     # `y = xs.pop()` updates xs: its old adjoint is the new one, one longer
-    return pop_adjoint(g, index)
+    return pop_adjoint(g, index), None
 
 
 def add_at_item_tangent(dparts, parts, index, dg):
