@@ -514,6 +514,14 @@ class Analyzer:
                 raise core.source.error(
                     stmt.s2sad_origin, "assigning to a dict item is not differentiated yet",
                     f"build a new dict instead, e.g. `{base} = {{\"w\": v, \"b\": {base}[\"b\"]}}`")
+            if target is not None and isinstance(kind, Tree) and kind.type is list \
+                    and not isinstance(target.slice, gast.Constant) \
+                    and any(isinstance(c, Tree) for c in kind.children):
+                raise core.source.error(
+                    stmt.s2sad_origin, "replacing an element of a list of lists or dicts at an "
+                    "index known only at run time is not differentiated",
+                    f"use a constant index (`{base}[0] = ...`), or keep the inner lists in "
+                    f"separate names")
             if is_append(stmt):
                 kind = appended_kind(self.kinds[(base, old)], self.atom_kind(stmt.value.args[0]))
                 self.define(base, kind, None, sf)
@@ -525,6 +533,14 @@ class Analyzer:
                     at = self.popped_position(stmt, base, len(kind.children))
                     kind = Tree(list, kind.keys[:-1], kind.children[:at] + kind.children[at + 1:])
                 self.define(base, kind, None, sf)
+                return
+            if target is not None and isinstance(kind, Tree) and kind.type is list \
+                    and isinstance(target.slice, gast.Constant) \
+                    and kind.key_at(target.slice.value) in kind.keys:
+                at = kind.key_at(target.slice.value)  # `xs[k] = v`: v's kind at position k
+                children = tuple(self.atom_kind(stmt.value) if i == at else c
+                                 for i, c in enumerate(kind.children))
+                self.define(base, Tree(list, kind.keys, children), None, sf)
                 return
             self.define(base, self.kinds[(base, old)], self.shape_class[(base, old)], sf)
             return

@@ -464,23 +464,22 @@ class Forward:
         at k (through a list of the elements' tangents where k is known only
         at run time)."""
         target, value = stmt.targets[0], stmt.value
-        t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+        source = getattr(value, "s2sad_ref", None)
+        t_value = self.table.get(source + ((),)) if source else None
         paths = [path for path, _ in leaves(kind)]
-        if isinstance(target.slice, gast.Constant):
+        if isinstance(target.slice, gast.Constant):  # v's leaves at k (v may be a list itself)
             key = kind.key_at(target.slice.value)
             for path in paths:
-                self.define(new + (path,), t_value if path == (key,)
-                            else self.table.get(old + (path,)))
+                if path[0] != key:
+                    self.define(new + (path,), self.table.get(old + (path,)))
+                else:
+                    self.define(new + (path,), self.table.get(source + (path[1:],)) if source else None)
             return
         parts = [self.table.get(old + (path,)) for path in paths]
         if t_value is None and all(p is None for p in parts):
             for path in paths:
                 self.table.pop(new + (path,), None)
             return
-        if any(len(path) != 1 for path in paths):
-            raise self.src.error(stmt.s2sad_origin, "updating an item of a list of lists or dicts "
-                                 "at a position known only at run time has no forward mode yet",
-                                 "index with a constant, or use reverse mode (s2sad.grad)")
         holder = self.ctx.namer.fresh("d" + old[0])
         self.emit(assign(name(holder, store=True), gast.List(
             elts=[copy_node(p) if p is not None else self.zeros(old + (path,))

@@ -642,6 +642,9 @@ class Reverse:
             return
         if is_append(stmt):
             return self.append(stmt, sf, outs, adjoints)
+        if isinstance(stmt, gast.Assign) and isinstance(self.facts.kind(*outs[0][:2]), Tree) \
+                and isinstance(stmt.targets[0].slice, gast.Constant):
+            return self.replace_element(stmt, sf, outs, adjoints)
         if isinstance(stmt, gast.Assign) and self.overwrite_in_place(stmt, sf, outs, adjoints):
             return
         if isinstance(stmt, gast.Assign) and getattr(self.facts.kind(*outs[0][:2]), "ndim", None) == 0 \
@@ -653,6 +656,29 @@ class Reverse:
             return self.contribute([(r, adj.expr, adj.scalar) for r in self.leaf_refs(stmt.value)
                                     if r in sf.active_inputs])
         self.primitive(stmt, sf, outs, adjoints)
+
+    def replace_element(self, stmt, sf, outs, adjoints):
+        """`xs[k] = v` on a list of known length: the leaves at position k are
+        v's now (their adjoints go to v), the others the old list's."""
+        target, value = stmt.targets[0], stmt.value
+        base = target.value.id
+        at = self.facts.kind(*outs[0][:2]).key_at(target.slice.value)
+        old = (base, sf.reads[base])
+        source = getattr(value, "s2sad_ref", None)
+        contributions = []
+        for ref in outs:
+            adj = adjoints[ref[2]]
+            if adj is None:
+                continue
+            if ref[2][0] != at:
+                src = old + (ref[2],)
+            elif source is not None:
+                src = source + (ref[2][1:],)
+            else:
+                continue                          # a constant: no gradient
+            if src in sf.active_inputs:
+                contributions.append((src, adj.expr, adj.scalar))
+        return self.finish(outs, contributions)
 
     def overwrite_in_place(self, stmt, sf, outs, adjoints):
         """`x[i] = v` where x's adjoint is ours alone and `i` picks each item

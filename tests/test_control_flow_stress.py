@@ -1144,6 +1144,24 @@ def queue_pop_front(x):
     return total
 
 
+def replace_row_of_list_of_lists(x):
+    rows = [[x, x * 2.0], [x * 3.0, x * 4.0]]
+    rows[1] = [x * 5.0, np.sin(x)]
+    return np.sum(rows[1][1] * rows[0][0] + rows[1][0])
+
+
+def replace_last_row(x):
+    rows = [[x, x * 2.0], [x * 3.0, x * 4.0]]
+    rows[-1] = [np.cos(x), x]
+    return np.sum(rows[1][0] * rows[0][1])
+
+
+def replace_dict_in_list(x):
+    layers = [{"w": x}, {"w": x * 2.0}]
+    layers[0] = {"w": np.sin(x)}
+    return np.sum(layers[0]["w"] * layers[1]["w"])
+
+
 CASES = [
     ("nested_break_continue_inplace", nested_break_continue_inplace, (rand(5, seed=1),), 0),
     ("while_on_inplace_array", while_on_inplace_array, (rand(3, seed=2) * 0.3 + 0.3,), 0),
@@ -1263,6 +1281,9 @@ CASES = [
     ("pop_front_of_grown_list", pop_front_of_grown_list, (rand(3, seed=56), 0), 0),
     ("pop_middle_of_grown_list", pop_front_of_grown_list, (rand(3, seed=57), 2), 0),
     ("queue_pop_front", queue_pop_front, (rand(3, seed=58),), 0),
+    ("replace_row_of_list_of_lists", replace_row_of_list_of_lists, (rand(3, seed=60),), 0),
+    ("replace_last_row", replace_last_row, (rand(3, seed=61),), 0),
+    ("replace_dict_in_list", replace_dict_in_list, (rand(3, seed=62),), 0),
 ]
 
 XFAIL = {
@@ -1472,7 +1493,14 @@ def _slice_at_runtime_bounds(x, i):
     return np.sum(rest[0])
 
 
+def _replace_row_at_runtime_index(x, i):
+    rows = [[x, 2.0 * x], [3.0 * x, x]]
+    rows[i] = [np.sin(x), x]
+    return np.sum(rows[1][0] * rows[0][1])
+
+
 @pytest.mark.parametrize("f, args, words", [
+    (_replace_row_at_runtime_index, (1,), "replacing an element of a list of lists"),
     (_pop_runtime_index_of_literal, (1,), "index known only at run time"),
     (_pop_out_of_range, (), r"`xs.pop\(2\)` on a list of 2 elements"),
     (_slice_at_runtime_bounds, (1,), "bounds known only at run time"),
