@@ -444,6 +444,33 @@ class _Normalizer:
         self.origin = origin
         self.emit(gast.If(test=test, body=body, orelse=orelse))
 
+    def call_of(self, node):
+        """The object a call `f(...)` by a plain name calls, else MISSING."""
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+            return self.src.namespace.resolve(node.func, self.locals)
+        return MISSING
+
+    def unreversed(self, node):
+        """`reversed(range(a, b))` as `range(b - 1, a - 1, -1)` (a counter like
+        any other), `reversed(xs)` as `xs[::-1]` (a list or an array, which
+        has a length); anything else as it is."""
+        if self.call_of(node) is not reversed or len(node.args) != 1 or node.keywords:
+            return node
+        inner = node.args[0]
+        if _is_call_of(self, inner, range) and 1 <= len(inner.args) <= 2:
+            start = inner.args[0] if len(inner.args) == 2 else gast.Constant(value=0, kind=None)
+            minus = lambda e: gast.BinOp(left=e, op=gast.Sub(), right=gast.Constant(value=1, kind=None))
+            return gast.Call(func=inner.func, args=[minus(inner.args[-1]), minus(start), gast.UnaryOp(
+                op=gast.USub(), operand=gast.Constant(value=1, kind=None))], keywords=[])
+        return gast.Subscript(value=inner, slice=gast.Slice(
+            lower=None, upper=None, step=gast.Constant(value=-1, kind=None)), ctx=gast.Load())
+
+    def enumerate_start(self, call):
+        """`enumerate(xs, start)` / `enumerate(xs, start=k)`: k as an atom, or None."""
+        if len(call.args) == 2:
+            return self.atom(call.args[1])
+        return next((self.atom(k.value) for k in call.keywords if k.arg == "start"), None)
+
     def nested(self, stmts):
         self.depth += 1
         try:
@@ -456,22 +483,15 @@ class _Normalizer:
         origin = self.origin
         target, iterable = s.target, s.iter
         prelude = []                      # per trip: bind the user's targets
-        func = self.src.namespace.resolve(iterable.func, self.locals) \
-            if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Name) else MISSING
-        inner = iterable.args[0] if func is reversed and len(iterable.args) == 1 else None
-        if _is_call_of(self, inner, range) and 1 <= len(inner.args) <= 2:
-            # `reversed(range(a, b))` is `range(b - 1, a - 1, -1)`: a counter like any other
-            start = inner.args[0] if len(inner.args) == 2 else gast.Constant(value=0, kind=None)
-            stop = inner.args[-1]
-            minus = lambda e: gast.BinOp(left=e, op=gast.Sub(), right=gast.Constant(value=1, kind=None))
-            iterable = gast.Call(func=inner.func, args=[minus(stop), minus(start), gast.UnaryOp(
-                op=gast.USub(), operand=gast.Constant(value=1, kind=None))], keywords=[])
-            func = range
-        elif func is reversed and len(iterable.args) == 1 and not iterable.keywords:
-            # `reversed(xs)` is `xs[::-1]` (a list or an array), which has a length
-            iterable = gast.Subscript(value=iterable.args[0], slice=gast.Slice(
-                lower=None, upper=None, step=gast.Constant(value=-1, kind=None)), ctx=gast.Load())
-            func = MISSING
+        iterable = self.unreversed(iterable)
+        if isinstance(iterable, gast.Call) and self.call_of(iterable) in (enumerate, zip):
+            iterable = gast.Call(func=iterable.func, keywords=iterable.keywords,
+                                 args=[self.unreversed(a) for a in iterable.args])
+            if iterable.args and _is_call_of(self, iterable.args[0], zip):
+                inner = iterable.args[0]            # `enumerate(zip(reversed(xs), ys))`
+                iterable.args[0] = gast.Call(func=inner.func, keywords=inner.keywords,
+                                             args=[self.unreversed(a) for a in inner.args])
+        func = self.call_of(iterable)
         rebound = _names_bound([s.target] + s.body)
 
         def fixed(atom):
@@ -485,20 +505,21 @@ class _Normalizer:
             counter = target.id
             bounds = [fixed(self.atom(a)) for a in iterable.args]
         elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
-                and len(iterable.args) == 1 and not iterable.keywords and _is_call_of(
+                and 1 <= len(iterable.args) <= 2 and _is_call_of(
                     self, iterable.args[0], zip) and isinstance(target.elts[1], gast.Tuple) \
                 and len(target.elts[1].elts) == len(iterable.args[0].args):
-            # `for i, (a, b) in enumerate(zip(xs, ys))`: zip's loop, its counter is i
+            # `for i, (a, b) in enumerate(zip(xs, ys), start)`: zip's loop, i its counter
             seqs = [fixed(self.atom(a)) for a in iterable.args[0].args]
+            start = self.enumerate_start(iterable)
             counter, bounds = self.zip_loop(seqs)
-            prelude.append((target.elts[0], _name(counter)))
+            prelude.append((target.elts[0], gast.BinOp(left=_name(counter), op=gast.Add(), right=start)
+                            if start is not None else _name(counter)))
             for t, q in zip(target.elts[1].elts, seqs):
                 prelude.append((t, gast.Subscript(value=q, slice=_name(counter), ctx=gast.Load())))
         elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
                 and 1 <= len(iterable.args) <= 2:
             seq = fixed(self.atom(iterable.args[0]))
-            start = self.atom(iterable.args[1]) if len(iterable.args) == 2 else \
-                next((self.atom(k.value) for k in iterable.keywords if k.arg == "start"), None)
+            start = self.enumerate_start(iterable)
             counter, bounds = self.index_loop(seq)
             index = gast.BinOp(left=_name(counter), op=gast.Add(), right=start) \
                 if start is not None else _name(counter)

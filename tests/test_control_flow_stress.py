@@ -1162,6 +1162,28 @@ def replace_dict_in_list(x):
     return np.sum(layers[0]["w"] * layers[1]["w"])
 
 
+def enumerate_reversed_list(x):
+    xs = [x, np.sin(x), x * 3.0]
+    total = 0.0
+    for i, v in enumerate(reversed(xs)):
+        total = total + np.sum(v) * (i + 1.0)
+    return total
+
+
+def enumerate_zip_reversed_with_start(x):
+    total = 0.0
+    for i, (a, b) in enumerate(zip(x, reversed(x)), 1):
+        total = total + a * b * i
+    return total
+
+
+def enumerate_reversed_range_start_keyword(x):
+    h = x
+    for i, w in enumerate(reversed(range(1, 4)), start=2):
+        h = np.tanh(h * w + i)
+    return np.sum(h)
+
+
 CASES = [
     ("nested_break_continue_inplace", nested_break_continue_inplace, (rand(5, seed=1),), 0),
     ("while_on_inplace_array", while_on_inplace_array, (rand(3, seed=2) * 0.3 + 0.3,), 0),
@@ -1284,6 +1306,10 @@ CASES = [
     ("replace_row_of_list_of_lists", replace_row_of_list_of_lists, (rand(3, seed=60),), 0),
     ("replace_last_row", replace_last_row, (rand(3, seed=61),), 0),
     ("replace_dict_in_list", replace_dict_in_list, (rand(3, seed=62),), 0),
+    ("enumerate_reversed_list", enumerate_reversed_list, (rand(3, seed=63),), 0),
+    ("enumerate_zip_reversed_with_start", enumerate_zip_reversed_with_start, (rand(4, seed=64),), 0),
+    ("enumerate_reversed_range_start_keyword", enumerate_reversed_range_start_keyword,
+     (rand(3, seed=65),), 0),
 ]
 
 XFAIL = {
