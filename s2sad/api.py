@@ -237,7 +237,6 @@ class _Gradient:
         self.latest = entry[1]
         return entry[1]
 
-
     def inner_tangents(self, args):
         tangent = args[-1]
         return tuple(tangent) if self.inner.tuple_wrt else (tangent,)

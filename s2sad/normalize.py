@@ -361,9 +361,7 @@ class _Normalizer:
                     and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
                 self.update_call(call, call.args[0].id)
                 return
-            if isinstance(func, gast.Attribute) and func.attr == "pop" and len(call.args) <= 1 \
-                    and not call.keywords and not getattr(func, "s2sad_global", False) \
-                    and isinstance(func.value, gast.Name) and func.value.id in self.locals:
+            if self.is_local_pop(call):
                 self.update_call(call, func.value.id)     # `xs.pop()`, `xs.pop(i)` for its effect
                 return
             if isinstance(func, gast.Attribute) and func.attr == "append" and len(call.args) == 1 \
