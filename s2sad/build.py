@@ -23,7 +23,7 @@ from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
 from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
-                       fold_temporaries, free_names, names_written)
+                       fold_temporaries, free_names, names_written, settle_names)
 from .parse import MISSING, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record
@@ -140,9 +140,11 @@ class _ForwardBuilds:
         items = eliminate_dead_code(prologue + fwd.items, live)
         items = drop_redundant_comments(fold_temporaries(items, live, core.temporaries))
         src = core.source
+        body = settle_names(items + [ret], ctx.namer, list(tangent_params) + list(core.params),
+                            src.func.__globals__)
         spec = FunctionSpec(
             name=fn_name, params=", ".join(tangent_params + [_params_text(core)]) if tangent_params
-            else _params_text(core), body=items + [ret], globals=src.func.__globals__,
+            else _params_text(core), body=body, globals=src.func.__globals__,
             cells=ctx.cells, user_cells=src.namespace.cells, defaults=src.func.__defaults__,
             kwdefaults=src.func.__kwdefaults__, origin=src.name)
         return compile_function(spec)
@@ -265,12 +267,15 @@ class Builder(_ForwardBuilds):
         src = core.source
         fwd_spec = FunctionSpec(
             name=names[0], params=_params_text(core),
-            body=forward + [forward_return], globals=src.func.__globals__, cells=ctx.cells,
+            body=settle_names(forward + [forward_return], ctx.namer, core.params,
+                              src.func.__globals__),
+            globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, defaults=src.func.__defaults__,
             kwdefaults=src.func.__kwdefaults__, origin=src.name)
         bwd_spec = FunctionSpec(
             name=names[1], params=", ".join(seeds + [saved_name]),
-            body=bwd_body, globals=src.func.__globals__, cells=ctx.cells,
+            body=settle_names(bwd_body, ctx.namer, seeds + [saved_name], src.func.__globals__),
+            globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, origin=src.name)
         fwd, fwd_text = compile_function(fwd_spec)
         bwd, bwd_text = compile_function(bwd_spec)
@@ -331,6 +336,7 @@ class Builder(_ForwardBuilds):
         forward = eliminate_dead_code(forward, live)
         forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))
         body = forward + ([Comment("---- reverse sweep ----")] if reverse else []) + reverse + [ret]
+        body = settle_names(body, ctx.namer, core.params, src.func.__globals__)
         spec = FunctionSpec(
             name=name_ or ctx.namer.fresh(f"d{core.node.name}"), params=_params_text(core), body=body,
             globals=src.func.__globals__, cells=ctx.cells, user_cells=src.namespace.cells,

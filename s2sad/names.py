@@ -21,8 +21,9 @@ MAX_LENGTH = 20
 class Namer:
     """Hands out names no other part of the function uses."""
 
-    def __init__(self, taken=()):
+    def __init__(self, taken=(), bases=None):
         self.taken = set(taken)
+        self.bases = dict(bases or {})    # a suffixed name -> the name it would have liked
 
     def reserve(self, name):
         self.taken.add(name)
@@ -38,6 +39,7 @@ class Namer:
             i += 1
         name = f"{base}{sep}{i}"
         self.taken.add(name)
+        self.bases[name] = base
         return name
 
 
@@ -55,7 +57,7 @@ def _identifier(text):
 def atom_word(node):
     """A short word for an operand: its name, or a small constant's digits."""
     if isinstance(node, gast.Name):
-        return node.id
+        return getattr(node, "s2sad_word", node.id)   # a temporary: the word it was named by
     if isinstance(node, gast.Attribute):
         return node.attr
     if isinstance(node, gast.Constant) and isinstance(node.value, (int, float)) \

@@ -819,10 +819,13 @@ class _Normalizer:
     # ---- expressions ------------------------------------------------------
 
     def bind_temp(self, value, hint=None):
-        name = self.namer.fresh(hint or hint_for(value))
+        word = hint or hint_for(value)
+        name = self.namer.fresh(word)
         self.locals.add(name)
         self.emit(gast.Assign(targets=[_store(name)], value=value, type_comment=None))
-        return _name(name)
+        atom = _name(name)
+        atom.s2sad_word = word       # `x.shape[0]` of a second `x_shape1`: `x_shape_0`
+        return atom
 
     def atom(self, node, hint=None):
         value = self.expression(node)

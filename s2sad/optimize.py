@@ -14,6 +14,8 @@
 """
 
 
+import builtins
+
 import gast
 
 from .analyze import updated_name
@@ -207,6 +209,34 @@ def free_names(items, bound=frozenset()):
             free |= names_read(item) - bound
         bound |= names_written(item) if not isinstance(item, _CONTROL) else set()
     return free
+
+
+def settle_names(items, namer, params=(), avoid=()):
+    """A name made with a suffix (`x_shape_1`, `dx1`) because its plain form
+    was taken when it was made takes the plain form where nothing in the
+    final function uses that any more (the temporary that held it was folded
+    away): the generated code reads `x_shape_0`, not `x_shape1_0`.  Builtins
+    and the names in `avoid` (the module's globals) are never taken."""
+    used = set(params) | set(avoid) | _BUILTINS
+    order = []
+    for node in walk_items(items):
+        if isinstance(node, gast.Name):
+            if node.id not in used:
+                order.append(node.id)
+            used.add(node.id)
+    renames = {}
+    for name in order:
+        base = namer.bases.get(name)
+        if base is not None and base not in used:
+            renames[name] = base
+            used.add(base)
+    for node in walk_items(items):
+        if isinstance(node, gast.Name) and node.id in renames:
+            node.id = renames[node.id]
+    return items
+
+
+_BUILTINS = set(dir(builtins))
 
 
 def walk_items(items):

@@ -91,7 +91,7 @@ class Context:
         from .names import Namer
         self.core = core
         self.builder = builder
-        self.namer = Namer(core.namer.taken)
+        self.namer = Namer(core.namer.taken, core.namer.bases)
         self.cells = {}             # name -> object the generated code needs
         self._spelled = {}
         self._used = None

@@ -389,6 +389,49 @@ def test_a_constant_adjoint_that_is_returned_stays():
     assert grads[1] == 0.0 and type(grads[1]) is float
 
 
+def rnn_shapes(W, x):
+    h = np.zeros((x.shape[1], W.shape[0]))
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] + h @ W)
+    return np.sum(h) / x.shape[1]
+
+
+def test_names_lose_suffixes_their_folded_namesakes_left():
+    # `x.shape` is read three times: its temporaries were x_shape, x_shape1, x_shape2
+    rng = np.random.default_rng(10)
+    args = (rng.normal(size=(3, 3)), rng.normal(size=(4, 2, 3)))
+    check_gradient(rnn_shapes, args, 0, strict=False)       # (np.zeros: a host array)
+    code = statement_lines(s2sad.source(s2sad.grad(rnn_shapes), *args))
+    assert "x_shape_0 = x.shape[0]" in code and "x_shape_1 = x.shape[1]" in code, code
+    assert not any(re.search(r"x_shape\d|_1_1", line) for line in code), code
+
+
+def uses_len_name(x):
+    len_x = len(x)
+    s = 0.0
+    for i in range(len_x):
+        s = s + x[i] * len_x
+    return s
+
+
+def test_settled_names_never_shadow_builtins_or_globals():
+    from s2sad.names import Namer
+    from s2sad.optimize import settle_names
+    import gast
+    namer = Namer({"len", "np", "total"})
+    names = [namer.fresh(hint) for hint in ("len", "np", "total")]
+    assert names == ["len1", "np1", "total1"]
+    tree = gast.parse("len1 = 1\nnp1 = 2\ntotal1 = len1 + np1").body
+    settle_names(tree, namer, avoid={"np": np})
+    ids = {n.id for s in tree for n in gast.walk(s) if isinstance(n, gast.Name)}
+    assert ids == {"len1", "np1", "total"}, ids
+    check_gradient(uses_len_name, (rng_vector(),), 0)
+
+
+def rng_vector():
+    return np.random.default_rng(11).normal(size=4)
+
+
 def test_a_generalised_ufunc_is_not_elementwise():
     # np.matmul is a ufunc with a signature: its result's shape is not its operands'
     rng = np.random.default_rng(4)
