@@ -21,11 +21,10 @@ simple), or is derived from what is known of the function:
 import inspect
 
 import gast
-import numpy as np
 
 from . import rules, runtime
 from .analyze import concatenated_kind, tree_span, is_append, is_pop, updated_name
-from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, leaves
+from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
 from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
