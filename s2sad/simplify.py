@@ -99,7 +99,8 @@ def _sizes_from_values_at_hand(stmt, facts, params):
         if ref is None or len(ref) != 2 or ref in at_hand:
             continue
         other = next((v for v in at_hand if facts.same_shape(ref, v) and (
-            not typed or facts.kind(*v) == facts.kind(*ref))), None)
+            not typed or facts.kind(*v) == facts.kind(*ref) and isinstance(facts.kind(*v), Array))),
+            None)                         # (`np.ones_like` of a Python number is a host value)
         if other is not None:
             name = gast.Name(id=other[0], ctx=gast.Load(), annotation=None, type_comment=None)
             name.s2sad_ref = other

@@ -115,6 +115,34 @@ def l_arctanh(x, c):
     return np.sum(np.arctanh(x) * c)
 
 
+def l_fabs(x, c):
+    return np.sum(np.fabs(x) * c)
+
+
+def l_cbrt(x, c):
+    return np.sum(np.cbrt(x) * c)
+
+
+def l_exp2(x, c):
+    return np.sum(np.exp2(x) * c)
+
+
+def l_deg2rad(x, c):
+    return np.sum(np.sin(np.deg2rad(x)) * c)
+
+
+def l_radians(x, c):
+    return np.sum(np.radians(x) * c)
+
+
+def l_rad2deg(x, c):
+    return np.sum(np.rad2deg(x) * c)
+
+
+def l_degrees(x, c):
+    return np.sum(np.degrees(x) * c)
+
+
 AWAY_FROM_0 = ("abs", 0.2, 2.0)
 
 # name -> (loss, numpy op, input domain)
@@ -136,6 +164,13 @@ UNARY = {
     "cosh": (l_cosh, np.cosh, (-2.0, 2.0)),
     "arcsinh": (l_arcsinh, np.arcsinh, (-3.0, 3.0)),
     "arctanh": (l_arctanh, np.arctanh, (-0.9, 0.9)),
+    "fabs": (l_fabs, np.fabs, AWAY_FROM_0),
+    "cbrt": (l_cbrt, np.cbrt, AWAY_FROM_0),
+    "exp2": (l_exp2, np.exp2, (-2.0, 2.0)),
+    "deg2rad": (l_deg2rad, lambda x: np.sin(np.deg2rad(x)), (-90.0, 90.0)),
+    "radians": (l_radians, np.radians, None),
+    "rad2deg": (l_rad2deg, np.rad2deg, None),
+    "degrees": (l_degrees, np.degrees, None),
 }
 
 UNARY_SHAPES = [(), (5,), (3, 4), (2, 3, 4), FLOAT]
@@ -266,6 +301,26 @@ def l_power(x, y, c):
 
 
 # name -> (loss, numpy op, domain of both operands)
+def l_logaddexp2(x, y, c):
+    return np.sum(np.logaddexp2(x, y) * c)
+
+
+def l_mod(x, y, c):
+    return np.sum(np.mod(x, y) * c)
+
+
+def l_fmod(x, y, c):
+    return np.sum(np.fmod(x, y) * c)
+
+
+def l_copysign(x, y, c):
+    return np.sum(np.copysign(x, y) * c)
+
+
+def l_float_power(x, y, c):
+    return np.sum(np.float_power(x, y) * c)
+
+
 BINARY = {
     "arctan2": (l_arctan2, np.arctan2, AWAY_FROM_0),
     "hypot": (l_hypot, np.hypot, AWAY_FROM_0),
@@ -275,6 +330,16 @@ BINARY = {
     "fmax": (l_fmax, np.fmax, None),
     "fmin": (l_fmin, np.fmin, None),
     "power": (l_power, np.power, (0.5, 2.0)),
+    "logaddexp2": (l_logaddexp2, np.logaddexp2, (-3.0, 3.0)),
+}
+
+# divisions by y away from the jumps of floor/trunc: x in (0.1, 0.9), y in (1, 2)
+# (|x| < |y|: the quotient's floor is 0 or -1 with margin), or as signed as drawn
+JUMPY = {
+    "mod": (l_mod, np.mod),
+    "fmod": (l_fmod, np.fmod),
+    "copysign": (l_copysign, np.copysign),
+    "float_power": (l_float_power, np.float_power),
 }
 
 BINARY_SHAPES = [
@@ -296,6 +361,31 @@ BINARY_SHAPES = [
 BINARY_CASES = [
     pytest.param(name, shapes, dtype, id=f"{name}-{shapes_id(shapes)}-{dt_id}")
     for name in BINARY for shapes in BINARY_SHAPES for dtype, dt_id in zip(DTYPES, DT_IDS)]
+
+
+@pytest.mark.parametrize("name", list(JUMPY))
+@pytest.mark.parametrize("shapes", [((5,), (5,)), ((3, 4), (4,)), ((3, 1), (1, 4)), (FLOAT, (3,))],
+                         ids=shapes_id)
+def test_binary_piecewise(name, shapes):
+    loss, op = JUMPY[name]
+    x = make(shapes[0], domain=("abs", 0.1, 0.9), seed=6)
+    y = make(shapes[1], domain=("abs", 1.1, 2.0), seed=7)
+    if name == "float_power":
+        x = np.abs(x) if isinstance(x, np.ndarray) else abs(x)
+    wrt = (0,) if name == "copysign" else (0, 1)
+    check_gradient(loss, (x, y, cotangent(op(x, y), python_float_for_scalar=True)), wrt)
+
+
+def test_piecewise_exact_values():
+    x, y = np.array([5.5, -5.5, 5.5]), np.array([2.0, 2.0, -2.0])
+    c = np.ones(3)
+    gx, gy = s2sad.grad(l_mod, wrt=(0, 1))(x, y, c)
+    np.testing.assert_array_equal(gx, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(gy, -np.floor(x / y))          # -2, 3, 3
+    gx, gy = s2sad.grad(l_fmod, wrt=(0, 1))(x, y, c)
+    np.testing.assert_array_equal(gy, -np.trunc(x / y))          # -2, 2, 2
+    g = s2sad.grad(l_copysign)(np.array([2.0, -2.0, 0.0]), np.array([-1.0, -1.0, 1.0]), c)
+    np.testing.assert_array_equal(g, [-1.0, 1.0, 0.0])
 
 
 @pytest.mark.parametrize("name, shapes, dtype", BINARY_CASES)

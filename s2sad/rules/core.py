@@ -275,5 +275,6 @@ nondifferentiable(
     np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like, np.eye,
     np.arange, np.linspace, np.argmax, np.argmin, np.argsort, np.floor, np.ceil,
     np.round, np.rint, np.trunc, np.fix, np.sign, np.isnan, np.isfinite, np.isinf,
+    np.floor_divide, np.heaviside, np.signbit,
     method_key("argmax"), method_key("argmin"), method_key("argsort"), method_key("round"),
 )

@@ -99,6 +99,33 @@ def _(g, result, x, **_):
     return g / (1.0 - x * x)
 
 
+@adjoint(np.fabs)
+def _(g, result, x, **_):
+    return g * np.sign(x)        # 0 at exactly 0, as abs
+
+
+@adjoint(np.cbrt)
+def _(g, result, x, **_):
+    return g / (3.0 * result * result)     # infinite at 0, as the derivative is
+
+
+@adjoint(np.exp2)
+def _(g, result, x, **_):
+    return g * result * math.log(2.0)
+
+
+@adjoint(np.deg2rad)
+@adjoint(np.radians)
+def _(g, result, x, **_):
+    return g * (math.pi / 180.0)
+
+
+@adjoint(np.rad2deg)
+@adjoint(np.degrees)
+def _(g, result, x, **_):
+    return g * (180.0 / math.pi)
+
+
 @adjoint(float)
 def _(g, result, x):
     if isinstance(x, float) or isinstance(x, int):
@@ -127,6 +154,38 @@ def _(g, result, x, y, **_):
     # inf - inf (both arguments -inf, or one +inf) into a share of 1
     return (unbroadcast(g * np.exp(np.fmin(x - result, 0.0)), x),
             unbroadcast(g * np.exp(np.fmin(y - result, 0.0)), y))
+
+
+@adjoint(np.logaddexp2)
+def _(g, result, x, y, **_):
+    # log2(2**x + 2**y): x's share of the sum is 2**(x - result)
+    return (unbroadcast(g * np.exp2(np.fmin(x - result, 0.0)), x),
+            unbroadcast(g * np.exp2(np.fmin(y - result, 0.0)), y))
+
+
+@adjoint(np.remainder)                # np.mod is the same ufunc
+def _(g, result, x, y, **_):
+    # x - floor(x / y) * y: the floor is piecewise constant
+    return unbroadcast(g, x), unbroadcast(-g * np.floor_divide(x, y), y)
+
+
+@adjoint(np.fmod)
+def _(g, result, x, y, **_):
+    # x - trunc(x / y) * y
+    return unbroadcast(g, x), unbroadcast(-g * np.trunc(x / y), y)
+
+
+@adjoint(np.copysign)
+def _(g, result, x, y, **_):
+    # |x| with y's sign: the sign is piecewise constant (0 at x == 0, as abs)
+    return unbroadcast(g * np.sign(x) * np.copysign(1.0, y), x), None
+
+
+@adjoint(np.float_power)
+def _(g, result, x, y, **_):
+    # as power, in float64 (the result's dtype)
+    return (unbroadcast(g * y * np.float_power(x, y - 1), x),
+            unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
 
 
 @adjoint(np.maximum)

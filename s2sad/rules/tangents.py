@@ -24,6 +24,9 @@ ELEMENTWISE = {
     np.logaddexp, np.maximum, np.minimum, np.fmax, np.fmin, np.where, np.clip,
     method_key("clip"), math.sin, math.cos, math.tan, math.exp, math.expm1, math.log,
     math.log1p, math.sqrt, math.tanh, math.atan, math.pow, math.fabs,
+    np.fabs, np.cbrt, np.exp2, np.deg2rad, np.radians, np.rad2deg, np.degrees, np.logaddexp2,
+    np.remainder, np.fmod,
+    np.copysign, np.float_power,
 }
 
 _FIRST = (0,)
