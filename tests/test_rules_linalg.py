@@ -792,3 +792,37 @@ def _einsum_sublists(a, b):
 def test_einsum_sublist_form_is_refused_not_zero():
     with pytest.raises(TypeError, match="subscripts form"):
         s2sad.grad(_einsum_sublists)(np.ones((2, 3)), np.ones((3, 4)))
+
+
+# ---- cholesky: symmetric adjoint (as JAX and PyTorch), checked through a = b b^T + n I ------
+
+
+def l_cholesky(b, c):
+    a = b @ np.swapaxes(b, -1, -2) + 4.0 * np.eye(b.shape[-1])
+    return np.sum(np.linalg.cholesky(a) * c)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (4, 4), (2, 3, 3)], ids=shape_id)
+def test_cholesky(shape):
+    b = make(shape, seed=21)
+    c = cotangent(np.linalg.cholesky(b @ np.swapaxes(b, -1, -2) + 4.0 * np.eye(shape[-1])))
+    check_gradient(l_cholesky, (b, c), 0, strict=False)     # (np.eye: a host array)
+
+
+def l_cholesky_direct(a, c):
+    return np.sum(np.linalg.cholesky(a) * c)
+
+
+def test_cholesky_adjoint_is_symmetric_and_matches_a_symmetric_perturbation():
+    b = make((3, 3), seed=22)
+    a = b @ b.T + 3.0 * np.eye(3)
+    c = make((3, 3), seed=23)
+    g = s2sad.grad(l_cholesky_direct)(a, c)
+    np.testing.assert_allclose(g, g.T, rtol=1e-12, atol=1e-12)
+    e = make((3, 3), seed=24)
+    e = e + e.T                                     # a symmetric direction
+    eps = 1e-6
+    fd = (l_cholesky_direct(a + eps * e, c) - l_cholesky_direct(a - eps * e, c)) / (2 * eps)
+    np.testing.assert_allclose(np.sum(g * e), fd, rtol=1e-6)
+    _, t = s2sad.jvp(l_cholesky_direct)(a, c, e)
+    np.testing.assert_allclose(t, fd, rtol=1e-6)

@@ -233,6 +233,22 @@ def l_mcumsum_ax1(x, c):
     return np.sum(x.cumsum(axis=1) * c)
 
 
+def l_nansum(x, c):
+    return np.sum(np.nansum(x) * c)
+
+
+def l_nansum_ax0(x, c):
+    return np.sum(np.nansum(x, axis=0) * c)
+
+
+def l_nanmean_ax1_kd(x, c):
+    return np.sum(np.nanmean(x, axis=1, keepdims=True) * c)
+
+
+def l_nanmean(x, c):
+    return np.sum(np.nanmean(x) * c)
+
+
 def l_cumprod(x, c):
     return np.sum(np.cumprod(x) * c)
 
@@ -314,6 +330,11 @@ REDUCTIONS = {
     "cumsum(axis=-1)": (l_cumsum_axm1, lambda x: np.cumsum(x, axis=-1), ANY1, False),
     "x.cumsum()": (l_mcumsum, lambda x: x.cumsum(), ALL, False),
     "x.cumsum(axis=1)": (l_mcumsum_ax1, lambda x: x.cumsum(axis=1), ANY2, False),
+    "nansum": (l_nansum, np.nansum, ALL, False),
+    "nansum(axis=0)": (l_nansum_ax0, lambda x: np.nansum(x, axis=0), ANY1, False),
+    "nanmean": (l_nanmean, np.nanmean, ANY1, False),
+    "nanmean(axis=1,keepdims)": (l_nanmean_ax1_kd, lambda x: np.nanmean(x, axis=1, keepdims=True),
+                                 ANY2, False),
     "cumprod": (l_cumprod, np.cumprod, ALL, True),
     "cumprod(axis=1)": (l_cumprod_ax1, lambda x: np.cumprod(x, axis=1), ANY2, True),
     "x.cumprod(axis=-1)": (l_mcumprod_axm1, lambda x: x.cumprod(axis=-1), ANY1, True),
@@ -514,6 +535,17 @@ def test_cumprod_exact_at_zeros(dtype):
     assert np.all(np.isfinite(g))
     _, tangent = s2sad.jvp(l_cumprod_ax1)(x, c, np.ones_like(x))
     np.testing.assert_allclose(tangent, np.sum(expected), rtol=1e-6)
+
+
+def test_nan_reductions_skip_nans_and_give_them_no_gradient():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 6.0]])
+    c = np.array([10.0, 100.0])
+    g = s2sad.grad(l_nanmean_ax1_kd)(x, c[:, None])
+    np.testing.assert_array_equal(g, [[5.0, 0.0, 5.0], [0.0, 0.0, 100.0]])
+    c = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(s2sad.grad(l_nansum_ax0)(x, c), [[1, 0, 3], [0, 0, 3]])
+    _, t = s2sad.jvp(l_nansum_ax0)(x, c, np.ones_like(x))
+    assert t == 1.0 + 3.0 + 3.0
 
 
 def test_sort_sends_each_adjoint_back_to_its_element():

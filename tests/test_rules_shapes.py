@@ -293,6 +293,54 @@ def l_pad_empty(x, c):
 ND1 = [(5,), (3, 4), (2, 3, 4)]
 ND2 = [(3, 4), (2, 3, 4)]
 ND3 = [(2, 3, 4)]
+def l_fliplr(x, c):
+    return np.sum(np.fliplr(x) * c)
+
+
+def l_flipud(x, c):
+    return np.sum(np.flipud(x) * c)
+
+
+def l_rot90(x, c):
+    return np.sum(np.rot90(x) * c)
+
+
+def l_rot90_k3_axes(x, c):
+    return np.sum(np.rot90(x, 3, axes=(1, 0)) * c)
+
+
+def l_atleast_1d(x, c):
+    return np.sum(np.atleast_1d(x) * c)
+
+
+def l_atleast_2d(x, c):
+    return np.sum(np.atleast_2d(x) * c)
+
+
+def l_tril(x, c):
+    return np.sum(np.tril(x) * c)
+
+
+def l_triu_k1(x, c):
+    return np.sum(np.triu(x, 1) * c)
+
+
+def l_tril_km1(x, c):
+    return np.sum(np.tril(x, -1) * c)
+
+
+def l_diff(x, c):
+    return np.sum(np.diff(x) * c)
+
+
+def l_diff_n2_ax0(x, c):
+    return np.sum(np.diff(x, n=2, axis=0) * c)
+
+
+def l_diff_ends(x, c):
+    return np.sum(np.diff(x, prepend=0.5, append=2.0) * c)
+
+
 ALL_ND = [()] + ND1
 
 # (id, loss, numpy op, shapes)
@@ -384,6 +432,23 @@ UNARY = [
      [(3,), (3, 4)]),
     ("np.pad(x,1,empty)[1:-1]", l_pad_empty, lambda x: np.pad(x, 1, mode="empty")[1:-1],
      [(4,), (3, 4)]),
+]
+
+UNARY += [
+    ("np.fliplr", l_fliplr, np.fliplr, [(3, 4), (2, 3, 4)]),
+    ("np.flipud", l_flipud, np.flipud, [(5,), (3, 4)]),
+    ("np.rot90", l_rot90, np.rot90, [(3, 4), (2, 3, 4)]),
+    ("np.rot90(x,3,axes=(1,0))", l_rot90_k3_axes, lambda x: np.rot90(x, 3, axes=(1, 0)),
+     [(3, 4)]),
+    ("np.atleast_1d", l_atleast_1d, np.atleast_1d, [(), (5,), (3, 4)]),
+    ("np.atleast_2d", l_atleast_2d, np.atleast_2d, [(), (5,), (3, 4)]),
+    ("np.tril", l_tril, np.tril, [(4, 4), (3, 5), (2, 3, 3)]),
+    ("np.triu(x,1)", l_triu_k1, lambda x: np.triu(x, 1), [(4, 4), (3, 5), (4,)]),
+    ("np.tril(x,-1)", l_tril_km1, lambda x: np.tril(x, -1), [(4, 4), (5,)]),
+    ("np.diff", l_diff, np.diff, [(5,), (3, 4), (2, 3, 4)]),
+    ("np.diff(x,n=2,axis=0)", l_diff_n2_ax0, lambda x: np.diff(x, n=2, axis=0), [(4,), (5, 3)]),
+    ("np.diff(x,prepend,append)", l_diff_ends, lambda x: np.diff(x, prepend=0.5, append=2.0),
+     [(5,), (3, 4)]),
 ]
 
 UNARY_CASES = [pytest.param(loss, op, shape, id=f"{name}-{shape_id(shape)}")
@@ -889,3 +954,11 @@ def test_generated_code_joins_and_splits():
     assert "np.split(" in text and "split_points(items, 1), axis=1)" in text
     text = s2sad.source(s2sad.grad(l_split3), make((6,)), make((2,)), make((2,)))
     assert "fill_zeros([da, None, dd], split_x)" in text
+
+
+def test_diff_exact_values():
+    x = np.array([1.0, 4.0, 9.0, 16.0])
+    c = np.array([1.0, 10.0, 100.0])
+    np.testing.assert_array_equal(s2sad.grad(l_diff)(x, c), [-1.0, -9.0, -90.0, 100.0])
+    _, t = s2sad.jvp(l_diff)(x, c, np.array([0.0, 0.0, 0.0, 1.0]))
+    assert t == 100.0

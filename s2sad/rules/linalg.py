@@ -20,8 +20,8 @@ operands.  `det`, `inv` and `slogdet` need an invertible matrix.
 
 import numpy as np
 
-from ..runtime import (einsum_adjoint, einsum_adjoints, inner_adjoint, norm_adjoint,
-                       solve_adjoint, tensordot_adjoint, undiagonal, untrace)
+from ..runtime import (cholesky_adjoint, einsum_adjoint, einsum_adjoints, inner_adjoint,
+                       norm_adjoint, solve_adjoint, tensordot_adjoint, undiagonal, untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -135,6 +135,12 @@ def _(g, result, a, b):
         db = np.linalg.solve(a.T, g)
         return -(db @ result.T), db
     return solve_adjoint(g, result, a, b)
+
+
+@adjoint(np.linalg.cholesky)
+def _(g, result, a, **_):
+    # a symmetric: the adjoint is symmetric too (as JAX and PyTorch give it)
+    return cholesky_adjoint(g, result)
 
 
 @adjoint(np.linalg.det)

@@ -118,6 +118,25 @@ def _(g, result, a, axis=None, dtype=None, out=None):
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
 
 
+# ---- nansum and nanmean: NaNs take no part, and get no gradient ---------------------------
+
+
+@adjoint(np.nansum)
+def _(g, result, a, axis=None, dtype=None, out=None, keepdims=False, **_):
+    if axis is None or keepdims or np.ndim(result) == 0:
+        return g * ~np.isnan(a)
+    return np.expand_dims(g, axis) * ~np.isnan(a)
+
+
+@adjoint(np.nanmean)
+def _(g, result, a, axis=None, dtype=None, out=None, keepdims=False, **_):
+    kept = ~np.isnan(a)
+    count = np.sum(kept, axis=axis, keepdims=True)
+    if axis is None or keepdims or np.ndim(result) == 0:
+        return g * kept / count
+    return np.expand_dims(g, axis) * kept / count
+
+
 # ---- cumprod (exact at zeros, as prod) and sort ------------------------------------------
 
 

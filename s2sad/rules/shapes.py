@@ -16,8 +16,8 @@ ints) lives in `runtime/shapes.py`.
 
 import numpy as np
 
-from ..runtime import (fill_zeros, negated, pad_interior, split_points, unbroadcast,
-                       unconcatenate, unpad, unravel, unrepeat, untile)
+from ..runtime import (diff_adjoint, fill_zeros, negated, pad_interior, split_points,
+                       unbroadcast, unconcatenate, unpad, unravel, unrepeat, untile)
 from . import adjoint, method_key
 
 # ---- axes ---------------------------------------------------------------------------
@@ -76,6 +76,53 @@ def _(g, result, x, order="C"):
 
 
 # ---- reversing and rolling ----------------------------------------------------------
+
+
+@adjoint(np.fliplr)
+def _(g, result, m):
+    return np.fliplr(g)
+
+
+@adjoint(np.flipud)
+def _(g, result, m):
+    return np.flipud(g)
+
+
+@adjoint(np.rot90)
+def _(g, result, m, k=1, axes=(0, 1)):
+    return np.rot90(g, -k, axes), None, None
+
+
+@adjoint(np.atleast_1d)
+@adjoint(np.atleast_2d)
+@adjoint(np.atleast_3d)
+def _(g, result, *arys):
+    if len(arys) == 1:
+        return np.reshape(g, np.shape(arys[0]))
+    return tuple(np.reshape(gi, np.shape(a)) for gi, a in zip(g, arys))
+
+
+# ---- triangles and differences ----------------------------------------------------------
+
+
+@adjoint(np.tril)
+def _(g, result, m, k=0):
+    if np.ndim(m) == 1:                  # a vector is every row of the matrix: sum them
+        return np.sum(np.tril(g, k), axis=0), None
+    return np.tril(g, k), None
+
+
+@adjoint(np.triu)
+def _(g, result, m, k=0):
+    if np.ndim(m) == 1:
+        return np.sum(np.triu(g, k), axis=0), None
+    return np.triu(g, k), None
+
+
+@adjoint(np.diff)
+def _(g, result, a, n=1, axis=-1, prepend=None, append=None):
+    # (prepend and append are keywords: constants, they get no cotangent)
+    return diff_adjoint(g, a, n, axis, prepend, append), None, None
 
 
 @adjoint(np.flip)

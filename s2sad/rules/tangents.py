@@ -12,7 +12,8 @@ import operator
 
 import numpy as np
 
-from ..runtime import builtin_extremum_tangent, cumprod_tangent, sort_tangent
+from ..runtime import (builtin_extremum_tangent, cholesky_tangent, cumprod_tangent,
+                       diff_tangent, sort_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -47,6 +48,8 @@ LINEAR = {                       # function -> positions of the arguments it is 
     np.hstack: _FIRST, np.vstack: _FIRST, np.split: _FIRST, np.array_split: _FIRST,
     np.hsplit: _FIRST, np.vsplit: _FIRST, np.dsplit: _FIRST, float: _FIRST, sum: _FIRST_TWO,
     np.ndarray.astype: _FIRST, np.ndarray.item: _FIRST, method_key("mT"): _FIRST,
+    np.fliplr: _FIRST, np.flipud: _FIRST, np.rot90: _FIRST, np.tril: _FIRST, np.triu: _FIRST,
+    np.atleast_1d: _FIRST, np.atleast_2d: _FIRST, np.atleast_3d: _FIRST,
 }
 
 PRODUCTS = {                    # linear in each factor: one term per varied factor
@@ -93,6 +96,28 @@ def _(tangents, result, a, axis=None, dtype=None, out=None):
 @tangent(np.sort)
 def _(tangents, result, a, axis=-1, kind=None, order=None, **_):
     return sort_tangent(tangents[0], a, axis)
+
+
+@tangent(np.linalg.cholesky)
+def _(tangents, result, a, **_):
+    return cholesky_tangent(tangents[0], result)
+
+
+@tangent(np.diff)
+def _(tangents, result, a, n=1, axis=-1, prepend=None, append=None):
+    return diff_tangent(tangents[0], n, axis, prepend, append)
+
+
+@tangent(np.nansum)
+def _(tangents, result, a, axis=None, dtype=None, out=None, keepdims=False, **_):
+    return np.sum(np.where(np.isnan(a), 0.0, tangents[0]), axis=axis, keepdims=keepdims)
+
+
+@tangent(np.nanmean)
+def _(tangents, result, a, axis=None, dtype=None, out=None, keepdims=False, **_):
+    kept = ~np.isnan(a)
+    return np.sum(np.where(kept, tangents[0], 0.0), axis=axis, keepdims=keepdims) \
+        / np.sum(kept, axis=axis, keepdims=keepdims)
 
 
 @tangent(np.linalg.inv)

@@ -16,7 +16,8 @@ import numpy as np
 from . import unbroadcast
 
 __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
-           "undiagonal", "untrace", "norm_adjoint", "solve_adjoint"]
+           "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
+           "cholesky_tangent"]
 
 
 def _shape(a):
@@ -294,3 +295,29 @@ def solve_adjoint(g, result, a, b):
         db = np.linalg.solve(a_t, g)
         da = -(db @ np.swapaxes(result, -1, -2))
     return unbroadcast(da, a), unbroadcast(db, b)
+
+
+def _lower_half_diagonal(x):
+    """The lower triangle of (a stack of) matrices, the diagonal halved."""
+    lower = np.tril(x)
+    return lower - 0.5 * np.triu(lower)          # triu of a lower triangle: its diagonal
+
+
+def _transposed(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def cholesky_adjoint(g, L):
+    """The adjoint of `L = np.linalg.cholesky(a)` (Murray 2016, as JAX and
+    PyTorch): `L^-T Phi(L^T g) L^-1`, symmetrised, `a` being symmetric."""
+    lt = _transposed(L)
+    left = np.linalg.solve(lt, _lower_half_diagonal(lt @ g))        # L^-T Phi(L^T g)
+    x = _transposed(np.linalg.solve(lt, _transposed(left)))          # ... L^-1
+    return 0.5 * (x + _transposed(x))
+
+
+def cholesky_tangent(t, L):
+    """The tangent of `np.linalg.cholesky(a)` along a symmetric `t`:
+    `L Phi(L^-1 t L^-T)`."""
+    inner = np.linalg.solve(L, _transposed(np.linalg.solve(L, _transposed(t))))  # L^-1 t L^-T
+    return L @ _lower_half_diagonal(inner)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 __all__ = ["split_points", "unconcatenate", "fill_zeros", "negated", "unravel", "untile",
-           "unrepeat", "pad_interior", "unpad", "item_adjoint"]
+           "unrepeat", "pad_interior", "unpad", "item_adjoint", "diff_adjoint", "diff_tangent"]
 
 
 def _shape(a):
@@ -169,3 +169,25 @@ def item_adjoint(g, x, index):
     else:
         dx[tuple(index)] = g
     return dx
+
+
+def diff_adjoint(g, a, n=1, axis=-1, prepend=None, append=None):
+    """The adjoint of `np.diff(a, n, axis, prepend=..., append=...)`: each
+    difference `a[i+1] - a[i]` gives g to a[i+1] and takes it from a[i]; n
+    times over, then the prepended and appended parts cut off."""
+    g = np.moveaxis(g, axis, -1)
+    for _ in range(n):
+        zero = np.zeros_like(g[..., :1])
+        padded = np.concatenate([zero, g, zero], axis=-1)
+        g = padded[..., :-1] - padded[..., 1:]
+    before = 0 if prepend is None else (1 if np.ndim(prepend) == 0 else _shape(prepend)[axis])
+    g = g[..., before:before + _shape(a)[axis]]
+    return np.moveaxis(g, -1, axis)
+
+
+def diff_tangent(t, n=1, axis=-1, prepend=None, append=None):
+    """The tangent of `np.diff(a, n, axis, ...)`: the differences of t, the
+    prepended and appended constants moving nothing (zeros in their place)."""
+    ends = {k: np.zeros_like(v) for k, v in (("prepend", prepend), ("append", append))
+            if v is not None}
+    return np.diff(t, n, axis, **ends)
