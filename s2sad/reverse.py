@@ -66,6 +66,18 @@ def _loaded(target):
     return copied
 
 
+def _positional_slots(rule):
+    """How many positional parameters a rule has after `g, result` (all of
+    them, for `*args`)."""
+    try:
+        params = list(inspect.signature(rule).parameters.values())[2:]
+    except (TypeError, ValueError):
+        return 0
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return 1 << 30
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 def call(func, *args, **keywords):
     return gast.Call(func=func, args=list(args),
                      keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
@@ -1005,7 +1017,9 @@ class Reverse:
                     f"the gradient rule of `{what}` returns {len(outputs)} cotangent(s), but "
                     f"positional argument {i + 1} of this call needs one",
                     "return one cotangent per positional argument (None where there is no gradient)")
-        if any(o is not None for o in outputs[len(args):]):
+        # cotangents for parameters this call left to their defaults or passed by
+        # keyword (constants: a differentiated keyword is refused) are dropped
+        if any(o is not None for o in outputs[max(len(args), _positional_slots(rule)):]):
             raise self.src.error(
                 stmt.s2sad_origin,
                 f"the gradient rule of `{what}` returns {len(outputs)} cotangents for a call with "
@@ -1032,7 +1046,7 @@ class Reverse:
         expr = gast.Call(func=func, args=args,
                          keywords=[gast.keyword(arg=k, value=o.atom) for k, o in site.keywords.items()])
         expr = call(name(self.ctx.spell(runtime.cotangents, "cotangents")), expr,
-                    const(tuple(needed)), const(base))
+                    const(tuple(needed)), const(base), const(_positional_slots(rule)))
         unused = "_" if "_" not in self.core.local_names else self.ctx.namer.fresh("unused")
         temps = [self.ctx.namer.fresh("d" + _word(o.atom)) if n else unused
                  for o, n in zip(site.args, needed)]

@@ -36,6 +36,8 @@ def _unwrap(value, where):
         return value
     if isinstance(value, (list, tuple)):
         return type(value)(_unwrap(v, where) for v in value)
+    if isinstance(value, dict):                        # keyword arguments (`weights=w`)
+        return {k: _unwrap(v, where) for k, v in value.items()}
     if isinstance(value, slice):
         return slice(_unwrap(value.start, where), _unwrap(value.stop, where),
                      _unwrap(value.step, where))

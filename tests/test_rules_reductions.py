@@ -249,6 +249,30 @@ def l_nanmean(x, c):
     return np.sum(np.nanmean(x) * c)
 
 
+def l_median(x, c):
+    return np.sum(np.median(x) * c)
+
+
+def l_median_ax1(x, c):
+    return np.sum(np.median(x, axis=1) * c)
+
+
+def l_median_ax0_kd(x, c):
+    return np.sum(np.median(x, axis=0, keepdims=True) * c)
+
+
+def l_average(x, c):
+    return np.sum(np.average(x, axis=0) * c)
+
+
+def l_trapezoid(x, c):
+    return np.sum(np.trapezoid(x, dx=0.25) * c)
+
+
+def l_trapezoid_ax0(x, c):
+    return np.sum(np.trapezoid(x, axis=0) * c)
+
+
 def l_cumprod(x, c):
     return np.sum(np.cumprod(x) * c)
 
@@ -335,6 +359,13 @@ REDUCTIONS = {
     "nanmean": (l_nanmean, np.nanmean, ANY1, False),
     "nanmean(axis=1,keepdims)": (l_nanmean_ax1_kd, lambda x: np.nanmean(x, axis=1, keepdims=True),
                                  ANY2, False),
+    "median": (l_median, np.median, ANY1, False),
+    "median(axis=1)": (l_median_ax1, lambda x: np.median(x, axis=1), ANY2, False),
+    "median(axis=0,keepdims)": (l_median_ax0_kd, lambda x: np.median(x, axis=0, keepdims=True),
+                                ANY1, False),
+    "average(axis=0)": (l_average, lambda x: np.average(x, axis=0), ANY1, False),
+    "trapezoid(dx=0.25)": (l_trapezoid, lambda x: np.trapezoid(x, dx=0.25), ANY1, False),
+    "trapezoid(axis=0)": (l_trapezoid_ax0, lambda x: np.trapezoid(x, axis=0), ANY2, False),
     "cumprod": (l_cumprod, np.cumprod, ALL, True),
     "cumprod(axis=1)": (l_cumprod_ax1, lambda x: np.cumprod(x, axis=1), ANY2, True),
     "x.cumprod(axis=-1)": (l_mcumprod_axm1, lambda x: x.cumprod(axis=-1), ANY1, True),
@@ -546,6 +577,50 @@ def test_nan_reductions_skip_nans_and_give_them_no_gradient():
     np.testing.assert_array_equal(s2sad.grad(l_nansum_ax0)(x, c), [[1, 0, 3], [0, 0, 3]])
     _, t = s2sad.jvp(l_nansum_ax0)(x, c, np.ones_like(x))
     assert t == 1.0 + 3.0 + 3.0
+
+
+def l_average_weights(x, w, c):
+    return np.sum(np.average(x, 1, w) * c)
+
+
+def l_average_weights_keyword(x, w, c):
+    return np.sum(np.average(x, axis=1, weights=w, keepdims=True) * c)
+
+
+def l_trapezoid_x(y, x, c):
+    return np.sum(np.trapezoid(y, x) * c)
+
+
+def l_trapezoid_x_keyword(y, x, c):
+    return np.sum(np.trapezoid(y, x=x, axis=0) * c)
+
+
+@pytest.mark.parametrize("loss, op, shapes, wrt", [
+    (l_average_weights, lambda a, b: np.average(a, 1, b), ((3, 4), (4,)), (0, 1)),
+    (l_average_weights, lambda a, b: np.average(a, 1, b), ((3, 4), (3, 4)), (0, 1)),
+    (l_average_weights_keyword, lambda a, b: np.average(a, axis=1, weights=b, keepdims=True),
+     ((3, 4), (4,)), 0),                                   # weights by keyword: a constant
+    (l_trapezoid_x, np.trapezoid, ((5,), (5,)), (0, 1)),
+    (l_trapezoid_x, np.trapezoid, ((3, 5), (3, 5)), (0, 1)),
+    (l_trapezoid_x, np.trapezoid, ((3, 5), (5,)), (0, 1)),
+    (l_trapezoid_x_keyword, lambda a, b: np.trapezoid(a, x=b, axis=0), ((5, 3), (5,)), 0),
+], ids=["average-w1d", "average-wfull", "average-wkw", "trapezoid-x", "trapezoid-x2d",
+        "trapezoid-x1d", "trapezoid-xkw"])
+def test_weighted_reductions(loss, op, shapes, wrt):
+    rng = np.random.default_rng(31)
+    a = rng.normal(size=shapes[0])
+    b = np.abs(rng.normal(size=shapes[1])) + 0.5         # positive weights
+    if "trapezoid" in loss.__name__:
+        b = np.cumsum(b, axis=-1)                          # increasing sample points
+    check_gradient(loss, (a, b, cotangent(op(a, b))), wrt)
+
+
+def test_median_and_trapezoid_exact_values():
+    x = np.array([3.0, 1.0, 2.0, 10.0])                    # middle elements 2 and 3
+    np.testing.assert_array_equal(s2sad.grad(l_median)(x, 1.0), [0.5, 0.0, 0.5, 0.0])
+    np.testing.assert_array_equal(s2sad.grad(l_median)(x[:3], 1.0), [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(s2sad.grad(l_trapezoid)(np.ones(4), 1.0),
+                                  [0.125, 0.25, 0.25, 0.125])
 
 
 def test_sort_sends_each_adjoint_back_to_its_element():

@@ -28,9 +28,10 @@ Kinks follow JAX (API.md):
 
 import numpy as np
 
-from ..runtime import (builtin_extremum_adjoint, builtin_sum_adjoint, cumprod_adjoint,
-                       extremum_adjoint, extremum_shares, prod_adjoint, prod_others, sort_adjoint,
-                       unbroadcast, var_adjoint)
+from ..runtime import (average_adjoint, builtin_extremum_adjoint, builtin_sum_adjoint,
+                       cumprod_adjoint, extremum_adjoint, extremum_shares, median_adjoint,
+                       prod_adjoint, prod_others, sort_adjoint, trapezoid_adjoint, unbroadcast,
+                       var_adjoint)
 from . import adjoint, method_key
 
 # ---- prod ---------------------------------------------------------------------------
@@ -135,6 +136,28 @@ def _(g, result, a, axis=None, dtype=None, out=None, keepdims=False, **_):
     if axis is None or keepdims or np.ndim(result) == 0:
         return g * kept / count
     return np.expand_dims(g, axis) * kept / count
+
+
+# ---- median, average, trapezoid ----------------------------------------------------------
+
+
+@adjoint(np.median)
+def _(g, result, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return median_adjoint(g, a, axis, keepdims)
+
+
+@adjoint(np.average)
+def _(g, result, a, axis=None, weights=None, returned=False, keepdims=False):
+    # (weights passed by keyword: a constant; positional weights get their cotangent)
+    parts = average_adjoint(g, result, a, axis, weights, keepdims)
+    return parts[0], None, parts[1]
+
+
+for _trapezoid in {getattr(np, n) for n in ("trapezoid", "trapz") if hasattr(np, n)}:
+    @adjoint(_trapezoid)
+    def _(g, result, y, x=None, dx=1.0, axis=-1):
+        parts = trapezoid_adjoint(g, y, x, dx, axis)
+        return parts[0], parts[1]
 
 
 # ---- cumprod (exact at zeros, as prod) and sort ------------------------------------------

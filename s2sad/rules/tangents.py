@@ -12,8 +12,9 @@ import operator
 
 import numpy as np
 
-from ..runtime import (builtin_extremum_tangent, cholesky_tangent, cumprod_tangent,
-                       diff_tangent, sort_tangent)
+from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
+                       cumprod_tangent, diff_tangent, median_tangent, sort_tangent,
+                       trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -106,6 +107,24 @@ def _(tangents, result, a, **_):
 @tangent(np.diff)
 def _(tangents, result, a, n=1, axis=-1, prepend=None, append=None):
     return diff_tangent(tangents[0], n, axis, prepend, append)
+
+
+@tangent(np.median)
+def _(tangents, result, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return median_tangent(tangents[0], a, axis, keepdims)
+
+
+@tangent(np.average)
+def _(tangents, result, a, axis=None, weights=None, returned=False, keepdims=False):
+    tw = tangents[2] if len(tangents) > 2 else None
+    return average_tangent(tangents[0], tw, result, a, axis, weights, keepdims)
+
+
+for _trapezoid in {getattr(np, n) for n in ("trapezoid", "trapz") if hasattr(np, n)}:
+    @tangent(_trapezoid)
+    def _(tangents, result, y, x=None, dx=1.0, axis=-1):
+        tx = tangents[1] if len(tangents) > 1 else None
+        return trapezoid_tangent(tangents[0], tx, y, x, dx, axis)
 
 
 @tangent(np.nansum)

@@ -213,16 +213,18 @@ def shaped_like(c, x, rule_name):
     return unbroadcast(c, x)
 
 
-def cotangents(value, needed, rule_name):
+def cotangents(value, needed, rule_name, slots=0):
     """A rule's return value as one cotangent per positional argument.
 
     `needed` says, per positional argument, whether the gradient uses its
     cotangent.  A bare value is the first cotangent; missing trailing ones
-    are None, which is an error where one is needed."""
+    are None, which is an error where one is needed.  Cotangents for the
+    rule's other positional parameters (`slots` in all), which this call
+    passed by keyword or left to their defaults, are dropped."""
     if not isinstance(value, tuple):
         value = (value,)
     count = len(needed)
-    if any(v is not None for v in value[count:]):
+    if any(v is not None for v in value[max(count, slots):]):
         raise ValueError(f"the gradient rule of {rule_name} returned {len(value)} cotangents for a "
                          f"call with {count} positional argument(s)")
     value = value[:count] + (None,) * (count - len(value))

@@ -11,7 +11,9 @@ from . import unbroadcast
 
 __all__ = ["prod_others", "prod_adjoint", "extremum_adjoint", "var_adjoint", "extremum_shares",
            "builtin_sum_adjoint", "builtin_extremum_adjoint", "builtin_extremum_tangent",
-           "cumprod_adjoint", "cumprod_tangent", "sort_adjoint", "sort_tangent"]
+           "cumprod_adjoint", "cumprod_tangent", "sort_adjoint", "sort_tangent",
+           "median_adjoint", "median_tangent", "average_adjoint", "average_tangent",
+           "trapezoid_adjoint", "trapezoid_tangent"]
 
 
 def _axes(axis, ndim):
@@ -222,3 +224,112 @@ def sort_tangent(t, a, axis=-1):
     def last(x, t):
         return np.take_along_axis(t, np.argsort(x, axis=-1), axis=-1)
     return _along_last(last, a, axis, t, flat_result=True)
+
+
+def _put_back(g, axis, keepdims, ndim):
+    """A reduction's adjoint `g` with the reduced axis back (as size one)."""
+    if axis is None:
+        return np.reshape(g, (1,) * ndim) if np.ndim(g) else g
+    return g if keepdims else np.expand_dims(g, axis)
+
+
+def median_adjoint(g, a, axis=None, keepdims=False):
+    """The adjoint of `np.median(a, axis)`: g to the middle element, or half
+    of it to each of the two middle elements (an even count)."""
+    def last(x, g):
+        n = x.shape[-1]
+        rank = np.argsort(np.argsort(x, axis=-1), axis=-1)
+        middle = (rank == (n - 1) // 2).astype(x.dtype) + (rank == n // 2).astype(x.dtype)
+        return g * middle * 0.5
+    g = _put_back(g, axis, keepdims, np.ndim(a)) * np.ones_like(a)    # (on a's device)
+    return _along_last(last, a, axis, g)
+
+
+def average_adjoint(g, result, a, axis=None, weights=None, keepdims=False):
+    """The adjoints of `np.average(a, axis, weights, keepdims=...)` for `a`
+    and the weights: sum(a w) / sum(w) gives a the share w / sum(w), and a
+    weight (a - average) / sum(w)."""
+    g = _put_back(g, axis, keepdims, np.ndim(a))
+    avg = _put_back(result, axis, keepdims, np.ndim(a))
+    if weights is None:
+        return g * np.ones_like(a) / (np.size(a) // np.size(avg)), None
+    w = weights
+    if np.ndim(w) != np.ndim(a):             # 1-D weights along `axis`
+        shape = [1] * np.ndim(a)
+        shape[axis] = -1
+        w = np.reshape(w, shape)
+    total = np.sum(w * np.ones_like(a), axis=axis, keepdims=True)
+    da = g * w / total
+    dw = g * (a - avg) / total
+    if np.ndim(weights) != np.ndim(a):
+        others = tuple(i for i in range(np.ndim(a)) if i != axis % np.ndim(a))
+        dw = np.reshape(np.sum(dw, axis=others), np.shape(weights))
+    return da, dw
+
+
+def trapezoid_adjoint(g, y, x=None, dx=1.0, axis=-1):
+    """The adjoints of `np.trapezoid(y, x, dx, axis)` for y and x: each y_i
+    weighs the half widths on either side; each x_i moves the widths of its
+    two intervals."""
+    g = np.expand_dims(g, axis) if np.ndim(g) else g
+    y_last = np.moveaxis(y, axis, -1)
+    n = y_last.shape[-1]
+    if x is None:
+        widths = np.ones_like(y_last[..., :max(n - 1, 0)]) * dx
+    else:
+        x_last = np.moveaxis(x, axis, -1) if np.ndim(x) == np.ndim(y) else x
+        widths = np.diff(x_last, axis=-1) * np.ones_like(y_last[..., 1:])
+    zero = np.zeros_like(y_last[..., :1])
+    padded = np.concatenate([zero, widths, zero], axis=-1)
+    dy = np.moveaxis((padded[..., :-1] + padded[..., 1:]) * 0.5, -1, axis) * g
+    if x is None:
+        return dy, None
+    means = (y_last[..., :-1] + y_last[..., 1:]) * 0.5
+    padded = np.concatenate([zero, means, zero], axis=-1)
+    dx_last = (padded[..., :-1] - padded[..., 1:]) * np.moveaxis(
+        g if np.ndim(g) else g * np.ones_like(y), axis, -1)
+    if np.ndim(x) == np.ndim(y):
+        return dy, np.moveaxis(dx_last, -1, axis)
+    return dy, np.reshape(np.sum(np.reshape(dx_last, (-1, n)), axis=0), np.shape(x))
+
+
+def median_tangent(t, a, axis=None, keepdims=False):
+    """The tangent of `np.median(a, axis)`: the middle element's (or the mean
+    of the two middle elements') tangent."""
+    def last(x, t):
+        n = x.shape[-1]
+        order = np.argsort(x, axis=-1)
+        picked = np.take_along_axis(t, order[..., [(n - 1) // 2, n // 2]], axis=-1)
+        return np.mean(picked, axis=-1)
+    if axis is None:
+        out = last(a.reshape(-1), t.reshape(-1))
+        return np.reshape(out, (1,) * np.ndim(a)) if keepdims else out
+    out = last(np.moveaxis(a, axis, -1), np.moveaxis(t, axis, -1))
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def average_tangent(ta, tw, result, a, axis=None, weights=None, keepdims=False):
+    """The tangent of `np.average(a, axis, weights)` along `ta` (and `tw`
+    for the weights): the average of ta, plus sum((a - avg) tw) / sum(w)."""
+    out = 0.0 if ta is None else np.average(ta, axis, weights, keepdims=keepdims)
+    if tw is None:
+        return out
+    avg = _put_back(result, axis, keepdims, np.ndim(a))
+    w, t = weights, tw
+    if np.ndim(w) != np.ndim(a):
+        shape = [1] * np.ndim(a)
+        shape[axis] = -1
+        w, t = np.reshape(w, shape), np.reshape(t, shape)
+    total = np.sum(w * np.ones_like(a), axis=axis, keepdims=keepdims)
+    return out + np.sum((a - avg) * t, axis=axis, keepdims=keepdims) / total
+
+
+def trapezoid_tangent(ty, tx, y, x=None, dx=1.0, axis=-1):
+    """The tangent of `np.trapezoid(y, x, dx, axis)`, bilinear in y and the
+    widths: trapezoid(ty, x) + trapezoid(y, tx)."""
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz
+    out = 0.0 if ty is None else (trapezoid(ty, x, dx=dx, axis=axis) if x is not None
+                                  else trapezoid(ty, dx=dx, axis=axis))
+    if tx is not None:
+        out = out + trapezoid(y, tx, axis=axis)
+    return out
