@@ -826,3 +826,53 @@ def test_cholesky_adjoint_is_symmetric_and_matches_a_symmetric_perturbation():
     np.testing.assert_allclose(np.sum(g * e), fd, rtol=1e-6)
     _, t = s2sad.jvp(l_cholesky_direct)(a, c, e)
     np.testing.assert_allclose(t, fd, rtol=1e-6)
+
+
+# ---- cross, multi_dot, vecdot --------------------------------------------------------------
+
+
+def l_cross(a, b, c):
+    return np.sum(np.cross(a, b) * c)
+
+
+def l_cross_axis0(a, b, c):
+    return np.sum(np.cross(a, b, axis=0) * c)
+
+
+def l_multi_dot(a, b, d, c):
+    return np.sum(np.linalg.multi_dot([a, b, d]) * c)
+
+
+def l_vecdot(a, b, c):
+    return np.sum(np.vecdot(a, b) * c)
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
+@pytest.mark.parametrize("loss, op, shapes", [
+    (l_cross, np.cross, ((3,), (3,))),
+    (l_cross, np.cross, ((4, 3), (3,))),                 # broadcast: b's gradient summed
+    (l_cross, np.cross, ((5, 2), (5, 2))),               # 2-vectors: the z component
+    (l_cross_axis0, lambda a, b: np.cross(a, b, axis=0), ((3, 4), (3, 4))),
+    (l_vecdot, np.vecdot, ((4, 3), (3,))),
+    (l_vecdot, np.vecdot, ((2, 4, 3), (4, 3))),
+], ids=["cross", "cross-broadcast", "cross-2d", "cross-axis0", "vecdot", "vecdot-broadcast"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DT_IDS)
+def test_bilinear_products(loss, op, shapes, dtype):
+    a, b = make(shapes[0], dtype, seed=41), make(shapes[1], dtype, seed=42)
+    check_gradient(loss, (a, b, cotangent(op(a, b), dtype)), (0, 1))
+
+
+@pytest.mark.parametrize("shapes", [((2, 3), (3, 4), (4, 2)), ((3,), (3, 4), (4,)),
+                                    ((3,), (3, 4), (4, 2)), ((2, 3), (3, 4), (4,))],
+                         ids=shapes_id)
+def test_multi_dot(shapes):
+    a, b, d = (make(s, seed=43 + i) for i, s in enumerate(shapes))
+    c = cotangent(np.linalg.multi_dot([a, b, d]))
+    check_gradient(l_multi_dot, (a, b, d, c), (0, 1, 2))
+
+
+def test_cross_exact_values():
+    ex, ey = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    ga, gb = s2sad.grad(l_cross, wrt=(0, 1))(ex, ey, np.array([0.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(ga, [1.0, 0.0, 0.0])      # d (a x b)_z / d a = (b1, -b0, 0)
+    np.testing.assert_array_equal(gb, [0.0, 1.0, 0.0])

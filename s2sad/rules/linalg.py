@@ -20,8 +20,9 @@ operands.  `det`, `inv` and `slogdet` need an invertible matrix.
 
 import numpy as np
 
-from ..runtime import (cholesky_adjoint, einsum_adjoint, einsum_adjoints, inner_adjoint,
-                       norm_adjoint, solve_adjoint, tensordot_adjoint, undiagonal, untrace)
+from ..runtime import (cholesky_adjoint, cross_adjoint, einsum_adjoint, einsum_adjoints,
+                       inner_adjoint, multi_dot_adjoint, norm_adjoint, solve_adjoint,
+                       tensordot_adjoint, unbroadcast, undiagonal, untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -135,6 +136,25 @@ def _(g, result, a, b):
         db = np.linalg.solve(a.T, g)
         return -(db @ result.T), db
     return solve_adjoint(g, result, a, b)
+
+
+@adjoint(np.cross)
+def _(g, result, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    parts = cross_adjoint(g, a, b, axisa, axisb, axisc, axis)
+    return parts[0], parts[1]
+
+
+@adjoint(np.linalg.multi_dot)
+def _(g, result, arrays, **_):
+    return multi_dot_adjoint(g, arrays)
+
+
+for _vecdot in {f for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None)) if f}:
+    @adjoint(_vecdot)
+    def _(g, result, x1, x2, axis=-1, **_):
+        # the sum over `axis` of x1 * x2 (real arrays)
+        return (unbroadcast(np.expand_dims(g, axis) * x2, x1),
+                unbroadcast(np.expand_dims(g, axis) * x1, x2))
 
 
 @adjoint(np.linalg.cholesky)

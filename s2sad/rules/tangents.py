@@ -13,8 +13,8 @@ import operator
 import numpy as np
 
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
-                       cumprod_tangent, diff_tangent, median_tangent, sort_tangent,
-                       trapezoid_tangent)
+                       cumprod_tangent, diff_tangent, median_tangent, multi_dot_tangent,
+                       sort_tangent, trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -54,9 +54,10 @@ LINEAR = {                       # function -> positions of the arguments it is 
 }
 
 PRODUCTS = {                    # linear in each factor: one term per varied factor
-    operator.matmul: _FIRST_TWO, np.matmul: _FIRST_TWO, np.dot: _FIRST_TWO,
+    operator.matmul: _FIRST_TWO, np.matmul: _FIRST_TWO, np.dot: _FIRST_TWO, np.cross: _FIRST_TWO,
     np.ndarray.dot: _FIRST_TWO, np.vdot: _FIRST_TWO, np.outer: _FIRST_TWO,
     np.inner: _FIRST_TWO, np.tensordot: _FIRST_TWO,
+    **{f: _FIRST_TWO for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None)) if f},
 }
 
 REDUCTIONS = {                  # function -> position of its `axis` argument
@@ -97,6 +98,11 @@ def _(tangents, result, a, axis=None, dtype=None, out=None):
 @tangent(np.sort)
 def _(tangents, result, a, axis=-1, kind=None, order=None, **_):
     return sort_tangent(tangents[0], a, axis)
+
+
+@tangent(np.linalg.multi_dot)
+def _(tangents, result, arrays, **_):
+    return multi_dot_tangent(tangents[0], result, arrays)
 
 
 @tangent(np.linalg.cholesky)

@@ -17,7 +17,7 @@ from . import unbroadcast
 
 __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
-           "cholesky_tangent"]
+           "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent"]
 
 
 def _shape(a):
@@ -321,3 +321,66 @@ def cholesky_tangent(t, L):
     `L Phi(L^-1 t L^-T)`."""
     inner = np.linalg.solve(L, _transposed(np.linalg.solve(L, _transposed(t))))  # L^-1 t L^-T
     return L @ _lower_half_diagonal(inner)
+
+
+def cross_adjoint(g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """The adjoints of `c = np.cross(a, b, ...)`: for 3-vectors, `b x g` for
+    a and `g x a` for b; for 2-vectors (c the z component a0 b1 - a1 b0),
+    `g (b1, -b0)` and `g (-a1, a0)`; each summed to its argument's shape."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a_last, b_last = np.moveaxis(a, axisa, -1), np.moveaxis(b, axisb, -1)
+    if a_last.shape[-1] == 3 and b_last.shape[-1] == 3:
+        g_last = np.moveaxis(g, axisc, -1)
+        da, db = np.cross(b_last, g_last), np.cross(g_last, a_last)
+    elif a_last.shape[-1] == 2 and b_last.shape[-1] == 2:
+        g_last = g[..., None]
+        da = np.concatenate([g_last * b_last[..., 1:], -g_last * b_last[..., :1]], axis=-1)
+        db = np.concatenate([-g_last * a_last[..., 1:], g_last * a_last[..., :1]], axis=-1)
+    else:
+        raise NotImplementedError("s2sad differentiates np.cross of two 3-vectors or two "
+                                  "2-vectors; pad the 2-vector with a zero")
+    return (unbroadcast(np.moveaxis(da, -1, axisa), a),
+            unbroadcast(np.moveaxis(db, -1, axisb), b))
+
+
+def multi_dot_adjoint(g, arrays):
+    """The adjoints of `np.linalg.multi_dot(arrays)`: for each factor, the
+    product of those before it, transposed, times g, times the product of
+    those after it, transposed (a first 1-D factor is a row, a last one a
+    column, as multi_dot reads them)."""
+    mats = list(arrays)
+    first_vector, last_vector = np.ndim(mats[0]) == 1, np.ndim(mats[-1]) == 1
+    if first_vector:
+        mats[0] = mats[0][None, :]
+    if last_vector:
+        mats[-1] = mats[-1][:, None]
+    g = np.reshape(g, (mats[0].shape[0], mats[-1].shape[1]))
+    before = [None]                              # products of the factors before each
+    for m in mats[:-1]:
+        before.append(m if before[-1] is None else before[-1] @ m)
+    after = [None]                               # and after each, from the end
+    for m in reversed(mats[1:]):
+        after.append(m if after[-1] is None else m @ after[-1])
+    after.reverse()
+    out = []
+    for left, right in zip(before, after):
+        d = g if left is None else left.T @ g
+        out.append(d if right is None else d @ right.T)
+    if first_vector:
+        out[0] = out[0][0]
+    if last_vector:
+        out[-1] = out[-1][:, 0]
+    return out
+
+
+def multi_dot_tangent(tangents, result, arrays):
+    """The tangent of `np.linalg.multi_dot(arrays)`: one product per factor
+    that has a tangent, that factor replaced by it."""
+    total = None
+    arrays = list(arrays)
+    for i, t in enumerate(tangents if tangents is not None else ()):
+        if t is not None:
+            term = np.linalg.multi_dot(arrays[:i] + [t] + arrays[i + 1:])
+            total = term if total is None else total + term
+    return total if total is not None else np.zeros_like(result)
