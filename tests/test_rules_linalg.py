@@ -876,3 +876,41 @@ def test_cross_exact_values():
     ga, gb = s2sad.grad(l_cross, wrt=(0, 1))(ex, ey, np.array([0.0, 0.0, 1.0]))
     np.testing.assert_array_equal(ga, [1.0, 0.0, 0.0])      # d (a x b)_z / d a = (b1, -b0, 0)
     np.testing.assert_array_equal(gb, [0.0, 1.0, 0.0])
+
+
+# ---- eigh: symmetric input; losses that do not depend on the eigenvectors' signs ---------
+
+
+def l_eigenvalues(b, c):
+    w, v = np.linalg.eigh(b + np.swapaxes(b, -1, -2))
+    return np.sum(w * c)
+
+
+def l_eigenvectors_squared(b, c):
+    w, v = np.linalg.eigh(b + np.swapaxes(b, -1, -2))
+    return np.sum(v * v * c) + np.sum(w ** 2)
+
+
+def l_top_eigenvector(b, c):
+    w, v = np.linalg.eigh(b @ b.T)
+    return np.sum((v[:, -1] * c[0]) ** 2)
+
+
+@pytest.mark.parametrize("loss, shape", [
+    (l_eigenvalues, (4, 4)), (l_eigenvalues, (2, 3, 3)), (l_eigenvectors_squared, (3, 3)),
+    (l_eigenvectors_squared, (2, 3, 3)), (l_top_eigenvector, (4, 4)),
+], ids=["values", "values-stacked", "vectors", "vectors-stacked", "top-vector"])
+def test_eigh(loss, shape):
+    b = make(shape, seed=51)
+    c = make(shape[-1:] if loss is l_eigenvalues else shape[-2:], seed=52)
+    check_gradient(loss, (b, c), 0)
+
+
+def test_eigh_eigenvalue_gradient_is_the_outer_product_of_its_eigenvector():
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    w, v = np.linalg.eigh(a)
+
+    def top(a):
+        w, v = np.linalg.eigh(a)
+        return w[1]
+    np.testing.assert_allclose(s2sad.grad(top)(a), np.outer(v[:, 1], v[:, 1]), rtol=1e-12)

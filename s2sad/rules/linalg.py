@@ -1,10 +1,10 @@
 """Built-in reverse rules: products and linear algebra (see rules/core.py for
 the form).
 
-`vdot`, `outer`, `inner`, `tensordot`, `einsum`, `trace`, `diag`,
-`diagonal` (and the methods `x.trace()`, `x.diagonal()`), and
-`np.linalg`'s `norm`, `inv`, `solve`, `det` and `slogdet`, the last four
-for stacks of matrices too.
+`vdot`, `vecdot`, `outer`, `inner`, `cross`, `tensordot`, `einsum`,
+`trace`, `diag`, `diagonal` (and the methods `x.trace()`, `x.diagonal()`),
+and `np.linalg`'s `multi_dot`, `norm`, `inv`, `solve`, `det`, `slogdet`,
+`cholesky` and `eigh`, the last six for stacks of matrices too.
 
 The common ranks inline as the textbook formulas (`-(Ainv.T @ g @ Ainv.T)`,
 `np.linalg.solve(a.T, g)`, `np.outer(g, b)`); the general cases call the
@@ -16,13 +16,16 @@ subgradient of smallest norm; JAX's `x / norm` gives NaN there); `inf`
 norms and the matrix 1/inf norms share the gradient between ties, as
 `max` does.  `einsum` takes the subscripts-string form, with any number of
 operands.  `det`, `inv` and `slogdet` need an invertible matrix.
+`cholesky` and `eigh` read a symmetric matrix and give a symmetric adjoint
+(as JAX and PyTorch do); `eigh`'s eigenvectors have no derivative where two
+eigenvalues coincide (their part of the adjoint is left out).
 """
 
 import numpy as np
 
-from ..runtime import (cholesky_adjoint, cross_adjoint, einsum_adjoint, einsum_adjoints,
-                       inner_adjoint, multi_dot_adjoint, norm_adjoint, solve_adjoint,
-                       tensordot_adjoint, unbroadcast, undiagonal, untrace)
+from ..runtime import (cholesky_adjoint, cross_adjoint, eigh_adjoint, einsum_adjoint,
+                       einsum_adjoints, inner_adjoint, multi_dot_adjoint, norm_adjoint,
+                       solve_adjoint, tensordot_adjoint, unbroadcast, undiagonal, untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -155,6 +158,12 @@ for _vecdot in {f for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vec
         # the sum over `axis` of x1 * x2 (real arrays)
         return (unbroadcast(np.expand_dims(g, axis) * x2, x1),
                 unbroadcast(np.expand_dims(g, axis) * x1, x2))
+
+
+@adjoint(np.linalg.eigh)
+def _(g, result, a, UPLO="L"):
+    # g = [d eigenvalues, d eigenvectors], None where unused; a symmetric
+    return eigh_adjoint(g[0], g[1], result[0], result[1])
 
 
 @adjoint(np.linalg.cholesky)

@@ -13,8 +13,8 @@ import operator
 import numpy as np
 
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
-                       cumprod_tangent, diff_tangent, median_tangent, multi_dot_tangent,
-                       sort_tangent, trapezoid_tangent)
+                       cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
+                       multi_dot_tangent, sort_tangent, trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -103,6 +103,11 @@ def _(tangents, result, a, axis=-1, kind=None, order=None, **_):
 @tangent(np.linalg.multi_dot)
 def _(tangents, result, arrays, **_):
     return multi_dot_tangent(tangents[0], result, arrays)
+
+
+@tangent(np.linalg.eigh)
+def _(tangents, result, a, UPLO="L"):
+    return eigh_tangent(tangents[0], result[0], result[1])
 
 
 @tangent(np.linalg.cholesky)

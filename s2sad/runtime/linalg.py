@@ -17,7 +17,8 @@ from . import unbroadcast
 
 __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
-           "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent"]
+           "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
+           "eigh_adjoint", "eigh_tangent"]
 
 
 def _shape(a):
@@ -384,3 +385,36 @@ def multi_dot_tangent(tangents, result, arrays):
             term = np.linalg.multi_dot(arrays[:i] + [t] + arrays[i + 1:])
             total = term if total is None else total + term
     return total if total is not None else np.zeros_like(result)
+
+
+def _eigen_gaps(w):
+    """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it (and where two
+    eigenvalues coincide, whose eigenvectors have no derivative)."""
+    gaps = w[..., None, :] - w[..., :, None]
+    return np.where(gaps == 0, 0.0, 1.0 / np.where(gaps == 0, 1.0, gaps))
+
+
+def _identity_like(w):
+    """Identity matrices of w's size, on w's device."""
+    position = np.cumsum(np.ones_like(w), axis=-1)
+    return (position[..., :, None] == position[..., None, :]).astype(w.dtype)
+
+
+def eigh_adjoint(gw, gv, w, v):
+    """The adjoint of `w, v = np.linalg.eigh(a)` (a symmetric):
+    `v (diag(gw) + F * (v^T gv)) v^T`, symmetrised, as JAX and PyTorch."""
+    inner = 0.0
+    if gv is not None:
+        inner = _eigen_gaps(w) * (_transposed(v) @ gv)
+    if gw is not None:
+        inner = inner + _identity_like(w) * gw[..., None, :]
+    ga = v @ inner @ _transposed(v)
+    return 0.5 * (ga + _transposed(ga))
+
+
+def eigh_tangent(t, w, v):
+    """The tangent of `np.linalg.eigh(a)` along a symmetric `t`:
+    `dw = diag(v^T t v)`, `dv = v (F * (v^T t v))`."""
+    rotated = _transposed(v) @ t @ v
+    dw = np.sum(_identity_like(w) * rotated, axis=-1)
+    return dw, v @ (_eigen_gaps(w) * rotated)
