@@ -914,3 +914,35 @@ def test_eigh_eigenvalue_gradient_is_the_outer_product_of_its_eigenvector():
         w, v = np.linalg.eigh(a)
         return w[1]
     np.testing.assert_allclose(s2sad.grad(top)(a), np.outer(v[:, 1], v[:, 1]), rtol=1e-12)
+
+
+# ---- svd (thin), losses that do not depend on the singular vectors' signs -----------------
+
+
+def l_singular_values(a, c):
+    return np.sum(np.linalg.svd(a, compute_uv=False) * c)
+
+
+def l_singular_vectors_squared(a, c):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.sum(u * u * c[0][..., :, None]) + np.sum(vh * vh * c[1][..., None, :]) \
+        + np.sum(s ** 2)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (3, 3), (2, 4, 3)], ids=shape_id)
+def test_svd(shape):
+    a = make(shape, seed=61)
+    k = min(shape[-2:])
+    check_gradient(l_singular_values, (a, make(shape[:-2] + (k,), seed=62)), 0)
+    c = (make(shape[:-1], seed=63), make(shape[:-2] + shape[-1:], seed=64))
+    check_gradient(l_singular_vectors_squared, (a, c), 0)
+
+
+def l_full_svd_vectors(a):
+    u, s, vh = np.linalg.svd(a)
+    return np.sum(u * u)
+
+
+def test_svd_full_matrices_vectors_of_a_non_square_matrix_are_refused():
+    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+        s2sad.grad(l_full_svd_vectors)(make((4, 3), seed=65))

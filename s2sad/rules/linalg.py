@@ -4,7 +4,8 @@ the form).
 `vdot`, `vecdot`, `outer`, `inner`, `cross`, `tensordot`, `einsum`,
 `trace`, `diag`, `diagonal` (and the methods `x.trace()`, `x.diagonal()`),
 and `np.linalg`'s `multi_dot`, `norm`, `inv`, `solve`, `det`, `slogdet`,
-`cholesky` and `eigh`, the last six for stacks of matrices too.
+`cholesky`, `eigh` and `svd` (thin), the last seven for stacks of matrices
+too.
 
 The common ranks inline as the textbook formulas (`-(Ainv.T @ g @ Ainv.T)`,
 `np.linalg.solve(a.T, g)`, `np.outer(g, b)`); the general cases call the
@@ -18,14 +19,16 @@ norms and the matrix 1/inf norms share the gradient between ties, as
 operands.  `det`, `inv` and `slogdet` need an invertible matrix.
 `cholesky` and `eigh` read a symmetric matrix and give a symmetric adjoint
 (as JAX and PyTorch do); `eigh`'s eigenvectors have no derivative where two
-eigenvalues coincide (their part of the adjoint is left out).
+eigenvalues coincide (their part of the adjoint is left out); so do `svd`'s
+singular vectors where two singular values coincide.
 """
 
 import numpy as np
 
 from ..runtime import (cholesky_adjoint, cross_adjoint, eigh_adjoint, einsum_adjoint,
                        einsum_adjoints, inner_adjoint, multi_dot_adjoint, norm_adjoint,
-                       solve_adjoint, tensordot_adjoint, unbroadcast, undiagonal, untrace)
+                       solve_adjoint, svd_adjoint, tensordot_adjoint, unbroadcast, undiagonal,
+                       untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -164,6 +167,11 @@ for _vecdot in {f for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vec
 def _(g, result, a, UPLO="L"):
     # g = [d eigenvalues, d eigenvectors], None where unused; a symmetric
     return eigh_adjoint(g[0], g[1], result[0], result[1])
+
+
+@adjoint(np.linalg.svd)
+def _(g, result, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return svd_adjoint(g, a, full_matrices, compute_uv)
 
 
 @adjoint(np.linalg.cholesky)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
                        cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
-                       multi_dot_tangent, sort_tangent, trapezoid_tangent)
+                       multi_dot_tangent, sort_tangent, svd_tangent, trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -108,6 +108,11 @@ def _(tangents, result, arrays, **_):
 @tangent(np.linalg.eigh)
 def _(tangents, result, a, UPLO="L"):
     return eigh_tangent(tangents[0], result[0], result[1])
+
+
+@tangent(np.linalg.svd)
+def _(tangents, result, a, full_matrices=True, compute_uv=True, hermitian=False):
+    return svd_tangent(tangents[0], a, full_matrices, compute_uv)
 
 
 @tangent(np.linalg.cholesky)

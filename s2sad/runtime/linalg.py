@@ -18,7 +18,7 @@ from . import unbroadcast
 __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
            "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
-           "eigh_adjoint", "eigh_tangent"]
+           "eigh_adjoint", "eigh_tangent", "svd_adjoint", "svd_tangent"]
 
 
 def _shape(a):
@@ -387,11 +387,15 @@ def multi_dot_tangent(tangents, result, arrays):
     return total if total is not None else np.zeros_like(result)
 
 
+def _reciprocal_or_zero(x):
+    """1 / x, and 0 where x is 0 (a direction with no derivative)."""
+    return np.where(x == 0, 0.0, 1.0 / np.where(x == 0, 1.0, x))
+
+
 def _eigen_gaps(w):
     """F[i, j] = 1 / (w[j] - w[i]) off the diagonal, 0 on it (and where two
     eigenvalues coincide, whose eigenvectors have no derivative)."""
-    gaps = w[..., None, :] - w[..., :, None]
-    return np.where(gaps == 0, 0.0, 1.0 / np.where(gaps == 0, 1.0, gaps))
+    return _reciprocal_or_zero(w[..., None, :] - w[..., :, None])
 
 
 def _identity_like(w):
@@ -418,3 +422,63 @@ def eigh_tangent(t, w, v):
     rotated = _transposed(v) @ t @ v
     dw = np.sum(_identity_like(w) * rotated, axis=-1)
     return dw, v @ (_eigen_gaps(w) * rotated)
+
+
+def svd_adjoint(g, a, full_matrices=True, compute_uv=True):
+    """The adjoint of `np.linalg.svd(a, full_matrices=False)` (Townsend
+    2016): g = [du, ds, dvh] (None where unused), or ds alone without
+    compute_uv.  Singular vectors of repeated singular values have no
+    derivative (their part is left out)."""
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    gu, gs, gvh = (None, g, None) if not compute_uv else tuple(g)
+    if compute_uv and full_matrices and min(a.shape[-2:]) != max(a.shape[-2:]) \
+            and (gu is not None or gvh is not None):
+        raise NotImplementedError("s2sad differentiates the singular vectors of np.linalg.svd "
+                                  "with full_matrices=False (a non-square matrix)")
+    k = s.shape[-1]
+    if gu is not None:
+        gu = gu[..., :k]
+    if gvh is not None:
+        gvh = gvh[..., :k, :]
+    v = _transposed(vh)
+    eye = _identity_like(s)
+    middle = eye * gs[..., None, :] if gs is not None else 0.0
+    f = _eigen_gaps(s * s)                                          # 1 / (s_j^2 - s_i^2)
+    s_row = s[..., None, :]                                         # multiplies columns: X S
+    s_col = s[..., :, None]                                         # multiplies rows: S X
+    inverse = _reciprocal_or_zero(s)
+    out = 0.0
+    if gu is not None:
+        ut_gu = _transposed(u) @ gu
+        middle = middle + (f * (ut_gu - _transposed(ut_gu))) * s_row
+        out = out + (gu - u @ ut_gu) * inverse[..., None, :] @ vh
+    if gvh is not None:
+        gv = _transposed(gvh)
+        vt_gv = vh @ gv
+        middle = middle + s_col * (f * (vt_gv - _transposed(vt_gv)))
+        out = out + u @ (inverse[..., :, None] * _transposed(gv - v @ vt_gv))
+    return u @ middle @ vh + out
+
+
+def svd_tangent(t, a, full_matrices=True, compute_uv=True):
+    """The tangent of `np.linalg.svd(a, full_matrices=False)` along t:
+    ds = diag(U^T t V), and du, dvh from the off-diagonal part (Townsend 2016)."""
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    v = _transposed(vh)
+    p = _transposed(u) @ t @ v                                      # U^T t V
+    eye = _identity_like(s)
+    ds = np.sum(eye * p, axis=-1)
+    if not compute_uv:
+        return ds
+    if full_matrices and min(a.shape[-2:]) != max(a.shape[-2:]):
+        raise NotImplementedError("s2sad differentiates the singular vectors of np.linalg.svd "
+                                  "with full_matrices=False (a non-square matrix)")
+    f = _eigen_gaps(s * s)
+    s_row, s_col = s[..., None, :], s[..., :, None]
+    inverse = _reciprocal_or_zero(s)
+    pt = _transposed(p)
+    du = u @ (f * (p * s_row + s_col * pt)) \
+        + (t @ v - u @ p) * inverse[..., None, :]
+    dv = v @ (f * (s_col * p + pt * s_row)) \
+        + (_transposed(t) @ u - v @ pt) * inverse[..., None, :]
+    return du, ds, _transposed(dv)
