@@ -946,3 +946,34 @@ def l_full_svd_vectors(a):
 def test_svd_full_matrices_vectors_of_a_non_square_matrix_are_refused():
     with pytest.raises(NotImplementedError, match="full_matrices=False"):
         s2sad.grad(l_full_svd_vectors)(make((4, 3), seed=65))
+
+
+# ---- qr of a tall or square matrix ------------------------------------------------------------
+
+
+def l_qr(a, c):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * c[0]) + np.sum(r * c[1])
+
+
+def l_qr_r(a, c):
+    return np.sum(np.linalg.qr(a, mode="r") * c)
+
+
+def l_qr_q_only(a, c):
+    q, r = np.linalg.qr(a)
+    return np.sum(q * c)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 3), (2, 4, 3)], ids=shape_id)
+def test_qr(shape):
+    a = make(shape, seed=71)
+    q, r = np.linalg.qr(a)
+    check_gradient(l_qr, (a, (make(q.shape, seed=72), make(r.shape, seed=73))), 0)
+    check_gradient(l_qr_r, (a, make(r.shape, seed=74)), 0)
+    check_gradient(l_qr_q_only, (a, make(q.shape, seed=75)), 0)
+
+
+def test_qr_of_a_wide_matrix_is_refused():
+    with pytest.raises(NotImplementedError, match="rows >= columns"):
+        s2sad.grad(l_qr_r)(make((3, 5), seed=76), make((3, 5), seed=77))

@@ -4,8 +4,8 @@ the form).
 `vdot`, `vecdot`, `outer`, `inner`, `cross`, `tensordot`, `einsum`,
 `trace`, `diag`, `diagonal` (and the methods `x.trace()`, `x.diagonal()`),
 and `np.linalg`'s `multi_dot`, `norm`, `inv`, `solve`, `det`, `slogdet`,
-`cholesky`, `eigh` and `svd` (thin), the last seven for stacks of matrices
-too.
+`cholesky`, `eigh`, `svd` (thin) and `qr` (tall), the last eight for stacks
+of matrices too.
 
 The common ranks inline as the textbook formulas (`-(Ainv.T @ g @ Ainv.T)`,
 `np.linalg.solve(a.T, g)`, `np.outer(g, b)`); the general cases call the
@@ -27,8 +27,8 @@ import numpy as np
 
 from ..runtime import (cholesky_adjoint, cross_adjoint, eigh_adjoint, einsum_adjoint,
                        einsum_adjoints, inner_adjoint, multi_dot_adjoint, norm_adjoint,
-                       solve_adjoint, svd_adjoint, tensordot_adjoint, unbroadcast, undiagonal,
-                       untrace)
+                       qr_adjoint, solve_adjoint, svd_adjoint, tensordot_adjoint, unbroadcast,
+                       undiagonal, untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -172,6 +172,11 @@ def _(g, result, a, UPLO="L"):
 @adjoint(np.linalg.svd)
 def _(g, result, a, full_matrices=True, compute_uv=True, hermitian=False):
     return svd_adjoint(g, a, full_matrices, compute_uv)
+
+
+@adjoint(np.linalg.qr)
+def _(g, result, a, mode="reduced"):
+    return qr_adjoint(g, a, mode)
 
 
 @adjoint(np.linalg.cholesky)

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
                        cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
-                       multi_dot_tangent, sort_tangent, svd_tangent, trapezoid_tangent)
+                       multi_dot_tangent, qr_tangent, sort_tangent, svd_tangent,
+                       trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -113,6 +114,11 @@ def _(tangents, result, a, UPLO="L"):
 @tangent(np.linalg.svd)
 def _(tangents, result, a, full_matrices=True, compute_uv=True, hermitian=False):
     return svd_tangent(tangents[0], a, full_matrices, compute_uv)
+
+
+@tangent(np.linalg.qr)
+def _(tangents, result, a, mode="reduced"):
+    return qr_tangent(tangents[0], a, mode)
 
 
 @tangent(np.linalg.cholesky)

@@ -18,7 +18,8 @@ from . import unbroadcast
 __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
            "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
-           "eigh_adjoint", "eigh_tangent", "svd_adjoint", "svd_tangent"]
+           "eigh_adjoint", "eigh_tangent", "svd_adjoint", "svd_tangent", "qr_adjoint",
+           "qr_tangent"]
 
 
 def _shape(a):
@@ -482,3 +483,44 @@ def svd_tangent(t, a, full_matrices=True, compute_uv=True):
     dv = v @ (f * (s_col * p + pt * s_row)) \
         + (_transposed(t) @ u - v @ pt) * inverse[..., None, :]
     return du, ds, _transposed(dv)
+
+
+def _qr_factors(a, mode):
+    m, n = a.shape[-2:]
+    if m < n or mode not in ("reduced", "r") and not (mode == "complete" and m == n):
+        raise NotImplementedError("s2sad differentiates np.linalg.qr of a tall or square matrix "
+                                  "(rows >= columns) in mode 'reduced' or 'r'")
+    return np.linalg.qr(a)
+
+
+def qr_adjoint(g, a, mode="reduced"):
+    """The adjoint of `q, r = np.linalg.qr(a)` for rows >= columns:
+    `(gq + q copyltu(r gr^T - gq^T q)) r^-T`, copyltu mirroring the strict
+    lower triangle onto the upper (as PyTorch's)."""
+    q, r = _qr_factors(a, mode)
+    gq, gr = (None, g) if mode == "r" else tuple(g)
+    m = 0.0
+    if gr is not None:
+        m = r @ _transposed(gr)
+    if gq is not None:
+        m = m - _transposed(gq) @ q
+    lower = np.tril(m, -1)
+    b = q @ (lower + _transposed(lower) + np.tril(np.triu(m)))
+    if gq is not None:
+        b = b + gq
+    return _transposed(np.linalg.solve(r, _transposed(b)))          # b r^-T
+
+
+def qr_tangent(t, a, mode="reduced"):
+    """The tangent of `np.linalg.qr(a)` (rows >= columns): with
+    C = q^T t r^-1 and its skew part W from the strict lower triangle,
+    dq = q W + (t r^-1 - q C), dr = (C - W) r."""
+    q, r = _qr_factors(a, mode)
+    t_rinv = _transposed(np.linalg.solve(_transposed(r), _transposed(t)))   # t r^-1
+    c = _transposed(q) @ t_rinv
+    lower = np.tril(c, -1)
+    w = lower - _transposed(lower)
+    dr = (c - w) @ r
+    if mode == "r":
+        return dr
+    return q @ w + (t_rinv - q @ c), dr
