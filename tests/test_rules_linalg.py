@@ -977,3 +977,29 @@ def test_qr(shape):
 def test_qr_of_a_wide_matrix_is_refused():
     with pytest.raises(NotImplementedError, match="rows >= columns"):
         s2sad.grad(l_qr_r)(make((3, 5), seed=76), make((3, 5), seed=77))
+
+
+# ---- matrix_power, kron ------------------------------------------------------------------
+
+
+def l_matrix_power(a, n, c):
+    return np.sum(np.linalg.matrix_power(a, n) * c)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, -2])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)], ids=shape_id)
+def test_matrix_power(shape, n):
+    a = make(shape, seed=81) * 0.5 + 2.0 * np.eye(shape[-1])     # well conditioned
+    c = cotangent(np.linalg.matrix_power(a, n))
+    check_gradient(l_matrix_power, (a, n, c), 0, strict=n != 0)  # (n = 0: np.eye's identity)
+
+
+def l_kron(a, b, c):
+    return np.sum(np.kron(a, b) * c)
+
+
+@pytest.mark.parametrize("shapes", [((2,), (3,)), ((2, 3), (4, 2)), ((3,), (2, 2)),
+                                    ((2, 2), (3,))], ids=shapes_id)
+def test_kron(shapes):
+    a, b = make(shapes[0], seed=82), make(shapes[1], seed=83)
+    check_gradient(l_kron, (a, b, cotangent(np.kron(a, b))), (0, 1))

@@ -4,8 +4,8 @@ the form).
 `vdot`, `vecdot`, `outer`, `inner`, `cross`, `tensordot`, `einsum`,
 `trace`, `diag`, `diagonal` (and the methods `x.trace()`, `x.diagonal()`),
 and `np.linalg`'s `multi_dot`, `norm`, `inv`, `solve`, `det`, `slogdet`,
-`cholesky`, `eigh`, `svd` (thin) and `qr` (tall), the last eight for stacks
-of matrices too.
+`matrix_power`, `cholesky`, `eigh`, `svd` (thin) and `qr` (tall), the last
+nine for stacks of matrices too; and `kron`.
 
 The common ranks inline as the textbook formulas (`-(Ainv.T @ g @ Ainv.T)`,
 `np.linalg.solve(a.T, g)`, `np.outer(g, b)`); the general cases call the
@@ -27,8 +27,8 @@ import numpy as np
 
 from ..runtime import (cholesky_adjoint, cross_adjoint, eigh_adjoint, einsum_adjoint,
                        einsum_adjoints, inner_adjoint, multi_dot_adjoint, norm_adjoint,
-                       qr_adjoint, solve_adjoint, svd_adjoint, tensordot_adjoint, unbroadcast,
-                       undiagonal, untrace)
+                       kron_adjoint, matrix_power_adjoint, qr_adjoint, solve_adjoint,
+                       svd_adjoint, tensordot_adjoint, unbroadcast, undiagonal, untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -177,6 +177,17 @@ def _(g, result, a, full_matrices=True, compute_uv=True, hermitian=False):
 @adjoint(np.linalg.qr)
 def _(g, result, a, mode="reduced"):
     return qr_adjoint(g, a, mode)
+
+
+@adjoint(np.linalg.matrix_power)
+def _(g, result, a, n):
+    return matrix_power_adjoint(g, a, n), None
+
+
+@adjoint(np.kron)
+def _(g, result, a, b):
+    parts = kron_adjoint(g, a, b)
+    return parts[0], parts[1]
 
 
 @adjoint(np.linalg.cholesky)

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
                        cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
-                       multi_dot_tangent, qr_tangent, sort_tangent, svd_tangent,
-                       trapezoid_tangent)
+                       matrix_power_tangent, multi_dot_tangent, qr_tangent, sort_tangent,
+                       svd_tangent, trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -57,7 +57,7 @@ LINEAR = {                       # function -> positions of the arguments it is 
 PRODUCTS = {                    # linear in each factor: one term per varied factor
     operator.matmul: _FIRST_TWO, np.matmul: _FIRST_TWO, np.dot: _FIRST_TWO, np.cross: _FIRST_TWO,
     np.ndarray.dot: _FIRST_TWO, np.vdot: _FIRST_TWO, np.outer: _FIRST_TWO,
-    np.inner: _FIRST_TWO, np.tensordot: _FIRST_TWO,
+    np.inner: _FIRST_TWO, np.tensordot: _FIRST_TWO, np.kron: _FIRST_TWO,
     **{f: _FIRST_TWO for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None)) if f},
 }
 
@@ -119,6 +119,11 @@ def _(tangents, result, a, full_matrices=True, compute_uv=True, hermitian=False)
 @tangent(np.linalg.qr)
 def _(tangents, result, a, mode="reduced"):
     return qr_tangent(tangents[0], a, mode)
+
+
+@tangent(np.linalg.matrix_power)
+def _(tangents, result, a, n):
+    return matrix_power_tangent(tangents[0], a, n)
 
 
 @tangent(np.linalg.cholesky)

@@ -19,7 +19,7 @@ __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjo
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
            "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
            "eigh_adjoint", "eigh_tangent", "svd_adjoint", "svd_tangent", "qr_adjoint",
-           "qr_tangent"]
+           "qr_tangent", "matrix_power_adjoint", "matrix_power_tangent", "kron_adjoint"]
 
 
 def _shape(a):
@@ -524,3 +524,60 @@ def qr_tangent(t, a, mode="reduced"):
     if mode == "r":
         return dr
     return q @ w + (t_rinv - q @ c), dr
+
+
+def _powers(a, n):
+    """[a^0 (None: the identity), a^1, ..., a^n]."""
+    out = [None, a]
+    for _ in range(n - 1):
+        out.append(out[-1] @ a)
+    return out[:n + 1]
+
+
+def matrix_power_adjoint(g, a, n):
+    """The adjoint of `np.linalg.matrix_power(a, n)`: the sum over the n
+    places of a in the product, `(a^k)^T g (a^(n-1-k))^T`; through the
+    inverse for a negative n."""
+    if n == 0:
+        return np.zeros_like(a)
+    base = a if n > 0 else np.linalg.inv(a)
+    powers = _powers(base, abs(n) - 1)
+    total = 0.0
+    for k in range(abs(n)):
+        left, right = powers[k], powers[abs(n) - 1 - k]
+        term = g if left is None else _transposed(left) @ g
+        total = total + (term if right is None else term @ _transposed(right))
+    if n > 0:
+        return total
+    return -(_transposed(base) @ total @ _transposed(base))        # through inv(a)
+
+
+def matrix_power_tangent(t, a, n):
+    """The tangent of `np.linalg.matrix_power(a, n)` along t."""
+    if n == 0:
+        return np.zeros_like(a)
+    base = a if n > 0 else np.linalg.inv(a)
+    dbase = t if n > 0 else -(base @ t @ base)
+    powers = _powers(base, abs(n) - 1)
+    total = 0.0
+    for k in range(abs(n)):
+        left, right = powers[k], powers[abs(n) - 1 - k]
+        term = dbase if left is None else left @ dbase
+        total = total + (term if right is None else term @ right)
+    return total
+
+
+def kron_adjoint(g, a, b):
+    """The adjoints of `np.kron(a, b)`: g seen as the blocks a_i * b, so a_i
+    gets the sum of its block times b, and b the sum of the blocks weighted
+    by a (the lower-dimensional operand padded with leading ones, as kron)."""
+    d = max(np.ndim(a), np.ndim(b))
+    a_shape = (1,) * (d - np.ndim(a)) + _shape(a)
+    b_shape = (1,) * (d - np.ndim(b)) + _shape(b)
+    interleaved = np.reshape(g, tuple(x for pair in zip(a_shape, b_shape) for x in pair))
+    a_axes = string.ascii_lowercase[:d]
+    b_axes = string.ascii_uppercase[:d]
+    blocks = "".join(i + j for i, j in zip(a_axes, b_axes))
+    da = np.einsum(f"{blocks},{b_axes}->{a_axes}", interleaved, np.reshape(b, b_shape))
+    db = np.einsum(f"{blocks},{a_axes}->{b_axes}", interleaved, np.reshape(a, a_shape))
+    return np.reshape(da, _shape(a)), np.reshape(db, _shape(b))
