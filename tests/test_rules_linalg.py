@@ -1003,3 +1003,41 @@ def l_kron(a, b, c):
 def test_kron(shapes):
     a, b = make(shapes[0], seed=82), make(shapes[1], seed=83)
     check_gradient(l_kron, (a, b, cotangent(np.kron(a, b))), (0, 1))
+
+
+# ---- pinv, lstsq (full rank) ------------------------------------------------------------------
+
+
+def l_pinv(a, c):
+    return np.sum(np.linalg.pinv(a) * c)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (3, 3)], ids=shape_id)
+def test_pinv(shape):
+    a = make(shape, seed=91)
+    check_gradient(l_pinv, (a, cotangent(np.linalg.pinv(a))), 0)
+
+
+def l_lstsq(a, b, c):
+    x, residuals, rank, s = np.linalg.lstsq(a, b)
+    return np.sum(x * c)
+
+
+def l_lstsq_all(a, b, c):
+    x, residuals, rank, s = np.linalg.lstsq(a, b)
+    return np.sum(x * c) + np.sum(residuals) + np.sum(s ** 2) + rank
+
+
+@pytest.mark.parametrize("shapes", [((5, 3), (5,)), ((5, 3), (5, 2)), ((3, 3), (3,))],
+                         ids=shapes_id)
+def test_lstsq(shapes):
+    a, b = make(shapes[0], seed=92), make(shapes[1], seed=93)
+    c = cotangent(np.linalg.lstsq(a, b)[0])
+    check_gradient(l_lstsq, (a, b, c), (0, 1))
+
+
+def test_lstsq_residuals_and_singular_values():
+    for shapes in [((5, 3), (5,)), ((5, 3), (5, 2))]:
+        a, b = make(shapes[0], seed=94), make(shapes[1], seed=95)
+        c = cotangent(np.linalg.lstsq(a, b)[0])
+        check_gradient(l_lstsq_all, (a, b, c), (0, 1))

@@ -4,8 +4,9 @@ the form).
 `vdot`, `vecdot`, `outer`, `inner`, `cross`, `tensordot`, `einsum`,
 `trace`, `diag`, `diagonal` (and the methods `x.trace()`, `x.diagonal()`),
 and `np.linalg`'s `multi_dot`, `norm`, `inv`, `solve`, `det`, `slogdet`,
-`matrix_power`, `cholesky`, `eigh`, `svd` (thin) and `qr` (tall), the last
-nine for stacks of matrices too; and `kron`.
+`matrix_power`, `pinv`, `lstsq`, `cholesky`, `eigh`, `svd`
+(thin) and `qr` (tall), most for stacks of matrices too; and `kron`.
+`pinv` and `lstsq` assume the matrix keeps its rank nearby.
 
 The common ranks inline as the textbook formulas (`-(Ainv.T @ g @ Ainv.T)`,
 `np.linalg.solve(a.T, g)`, `np.outer(g, b)`); the general cases call the
@@ -27,8 +28,9 @@ import numpy as np
 
 from ..runtime import (cholesky_adjoint, cross_adjoint, eigh_adjoint, einsum_adjoint,
                        einsum_adjoints, inner_adjoint, multi_dot_adjoint, norm_adjoint,
-                       kron_adjoint, matrix_power_adjoint, qr_adjoint, solve_adjoint,
-                       svd_adjoint, tensordot_adjoint, unbroadcast, undiagonal, untrace)
+                       kron_adjoint, lstsq_adjoint, matrix_power_adjoint, pinv_adjoint,
+                       qr_adjoint, solve_adjoint, svd_adjoint, tensordot_adjoint, unbroadcast,
+                       undiagonal, untrace)
 from . import adjoint, method_key
 
 # ---- products --------------------------------------------------------------------------
@@ -187,6 +189,17 @@ def _(g, result, a, n):
 @adjoint(np.kron)
 def _(g, result, a, b):
     parts = kron_adjoint(g, a, b)
+    return parts[0], parts[1]
+
+
+@adjoint(np.linalg.pinv)
+def _(g, result, a, **_):
+    return pinv_adjoint(g, a, result)
+
+
+@adjoint(np.linalg.lstsq)
+def _(g, result, a, b, rcond=None):
+    parts = lstsq_adjoint(g, a, b)
     return parts[0], parts[1]
 
 

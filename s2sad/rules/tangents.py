@@ -14,8 +14,8 @@ import numpy as np
 
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
                        cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
-                       matrix_power_tangent, multi_dot_tangent, qr_tangent, sort_tangent,
-                       svd_tangent, trapezoid_tangent)
+                       lstsq_tangent, matrix_power_tangent, multi_dot_tangent, pinv_tangent,
+                       qr_tangent, sort_tangent, svd_tangent, trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -124,6 +124,16 @@ def _(tangents, result, a, mode="reduced"):
 @tangent(np.linalg.matrix_power)
 def _(tangents, result, a, n):
     return matrix_power_tangent(tangents[0], a, n)
+
+
+@tangent(np.linalg.pinv)
+def _(tangents, result, a, **_):
+    return pinv_tangent(tangents[0], a, result)
+
+
+@tangent(np.linalg.lstsq)
+def _(tangents, result, a, b, rcond=None):
+    return lstsq_tangent(tangents[0], tangents[1], result, a, b)
 
 
 @tangent(np.linalg.cholesky)

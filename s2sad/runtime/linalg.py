@@ -19,7 +19,8 @@ __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjo
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
            "cholesky_tangent", "cross_adjoint", "multi_dot_adjoint", "multi_dot_tangent",
            "eigh_adjoint", "eigh_tangent", "svd_adjoint", "svd_tangent", "qr_adjoint",
-           "qr_tangent", "matrix_power_adjoint", "matrix_power_tangent", "kron_adjoint"]
+           "qr_tangent", "matrix_power_adjoint", "matrix_power_tangent", "kron_adjoint",
+           "pinv_adjoint", "pinv_tangent", "lstsq_adjoint", "lstsq_tangent"]
 
 
 def _shape(a):
@@ -581,3 +582,71 @@ def kron_adjoint(g, a, b):
     da = np.einsum(f"{blocks},{b_axes}->{a_axes}", interleaved, np.reshape(b, b_shape))
     db = np.einsum(f"{blocks},{a_axes}->{b_axes}", interleaved, np.reshape(a, a_shape))
     return np.reshape(da, _shape(a)), np.reshape(db, _shape(b))
+
+
+def pinv_adjoint(g, a, p):
+    """The adjoint of `p = np.linalg.pinv(a)` (a of constant rank, Golub and
+    Pereyra 1973): the three terms of the pseudo-inverse's derivative,
+    transposed, written without identity matrices."""
+    pt, gt = _transposed(p), _transposed(g)
+    out = -(pt @ g @ pt)
+    out = out + (gt - a @ (p @ gt)) @ (p @ pt)                 # (I - a p) g^T p p^T
+    out = out + (pt @ p) @ (gt - (gt @ p) @ a)                 # p^T p g^T (I - p a)
+    return out
+
+
+def pinv_tangent(t, a, p):
+    """The tangent of `np.linalg.pinv(a)` along t (a of constant rank)."""
+    tt = _transposed(t)
+    pt = _transposed(p)
+    out = -(p @ t @ p)
+    out = out + (p @ pt) @ (tt - (tt @ a) @ p)                 # p p^T t^T (I - a p)
+    out = out + (tt - p @ (a @ tt)) @ (pt @ p)                 # (I - p a) t^T p^T p
+    return out
+
+
+
+
+def lstsq_adjoint(g, a, b):
+    """The adjoints of `x, residuals, rank, s = np.linalg.lstsq(a, b)` (a of
+    full rank): x = pinv(a) b gives b pinv(a)^T gx and a the pinv adjoint of
+    gx b^T; the residuals |b - a x|^2 (x optimal, so only their explicit
+    dependence counts) give b 2 r g and a -2 r x^T g; the singular values,
+    as svd's."""
+    gx, gres, _, gs = (list(g) + [None] * 4)[:4]
+    p = np.linalg.pinv(a)
+    x = p @ b
+    vector = np.ndim(b) == 1
+    da, db = 0.0, 0.0
+    if gx is not None:
+        da = pinv_adjoint(gx[:, None] * b[None, :] if vector else gx @ _transposed(b), a, p)
+        db = _transposed(p) @ gx
+    if gres is not None and np.size(gres):
+        r = b - a @ x
+        weighted = 2.0 * r * gres                      # gres: one per column of b
+        da = da - (weighted[:, None] * x[None, :] if vector else weighted @ _transposed(x))
+        db = db + weighted
+    if gs is not None:
+        da = da + svd_adjoint(gs, a, compute_uv=False)
+    return da, db
+
+
+def lstsq_tangent(ta, tb, result, a, b):
+    """The tangent of `np.linalg.lstsq(a, b)`: of the solution pinv(a) b, of
+    the residuals 2 sum(r (tb - ta x)), of the rank (none) and of the
+    singular values (svd's)."""
+    x, residuals, rank, s = result
+    p = np.linalg.pinv(a)
+    dx = np.zeros_like(x)
+    moved = np.zeros_like(b)                           # tb - ta x
+    if ta is not None:
+        dx = dx + pinv_tangent(ta, a, p) @ b
+        moved = moved - ta @ x
+    if tb is not None:
+        dx = dx + p @ tb
+        moved = moved + tb
+    dres = np.zeros_like(residuals)
+    if np.size(residuals):
+        dres = dres + 2.0 * np.sum((b - a @ x) * moved, axis=0)
+    ds = svd_tangent(ta, a, compute_uv=False) if ta is not None else np.zeros_like(s)
+    return dx, dres, 0, ds                              # (the rank, an int, does not move)
