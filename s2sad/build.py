@@ -27,8 +27,8 @@ from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_c
 from .parse import MISSING, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record
-from .simplify import (factor_sums_out_of_loops, hoist_invariants, propagate_constants,
-                       simplify)
+from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
+                       propagate_constants, simplify)
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
                       gradient_of, leaf_gradient, name)
 from . import runtime
@@ -331,7 +331,7 @@ class Builder(_ForwardBuilds):
             checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,
                              None if checkpoint is True else checkpoint)
         factor_sums_out_of_loops(reverse)
-        reverse = hoist_invariants(reverse, facts)
+        reverse = merge_item_updates(hoist_invariants(reverse, facts))
         live = free_names(reverse) | _names([result])
         forward = eliminate_dead_code(forward, live)
         forward = drop_redundant_comments(fold_temporaries(forward, live, core.temporaries))

@@ -310,3 +310,37 @@ def _scalar_arithmetic(node, facts, written):
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return _scalar_arithmetic(node.operand, facts, written)
     return False
+
+
+def merge_item_updates(items):
+    """`dheat[t] += a` ... `dheat[t] += b` in one block, nothing between
+    touching `dheat`, `t` or what `a` reads: one update `dheat[t] += a + b`
+    where the second was (one read and write of the item, not two)."""
+    for item in items:
+        for block in child_blocks(item):
+            block[:] = merge_item_updates(block)
+    out = list(items)
+    i = 0
+    while i < len(out):
+        first = out[i]
+        if _item_update(first):
+            key = gast.dump(first.target)
+            guarded = names_read(first.target) | names_read(first.value)
+            for j in range(i + 1, len(out)):
+                later = out[j]
+                if isinstance(later, Comment):
+                    continue
+                if _item_update(later) and gast.dump(later.target) == key:
+                    later.value = gast.BinOp(left=first.value, op=gast.Add(), right=later.value)
+                    del out[i]
+                    i -= 1
+                    break
+                if names_written(later) & guarded or names_read(later) & names_read(first.target):
+                    break
+        i += 1
+    return out
+
+
+def _item_update(stmt):
+    return isinstance(stmt, gast.AugAssign) and isinstance(stmt.op, gast.Add) \
+        and isinstance(stmt.target, gast.Subscript)

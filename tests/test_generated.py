@@ -374,12 +374,26 @@ def test_constant_seed_folds_and_invariant_products_leave_the_loop():
     assert "dtemp = dtemp + lam * 2 * temp_minus_target" in loop
     assert "dtemp = dtemp - ddT / RC" in loop                 # `a + -b` is `a - b`
     assert "RC = R * C" in reverse and "RC = R * C" not in loop   # computed once
+    assert loop.count("dheat[t] +=") == 1, loop                  # both updates in one
     # a quotient may raise (b == 0): it stays where the loop would compute it
     args = (rng.normal(size=4), 1.5, 0.5)
     check_gradient(invariant_quotient, args, 0)
     check_gradient(invariant_quotient, args, 1)
     before, loop = s2sad.source(s2sad.grad(invariant_quotient), *args).split("reversed(range(")
     assert "d = a * b" in before and "c = a / b" in loop
+
+
+def test_item_updates_merge_only_where_nothing_between_touches_them():
+    from s2sad.simplify import merge_item_updates
+    import gast
+
+    def merged(text):
+        return [ast.unparse(gast.gast_to_ast(s)) for s in merge_item_updates(gast.parse(text).body)]
+    assert merged("d[t] += a\nb = c * 2\nd[t] += b") == ["b = c * 2", "d[t] += a + b"]
+    for between in ("e = d[t]", "t = t + 1", "a = a * 2", "d = d.copy()"):
+        text = f"d[t] += a\n{between}\nd[t] += b"
+        assert len(merged(text)) == 3, between          # read, index, value or array changed
+    assert len(merged("d[t] += a\nd[s] += b")) == 2      # another item
 
 
 def test_a_constant_adjoint_that_is_returned_stays():
