@@ -273,6 +273,18 @@ def l_trapezoid_ax0(x, c):
     return np.sum(np.trapezoid(x, axis=0) * c)
 
 
+def l_quantile(x, c):
+    return np.sum(np.quantile(x, 0.3) * c)
+
+
+def l_quantile_ax1(x, c):
+    return np.sum(np.quantile(x, 0.75, axis=1) * c)
+
+
+def l_percentile_ax0_kd(x, c):
+    return np.sum(np.percentile(x, 90, axis=0, keepdims=True) * c)
+
+
 def l_cumprod(x, c):
     return np.sum(np.cumprod(x) * c)
 
@@ -366,6 +378,11 @@ REDUCTIONS = {
     "average(axis=0)": (l_average, lambda x: np.average(x, axis=0), ANY1, False),
     "trapezoid(dx=0.25)": (l_trapezoid, lambda x: np.trapezoid(x, dx=0.25), ANY1, False),
     "trapezoid(axis=0)": (l_trapezoid_ax0, lambda x: np.trapezoid(x, axis=0), ANY2, False),
+    "quantile(0.3)": (l_quantile, lambda x: np.quantile(x, 0.3), ANY1, False),
+    "quantile(0.75,axis=1)": (l_quantile_ax1, lambda x: np.quantile(x, 0.75, axis=1), ANY2, False),
+    "percentile(90,axis=0,keepdims)": (l_percentile_ax0_kd,
+                                       lambda x: np.percentile(x, 90, axis=0, keepdims=True),
+                                       ANY1, False),
     "cumprod": (l_cumprod, np.cumprod, ALL, True),
     "cumprod(axis=1)": (l_cumprod_ax1, lambda x: np.cumprod(x, axis=1), ANY2, True),
     "x.cumprod(axis=-1)": (l_mcumprod_axm1, lambda x: x.cumprod(axis=-1), ANY1, True),
@@ -613,6 +630,17 @@ def test_weighted_reductions(loss, op, shapes, wrt):
     if "trapezoid" in loss.__name__:
         b = np.cumsum(b, axis=-1)                          # increasing sample points
     check_gradient(loss, (a, b, cotangent(op(a, b))), wrt)
+
+
+def l_quantiles(x, c):
+    return np.sum(np.quantile(x, np.array([0.25, 0.75])) * c)
+
+
+def test_quantile_exact_values_and_refusals():
+    x = np.array([4.0, 1.0, 3.0, 2.0, 5.0])                 # sorted 1 2 3 4 5; 0.3 -> 2.2
+    np.testing.assert_allclose(s2sad.grad(l_quantile)(x, 1.0), [0.0, 0.0, 0.2, 0.8, 0.0])
+    with pytest.raises(NotImplementedError, match="one q"):
+        s2sad.grad(l_quantiles)(x, np.ones(2))
 
 
 def test_median_and_trapezoid_exact_values():

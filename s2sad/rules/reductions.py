@@ -30,8 +30,8 @@ import numpy as np
 
 from ..runtime import (average_adjoint, builtin_extremum_adjoint, builtin_sum_adjoint,
                        cumprod_adjoint, extremum_adjoint, extremum_shares, median_adjoint,
-                       prod_adjoint, prod_others, sort_adjoint, trapezoid_adjoint, unbroadcast,
-                       var_adjoint)
+                       prod_adjoint, prod_others, quantile_weights, sort_adjoint,
+                       trapezoid_adjoint, unbroadcast, var_adjoint)
 from . import adjoint, method_key
 
 # ---- prod ---------------------------------------------------------------------------
@@ -144,6 +144,24 @@ def _(g, result, a, axis=None, dtype=None, out=None, keepdims=False, **_):
 @adjoint(np.median)
 def _(g, result, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return median_adjoint(g, a, axis, keepdims)
+
+
+@adjoint(np.quantile)
+def _(g, result, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+      keepdims=False, **_):
+    weights = quantile_weights(a, q, axis, method)
+    if axis is None or keepdims or np.ndim(result) == 0:
+        return g * weights, None
+    return np.expand_dims(g, axis) * weights, None
+
+
+@adjoint(np.percentile)
+def _(g, result, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+      keepdims=False, **_):
+    weights = quantile_weights(a, q / 100.0, axis, method)
+    if axis is None or keepdims or np.ndim(result) == 0:
+        return g * weights, None
+    return np.expand_dims(g, axis) * weights, None
 
 
 @adjoint(np.average)

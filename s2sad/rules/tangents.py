@@ -15,7 +15,8 @@ import numpy as np
 from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
                        cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
                        lstsq_tangent, matrix_power_tangent, multi_dot_tangent, pinv_tangent,
-                       qr_tangent, sort_tangent, svd_tangent, trapezoid_tangent)
+                       qr_tangent, quantile_weights, sort_tangent, svd_tangent,
+                       trapezoid_tangent)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -149,6 +150,20 @@ def _(tangents, result, a, n=1, axis=-1, prepend=None, append=None):
 @tangent(np.median)
 def _(tangents, result, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return median_tangent(tangents[0], a, axis, keepdims)
+
+
+@tangent(np.quantile)
+def _(tangents, result, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+      keepdims=False, **_):
+    weights = quantile_weights(a, q, axis, method)
+    return np.sum(weights * tangents[0], axis=axis, keepdims=keepdims)
+
+
+@tangent(np.percentile)
+def _(tangents, result, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+      keepdims=False, **_):
+    weights = quantile_weights(a, q / 100.0, axis, method)
+    return np.sum(weights * tangents[0], axis=axis, keepdims=keepdims)
 
 
 @tangent(np.average)

@@ -13,7 +13,7 @@ __all__ = ["prod_others", "prod_adjoint", "extremum_adjoint", "var_adjoint", "ex
            "builtin_sum_adjoint", "builtin_extremum_adjoint", "builtin_extremum_tangent",
            "cumprod_adjoint", "cumprod_tangent", "sort_adjoint", "sort_tangent",
            "median_adjoint", "median_tangent", "average_adjoint", "average_tangent",
-           "trapezoid_adjoint", "trapezoid_tangent"]
+           "trapezoid_adjoint", "trapezoid_tangent", "quantile_weights"]
 
 
 def _axes(axis, ndim):
@@ -333,3 +333,21 @@ def trapezoid_tangent(ty, tx, y, x=None, dx=1.0, axis=-1):
     if tx is not None:
         out = out + trapezoid(y, tx, axis=axis)
     return out
+
+
+def quantile_weights(a, q, axis=None, method="linear"):
+    """How much each element of `a` weighs in `np.quantile(a, q, axis)` with
+    linear interpolation: 1 - f for the element of rank floor(q (n - 1)), f
+    for the next (the derivative, and the tangent's weights)."""
+    if np.ndim(q) != 0 or method != "linear":
+        raise NotImplementedError("s2sad differentiates np.quantile / np.percentile with one q "
+                                  "and method='linear'")
+    def last(x):
+        n = x.shape[-1]
+        position = float(q) * (n - 1)
+        low = int(np.floor(position))
+        frac = position - low
+        rank = np.argsort(np.argsort(x, axis=-1), axis=-1)
+        high = min(low + 1, n - 1)
+        return (rank == low).astype(x.dtype) * (1.0 - frac) + (rank == high).astype(x.dtype) * frac
+    return _along_last(lambda x, *_: last(x), a, axis)
