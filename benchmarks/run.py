@@ -191,8 +191,13 @@ class System:
         """Bytes held at the peak of one call, or None where it cannot be seen."""
         return self.backend.peak_memory(fn, args)
 
+    package = None               # its distribution's name, for the version
+
     def version(self):
-        return ""
+        if self.package is None:
+            return ""
+        from importlib.metadata import version
+        return version(self.package)
 
 
 class Hand(System):
@@ -218,6 +223,7 @@ class S2sad(System):
 
 class Autograd(System):
     name, label = "autograd", "autograd"
+    package = "autograd"
 
     def load(self):
         import autograd
@@ -227,13 +233,10 @@ class Autograd(System):
     def build(self, w):
         return self.autograd.grad(rebind(w.loss, self.anp), w.wrt)
 
-    def version(self):
-        from importlib.metadata import version
-        return version("autograd")
-
 
 class Tangent(System):
     name, label = "tangent", "tangent-ad"
+    package = "tangent-ad"
 
     def load(self):
         import tangent
@@ -241,10 +244,6 @@ class Tangent(System):
 
     def build(self, w):
         return self.tangent.grad(w.loss, wrt=w.wrt)
-
-    def version(self):
-        from importlib.metadata import version
-        return version("tangent-ad")
 
 
 class JaxEager(System):
