@@ -179,6 +179,7 @@ class Reverse:
         self.last_origin = None
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
         self.in_place = set()             # loop sums only their own variable holds
+        self.pending = []                 # expressions still to be emitted (`release` spares them)
 
     # ---- adjoint bookkeeping ---------------------------------------------------
 
@@ -222,12 +223,16 @@ class Reverse:
     def emit(self, stmt):
         self.block.append(stmt)
 
-    def release(self, id_, keep):
-        """Before `id_` is assigned: refs aliasing it get a copy of their own."""
+    def release(self, id_, keep, *reads):
+        """Before `id_` is assigned: refs aliasing it get a copy of their own,
+        in a variable that neither another adjoint nor what is about to be
+        computed (`reads`, and contributions still pending) reads."""
         for ref, adj in list(self.table.items()):
             if ref != keep and isinstance(adj.expr, gast.Name) and adj.expr.id == id_:
                 own = self.adjoint_name(ref)
                 in_use = {a.expr.id for a in self.table.values() if isinstance(a.expr, gast.Name)}
+                in_use |= {n.id for e in list(reads) + self.pending for n in gast.walk(e)
+                           if isinstance(n, gast.Name)}
                 if own == id_ or own in in_use:
                     own = self.ctx.namer.fresh(own)
                 self.emit(assign(name(own, store=True), name(id_)))
@@ -248,7 +253,7 @@ class Reverse:
                 expr) and target not in self.names_in_use(self.table, ref) and self.exclusive(target)):
             self.emit(self.add_in_place(target, expr))
             return
-        self.release(target, ref)
+        self.release(target, ref, value)
         self.emit(assign(name(target, store=True), value))
         self.table[ref] = Adjoint(name(target), True, scalar)
 
@@ -320,8 +325,14 @@ class Reverse:
             return any(isinstance(n, gast.Name) and n.id == target
                        for other in pending if other is not item for n in gast.walk(other[1][0]))
 
-        for ref, (expr, scalar) in sorted(pending, key=writes_read_elsewhere):
-            self.accumulate(ref, expr, scalar)
+        ordered = sorted(pending, key=writes_read_elsewhere)
+        outer = self.pending
+        try:
+            for i, (ref, (expr, scalar)) in enumerate(ordered):
+                self.pending = outer + [e for _, (e, _) in ordered[i + 1:]]
+                self.accumulate(ref, expr, scalar)
+        finally:
+            self.pending = outer
 
     # ---- kinds and refs ---------------------------------------------------------------
 
@@ -535,13 +546,19 @@ class Reverse:
         self.in_place |= fresh_sums
         body = self.nested(stmt.body)
         self.in_place -= fresh_sums
+        moves = []                        # each carried variable takes its trip-top adjoint
         for top, _, end, own, scalar in carried:
             self.table.pop(end, None)
             adj = self.table.pop(top, None)
             value = adj.expr if adj is not None else self.zeros(top)
             if not (isinstance(value, gast.Name) and value.id == own):
-                self.release(own, top)
-                body.append(assign(name(own, store=True), copy_node(value)))
+                moves.append((own, value))
+        saved, self.block = self.block, []
+        for own, _ in moves:
+            self.release(own, None, *[v for _, v in moves])
+        body.extend(self.block)
+        self.block = saved
+        body.extend(self.parallel_assign(moves))
         for top, before, _, own, scalar in carried:
             if before is not None:
                 self.hand_to(before, top, Adjoint(name(own), True, scalar))
@@ -570,6 +587,29 @@ class Reverse:
         node = gast.For(target=target, iter=iter_, body=body, orelse=[], type_comment=None)
         node.s2sad_pair = stmt
         self.items.append(node)
+
+    def parallel_assign(self, moves):
+        """Assignments `own = value` that take effect together (`da, db = db, da`
+        at the end of a trip): each in an order where no later value reads a
+        variable already assigned, a cycle broken by a copy."""
+        reads = lambda expr, id_: any(isinstance(n, gast.Name) and n.id == id_
+                                      for n in gast.walk(expr))
+        pending, out = [(own, copy_node(value)) for own, value in moves], []
+        while pending:
+            for i, (own, value) in enumerate(pending):
+                if not any(reads(other, own) for j, (_, other) in enumerate(pending) if j != i):
+                    out.append(assign(name(own, store=True), value))
+                    del pending[i]
+                    break
+            else:
+                own = pending[0][0]
+                held = self.ctx.namer.fresh(own)
+                out.append(assign(name(held, store=True), name(own)))
+                for _, value in pending[1:]:
+                    for n in gast.walk(value):
+                        if isinstance(n, gast.Name) and n.id == own:
+                            n.id = held
+        return out
 
     def statement(self, stmt, sf):
         target, value = stmt.targets[0], stmt.value
@@ -835,9 +875,9 @@ class Reverse:
             own = current.expr.id
         else:
             own = self.own_variable(list_ref, [self.table])
-            self.release(own, list_ref)
             start = call(name("list"), copy_node(current.expr)) if current is not None \
                 else self.zeros(list_ref)
+            self.release(own, list_ref, start, adj.expr)
             self.emit(assign(name(own, store=True), start))
         item = lambda ctx: gast.Subscript(value=name(own), slice=copy_node(value.slice), ctx=ctx)
         self.emit(assign(item(gast.Store()), gast.BinOp(left=item(gast.Load()), op=gast.Add(),
@@ -877,7 +917,7 @@ class Reverse:
                 current = self.table.get(ref)
                 parts.append(copy_node(current.expr) if current is not None else self.zeros(ref))
                 own = self.own_variable(ref, [self.table])
-                self.release(own, ref)
+                self.release(own, ref, *parts, adj.expr)
                 targets.append(own)
             self.emit(assign(gast.Tuple(elts=[name(t, store=True) for t in targets], ctx=gast.Store()),
                              call(helper, gast.Tuple(elts=parts, ctx=gast.Load()),
@@ -1166,7 +1206,7 @@ class Reverse:
                          self.ctx.namer.fresh(self.adjoint_name(ref)))
         for t, ref in zip(temps, refs):
             if ref not in self.table:
-                self.release(t, ref)
+                self.release(t, ref, expr, *[name(other) for other in temps])
         targets = [name(t, store=True) for t in temps]
         self.emit(assign(targets[0] if len(targets) == 1 else
                          gast.Tuple(elts=targets, ctx=gast.Store()), expr))
