@@ -243,9 +243,9 @@ class Builder(_ForwardBuilds):
                     grads.append(leaf_gradient(rev, param, path, leaf, final=False))
         reverse = _tidy_reverse(rev, _names(grads), facts, core)
         forward = _forward_items(rev, core)
-        recorded = record(forward, reverse, ctx.namer, facts)
+        record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
-                       facts.final_versions, ctx.namer, recorded)
+                       facts.final_versions, ctx.namer)
         defined = set(core.params).union(*(names_written(s) for s in forward
                                            if not isinstance(s, Comment)))
         saved = sorted((free_names(reverse) | _names(grads)) & defined)
@@ -325,11 +325,12 @@ class Builder(_ForwardBuilds):
         forward = _forward_items(rev, core)
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
-        recorded = record(forward, reverse, ctx.namer, facts, share_stacks=not checkpoint)
-        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer, recorded)
+        record(forward, reverse, ctx.namer, facts, share_stacks=not checkpoint)
+        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
         if checkpoint:
             checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,
                              None if checkpoint is True else checkpoint)
+        _keep_returned(forward, reverse, ret, ctx.namer)
         factor_sums_out_of_loops(reverse)
         reverse = merge_item_updates(hoist_invariants(reverse, facts))
         live = free_names(reverse) | _names([result])
@@ -356,6 +357,25 @@ def build_gradient(func, arg_kinds, wrt, *, with_value=False, has_aux=False, tup
     builder = Builder()
     builder.tuple_wrt = tuple_wrt
     return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name, checkpoint)
+
+
+def _keep_returned(forward, reverse, ret, namer):
+    """The loss (or aux) returned after the reverse sweep, where the reverse
+    sweep sets its name again (`y = y_stack.pop()`, a counter): a name of
+    its own at the end of the forward sweep."""
+    stored = {n.id for item in reverse if not isinstance(item, Comment) for n in gast.walk(item)
+              if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    kept = {}
+    for node in gast.walk(ret):
+        ref = getattr(node, "s2sad_ref", None)
+        if not (isinstance(node, gast.Name) and node.id in stored and ref is not None):
+            continue
+        if node.id not in kept:
+            kept[node.id] = namer.fresh(f"{node.id}_{ref[1]}")
+            copy = assign(name(kept[node.id], store=True), name(node.id))
+            copy.s2sad_effect = True
+            forward.append(copy)
+        node.id = kept[node.id]
 
 
 def _check_output(src, facts, has_aux):

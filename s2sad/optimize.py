@@ -246,7 +246,7 @@ def walk_items(items):
             yield from gast.walk(item)
 
 
-def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()):
+def assign_storage(forward, reverse, final_versions, namer):
     """Give versions the reverse sweep reads after the forward sweep overwrote
     them a name of their own.  Where every later version of the name is a
     plain statement outside branches and loops, those get new names
@@ -255,11 +255,14 @@ def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()
     others after a branch or loop, by a copy right where it is made."""
     counters = {getattr(n.target, "s2sad_ref", None) for n in walk_items(forward)
                 if isinstance(n, gast.For)}
-    late = set()
+    late, popped = set(), set()
     for node in walk_items(reverse):
         ref = getattr(node, "s2sad_ref", None)
-        if ref is not None and len(ref) == 2 and ref not in recorded and ref not in counters \
-                and ref[1] != final_versions.get(ref[0]):
+        if ref is None or len(ref) != 2 or ref in counters:
+            continue
+        if getattr(node, "s2sad_recorded", False):
+            popped.add(ref)               # `record` gives this read its value
+        elif ref[1] != final_versions.get(ref[0]):
             late.add(ref)
     if not late:
         return
@@ -276,7 +279,7 @@ def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()
         for ref in sorted(r for r in late if r[0] == name):
             site = sites.get(ref)
             new = storage[ref] = namer.fresh(f"{name}_{ref[1]}")
-            if site is not None and site.plain and name not in updated:
+            if site is not None and site.plain and name not in updated and ref not in popped:
                 continue                      # renamed where it is assigned
             value = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
             if name in updated:               # it changes in place later: a real copy
@@ -290,18 +293,16 @@ def assign_storage(forward, reverse, final_versions, namer, recorded=frozenset()
             index = 0 if anchor is None else next(i for i, x in enumerate(block) if x is anchor) + 1
             block.insert(index, copy)
             storage[ref] = (new, "copied")
-    for node in walk_items(forward + reverse):
+    for node in walk_items(forward):
         ref = getattr(node, "s2sad_ref", None)
-        if ref is None or len(ref) != 2 or ref not in storage:
-            continue
-        new = storage[ref]
-        if isinstance(new, tuple):            # a copy: only the reverse sweep reads it
-            continue
-        node.id = new
+        if ref is not None and len(ref) == 2 and isinstance(storage.get(ref), str):
+            node.id = storage[ref]
     for node in walk_items(reverse):
         ref = getattr(node, "s2sad_ref", None)
-        if ref is not None and len(ref) == 2 and isinstance(storage.get(ref), tuple):
-            node.id = storage[ref][0]
+        if ref is not None and len(ref) == 2 and ref in storage \
+                and not getattr(node, "s2sad_recorded", False):    # a popped value: as it is
+            new = storage[ref]
+            node.id = new[0] if isinstance(new, tuple) else new
 
 
 class _Site:

@@ -50,7 +50,8 @@ class _Block:
 
 
 def record(forward, reverse, namer, facts, share_stacks=True):
-    """Insert the recomputations, pushes and pops; returns the versions handled.
+    """Insert the recomputations, pushes and pops; each read they serve is
+    marked `s2sad_recorded` (storage leaves it alone).
     (`share_stacks=False` for loops to be checkpointed: a stack shared by a
     trip's start and end values would need its first value before each segment.)"""
     sites, top_sites, counters = _forward_map(forward)
@@ -136,7 +137,7 @@ def record(forward, reverse, namer, facts, share_stacks=True):
                 read(node, inside)
         needs[key][1].append(copied.targets[0])
     if not needs:
-        return set()
+        return
     versions = {}
     for key in order:
         if key[0] != "trips":
@@ -160,15 +161,12 @@ def record(forward, reverse, namer, facts, share_stacks=True):
     skipped = set(shared.values())
     after_loops = []                      # (forward loop, statement after its reverse)
     starts = {}                           # (id(owner), field) -> [(block, push or anchor, statements)]
-    handled = set()
     for key in order:
         if key in skipped:
-            handled.add(key[0])
             continue
         (block, anchor), nodes = needs[key]
         name = key[1] if key[0] == "trips" else key[0][0]
         if key[0] != "trips":
-            handled.add(key[0])
             if len(versions[name]) > 1:   # two values of one name: each its own
                 target = namer.fresh(f"{name}_{key[0][1]}")
                 for node in nodes:
@@ -224,7 +222,9 @@ def record(forward, reverse, namer, facts, share_stacks=True):
     _insert_at_starts(reverse, starts)
     for loop, drop in after_loops:        # what was there before the loop: no longer needed
         _insert_after(reverse, loop, drop)
-    return handled
+    for key in order:                     # reads that see a popped or remade value
+        for node in needs[key][1]:
+            node.s2sad_recorded = True
 
 
 def _snapshot(name, kind):
@@ -356,3 +356,4 @@ def _forward_map(forward):
 
     visit(forward, (), None, None, None, None)
     return sites, top_sites, counters
+

@@ -6,6 +6,12 @@ crashed inside the generated code), each against central finite differences
   (`a, b = b, np.tanh(a)`): a copy the reverse sweep made of one adjoint
   overwrote another that a pending contribution still read; at the end of a
   reverse trip, carried adjoints swapped in place (`da, db = db, da`);
+* a value a loop leaves, read by the reverse sweep after it (`for/else`,
+  after a `break`, after a loop of no trips, overwritten after the loop):
+  its reads inside the loop were recorded, so the read after the loop was
+  taken for recorded too and saw a later value;
+* the loss `value_and_grad` returns, where the reverse sweep pops its name
+  (`y = y_stack.pop()`): the value after the reverse sweep was returned;
 """
 
 import numpy as np
@@ -130,6 +136,213 @@ def swap_branch_in_loop(x):
     return np.sum(a * np.cos(b))
 
 
+# ---- a loop's last value, read after it (for/else, break, no trips) --------------------
+
+def for_else(x):
+    acc = x
+    for k in range(3):
+        acc = np.sin(acc) + x
+    else:
+        acc = acc * acc
+    return np.sum(acc * x)
+
+
+def for_else_broken(x):
+    acc = x
+    for k in range(3):
+        acc = np.sin(acc) + x
+        if k == 1:
+            break
+    else:
+        acc = acc * acc
+    return np.sum(acc * x)
+
+
+def while_else(x):
+    acc = x; k = 0
+    while k < 3:
+        acc = np.sin(acc) + x
+        k += 1
+    else:
+        acc = acc * np.cos(acc)
+    return np.sum(acc * x)
+
+
+def for_else_nested(x):
+    out = x
+    for j in range(2):
+        acc = out
+        for k in range(3):
+            acc = np.sin(acc) + x
+        else:
+            acc = acc * acc
+        out = acc * 0.5 + out
+    return np.sum(out * x)
+
+
+def for_else_nested_break(x):
+    out = x
+    for j in range(3):
+        acc = out
+        for k in range(3):
+            acc = np.sin(acc) + x
+            if k == j:
+                break
+        else:
+            acc = acc * acc
+        out = acc * 0.5 + out
+    return np.sum(out * x)
+
+
+def while_else_break(x):
+    acc = x; k = 0
+    while k < 5:
+        acc = np.sin(acc) + x
+        if k == 2:
+            break
+        k += 1
+    else:
+        acc = acc * acc
+    acc = acc * np.cos(acc)
+    return np.sum(acc * x)
+
+
+def after_loop_overwrite(x):
+    acc = x
+    for k in range(3):
+        acc = np.sin(acc) * x
+    acc = acc * acc
+    return np.sum(acc * x)
+
+
+def after_loop_overwrite_floats(s):
+    acc = s
+    for k in range(3):
+        acc = np.sin(acc) * s
+    acc = acc * acc
+    return acc * s
+
+
+def break_then_scale(x):
+    v = -(x + 1.0); acc = 0.0
+    for k in range(3):
+        v = np.tanh(W.T @ (W @ v))
+        acc = acc + np.sum(v * (x / (1.5 + v * v)))
+        if k == 1:
+            break
+    v *= np.tanh(0.6 * x)
+    return np.sum(v * x) + acc
+
+
+def break_then_scale_while(x):
+    v = -(x + 1.0); acc = 0.0; k = 0
+    while k < 3:
+        v = np.tanh(W.T @ (W @ v))
+        acc = acc + np.sum(v * (x / (1.5 + v * v)))
+        if k == 1:
+            break
+        k += 1
+    v = v * np.tanh(0.6 * x)
+    return np.sum(v * x) + acc
+
+
+def continue_then_scale(x):
+    v = x; acc = 0.0
+    for k in range(4):
+        if k == 2:
+            continue
+        v = np.tanh(v * 1.3 + 0.1)
+        acc = acc + np.sum(v * x)
+    v = v * v
+    return np.sum(v * x) + acc
+
+
+def _returns_early(x):
+    v = x
+    for k in range(4):
+        v = np.sin(v) + x
+        if k == 2:
+            return v * v
+    return v
+
+
+def return_inside_loop(x):
+    v = _returns_early(x)
+    v = v * np.cos(x)
+    return np.sum(v)
+
+
+def return_inside_loop_direct(x):
+    v = x
+    for k in range(4):
+        v = np.sin(v) + x
+        if k == 2:
+            v = v * v
+            return np.sum(v * x)
+    return np.sum(v)
+
+
+def inner_break_outer(x):
+    out = 0.0; h = x
+    for j in range(3):
+        for k in range(4):
+            h = np.tanh(h + 0.2 * x)
+            if k == j:
+                break
+        h = h * np.cos(x)
+        out = out + np.sum(h)
+    return out
+
+
+def _after_loop_helper(x):
+    acc = x
+    for k in range(3):
+        acc = np.sin(acc) + x
+    acc = acc * acc
+    return acc
+
+
+def after_loop_in_helper(x):
+    return np.sum(_after_loop_helper(x) * x)
+
+
+def break_floats(s):
+    v = s; acc = 0.0
+    for k in range(5):
+        v = np.tanh(v * 1.1 + 0.3)
+        acc = acc + v * s
+        if k == 2:
+            break
+    v = v * s
+    return v + acc
+
+
+def returned_value_recorded(x):
+    y = np.sum(x * x)
+    for k in range(3):
+        y = np.sin(y) * 1.5 + k
+    return y
+
+
+def zero_trip_then_flip(x, M):
+    v = M @ (x * x); acc2, k = 0.0, 0
+    while k < 0:
+        v = v + np.tanh(v); acc2 = acc2 + np.sum(v * np.sin(v)); k += 1
+    acc3 = 0.0
+    for k in range(3):
+        v = np.tanh(np.tanh(v[::-1])); acc3 = acc3 + np.sum(v * (v + v))
+    v = np.tanh(v * np.sin(np.sin(x)))
+    return np.sum(v * x) + acc2 + acc3
+
+
+def zero_trip_for(x, n):
+    v = np.sin(x)
+    for k in range(n):
+        v = v * x
+    v = v * np.tanh(v)
+    return np.sum(v * x)
+
+
 # ---- the checks ------------------------------------------------------------------------
 
 RNG = np.random.default_rng(0)
@@ -156,6 +369,9 @@ def check(f, args):
 CASES = [
     # the reported programs
     (swap, (X4,)),
+    (for_else, (X4,)),
+    (break_then_scale, (X4,)),
+    (zero_trip_then_flip, (X4, M44)),
     # tuple assignments
     (rotate3, (X4,)),
     (swap_in_loop, (X4,)),
@@ -171,6 +387,24 @@ CASES = [
     (rotate_loop, (X4,)),
     (swap_while_pure, (X4,)),
     (swap_branch_in_loop, (X4,)),
+    # a loop's last value read after it
+    (for_else_broken, (X4,)),
+    (while_else, (X4,)),
+    (for_else_nested, (X4,)),
+    (for_else_nested_break, (X4,)),
+    (while_else_break, (X4,)),
+    (after_loop_overwrite, (X4,)),
+    (after_loop_overwrite_floats, (S,)),
+    (break_then_scale_while, (X4,)),
+    (continue_then_scale, (X4,)),
+    (return_inside_loop, (X4,)),
+    (return_inside_loop_direct, (X4,)),
+    (inner_break_outer, (X4,)),
+    (after_loop_in_helper, (X4,)),
+    (break_floats, (S,)),
+    (zero_trip_for, (X4, 0)),
+    (zero_trip_for, (X4, 2)),
+    (returned_value_recorded, (X4,)),
 ]
 
 
@@ -183,3 +417,26 @@ def _id(case):
 @pytest.mark.parametrize("f, args", CASES, ids=[_id(c) for c in CASES])
 def test_against_finite_differences(f, args):
     check(f, args)
+
+
+LOOPS = [c for c in CASES if c[0] in (
+    for_else, break_then_scale, swap_in_loop, pure_swap_loop, returned_value_recorded)]
+
+
+@pytest.mark.parametrize("f, args", LOOPS, ids=[_id(c) for c in LOOPS])
+def test_checkpointed_and_with_value(f, args):
+    """The same gradients with checkpointed loops and from value_and_grad
+    (which returns the loss after the reverse sweep has run)."""
+    g = s2sad.grad(f)(*args)
+    np.testing.assert_allclose(s2sad.grad(f, checkpoint=2)(*args), g, rtol=1e-12, atol=1e-14)
+    value, g2 = s2sad.value_and_grad(f)(*args)
+    np.testing.assert_allclose(value, f(*args), rtol=1e-12)
+    np.testing.assert_allclose(g2, g, rtol=1e-12, atol=1e-14)
+
+
+def test_value_read_after_the_loop_is_kept():
+    """The reverse sweep reads the value the loop left (`acc` before `acc * acc`):
+    a name of its own after the loop, the pushes inside untouched."""
+    text = s2sad.source(s2sad.grad(for_else), X4)
+    assert "acc_1 = acc" in text and "dacc = 2 * (dacc * acc_1)" in text
+    assert text.count("acc_stack.append(acc)") == 1
