@@ -614,8 +614,10 @@ class Analyzer:
             if isinstance(stmt, gast.For):
                 self.read(stmt, sf, list(stmt.iter.args))
             for name in assigned:
-                if isinstance(stmt, gast.For) and name == stmt.target.id:
-                    continue
+                if isinstance(stmt, gast.For) and name == stmt.target.id and before[name] is None:
+                    continue                      # after the loop: the counter's last value
+                # (a counter with a value from before the loop, which a loop of no trips
+                # leaves, is carried: after the loop it joins that value and its last one)
                 self.define(name, guess[name] if guess[name] is not None else PENDING, None, sf)
                 sf.carried[name] = [sf.writes[name], before[name], None]
             if isinstance(stmt, gast.For):
@@ -640,9 +642,6 @@ class Analyzer:
             sf.reads.clear()
         for name, (phi, _, _) in sf.carried.items():
             self.current[name] = phi
-        if isinstance(stmt, gast.For) and before.get(stmt.target.id) is None:
-            # after a loop that ran, the counter holds its last value
-            self.current[stmt.target.id] = sf.counter[1]
 
     def assign(self, stmt, sf):
         target = stmt.targets[0]

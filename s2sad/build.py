@@ -26,7 +26,7 @@ from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_c
                        fold_temporaries, free_names, names_written, settle_names)
 from .parse import MISSING, parse_function, user_text
 from .checkpoint import checkpoint_loops
-from .record import record
+from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
                        propagate_constants, simplify)
 from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
@@ -246,6 +246,7 @@ class Builder(_ForwardBuilds):
         record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
                        facts.final_versions, ctx.namer)
+        separate_counters(reverse, ctx.namer)
         defined = set(core.params).union(*(names_written(s) for s in forward
                                            if not isinstance(s, Comment)))
         saved = sorted((free_names(reverse) | _names(grads)) & defined)
@@ -327,6 +328,7 @@ class Builder(_ForwardBuilds):
         forward = forward + checks
         record(forward, reverse, ctx.namer, facts, share_stacks=not checkpoint)
         assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
+        separate_counters(reverse + [ret], ctx.namer)
         if checkpoint:
             checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,
                              None if checkpoint is True else checkpoint)

@@ -155,8 +155,11 @@ def _live_control(node, live):
         if grown == carried:
             break
         carried = grown
+    counted = isinstance(node, gast.For) and node.target.id in live
     if not _statements_in(body):
-        return None, live
+        if not counted:
+            return None, live
+        body = [gast.Pass()]              # kept for the counter's last value alone
     new = copy_node_shallow(node)
     new.body = body
     before = carried | heads
@@ -253,13 +256,11 @@ def assign_storage(forward, reverse, final_versions, namer):
     (`x_1`) and the first keeps the user's; otherwise the late version
     gets one, by renaming its assignment or, for a value that joins
     others after a branch or loop, by a copy right where it is made."""
-    counters = {getattr(n.target, "s2sad_ref", None) for n in walk_items(forward)
-                if isinstance(n, gast.For)}
     late, popped = set(), set()
-    for node in walk_items(reverse):
+    for node, counting in _reads_in_reverse(reverse):
         ref = getattr(node, "s2sad_ref", None)
-        if ref is None or len(ref) != 2 or ref in counters:
-            continue
+        if ref is None or len(ref) != 2 or ref in counting:
+            continue                      # a counter inside its loop: the reverse loop recounts it
         if getattr(node, "s2sad_recorded", False):
             popped.add(ref)               # `record` gives this read its value
         elif ref[1] != final_versions.get(ref[0]):
@@ -293,16 +294,39 @@ def assign_storage(forward, reverse, final_versions, namer):
             index = 0 if anchor is None else next(i for i, x in enumerate(block) if x is anchor) + 1
             block.insert(index, copy)
             storage[ref] = (new, "copied")
+    kept = lambda node, counting: getattr(node, "s2sad_ref", None) in counting \
+        or getattr(node, "s2sad_recorded", False)    # the reverse loop's count, a popped value
     for node in walk_items(forward):
         ref = getattr(node, "s2sad_ref", None)
         if ref is not None and len(ref) == 2 and isinstance(storage.get(ref), str):
             node.id = storage[ref]
-    for node in walk_items(reverse):
+    for node, counting in _reads_in_reverse(reverse):
         ref = getattr(node, "s2sad_ref", None)
-        if ref is not None and len(ref) == 2 and ref in storage \
-                and not getattr(node, "s2sad_recorded", False):    # a popped value: as it is
+        if ref is not None and len(ref) == 2 and ref in storage and not kept(node, counting):
             new = storage[ref]
             node.id = new[0] if isinstance(new, tuple) else new
+
+
+def _reads_in_reverse(items, counting=frozenset()):
+    """Every node of the reverse sweep, with the counters of the loops around it."""
+    for item in items:
+        if isinstance(item, Comment):
+            continue
+        if isinstance(item, gast.For):
+            inner = counting | {getattr(item.target, "s2sad_ref", None)}
+            for node in gast.walk(item.target):
+                yield node, inner
+            for node in gast.walk(item.iter):
+                yield node, counting
+            yield from _reads_in_reverse(item.body, inner)
+        elif isinstance(item, (gast.If, gast.While)):
+            for node in gast.walk(item.test):
+                yield node, counting
+            for block in child_blocks(item):
+                yield from _reads_in_reverse(block, counting)
+        else:
+            for node in gast.walk(item):
+                yield node, counting
 
 
 class _Site:
@@ -325,6 +349,8 @@ def _definition_sites(forward):
                 for name, (phi, *incoming) in list(facts.joins.items()) + list(facts.carried.items()):
                     sites[(name, phi)] = _Site(block, item, False, top)
                     joined.update((name, v) for v in incoming if v is not None)
+                if isinstance(item, gast.For) and facts.counter is not None:
+                    sites[facts.counter] = _Site(block, item, False, top)   # its last value
                 for inner in child_blocks(item):
                     visit(inner, False)
                 continue

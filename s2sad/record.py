@@ -21,7 +21,7 @@ import gast
 
 from .kinds import Scalar, Seq, Tree
 from .optimize import Comment
-from .trees import child_blocks, copy_node
+from .trees import child_blocks, copy_node, statements
 
 _LOOPS = (gast.For, gast.While)
 
@@ -78,8 +78,9 @@ def record(forward, reverse, namer, facts, share_stacks=True):
             need(node, ("trips", node.id), sites.get(("trips", node.id)))
             return
         ref = getattr(node, "s2sad_ref", None)
-        if ref is None or len(ref) != 2 or ref in counters or isinstance(node.ctx, gast.Store):
-            return
+        if ref is None or len(ref) != 2 or counters.get(ref) in inside \
+                or isinstance(node.ctx, gast.Store):
+            return                        # (a counter inside its loop: the reverse loop recounts it)
         site = site_of(ref, inside)
         need(node, (ref, id(site[0]) if site else None), site)
 
@@ -269,7 +270,7 @@ def _cheap(stmt, ref, facts):
 
 def _at_hand(ref, block, sites, top_sites, counters):
     """Is this value available at the start of the reverse of `block`?"""
-    if ref in counters:
+    if ref in counters and counters[ref] in block.loops:
         return True
     if ref in top_sites and top_sites[ref][0].owner in block.loops:
         return True
@@ -322,7 +323,7 @@ def _forward_map(forward):
     """The sites values are made at, and the loops' counters."""
     sites = {}                            # ref -> (_Block, anchor statement or None)
     top_sites = {}                        # a loop's top-of-trip value -> (_Block of its body, None)
-    counters = set()
+    counters = {}                         # a loop's counter -> the loop
 
     def visit(items, loops, parent, outermost, owner, field_):
         block = _Block(items, loops, parent, outermost, owner, field_)
@@ -342,7 +343,8 @@ def _forward_map(forward):
                 for name, (phi, *_) in facts.carried.items():
                     sites[(name, phi)] = (block, item)
                 if facts.counter is not None:
-                    counters.add(facts.counter)
+                    counters[facts.counter] = item
+                    sites[facts.counter] = (block, item)    # after the loop: its last value
                 trips = getattr(item, "s2sad_trips", None)
                 if trips is not None:
                     sites[("trips", trips)] = (block, item)
@@ -357,3 +359,56 @@ def _forward_map(forward):
     visit(forward, (), None, None, None, None)
     return sites, top_sites, counters
 
+
+def separate_counters(reverse, namer):
+    """A reverse loop recounts its forward loop's counter in the same name
+    (`for t in reversed(range(n))`).  Where the reverse sweep reads or sets
+    that name for another value once the loop may have run (a value from
+    before the loop, one popped or remade in a trip, the forward loop's last
+    count, anything in a later trip of a loop around it), the reverse loop
+    counts in a name of its own (`for t1 in reversed(range(n))`)."""
+    names = []                            # (position, Name node, the loops it is in)
+    loops_of = {}                         # id(reverse loop) -> (the loops around it, end position)
+
+    def visit(items, loops):
+        for item in items:
+            if isinstance(item, Comment):
+                continue
+            inner = loops + (item,) if isinstance(item, _LOOPS) else loops
+            target = item.target if isinstance(item, gast.For) else None
+            for node in (_own_nodes(item) if child_blocks(item) else gast.walk(item)):
+                if isinstance(node, gast.Name):
+                    names.append((len(names), node, inner if node is target else loops))
+            for block in child_blocks(item):
+                visit(block, inner)
+            loops_of[id(item)] = (loops, len(names))
+
+    visit(reverse, ())
+    for item in statements(reverse):
+        if not (isinstance(item, gast.For) and isinstance(getattr(item, "s2sad_pair", None), gast.For)
+                and isinstance(item.target, gast.Name)):
+            continue
+        counter, count = item.target.id, getattr(item.target, "s2sad_ref", None)
+        around, end = loops_of[id(item)]
+
+        def clashes(position, node, loops):
+            if node.id != counter or node is item.target:
+                return False
+            ref = getattr(node, "s2sad_ref", None)
+            if item in loops:             # in a trip: only the count is read
+                return ref != count or not isinstance(node.ctx, gast.Load)
+            if not isinstance(node.ctx, gast.Load) or any(
+                    isinstance(loop, gast.For) and loop.target.id == counter
+                    and ref == getattr(loop.target, "s2sad_ref", None) for loop in loops):
+                return False              # another loop's count
+            # read outside: only before the loop has run
+            return position >= end or any(loop in loops for loop in around)
+
+        if not any(clashes(*entry) for entry in names):
+            continue
+        own = namer.fresh(counter)
+        item.target.id = own
+        for _, node, loops in names:
+            if item in loops and node.id == counter and getattr(node, "s2sad_ref", None) == count \
+                    and isinstance(node.ctx, gast.Load):
+                node.id = own

@@ -10,6 +10,10 @@ crashed inside the generated code), each against central finite differences
   after a `break`, after a loop of no trips, overwritten after the loop):
   its reads inside the loop were recorded, so the read after the loop was
   taken for recorded too and saw a later value;
+* a loop counter: a name with a value before the loop reused as its counter
+  (the reverse loop recounted it and clobbered that value), the counter read
+  after the loop (the forward loop was dropped: UnboundLocalError), a
+  counter the loop body reassigns;
 * the loss `value_and_grad` returns, where the reverse sweep pops its name
   (`y = y_stack.pop()`): the value after the reverse sweep was returned;
 """
@@ -343,6 +347,174 @@ def zero_trip_for(x, n):
     return np.sum(v * x)
 
 
+# ---- a name reused as a loop counter ---------------------------------------------------
+
+def loop_variable_reused(x):
+    h = x; t = 0.5; y = h * t
+    for t in range(3):
+        h = np.tanh(0.5 * h)
+    return np.sum(h) + np.sum(y)
+
+
+def loop_variable_reused_floats(s):
+    h = s; t = 0.5; y = h * t
+    for t in range(3):
+        h = np.tanh(0.5 * h)
+    return h + y
+
+
+def loop_variable_after(x, n):
+    h = x; t = 0.5
+    for t in range(n):
+        h = np.tanh(0.5 * h)
+    return np.sum(h * t * x)
+
+
+def loop_variable_active(x, n):
+    h = x; t = np.sum(x)
+    y = h * t
+    for t in range(n):
+        h = np.tanh(0.5 * h)
+    return np.sum(h * t) + np.sum(y)
+
+
+def loop_variable_nested(x):
+    h = x; out = 0.0
+    for j in range(2):
+        t = 0.5 + j
+        y = h * t
+        for t in range(3):
+            h = np.tanh(0.5 * h + 0.1 * t)
+        out = out + np.sum(y * h)
+    return out
+
+
+def counter_reassigned(x):
+    h = x
+    for t in range(3):
+        h = h * np.sin(t + 0.5)
+        t = 0.5 * t + 1.0
+        h = np.tanh(h * t)
+    return np.sum(h * t)
+
+
+def counter_reassigned_read_first(x):
+    h = x
+    for t in range(3):
+        y = h * t
+        t = 2.0 * h
+        h = np.tanh(h * t) + y
+    return np.sum(h)
+
+
+def _reused_helper(x):
+    h = x; t = 0.5; y = h * t
+    for t in range(3):
+        h = np.tanh(0.5 * h)
+    return h + y
+
+
+def loop_variable_in_helper(x):
+    return np.sum(_reused_helper(x) * x)
+
+
+def two_loops_same_counter(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(x * x) * i
+    y = s * i
+    for i in range(2):
+        y = y * np.sum(x) + i
+    return y
+
+
+def parameter_reused_as_counter(x, t):
+    y = x * t
+    for t in range(3):
+        x = np.tanh(x * 0.5)
+    return np.sum(x) + np.sum(y)
+
+
+# ---- a counter read after its loop -----------------------------------------------------
+
+def crash(x):
+    s = 0.0
+    for i in range(4):
+        s = s + np.sum(x) * i
+    return s * i
+
+
+def counter_after_break(x):
+    s = 0.0
+    for i in range(6):
+        s = s + np.sum(np.sin(x)) * i
+        if i == 3:
+            break
+    return s * i
+
+
+def counter_after_loop_nested(x):
+    out = 0.0
+    for j in range(3):
+        s = 0.0
+        for i in range(j + 2):
+            s = s + np.sum(x * x) * i
+        out = out + s * i
+    return out
+
+
+def counter_after_loop_array(x):
+    h = x
+    for i in range(3):
+        h = np.tanh(h) + i
+    return np.sum(h * i * x)
+
+
+def counter_after_while(x):
+    s = 0.0; k = 0
+    while k < 3:
+        for i in range(k + 1):
+            s = s + np.sum(np.cos(x)) * i
+        s = s * i + 1.0
+        k += 1
+    return s
+
+
+def enumerate_after(x):
+    s = 0.0
+    for i, v in enumerate(x):
+        s = s + np.sin(v) * i
+    return s * i + np.sum(v * x)
+
+
+def counter_before_and_after(x, n):
+    i = 2
+    s = np.sum(x)
+    for i in range(n):
+        s = s + np.sum(x * x) * i
+    return s * i
+
+
+def _crash_helper(x):
+    s = 0.0
+    for i in range(4):
+        s = s + np.sum(x) * i
+    return s * i
+
+
+def crash_in_helper(x):
+    return _crash_helper(np.sin(x)) * 2.0
+
+
+def counter_then_loop_array(x):
+    for i in range(3):
+        x = np.tanh(x) * 1.2
+    y = x * i
+    for i in range(2):
+        y = np.sin(y) + x
+    return np.sum(y * i)
+
+
 # ---- the checks ------------------------------------------------------------------------
 
 RNG = np.random.default_rng(0)
@@ -372,6 +544,8 @@ CASES = [
     (for_else, (X4,)),
     (break_then_scale, (X4,)),
     (zero_trip_then_flip, (X4, M44)),
+    (loop_variable_reused, (X4,)),
+    (crash, (X4,)),
     # tuple assignments
     (rotate3, (X4,)),
     (swap_in_loop, (X4,)),
@@ -405,6 +579,27 @@ CASES = [
     (zero_trip_for, (X4, 0)),
     (zero_trip_for, (X4, 2)),
     (returned_value_recorded, (X4,)),
+    # loop counters
+    (loop_variable_reused_floats, (S,)),
+    (loop_variable_after, (X4, 0)),
+    (loop_variable_after, (X4, 3)),
+    (loop_variable_active, (X4, 0)),
+    (loop_variable_active, (X4, 3)),
+    (loop_variable_nested, (X4,)),
+    (counter_reassigned, (X4,)),
+    (counter_reassigned_read_first, (X4,)),
+    (loop_variable_in_helper, (X4,)),
+    (two_loops_same_counter, (X4,)),
+    (parameter_reused_as_counter, (X4, 0.7)),
+    (counter_after_break, (X4,)),
+    (counter_after_loop_nested, (X4,)),
+    (counter_after_loop_array, (X4,)),
+    (counter_after_while, (X4,)),
+    (enumerate_after, (X4,)),
+    (counter_before_and_after, (X4, 0)),
+    (counter_before_and_after, (X4, 3)),
+    (crash_in_helper, (X4,)),
+    (counter_then_loop_array, (X4,)),
 ]
 
 
@@ -420,7 +615,9 @@ def test_against_finite_differences(f, args):
 
 
 LOOPS = [c for c in CASES if c[0] in (
-    for_else, break_then_scale, swap_in_loop, pure_swap_loop, returned_value_recorded)]
+    for_else, break_then_scale, loop_variable_reused, crash, swap_in_loop,
+    pure_swap_loop, loop_variable_nested, counter_reassigned_read_first,
+    counter_then_loop_array, two_loops_same_counter, returned_value_recorded)]
 
 
 @pytest.mark.parametrize("f, args", LOOPS, ids=[_id(c) for c in LOOPS])
@@ -440,3 +637,19 @@ def test_value_read_after_the_loop_is_kept():
     text = s2sad.source(s2sad.grad(for_else), X4)
     assert "acc_1 = acc" in text and "dacc = 2 * (dacc * acc_1)" in text
     assert text.count("acc_stack.append(acc)") == 1
+
+
+def test_reverse_counter_keeps_its_name_unless_it_clashes():
+    """`for t in reversed(range(3))` as long as nothing the reverse sweep reads
+    later is called `t`; a counter of its own where something is."""
+    text = s2sad.source(s2sad.grad(loop_variable_reused), X4)
+    assert "for t in reversed(range(3)):" in text and "dh = dh + dy * t_0" in text
+    text = s2sad.source(s2sad.grad(counter_reassigned_read_first), X4)
+    assert "for t1 in reversed(range(3)):" in text and "dh = dh + dy * t1" in text
+
+
+def test_counter_read_after_the_loop():
+    """Only the counter's last value is needed of the forward loop: it stays."""
+    text = s2sad.source(s2sad.grad(crash), X4)
+    assert "for i in range(4):\n        pass" in text
+    np.testing.assert_allclose(s2sad.grad(crash)(X4), np.full(4, 3.0 * 6.0))
