@@ -23,7 +23,8 @@ import inspect
 import gast
 
 from . import rules, runtime
-from .analyze import concatenated_kind, tree_span, is_append, is_pop, updated_name
+from .analyze import (assigned_names_deep, concatenated_kind, tree_span, is_append, is_pop,
+                      updated_name)
 from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
@@ -236,6 +237,7 @@ class Forward:
 
     def loop(self, stmt):
         sf = stmt.s2sad_facts
+        self.keep_through(stmt)
         carried = []
         for name_, (phi, before, end) in sorted(sf.carried.items()):
             for path, _ in leaves(self.facts.kind(name_, phi)):
@@ -273,6 +275,20 @@ class Forward:
             self.table[ref] = name(own)
         node.body = body
         self.emit(node)
+
+    def keep_through(self, loop):
+        """A tangent of a value from before the loop (`w = v`: w's tangent is
+        `dv`) that is the very variable of a name the loop assigns gets a
+        variable of its own before the loop, not at the first assignment
+        inside it, which every later trip would repeat."""
+        names = assigned_names_deep(loop)
+        assigned = {own for (base, _), own in self.names.items() if base in names}
+        for ref, expr in sorted(self.table.items(), key=lambda item: repr(item[0])):
+            if ref[0] in names or not isinstance(expr, gast.Name) or expr.id not in assigned:
+                continue                  # (a name the loop assigns: its own variable is made below)
+            own = self.ctx.namer.fresh(self.tangent_name(ref))
+            self.emit(assign(name(own, store=True), name(expr.id)))
+            self.table[ref] = name(own)
 
     # ---- statements ----------------------------------------------------------------------
 

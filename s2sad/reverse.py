@@ -528,7 +528,7 @@ class Reverse:
                 carried.append((ref, (name_, before, ref[2]) if before is not None else None,
                                 (name_, end, ref[2]), own, bool(adj and adj.scalar)))
         defined = _defined_in(stmt)
-        fresh_sums = set()
+        fresh_sums, summed = set(), set()
         for ref in sorted(_active_inputs(stmt), key=repr):
             if (ref[0], ref[1]) in defined:
                 continue
@@ -541,6 +541,8 @@ class Reverse:
                     and own not in self.in_place:
                 fresh_sums.add(own)           # a new array: updated in place
             self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))
+            summed.add(ref)
+        self.keep_through(stmt, summed, pre)
         for top, _, end, own, scalar in carried:
             self.hand_to(end, top, Adjoint(name(own), True, scalar))
         self.in_place |= fresh_sums
@@ -610,6 +612,26 @@ class Reverse:
                         if isinstance(n, gast.Name) and n.id == own:
                             n.id = held
         return out
+
+    def keep_through(self, loop, summed, pre):
+        """An adjoint the loop leaves alone (of a value from before the loop that
+        the loop does not read) may still be the very variable of a name the
+        loop assigns (`b = a` after the loop: a's adjoint is `db`): it gets a
+        variable of its own before the loop, not at the first assignment inside
+        it, which every later trip would repeat."""
+        names = {n for n, _ in _defined_in(loop)}
+        assigned = {own for (base, _), own in self.adjoint_names.items() if base in names}
+        taken = self.names_in_use(self.table) | assigned | {
+            n.id for s in pre for n in gast.walk(s) if isinstance(n, gast.Name)}
+        for ref, adj in sorted(self.table.items(), key=lambda item: repr(item[0])):
+            if ref in summed or not isinstance(adj.expr, gast.Name) or adj.expr.id not in assigned:
+                continue
+            own = self.adjoint_name(ref)
+            if own in taken:
+                own = self.ctx.namer.fresh(own)
+            taken.add(own)
+            pre.append(assign(name(own, store=True), copy_node(adj.expr)))
+            self.table[ref] = Adjoint(name(own), False, adj.scalar)
 
     def statement(self, stmt, sf):
         target, value = stmt.targets[0], stmt.value

@@ -16,6 +16,10 @@ crashed inside the generated code), each against central finite differences
   counter the loop body reassigns;
 * the loss `value_and_grad` returns, where the reverse sweep pops its name
   (`y = y_stack.pop()`): the value after the reverse sweep was returned;
+* an adjoint (or tangent) from before a loop that is the very variable of a
+  name the loop assigns (`w = v`, then a loop over `v`): its copy was made
+  at the first assignment inside the loop, so later trips copied a new
+  value.
 """
 
 import numpy as np
@@ -347,6 +351,17 @@ def zero_trip_for(x, n):
     return np.sum(v * x)
 
 
+def loops_in_sequence(x):
+    v = x * 1.0
+    for k in range(2):
+        v = np.tanh(v) * x
+    w = v
+    for k in range(3):
+        v = np.sin(v[::-1]) + w
+    v = v * w
+    return np.sum(v)
+
+
 # ---- a name reused as a loop counter ---------------------------------------------------
 
 def loop_variable_reused(x):
@@ -515,6 +530,57 @@ def counter_then_loop_array(x):
     return np.sum(y * i)
 
 
+# ---- adjoints and tangents of values a loop leaves alone -------------------------------
+
+def alias_across_loop(x):
+    a = x * 1.0
+    b = np.cos(x)
+    for k in range(3):
+        b = np.sin(b) * x
+    c = b
+    b = a
+    return np.sum(b * c)
+
+
+def alias_across_loop2(x):
+    a = np.sin(x)
+    b = np.cos(x)
+    for k in range(3):
+        c = b * a
+        b = np.tanh(c)
+    b = a
+    return np.sum(b * c)
+
+
+def alias_into_loop_forward(x):
+    v = x * 1.0
+    w = v
+    for k in range(3):
+        v = np.sin(v) + w
+    return np.sum(v * w)
+
+
+def alias_into_nested_loop(x):
+    v = x * 1.0
+    w = v
+    for j in range(2):
+        for k in range(2):
+            v = np.sin(v) * w
+        v = v + 0.5
+    return np.sum(v * w)
+
+
+def alias_in_branch_in_loop(x):
+    v = x * 1.0
+    w = v
+    for k in range(3):
+        if k % 2 == 0:
+            v = np.sin(v) + w
+        else:
+            v = v * 0.5
+    return np.sum(v * w)
+
+
 # ---- the checks ------------------------------------------------------------------------
 
 RNG = np.random.default_rng(0)
@@ -578,6 +644,7 @@ CASES = [
     (break_floats, (S,)),
     (zero_trip_for, (X4, 0)),
     (zero_trip_for, (X4, 2)),
+    (loops_in_sequence, (X4,)),
     (returned_value_recorded, (X4,)),
     # loop counters
     (loop_variable_reused_floats, (S,)),
@@ -600,6 +667,12 @@ CASES = [
     (counter_before_and_after, (X4, 3)),
     (crash_in_helper, (X4,)),
     (counter_then_loop_array, (X4,)),
+    # adjoints and tangents kept through a loop
+    (alias_across_loop, (X4,)),
+    (alias_across_loop2, (X4,)),
+    (alias_into_loop_forward, (X4,)),
+    (alias_into_nested_loop, (X4,)),
+    (alias_in_branch_in_loop, (X4,)),
 ]
 
 
@@ -615,8 +688,8 @@ def test_against_finite_differences(f, args):
 
 
 LOOPS = [c for c in CASES if c[0] in (
-    for_else, break_then_scale, loop_variable_reused, crash, swap_in_loop,
-    pure_swap_loop, loop_variable_nested, counter_reassigned_read_first,
+    for_else, break_then_scale, loop_variable_reused, crash, swap_in_loop, pure_swap_loop,
+    loop_variable_nested, counter_reassigned_read_first, alias_across_loop,
     counter_then_loop_array, two_loops_same_counter, returned_value_recorded)]
 
 
