@@ -172,3 +172,309 @@ def test_repeated_increment_keeps_its_documented_refusal():
     check(repeated_increment, (np.array([1.0, 2.0, 3.0]), np.array([0, 1, 2])))
     with pytest.raises(ValueError, match=r"\+= value with repeated integer indices"):
         s2sad.grad(repeated_increment)(np.array([1.0, 2.0, 3.0]), np.array([0, 1, 1]))
+
+
+# ---- in-place updates of memory another value shares -----------------------------------------
+
+SHARED = "this in-place update changes an array that .* shares and reads later"
+
+
+def append_then_update(x):
+    a = x * 1.0
+    hs = []
+    for i in range(3):
+        hs.append(a)
+        a[i] = a[i] * 2.0
+    return np.sum(hs[0] * x)
+
+
+def update_then_append(x):
+    a = x * 1.0
+    hs = []
+    for i in range(3):
+        a[i] = a[i] * 2.0
+        hs.append(a)
+    return np.sum(hs[0] * x)
+
+
+def carried_view(x):
+    a = x * 1.0
+    b = a[0:2]
+    s = 0.0
+    for i in range(2):
+        s = s + np.sum(b * x[0:2])     # the second trip reads the first trip's view
+        b = a[0:2]
+        a[0] = a[0] * 2.0
+    return s
+
+
+def list_read_in_the_next_trip(x):
+    a = x * 1.0
+    hs = []
+    s = 0.0
+    for i in range(3):
+        hs2 = hs + []
+        if i > 0:
+            s = s + np.sum(hs2[0] * x)
+        hs.append(a)
+        a[i] = a[i] * 2.0
+    return s
+
+
+def fresh_view_each_trip(x):
+    a = x * 1.0
+    s = 0.0
+    for i in range(3):
+        a[i] = a[i] * 2.0
+        b = a[0:2]
+        s = s + np.sum(b)
+    return s * np.sum(a * x)
+
+
+def append_copies(x):
+    a = x * 1.0
+    hs = []
+    for i in range(3):
+        hs.append(a.copy())
+        a[i] = a[i] * 2.0
+    return np.sum(hs[0] * x) + np.sum(hs[2] * a)
+
+
+def update_then_break(x):
+    y = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        y[i] = x[i] * (i + 1.0)
+        if i == 2:
+            break
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("f", [append_then_update, update_then_append, carried_view,
+                               list_read_in_the_next_trip], ids=lambda f: f.__name__)
+def test_values_sharing_updated_memory_are_refused(f):
+    refused(f, (rand(4),), SHARED)
+
+
+@pytest.mark.parametrize("f", [fresh_view_each_trip, append_copies, update_then_break],
+                         ids=lambda f: f.__name__)
+def test_values_made_after_the_update_or_copied_still_work(f):
+    check(f, (rand(4, seed=3),))
+
+
+VIEWS_1D = ["np.flip(a)", "np.flipud(a)", "np.split(a, 2)[0]", "np.array_split(a, 3)[1]",
+            "np.hsplit(a, 2)[1]", "np.reshape(a, (2, 2))", "np.ravel(a)", "a.reshape(2, 2)",
+            "a.ravel()", "np.expand_dims(a, 0)", "np.broadcast_to(a, (2, 4))", "np.atleast_1d(a)",
+            "np.atleast_2d(a)", "np.atleast_3d(a)", "a.T", "a[::-1]", "a[1:]", "a[None]",
+            "a[...]", "np.asarray(a)", "np.squeeze(a)", "np.transpose(a)"]
+VIEWS_2D = ["np.fliplr(a)", "np.rot90(a)", "np.vsplit(a, 2)[0]", "np.diagonal(a)", "np.diag(a)",
+            "a.diagonal()", "np.swapaxes(a, 0, 1)", "np.moveaxis(a, 0, 1)", "a.swapaxes(0, 1)",
+            "a.transpose()", "a[:, 0]", "a[0]", "np.hsplit(a, 2)[0]", "np.squeeze(a[None])"]
+COPIES = ["np.roll(a, 1)", "np.sort(a)", "a.copy()", "a[[0, 1]]", "np.concatenate([a, a])",
+          "a.flatten()", "np.array(a)", "np.diag(a[0])", "np.triu(a)"]
+
+
+def view_functions(tmp_path, name, exprs):
+    """A module of functions taking a view (or a copy) of `a` and then updating
+    `a` (`before_k`), or updating it first (`after_k`)."""
+    lines = ["import numpy as np"]
+    for k, expr in enumerate(exprs):
+        item = "[0, 0]" if expr in VIEWS_2D or expr in ("np.diag(a[0])", "np.triu(a)") else "[0]"
+        lines += [f"def before_{k}(x):", "    a = x * 1.0", f"    b = {expr}",
+                  f"    a{item} = 5.0", "    return np.sum(b * np.sum(x))",
+                  f"def after_{k}(x):", "    a = x * 1.0", f"    a{item} = 5.0",
+                  f"    b = {expr}", "    return np.sum(b * np.sum(x))"]
+    path = tmp_path / f"{name}.py"
+    path.write_text("\n".join(lines) + "\n")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_view_is_seen_by_the_in_place_check(tmp_path):
+    exprs = VIEWS_1D + VIEWS_2D
+    module = view_functions(tmp_path, "views_module", exprs)
+    for k, expr in enumerate(exprs):
+        x = rand(4, 4, seed=k) if expr in VIEWS_2D else rand(4, seed=k)
+        with pytest.raises(s2sad.TransformError, match=SHARED):
+            s2sad.grad(getattr(module, f"before_{k}"))(x)
+        check(getattr(module, f"after_{k}"), (x,))
+
+
+def test_copies_are_not_refused(tmp_path):
+    module = view_functions(tmp_path, "copies_module", COPIES)
+    for k, expr in enumerate(COPIES):
+        x = rand(4, 4, seed=k) if expr in ("np.diag(a[0])", "np.triu(a)") else rand(4, seed=k)
+        check(getattr(module, f"before_{k}"), (x,))
+
+
+def update_through_a_flipped_view(x):
+    a = x * 1.0
+    b = np.flip(a)
+    b[0] = 0.0                          # changes a[-1] too
+    return np.sum(a * x)
+
+
+def update_through_split_parts(x):
+    a = x * 1.0
+    first, second = np.split(a, 2)
+    second[0] = 3.0
+    return np.sum(a * x)
+
+
+def view_of_view_in_a_helper(x):
+    a = x * 1.0
+    b = flip_helper(a)
+    a[0] = 0.0
+    return np.sum(b * x)
+
+
+def flip_helper(v):
+    return np.flip(v)
+
+
+def update_through_a_slice(x):
+    a = x * 1.0
+    b = a[1:]                           # empty on a stand-in of size one: asked at a larger size
+    b[0] = 3.0
+    return np.sum(a * x)
+
+
+@pytest.mark.parametrize("f", [update_through_a_flipped_view, update_through_split_parts,
+                               view_of_view_in_a_helper, update_through_a_slice],
+                         ids=lambda f: f.__name__)
+def test_updates_through_views_are_refused(f):
+    refused(f, (rand(4),), SHARED)
+
+
+def test_view_then_update_from_the_issue():
+    def view_then_update(x):
+        a = x * 1.0
+        b = np.flip(a)
+        a[0] = 0.0
+        return np.sum(b * x)
+    refused(view_then_update, (rand(4),), SHARED)
+
+
+# ---- calls that change a value in place -------------------------------------------------------
+
+MAY_CHANGE = "this call may change `{}` in place"
+
+
+class Holder:
+    pass
+
+
+def set_attribute(x):
+    h = Holder()
+    setattr(h, "value", x * 2.0)
+    return np.sum(h.value * x)
+
+
+def object_setattr(x):
+    h = Holder()
+    object.__setattr__(h, "value", x * 2.0)
+    return np.sum(h.value * x)
+
+
+def extend_list(x):
+    xs = [x]
+    xs.extend([x * 2.0])
+    return np.sum(xs[-1] * x)
+
+
+def insert_list(x):
+    xs = [x]
+    xs.insert(0, x * 2.0)
+    return np.sum(xs[0] * x)
+
+
+def reverse_list(x):
+    xs = [x, x * 2.0]
+    xs.reverse()
+    return np.sum(xs[0] * x)
+
+
+def update_dict(x):
+    d = {"a": x}
+    d.update({"a": x * 2.0})
+    return np.sum(d["a"] * x)
+
+
+def setdefault_in_a_value(x):
+    d = {"a": x}
+    v = d.setdefault("b", x * 2.0)
+    return np.sum(v * d["b"])
+
+
+def shuffle_in_place(x):
+    a = x * 1.0
+    np.random.shuffle(a)
+    return np.sum(a * x)
+
+
+RNG = np.random.default_rng(0)
+
+
+def shuffle_by_a_generator(x):
+    a = x * 1.0
+    RNG.shuffle(a)
+    return np.sum(a * x)
+
+
+def in_a_loop_in_a_helper(x):
+    total = 0.0
+    for k in range(2):
+        total = total + extend_helper(x * (k + 1.0))
+    return total
+
+
+def extend_helper(v):
+    vs = [v]
+    vs.extend([v * 2.0])
+    return np.sum(vs[-1] * v)
+
+
+def aliased_list_extended_by_plus_equals(x):
+    xs = [x]
+    ys = xs
+    xs += [x * 2.0]
+    return np.sum(ys[-1] * x)
+
+
+@pytest.mark.parametrize("f, name", [
+    (set_attribute, "h"), (object_setattr, "h"), (extend_list, "xs"), (insert_list, "xs"),
+    (reverse_list, "xs"), (update_dict, "d"), (setdefault_in_a_value, "d"),
+    (shuffle_in_place, "a"), (shuffle_by_a_generator, "a"), (in_a_loop_in_a_helper, "vs"),
+], ids=lambda a: getattr(a, "__name__", a))
+def test_calls_that_change_values_in_place_are_refused(f, name):
+    refused(f, (rand(4),), MAY_CHANGE.format(name))
+
+
+def test_plus_equals_on_an_aliased_list_is_refused():
+    refused(aliased_list_extended_by_plus_equals, (rand(4),), SHARED)
+
+
+LOG = __import__("logging").getLogger("s2sad.tests")
+
+
+def effects_that_change_nothing(x):
+    y = x * 2.0
+    LOG.debug("y = %s", y)
+    __import__("logging").debug("y = %s", y)
+    print_nothing(y)
+    xs = [x]
+    for k in range(2):
+        xs += [y * (k + 1.0)]
+    t = (x,)
+    t += (y,)
+    return np.sum(xs[-1] * t[1])
+
+
+def print_nothing(v):
+    assert np.all(np.isfinite(v))
+
+
+def test_calls_for_effect_that_change_nothing_still_work():
+    check(effects_that_change_nothing, (rand(4, seed=5),))
