@@ -23,7 +23,8 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, kind_of, leaves
+from .kinds import (UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, is_namedtuple,
+                    kind_of, leaves)
 from .parse import MISSING
 from .trees import child_blocks
 
@@ -105,6 +106,46 @@ def concatenated_kind(kind_of_atom, value):
         known = a if listy[0] else b
         return Seq(known.element) if isinstance(known, Seq) else merge_kinds(known, Seq(UNKNOWN))
     return None
+
+
+def named_field(kind_of_atom, value):
+    """The position `p.w` picks of a named tuple `p`, else None."""
+    if not isinstance(value, gast.Attribute) or getattr(value, "s2sad_global", False):
+        return None
+    base = kind_of_atom(value.value)
+    return base.field(value.attr) if isinstance(base, Tree) else None
+
+
+def literal_elements(value, ns=None, local_names=()):
+    """`(a, b)`, `[a, b]`, `{"k": a}` with constant keys, or `P(a, b=b)` of a
+    named tuple class (every field given): its keys and element atoms, else None."""
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return list(range(len(value.elts))), list(value.elts)
+    if isinstance(value, gast.Dict):
+        if all(isinstance(k, gast.Constant) for k in value.keys):
+            return [k.value for k in value.keys], list(value.values)
+        return None
+    if ns is None or not isinstance(value, gast.Call) or isinstance(value.func, gast.Attribute) \
+            and not getattr(value.func, "s2sad_global", False):
+        return None
+    cls = ns.resolve(value.func, local_names)
+    if not is_namedtuple(cls) or len(value.args) > len(cls._fields):
+        return None
+    given = dict(zip(cls._fields, value.args))
+    for k in value.keywords:
+        if k.arg not in cls._fields or k.arg in given:
+            return None
+        given[k.arg] = k.value
+    if len(given) != len(cls._fields):
+        return None
+    return list(range(len(cls._fields))), [given[f] for f in cls._fields]
+
+
+def constructed_type(value, ns, local_names):
+    """The named tuple class `P(a, b)` constructs, else None."""
+    if literal_elements(value, ns, local_names) is None or not isinstance(value, gast.Call):
+        return None
+    return ns.resolve(value.func, local_names)
 
 
 def appended_kind(seq, value):
@@ -370,8 +411,9 @@ class Analyzer:
             return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
         if isinstance(value, gast.Attribute):
             base = self.atom_kind(value.value)
-            if isinstance(base, Tree):
-                return Opaque(object)
+            if isinstance(base, Tree):            # `p.w` of a named tuple: its field
+                at = base.field(value.attr)
+                return base.children[at] if at is not None else Opaque(object)
             if base == UNKNOWN:
                 return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
             return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))
@@ -380,6 +422,10 @@ class Analyzer:
             return joined
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return self.evaluate(lambda: _apply(value, self.stand_in))
+        cls = constructed_type(value, self.ns, self.core.local_names)
+        if cls is not None:                      # `P(a, b)`: a named tuple of known fields
+            _, elts = literal_elements(value, self.ns, self.core.local_names)
+            return Tree(cls, tuple(range(len(elts))), tuple(self.atom_kind(e) for e in elts))
         if isinstance(value, gast.Call):
             return self.call_result_kind(value)
         return UNKNOWN
@@ -966,7 +1012,7 @@ def _mutable(kind):
         return False
     if isinstance(kind, Opaque):
         return not issubclass(kind.type, _IMMUTABLE)
-    if isinstance(kind, Tree) and kind.type is tuple:
+    if isinstance(kind, Tree) and issubclass(kind.type, tuple):
         return any(_mutable(c) for c in kind.children)
     return True
 
@@ -1153,7 +1199,7 @@ def _check_in_place_updates(an, facts):
                 old = (target.id, sf.reads.get(target.id))
                 kind = facts.kind(*old)
                 if not isinstance(kind, (Scalar, Opaque)) \
-                        and not (isinstance(kind, Tree) and kind.type is tuple):
+                        and not (isinstance(kind, Tree) and issubclass(kind.type, tuple)):
                     # (`xs += ys` extends the list itself; `t += (v,)` makes a new tuple)
                     # in a loop, the statements before it run again
                     start = next(i for i, (s_, _) in enumerate(order) if s_ is loops[0]) \
@@ -1385,8 +1431,9 @@ def _shared_roots(an, value, sf, roots):
     if sf.shares is not None:                        # NumPy said, on stand-ins
         return frozenset().union(*[of(gast.Name(id=n, ctx=gast.Load(), annotation=None,
                                                 type_comment=None)) for n in sf.shares])
-    if isinstance(value, (gast.Tuple, gast.List)):
-        return frozenset().union(*[of(e) for e in value.elts]) if value.elts else frozenset()
+    literal = literal_elements(value, an.ns, an.core.local_names)
+    if literal is not None and not isinstance(value, gast.Dict):     # (a tuple holds its elements)
+        return frozenset().union(*[of(e) for e in literal[1]]) if literal[1] else frozenset()
     if isinstance(value, gast.Dict):
         return frozenset().union(*[of(v) for v in value.values]) if value.values else frozenset()
     if isinstance(value, gast.Subscript):
@@ -1394,8 +1441,9 @@ def _shared_roots(an, value, sf, roots):
     if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) \
             and concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
         return of(value.left) | of(value.right)      # a new list of the same elements
-    if isinstance(value, gast.Attribute) and value.attr in ("T", "real", "imag", "mT"):
-        return of(value.value)
+    if isinstance(value, gast.Attribute) and (value.attr in ("T", "real", "imag", "mT") or isinstance(
+            _atom_kind(an, value.value, sf), (Tree, Opaque))):
+        return of(value.value)                       # a view; or what an object or named tuple holds
     if isinstance(value, gast.Call):
         func = value.func
         if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
@@ -1530,10 +1578,9 @@ def _flow(an, stmt, sf):
     if isinstance(value, gast.Name):
         src = {r[2]: r for r in _atom_refs(an, value, sf)}
         return [(o, [src[o[2]]] if o[2] in src else []) for o in outs]
-    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-        elts = value.elts if not isinstance(value, gast.Dict) else value.values
-        keys = range(len(elts)) if not isinstance(value, gast.Dict) else [k.value for k in value.keys] \
-            if all(isinstance(k, gast.Constant) for k in value.keys) else None
+    literal = literal_elements(value, an.ns, an.core.local_names)
+    if literal is not None:
+        keys, elts = literal
         if keys is not None:
             flow = []
             for o in outs:
@@ -1555,6 +1602,10 @@ def _flow(an, stmt, sf):
             key = an.kinds[(value.value.id, sf.reads.get(value.value.id))].key_at(value.slice.value)
             src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
             return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
+    key = named_field(lambda a: _atom_kind(an, a, sf), value)
+    if key is not None:                             # `p.w` of a named tuple: its position
+        src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
+        return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
     if concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
         left, right = _atom_refs(an, value.left, sf), _atom_refs(an, value.right, sf)
         if not isinstance(an.kinds.get((name, version)), Tree):

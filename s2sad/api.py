@@ -157,7 +157,7 @@ def _kind_key(value):
         return (t, ones, value.dtype)
     if t in _SCALAR_TYPES:
         return t
-    if t is tuple or t is list:
+    if t is tuple or t is list or isinstance(value, tuple):     # (named tuples too)
         return (t,) + tuple(_kind_key(v) for v in value)
     if t is dict:
         return (t,) + tuple((k, _kind_key(v)) for k, v in value.items())

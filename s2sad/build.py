@@ -29,7 +29,7 @@ from .checkpoint import checkpoint_loops
 from .record import record
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
                        propagate_constants, simplify)
-from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
+from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const, tree_literal,
                       gradient_of, leaf_gradient, name)
 from . import runtime
 from .trees import copy_node
@@ -124,10 +124,7 @@ class _ForwardBuilds:
         def tangent_of(kind, path):
             if isinstance(kind, Tree):
                 parts = [tangent_of(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
-                if kind.type is dict:
-                    return gast.Dict(keys=[const(k) for k in kind.keys], values=parts)
-                node = gast.List if kind.type is list else gast.Tuple
-                return node(elts=parts, ctx=gast.Load())
+                return tree_literal(ctx, kind, parts)
             if facts.output is None or not kind.differentiable:
                 return const(None)
             ref = facts.output + (path,)

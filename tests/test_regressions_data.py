@@ -478,3 +478,103 @@ def print_nothing(v):
 
 def test_calls_for_effect_that_change_nothing_still_work():
     check(effects_that_change_nothing, (rand(4, seed=5),))
+
+
+# ---- named tuples are pytrees of their fields --------------------------------------------------
+
+from collections import namedtuple              # noqa: E402
+from typing import NamedTuple                   # noqa: E402
+
+P = namedtuple("P", "w b")
+
+
+class Q(NamedTuple):
+    w: np.ndarray
+    b: float
+    n: int
+
+
+def namedtuple_params(p, x):
+    return np.sum((x * p.w + p.b) ** 2)
+
+
+def namedtuple_by_position(p, x):
+    w, b = p
+    return np.sum((x * p[0] + b) ** 2 * w)
+
+
+def namedtuple_with_an_int(q, x):
+    return np.sum((x * q.w + q.b) ** q.n)
+
+
+def namedtuple_in_a_loop(p, x):
+    s = 0.0
+    for k in range(3):
+        s = s + np.sum(np.tanh(x * p.w * k + p.b))
+    return s
+
+
+def namedtuple_through_a_helper(p, x):
+    return np.sum(affine(p, x) ** 2)
+
+
+def affine(p, x):
+    return x * p.w + p.b
+
+
+def namedtuple_made_inside(p, x):
+    q = P(p.w * 2.0, b=p.b + 1.0)
+    return np.sum(namedtuple_params(q, x) * x)
+
+
+def tree_fd(f, p, x):
+    """Central differences of f(p, x) in each float or array field of p (None elsewhere)."""
+    out = []
+    for i, leaf in enumerate(p):
+        if isinstance(leaf, (np.ndarray, float)):
+            out.append(numerical_grad(lambda v: f(p._replace(**{p._fields[i]: v}), x), (leaf,), 0))
+        else:
+            out.append(None)
+    return out
+
+
+@pytest.mark.parametrize("f, p", [
+    (namedtuple_params, P(rand(4, seed=1), 0.5)),
+    (namedtuple_params, P(rand(3, 4, seed=2), rand(4, seed=3))),
+    (namedtuple_by_position, P(rand(4, seed=4), 0.5)),
+    (namedtuple_with_an_int, Q(rand(4, seed=5), 0.5, 2)),
+    (namedtuple_in_a_loop, P(rand(4, seed=6), -0.3)),
+    (namedtuple_through_a_helper, P(rand(4, seed=7), 0.2)),
+    (namedtuple_made_inside, P(rand(4, seed=8), 0.1)),
+], ids=lambda a: getattr(a, "__name__", ""))
+def test_namedtuple_arguments_are_pytrees(f, p):
+    x = rand(4, seed=11)
+    g = s2sad.grad(f)(p, x)
+    assert type(g) is type(p)
+    expected = tree_fd(f, p, x)
+    tangent = type(p)(*[rand(*np.shape(leaf), seed=20) if isinstance(leaf, np.ndarray)
+                        else 0.3 if isinstance(leaf, float) else leaf for leaf in p])
+    along = 0.0
+    for leaf, got, want, t in zip(p, g, expected, tangent):
+        if want is None:
+            assert got is None
+            continue
+        assert type(got) is type(leaf)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+        along += np.sum(want * t)
+    value, out = s2sad.jvp(f)(p, x, tangent)
+    np.testing.assert_allclose(value, f(p, x), rtol=1e-12)
+    np.testing.assert_allclose(out, along, rtol=1e-6, atol=1e-6)
+
+
+def test_namedtuple_kinds_are_told_apart_and_hvp_works():
+    df = s2sad.grad(namedtuple_params)
+    x = rand(4, seed=12)
+    g1 = df(P(rand(4, seed=13), 0.5), x)
+    g2 = df(P(rand(4, seed=13), rand(4, seed=14)), x)       # a field changes kind: a new build
+    assert isinstance(g1.b, float) and g2.b.shape == (4,)
+    p = P(rand(4, seed=13), 0.5)
+    hv = s2sad.hvp(namedtuple_params)(p, x, P(np.ones(4), 1.0))
+    # H of sum((x w + b)^2): d2/dw2 = 2 x^2, d2/dwdb = 2 x, d2/db2 = 2 n
+    np.testing.assert_allclose(hv.w, 2 * x * x + 2 * x, rtol=1e-12)
+    np.testing.assert_allclose(hv.b, np.sum(2 * x) + 2 * 4, rtol=1e-12)
