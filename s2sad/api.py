@@ -7,6 +7,7 @@ and calls it.  A build that fails leaves nothing behind.
 """
 
 import inspect
+import types
 import weakref
 
 
@@ -17,6 +18,7 @@ import numpy as np
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
+from .parse import MISSING, record, recording
 
 _SCALAR_TYPES = (float, int, bool, complex)
 
@@ -173,6 +175,73 @@ def _exact_key(args):
     return tuple([(a.shape, a.dtype) if a.__class__ is np.ndarray else _kind_key(a) for a in args])
 
 
+# ---- what a build relied on ---------------------------------------------------------
+
+_SAME, _CODE, _KIND, _EQUAL = "same", "code", "kind", "equal"
+
+
+def _guards(names):
+    """Checks that the user's names a build looked up still hold what it relied
+    on: a function of the user's its code (a helper redefined in a notebook
+    cell, or given a new `__code__`, is differentiated again), a library
+    function or class itself (it picked the rule), a string its value,
+    and data its kind (`C = 2.0` later a (3, 1) array) but not its value, which
+    the generated code reads when it runs."""
+    guards = []
+    for scope, name, value in names.values():
+        if isinstance(value, types.ModuleType):
+            continue                      # `np`: a module is not rebound to another
+        if isinstance(value, types.FunctionType):
+            guards.append((scope, name, _CODE, value, value.__code__))
+        elif isinstance(value, (str, bytes)):
+            guards.append((scope, name, _EQUAL, value, None))
+        elif value is MISSING or callable(value):
+            guards.append((scope, name, _SAME, value, None))
+        else:
+            guards.append((scope, name, _KIND, _kind_key(value), None))
+    return tuple(guards)
+
+
+def holds(guards):
+    """A function telling whether a build's guards still hold (None: nothing to
+    check).  It runs at every call, so it is generated code: one expression of
+    a dict lookup and a comparison or two per name, over closure variables."""
+    if not guards:
+        return None
+    env = {"MISSING": MISSING, "_kind_key": _kind_key, "_cell": _cell_value, "_equal": _equal}
+    tests = []
+    for i, (scope, name, how, expected, code) in enumerate(guards):
+        env[f"s{i}"], env[f"e{i}"], env[f"c{i}"] = scope, expected, code
+        get = f"s{i}.get({name!r}, MISSING)" if type(scope) is dict else f"_cell(s{i})" \
+            if isinstance(scope, types.CellType) else f"getattr(s{i}, {name!r}, MISSING)"
+        tests.append(f"{get} is e{i} and e{i}.__code__ is c{i}" if how is _CODE else
+                     f"type({get}) is e{i}" if how is _KIND and expected in _SCALAR_TYPES else
+                     f"_kind_key({get}) == e{i}" if how is _KIND else
+                     f"{get} is e{i}" if how is _SAME else f"_equal({get}, e{i})")
+    text = (f"def factory({', '.join(env)}):\n    def holds():\n        return "
+            + " and ".join(f"({t})" for t in tests) + "\n    return holds\n")
+    scope = {}
+    exec(compile(text, "<s2sad guards>", "exec"), scope)
+    return scope["factory"](**env)
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return MISSING
+
+
+def _equal(value, expected):
+    return type(value) is type(expected) and value == expected
+
+
+def _current(entry):
+    """Is a cached (generation, build) entry still usable?"""
+    return entry is not None and entry[0] == rules.generation \
+        and (entry[1].guards is None or entry[1].guards())
+
+
 class _Gradient:
     """What a gradient function keeps: options, the build cache, the latest build."""
 
@@ -219,16 +288,17 @@ class _Gradient:
         if kwargs:
             key += tuple((k, _kind_key(v)) for k, v in sorted(kwargs.items()))
         entry = self.cache.get(key)
-        if entry is None or entry[0] != rules.generation:
+        if not _current(entry):
             # `s2sad.grad(f)` made again (in a training loop, say) reuses f's builds
             shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
             options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
                        getattr(self, "checkpoint", None), getattr(self, "forward", False),
                        getattr(self, "tangent_only", False), self.verbose, self.name, key)
             entry = shared.get(options)
-            if entry is None or entry[0] != rules.generation:
+            if not _current(entry):
                 entry = shared[options] = (rules.generation, self.build(args, kwargs))
             self.cache[key] = entry
+        record(entry[1].names)          # a build in progress (grad of grad) relies on it too
         if not kwargs:
             if self.fast_generation != rules.generation or len(self.fast) > 256:
                 self.fast.clear()
@@ -248,6 +318,16 @@ class _Gradient:
         return tuple(args)
 
     def build(self, args, kwargs):
+        with recording() as names:
+            built = self.build_unguarded(args, kwargs)
+        if self.inner is None and isinstance(self.f, types.FunctionType):
+            # f itself given a new `__code__`: checked like a helper
+            names[(id(self), "")] = ({"": self.f}, "", self.f)
+        built.names = names
+        built.guards = holds(_guards(names))
+        return built
+
+    def build_unguarded(self, args, kwargs):
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -350,9 +430,10 @@ def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
     fast = state.fast
 
     def gradient(*args, **kwargs):
-        if not kwargs:        # the common call: shapes seen before, no rules registered since
-            built = fast.get(_exact_key(args))
-            if built is not None and state.fast_generation == rules.generation:
+        if not kwargs:        # the common call: shapes seen before, no rules registered since,
+            built = fast.get(_exact_key(args))     # the names it relied on unchanged
+            if built is not None and state.fast_generation == rules.generation \
+                    and (built.guards is None or built.guards()):
                 state.latest = built
                 gradient.__wrapped__ = built.function
                 return built.function(*args)

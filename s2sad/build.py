@@ -34,24 +34,28 @@ from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, 
 from . import runtime
 from .trees import copy_node
 
-_CORES = weakref.WeakKeyDictionary()      # function -> its core form
+_CORES = weakref.WeakKeyDictionary()      # function -> (its code, its core form)
 
 
 def core_of(func):
-    """Parsed and normalised form of a function (cached per function object)."""
+    """Parsed and normalised form of a function (cached per function object and
+    its code: `f.__code__ = ...` reads the source again)."""
+    code = getattr(func, "__code__", None)
     try:
         entry = _CORES.get(func)
     except TypeError:                     # not weakly referable (np.sum): parsing says why
         return normalize(parse_function(func))
-    if entry is None:
-        entry = _CORES[func] = normalize(parse_function(func))
-    return entry
+    if entry is None or entry[0] is not code:
+        entry = _CORES[func] = (code, normalize(parse_function(func)))
+    return entry[1]
 
 
 @dataclass
 class Built:
     function: object
     source: str                   # the source of the function and its helpers
+    names: dict = None            # the user's names it relied on (parse.RECORDING)
+    guards: object = None         # a function checking they hold, run at every call (api.holds)
 
 
 class _Later:

@@ -23,6 +23,34 @@ from .errors import TransformError
 
 MISSING = object()
 
+# The builds in progress, innermost last: each a dict of the user's names they
+# looked up, (id(scope), name) -> (scope, name, value), a scope being a globals
+# dict or a closure cell.  A build is valid while those names still hold what
+# it relied on (api.py checks it at every call: a helper redefined in a
+# notebook, a global that became an array).
+RECORDING = []
+
+
+class recording:
+    """`with recording() as names:` collects the names a build looks up; an
+    enclosing build (grad of grad) relies on them too."""
+
+    def __enter__(self):
+        RECORDING.append({})
+        return RECORDING[-1]
+
+    def __exit__(self, *exc):
+        names = RECORDING.pop()
+        if RECORDING:
+            RECORDING[-1].update(names)
+        return False
+
+
+def record(names):
+    """Add a finished build's names to the builds in progress (it was reused)."""
+    if RECORDING and names:
+        RECORDING[-1].update(names)
+
 
 class Namespace:
     """The free names a function can see: closure cells, globals, builtins."""
@@ -33,15 +61,21 @@ class Namespace:
         self.cells = dict(zip(code.co_freevars, func.__closure__ or ()))
         b = self.globals.get("__builtins__", builtins)
         self.builtins = b if isinstance(b, dict) else vars(b)
+        # s2sad's own modules (the rules' templates) do not change under a build
+        self.recorded = not str(self.globals.get("__name__", "")).startswith("s2sad.")
 
     def lookup(self, name):
         if name in self.cells:
-            try:
-                return self.cells[name].cell_contents
-            except ValueError:          # cell not yet filled
-                return MISSING
+            cell = self.cells[name]
+            value = _cell_value(cell)
+            if RECORDING and self.recorded:
+                RECORDING[-1][(id(cell), name)] = (cell, name, value)
+            return value
         if name in self.globals:
-            return self.globals[name]
+            value = self.globals[name]
+            if RECORDING and self.recorded:
+                RECORDING[-1][(id(self.globals), name)] = (self.globals, name, value)
+            return value
         return self.builtins.get(name, MISSING)
 
     def resolve(self, node, local_names=()):
@@ -58,7 +92,11 @@ class Namespace:
             base = self.resolve(node.value, local_names)
             if base is MISSING or not isinstance(base, (types.ModuleType, type, np.ufunc)):
                 return MISSING
-            return getattr(base, node.attr, MISSING)
+            value = getattr(base, node.attr, MISSING)
+            if RECORDING and self.recorded and _users(base):   # `helpers.act`, `Model.forward`
+                scope = vars(base) if isinstance(base, types.ModuleType) else base
+                RECORDING[-1][(id(scope), node.attr)] = (scope, node.attr, value)
+            return value
         return MISSING
 
     def names_bound_to(self, obj):
@@ -70,6 +108,15 @@ class Namespace:
                 and name not in self.cells and name not in self.globals:
             found.append(name)                       # `zip`, `len`, `float`: not shadowed
         return found
+
+
+def _users(obj):
+    """A module or class of the user's (not NumPy's, SciPy's, ...): its
+    attributes may be redefined under a build."""
+    from .rules import _LIBRARY_PREFIXES
+    name = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
+    return isinstance(obj, (types.ModuleType, type)) and isinstance(name, str) \
+        and name.split(".")[0] not in _LIBRARY_PREFIXES
 
 
 def _cell_value(cell):

@@ -578,3 +578,161 @@ def test_namedtuple_kinds_are_told_apart_and_hvp_works():
     # H of sum((x w + b)^2): d2/dw2 = 2 x^2, d2/dwdb = 2 x, d2/db2 = 2 n
     np.testing.assert_allclose(hv.w, 2 * x * x + 2 * x, rtol=1e-12)
     np.testing.assert_allclose(hv.b, np.sum(2 * x) + 2 * 4, rtol=1e-12)
+
+
+# ---- a helper redefined, a global that changes kind -------------------------------------------
+
+import importlib.util                              # noqa: E402
+import itertools                                   # noqa: E402
+import linecache                                   # noqa: E402
+
+_cells = itertools.count()
+
+
+def load(tmp_path, name, source):
+    """A module written to tmp_path and imported: s2sad reads its functions' source."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_cell(module, source):
+    """What re-running a notebook cell does: new function objects bound to the
+    same names of the module, their source registered with linecache."""
+    filename = f"<regression cell {next(_cells)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)
+
+
+LOSS = """
+import numpy as np
+C = 2.0
+def act(x):
+    return np.tanh(x)
+def layer(x):
+    return act(x) * 1.5
+def loss(x):
+    return np.sum(layer(x) * C)
+"""
+
+
+def d_tanh(x):
+    return 3.0 * (1.0 - np.tanh(x) ** 2)
+
+
+def test_a_redefined_helper_is_differentiated_again(tmp_path):
+    m = load(tmp_path, "stale_helper", LOSS)
+    x = rand(4, seed=30)
+    df, jf = s2sad.grad(m.loss), s2sad.jvp(m.loss)
+    np.testing.assert_allclose(df(x), d_tanh(x), rtol=1e-12)
+    np.testing.assert_allclose(jf(x, np.ones(4))[1], np.sum(d_tanh(x)), rtol=1e-12)
+    run_cell(m, "def act(x):\n    return np.sin(x)\n")
+    expected = 3.0 * np.cos(x)
+    np.testing.assert_allclose(df(x), expected, rtol=1e-12)                 # the same grad object
+    np.testing.assert_allclose(s2sad.grad(m.loss)(x), expected, rtol=1e-12)  # a new one
+    np.testing.assert_allclose(jf(x, np.ones(4))[1], np.sum(expected), rtol=1e-12)
+    check(m.loss, (x,))
+
+
+def test_a_helper_given_new_code_is_differentiated_again(tmp_path):
+    m = load(tmp_path, "new_code", LOSS)
+    x = rand(4, seed=31)
+    df = s2sad.grad(m.loss)
+    np.testing.assert_allclose(df(x), d_tanh(x), rtol=1e-12)
+    run_cell(m, "def _cube(x):\n    return x * x * x\n")
+    m.act.__code__ = m._cube.__code__
+    np.testing.assert_allclose(df(x), 9.0 * x * x, rtol=1e-12)
+    np.testing.assert_allclose(s2sad.grad(m.loss)(x), 9.0 * x * x, rtol=1e-12)
+    run_cell(m, "def _total(x):\n    return np.sum(x * x * x)\n")
+    m.loss.__code__ = m._total.__code__                 # the differentiated function itself
+    np.testing.assert_allclose(df(x), 3.0 * x * x, rtol=1e-12)
+
+
+def test_a_helper_reached_through_a_module_or_a_class(tmp_path):
+    import sys
+    helpers = load(tmp_path, "stale_helpers_lib", "import numpy as np\n"
+                   "def act(x):\n    return np.tanh(x)\n"
+                   "class Model:\n    def forward(self, x):\n        return np.tanh(x)\n")
+    sys.modules["stale_helpers_lib"] = helpers
+    m = load(tmp_path, "stale_caller", "import numpy as np\nimport stale_helpers_lib as hl\n"
+             "def loss(x):\n    return np.sum(hl.act(x)) + np.sum(hl.Model.forward(None, x))\n")
+    x = rand(4, seed=32)
+    df = s2sad.grad(m.loss)
+    np.testing.assert_allclose(df(x), 2.0 * (1.0 - np.tanh(x) ** 2), rtol=1e-12)
+    run_cell(helpers, "def act(x):\n    return np.sin(x)\n")
+    np.testing.assert_allclose(df(x), np.cos(x) + 1.0 - np.tanh(x) ** 2, rtol=1e-12)
+    run_cell(helpers, "def _forward(self, x):\n    return x * x\n")
+    helpers.Model.forward = helpers._forward
+    np.testing.assert_allclose(df(x), np.cos(x) + 2.0 * x, rtol=1e-12)
+    del sys.modules["stale_helpers_lib"]
+
+
+def test_a_global_function_rebound_to_another_library_function(tmp_path):
+    m = load(tmp_path, "rebound", "import numpy as np\nact = np.tanh\n"
+             "def loss(x):\n    return np.sum(act(x))\n")
+    x = rand(4, seed=33)
+    df = s2sad.grad(m.loss)
+    np.testing.assert_allclose(df(x), 1.0 - np.tanh(x) ** 2, rtol=1e-12)
+    m.act = np.sin
+    np.testing.assert_allclose(df(x), np.cos(x), rtol=1e-12)
+
+
+GLOBAL_KIND = """
+import numpy as np
+C = 2.0
+def scaled(x):
+    return np.sum(C * x)
+def helper_reads_it(x):
+    return np.sum(scale(x) ** 2)
+def scale(x):
+    return C * x
+"""
+
+
+def test_a_global_that_changes_kind_rebuilds(tmp_path):
+    m = load(tmp_path, "global_kind", GLOBAL_KIND)
+    x = rand(3, 4, seed=34)
+    df, dh = s2sad.grad(m.scaled), s2sad.grad(m.helper_reads_it)
+    np.testing.assert_allclose(df(x), np.full((3, 4), 2.0))
+    check(m.helper_reads_it, (x,))
+    build = df.__s2sad__.latest
+    m.C = 3.0                                   # a new value of the same kind: no new build
+    np.testing.assert_allclose(df(x), np.full((3, 4), 3.0))
+    assert df.__s2sad__.latest is build
+    m.C = np.array([[1.0], [2.0], [3.0]])       # a (3, 1) array: broadcast, not a scalar
+    g = df(x)
+    assert g.shape == (3, 4)
+    np.testing.assert_allclose(g, np.repeat(m.C, 4, axis=1))
+    np.testing.assert_allclose(s2sad.grad(m.scaled)(x), np.repeat(m.C, 4, axis=1))
+    check(m.scaled, (x,))
+    check(m.helper_reads_it, (x,))
+    np.testing.assert_allclose(dh(x), 2.0 * m.C * m.C * x, rtol=1e-12)
+    m.C = np.array([1.0, 2.0, 3.0, 4.0])        # (4,): broadcast along rows
+    np.testing.assert_allclose(df(x), np.tile(m.C, (3, 1)))
+    np.testing.assert_allclose(dh(x), 2.0 * m.C * m.C * x, rtol=1e-12)
+    m.C = 2                                     # an int: the kind changes again
+    np.testing.assert_allclose(df(x), np.full((3, 4), 2.0))
+
+
+def make_closure():
+    C = 2.0
+
+    def loss(x):
+        return np.sum(C * x)
+
+    def set_c(value):
+        nonlocal C
+        C = value
+    return loss, set_c
+
+
+def test_a_closure_variable_that_changes_kind_rebuilds():
+    loss, set_c = make_closure()
+    x = rand(3, 4, seed=35)
+    df = s2sad.grad(loss)
+    np.testing.assert_allclose(df(x), np.full((3, 4), 2.0))
+    set_c(np.array([[1.0], [2.0], [3.0]]))
+    np.testing.assert_allclose(df(x), np.repeat([[1.0], [2.0], [3.0]], 4, axis=1))
