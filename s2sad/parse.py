@@ -14,6 +14,7 @@ import builtins
 import inspect
 import linecache
 import textwrap
+import threading
 import types
 
 import gast
@@ -23,12 +24,19 @@ from .errors import TransformError
 
 MISSING = object()
 
-# The builds in progress, innermost last: each a dict of the user's names they
-# looked up, (id(scope), name) -> (scope, name, value), a scope being a globals
-# dict or a closure cell.  A build is valid while those names still hold what
-# it relied on (api.py checks it at every call: a helper redefined in a
-# notebook, a global that became an array).
-RECORDING = []
+class _Recording(threading.local):
+    """The builds in progress in this thread, innermost last: each a dict of
+    the user's names they looked up, (id(scope), name) -> (scope, name, value),
+    a scope being a globals dict, a closure cell, or a user's module or class.
+    A build is valid while those names still hold what it relied on (api.py
+    checks it at every call: a helper redefined in a notebook, a global that
+    became an array)."""
+
+    def __init__(self):
+        self.stack = []
+
+
+RECORDING = _Recording()
 
 
 class recording:
@@ -36,20 +44,24 @@ class recording:
     enclosing build (grad of grad) relies on them too."""
 
     def __enter__(self):
-        RECORDING.append({})
-        return RECORDING[-1]
+        RECORDING.stack.append({})
+        return RECORDING.stack[-1]
 
     def __exit__(self, *exc):
-        names = RECORDING.pop()
-        if RECORDING:
-            RECORDING[-1].update(names)
+        names = RECORDING.stack.pop()
+        if RECORDING.stack:
+            RECORDING.stack[-1].update(names)
         return False
 
 
 def record(names):
     """Add a finished build's names to the builds in progress (it was reused)."""
-    if RECORDING and names:
-        RECORDING[-1].update(names)
+    if RECORDING.stack and names:
+        RECORDING.stack[-1].update(names)
+
+
+def _note(scope, name, value):
+    RECORDING.stack[-1][(id(scope), name)] = (scope, name, value)
 
 
 class Namespace:
@@ -68,13 +80,13 @@ class Namespace:
         if name in self.cells:
             cell = self.cells[name]
             value = _cell_value(cell)
-            if RECORDING and self.recorded:
-                RECORDING[-1][(id(cell), name)] = (cell, name, value)
+            if RECORDING.stack and self.recorded:
+                _note(cell, name, value)
             return value
         if name in self.globals:
             value = self.globals[name]
-            if RECORDING and self.recorded:
-                RECORDING[-1][(id(self.globals), name)] = (self.globals, name, value)
+            if RECORDING.stack and self.recorded:
+                _note(self.globals, name, value)
             return value
         return self.builtins.get(name, MISSING)
 
@@ -93,9 +105,8 @@ class Namespace:
             if base is MISSING or not isinstance(base, (types.ModuleType, type, np.ufunc)):
                 return MISSING
             value = getattr(base, node.attr, MISSING)
-            if RECORDING and self.recorded and _users(base):   # `helpers.act`, `Model.forward`
-                scope = vars(base) if isinstance(base, types.ModuleType) else base
-                RECORDING[-1][(id(scope), node.attr)] = (scope, node.attr, value)
+            if RECORDING.stack and self.recorded and _users(base):   # `helpers.act`, `Model.forward`
+                _note(vars(base) if isinstance(base, types.ModuleType) else base, node.attr, value)
             return value
         return MISSING
 
