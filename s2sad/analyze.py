@@ -781,8 +781,9 @@ class Analyzer:
         array itself, a list of views), asked of NumPy: the operation runs on
         stand-ins and `np.may_share_memory` answers, so every function that can
         return a view (`np.flip`, `np.split`, `x.T`, basic slicing, ...) is
-        known without a list of them.  None where it cannot run (unknown kinds,
-        functions that are not NumPy's): `_shared_roots` decides from tables."""
+        known without a list of them.  Where it cannot run (unknown kinds), every
+        array operand; None for functions that are not NumPy's (`_shared_roots`
+        decides: a helper may return what it was given)."""
         if isinstance(kind, (Scalar, Opaque)) or not isinstance(
                 value, (gast.Subscript, gast.Attribute, gast.Call)) \
                 or getattr(value, "s2sad_global", False):
@@ -823,7 +824,8 @@ class Analyzer:
                 continue
             finally:
                 self.dummy_size = 1
-        return None
+        # it could not run (kinds not known): it may return a view of any array operand
+        return frozenset(a.id for a in operands if not isinstance(self.atom_kind(a), Scalar))
 
     def size_fact(self, value):
         """Whether an int that is an array's size is one (`W.shape[0]`,
