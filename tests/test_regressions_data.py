@@ -168,6 +168,25 @@ def test_repeated_positions_variations(f, args):
     check(f, args)
 
 
+def test_last_write_adjoint_stays_on_the_device():
+    # the rule's runtime helper on a CuPy-like array: no host transfer, indices on the device
+    from strict_array import unwrap, wrap
+    from s2sad.runtime import power_slope, setitem_value_adjoint
+    g = np.arange(1.0, 7.0).reshape(3, 2)
+    for index, expected in [([0, 0, 2], [[0, 0], [1, 2], [5, 6]]),
+                            (wrap(np.array([1, 1, 0])), [[0, 0], [3, 4], [1, 2]]),
+                            ((wrap(np.array([0, 0])), 1), [0, 2])]:
+        value = np.ones(np.shape(expected))
+        got = setitem_value_adjoint(wrap(g), index, wrap(value))
+        np.testing.assert_array_equal(unwrap(got), expected)
+    with pytest.raises(ValueError, match="repeated"):
+        setitem_value_adjoint(wrap(g), wrap(np.array([1, 1, 0])), wrap(np.ones((3, 2))), True)
+    x = wrap(np.array([0.0, 1.0, 2.0]))
+    np.testing.assert_array_equal(unwrap(power_slope(x, wrap(np.array([0.0, 1.0, 3.0])))),
+                                  [0.0, 1.0, 12.0])
+    np.testing.assert_array_equal(unwrap(power_slope(x, 0)), [0.0, 0.0, 0.0])
+
+
 def test_repeated_increment_keeps_its_documented_refusal():
     check(repeated_increment, (np.array([1.0, 2.0, 3.0]), np.array([0, 1, 2])))
     with pytest.raises(ValueError, match=r"\+= value with repeated integer indices"):

@@ -168,46 +168,21 @@ def setitem_value_adjoint(g, index, value, increment=False):
     arrays or lists in it.  A position the index repeats keeps the last write
     (NumPy's rule), so only that write's part of `value` gets the position's
     adjoint; the writes it overwrote get zero.  Which write NumPy kept is asked
-    of NumPy itself: each write's number is assigned through the same index,
-    and read back.  `increment`: the update was `x[index] += value`, which with
-    a repeated index adds once per position, not once per index: refused."""
+    of NumPy itself, on the array's device: each write's number is assigned
+    through the same index and read back.  `increment`: the update was
+    `x[index] += value`, which with a repeated index adds once per position,
+    not once per index: refused."""
     picked = g[index]
-    if _distinct_positions(index):
-        return unbroadcast(picked, value)
     shape = np.shape(picked)
     order = np.cumsum(np.ones_like(picked, dtype=np.int64).reshape(-1)).reshape(shape)
     written = np.zeros_like(g, dtype=np.int64)
     written[index] = order
-    kept = written[index] == order
-    if increment and not bool(kept.all()):
+    winners = written[index]
+    if increment and np.unique(winners).size != winners.size:   # (sizes: no data to the host)
         raise ValueError("x[index] += value with repeated integer indices adds once per "
                          "position (the last write wins), not once per index; s2sad does not "
                          "differentiate that: use np.add.at to sum every write, or unique indices")
-    return unbroadcast(np.where(kept, picked, 0), value)
-
-
-def _distinct_positions(index):
-    """Does `index` provably pick each position once?  One integer array (or
-    list) whose entries are distinct and of one sign, the rest basic."""
-    parts = index if type(index) is tuple else (index,)
-    advanced = []
-    for part in parts:
-        if part is None or part is Ellipsis or type(part) is slice \
-                or isinstance(part, (int, np.integer, bool, np.bool_)):
-            continue
-        dtype = getattr(part, "dtype", None)
-        if dtype is not None and (dtype.kind == "b" or part.ndim == 0):
-            continue                     # a mask, a 0-d integer array
-        advanced.append(part)
-    if not advanced:
-        return True
-    if len(advanced) > 1:
-        return False
-    part = advanced[0]
-    flat = part.reshape(-1) if hasattr(part, "reshape") else np.asarray(part).reshape(-1)
-    if flat.size == 0 or flat.dtype.kind not in "iu":
-        return flat.size == 0
-    return bool(flat.min() >= 0 or flat.max() < 0) and np.unique(flat).size == flat.size
+    return unbroadcast(np.where(winners == order, picked, 0), value)
 
 
 def as_list(adjoint):
