@@ -7,7 +7,6 @@ and calls it.  A build that fails leaves nothing behind.
 """
 
 import inspect
-import types
 import weakref
 
 
@@ -18,9 +17,7 @@ import numpy as np
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
-from .parse import MISSING, record, recording
-
-_SCALAR_TYPES = (float, int, bool, complex)
+from .guards import SCALAR_TYPES as _SCALAR_TYPES, kind_key as _kind_key, record, recording
 
 
 def grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
@@ -142,98 +139,10 @@ def _weakly_keyed(f):
         return False
 
 
-_ONES = {}                                 # shape -> which of its dimensions have size one
-
-
-def _kind_key(value):
-    """A cheap hashable key standing for a value's kind (it is computed on
-    every call of a gradient: NumPy arrays, the common case, come first)."""
-    t = type(value)
-    if t is np.ndarray:
-        shape = value.shape
-        ones = _ONES.get(shape)
-        if ones is None:
-            if len(_ONES) > 4096:
-                _ONES.clear()
-            ones = _ONES[shape] = tuple([n == 1 for n in shape])
-        return (t, ones, value.dtype)
-    if t in _SCALAR_TYPES:
-        return t
-    if t is tuple or t is list or isinstance(value, tuple):     # (named tuples too)
-        return (t,) + tuple(_kind_key(v) for v in value)
-    if t is dict:
-        return (t,) + tuple((k, _kind_key(v)) for k, v in value.items())
-    shape = getattr(value, "shape", None)
-    if shape is not None:          # size-one dimensions decide broadcasting, so they count
-        return (t, tuple(n == 1 for n in shape), getattr(value, "dtype", None))
-    return t
-
-
 def _exact_key(args):
     """A finer key than the kinds' (exact shapes): the per-call fast path
     looks a build up by it, skipping `_kind_key`'s work for plain arrays."""
     return tuple([(a.shape, a.dtype) if a.__class__ is np.ndarray else _kind_key(a) for a in args])
-
-
-# ---- what a build relied on ---------------------------------------------------------
-
-_SAME, _CODE, _KIND, _EQUAL = "same", "code", "kind", "equal"
-
-
-def _guards(names):
-    """Checks that the user's names a build looked up still hold what it relied
-    on: a function of the user's its code (a helper redefined in a notebook
-    cell, or given a new `__code__`, is differentiated again), a library
-    function or class itself (it picked the rule), a string its value,
-    and data its kind (`C = 2.0` later a (3, 1) array) but not its value, which
-    the generated code reads when it runs."""
-    guards = []
-    for scope, name, value in names.values():
-        if isinstance(value, types.ModuleType):
-            continue                      # `np`: a module is not rebound to another
-        if isinstance(value, types.FunctionType):
-            guards.append((scope, name, _CODE, value, value.__code__))
-        elif isinstance(value, (str, bytes)):
-            guards.append((scope, name, _EQUAL, value, None))
-        elif value is MISSING or callable(value):
-            guards.append((scope, name, _SAME, value, None))
-        else:
-            guards.append((scope, name, _KIND, _kind_key(value), None))
-    return tuple(guards)
-
-
-def holds(guards):
-    """A function telling whether a build's guards still hold (None: nothing to
-    check).  It runs at every call, so it is generated code: one expression of
-    a dict lookup and a comparison or two per name, over closure variables."""
-    if not guards:
-        return None
-    env = {"MISSING": MISSING, "_kind_key": _kind_key, "_cell": _cell_value, "_equal": _equal}
-    tests = []
-    for i, (scope, name, how, expected, code) in enumerate(guards):
-        env[f"s{i}"], env[f"e{i}"], env[f"c{i}"] = scope, expected, code
-        get = f"s{i}.get({name!r}, MISSING)" if type(scope) is dict else f"_cell(s{i})" \
-            if isinstance(scope, types.CellType) else f"getattr(s{i}, {name!r}, MISSING)"
-        tests.append(f"{get} is e{i} and e{i}.__code__ is c{i}" if how is _CODE else
-                     f"type({get}) is e{i}" if how is _KIND and expected in _SCALAR_TYPES else
-                     f"_kind_key({get}) == e{i}" if how is _KIND else
-                     f"{get} is e{i}" if how is _SAME else f"_equal({get}, e{i})")
-    text = (f"def factory({', '.join(env)}):\n    def holds():\n        return "
-            + " and ".join(f"({t})" for t in tests) + "\n    return holds\n")
-    scope = {}
-    exec(compile(text, "<s2sad guards>", "exec"), scope)
-    return scope["factory"](**env)
-
-
-def _cell_value(cell):
-    try:
-        return cell.cell_contents
-    except ValueError:
-        return MISSING
-
-
-def _equal(value, expected):
-    return type(value) is type(expected) and value == expected
 
 
 def _current(entry):
@@ -318,13 +227,9 @@ class _Gradient:
         return tuple(args)
 
     def build(self, args, kwargs):
-        with recording() as names:
+        with recording(self.f if self.inner is None else None) as names:
             built = self.build_unguarded(args, kwargs)
-        if self.inner is None and isinstance(self.f, types.FunctionType):
-            # f itself given a new `__code__`: checked like a helper
-            names[(id(self), "")] = ({"": self.f}, "", self.f)
-        built.names = names
-        built.guards = holds(_guards(names))
+        built.names, built.guards = names.guards, names.check
         return built
 
     def build_unguarded(self, args, kwargs):

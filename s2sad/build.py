@@ -54,8 +54,8 @@ def core_of(func):
 class Built:
     function: object
     source: str                   # the source of the function and its helpers
-    names: dict = None            # the user's names it relied on (parse.RECORDING)
-    guards: object = None         # a function checking they hold, run at every call (api.holds)
+    names: dict = None            # guards of the user's names it relied on (guards.py)
+    guards: object = None         # a function checking they hold, run at every call
 
 
 class _Later:

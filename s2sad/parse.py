@@ -14,54 +14,13 @@ import builtins
 import inspect
 import linecache
 import textwrap
-import threading
 import types
 
 import gast
 import numpy as np
 
 from .errors import TransformError
-
-MISSING = object()
-
-class _Recording(threading.local):
-    """The builds in progress in this thread, innermost last: each a dict of
-    the user's names they looked up, (id(scope), name) -> (scope, name, value),
-    a scope being a globals dict, a closure cell, or a user's module or class.
-    A build is valid while those names still hold what it relied on (api.py
-    checks it at every call: a helper redefined in a notebook, a global that
-    became an array)."""
-
-    def __init__(self):
-        self.stack = []
-
-
-RECORDING = _Recording()
-
-
-class recording:
-    """`with recording() as names:` collects the names a build looks up; an
-    enclosing build (grad of grad) relies on them too."""
-
-    def __enter__(self):
-        RECORDING.stack.append({})
-        return RECORDING.stack[-1]
-
-    def __exit__(self, *exc):
-        names = RECORDING.stack.pop()
-        if RECORDING.stack:
-            RECORDING.stack[-1].update(names)
-        return False
-
-
-def record(names):
-    """Add a finished build's names to the builds in progress (it was reused)."""
-    if RECORDING.stack and names:
-        RECORDING.stack[-1].update(names)
-
-
-def _note(scope, name, value):
-    RECORDING.stack[-1][(id(scope), name)] = (scope, name, value)
+from .guards import MISSING, RECORDING, note
 
 
 class Namespace:
@@ -81,12 +40,12 @@ class Namespace:
             cell = self.cells[name]
             value = _cell_value(cell)
             if RECORDING.stack and self.recorded:
-                _note(cell, name, value)
+                note(cell, name, value)
             return value
         if name in self.globals:
             value = self.globals[name]
             if RECORDING.stack and self.recorded:
-                _note(self.globals, name, value)
+                note(self.globals, name, value)
             return value
         return self.builtins.get(name, MISSING)
 
@@ -106,7 +65,7 @@ class Namespace:
                 return MISSING
             value = getattr(base, node.attr, MISSING)
             if RECORDING.stack and self.recorded and _users(base):   # `helpers.act`, `Model.forward`
-                _note(vars(base) if isinstance(base, types.ModuleType) else base, node.attr, value)
+                note(vars(base) if isinstance(base, types.ModuleType) else base, node.attr, value)
             return value
         return MISSING
 
