@@ -618,6 +618,7 @@ class Analyzer:
             if isinstance(receiver, gast.Name) and receiver.id in self.core.local_names:
                 kind = self.atom_kind(receiver)
                 if func.attr in _CONTAINER_MUTATORS and not isinstance(kind, (Array, Scalar)) \
+                        or func.attr in _IN_PLACE_DUNDERS and _mutable(kind) \
                         or for_effect and _mutable(kind) and not isinstance(kind, Array):
                     changed = receiver.id
         elif for_effect:
@@ -1001,8 +1002,12 @@ _REDUCTIONS = ("sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std"
 
 # methods of lists, dicts and sets that change them (arrays have none of these names)
 _CONTAINER_MUTATORS = {"extend", "insert", "remove", "clear", "sort", "reverse", "update",
-                       "setdefault", "popitem", "add", "discard", "__setitem__", "__delitem__",
-                       "__iadd__", "__imul__", "__setattr__", "__delattr__"}
+                       "setdefault", "popitem", "add", "discard"}
+# spelled-out in-place operators, on arrays too (`a.__iadd__(b)`, `a.__setitem__(i, v)`)
+_IN_PLACE_DUNDERS = {"__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__",
+                     "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__",
+                     "__ipow__", "__imatmul__", "__iand__", "__ior__", "__ixor__", "__ilshift__",
+                     "__irshift__"}
 _IMMUTABLE = (str, bytes, type(None), type, bool, int, float, complex, range, slice,
               type(Ellipsis), np.dtype, types.ModuleType, types.FunctionType,
               types.BuiltinFunctionType)

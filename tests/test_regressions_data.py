@@ -455,6 +455,19 @@ def extend_helper(v):
     return np.sum(vs[-1] * v)
 
 
+def spelled_out_plus_equals(x):
+    a = x * 1.0
+    b = a
+    a.__iadd__(x)
+    return np.sum(b * x)
+
+
+def spelled_out_item_update(x):
+    a = x * 1.0
+    a.__setitem__(0, 5.0)
+    return np.sum(a * x)
+
+
 def aliased_list_extended_by_plus_equals(x):
     xs = [x]
     ys = xs
@@ -466,6 +479,7 @@ def aliased_list_extended_by_plus_equals(x):
     (set_attribute, "h"), (object_setattr, "h"), (extend_list, "xs"), (insert_list, "xs"),
     (reverse_list, "xs"), (update_dict, "d"), (setdefault_in_a_value, "d"),
     (shuffle_in_place, "a"), (shuffle_by_a_generator, "a"), (in_a_loop_in_a_helper, "vs"),
+    (spelled_out_plus_equals, "a"), (spelled_out_item_update, "a"),
 ], ids=lambda a: getattr(a, "__name__", a))
 def test_calls_that_change_values_in_place_are_refused(f, name):
     refused(f, (rand(4),), MAY_CHANGE.format(name))
