@@ -14,6 +14,7 @@ Values are addressed by *refs* `(name, version, path)`: the path picks a
 leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
 """
 
+import inspect
 import types
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, kind_of, leaves
+from .kinds import (UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, is_namedtuple,
+                    kind_of, leaves)
 from .parse import MISSING
 from .trees import child_blocks
 
@@ -44,6 +46,7 @@ class StmtFacts:
     carried: dict = field(default_factory=dict)    # loop: name -> [top of trip, before, end of trip]
     counter: tuple = None                          # for: (name, version) of the counter
     copy_needed: bool = True                       # `x = x.copy()` before `x[i] = v`
+    shares: frozenset = None                       # operands the value may share memory with
 
 
 PENDING = Opaque(type(NotImplemented))   # a loop value not made yet on the first walk
@@ -103,6 +106,46 @@ def concatenated_kind(kind_of_atom, value):
         known = a if listy[0] else b
         return Seq(known.element) if isinstance(known, Seq) else merge_kinds(known, Seq(UNKNOWN))
     return None
+
+
+def named_field(kind_of_atom, value):
+    """The position `p.w` picks of a named tuple `p`, else None."""
+    if not isinstance(value, gast.Attribute) or getattr(value, "s2sad_global", False):
+        return None
+    base = kind_of_atom(value.value)
+    return base.field(value.attr) if isinstance(base, Tree) else None
+
+
+def literal_elements(value, ns=None, local_names=()):
+    """`(a, b)`, `[a, b]`, `{"k": a}` with constant keys, or `P(a, b=b)` of a
+    named tuple class (every field given): its keys and element atoms, else None."""
+    if isinstance(value, (gast.Tuple, gast.List)):
+        return list(range(len(value.elts))), list(value.elts)
+    if isinstance(value, gast.Dict):
+        if all(isinstance(k, gast.Constant) for k in value.keys):
+            return [k.value for k in value.keys], list(value.values)
+        return None
+    if ns is None or not isinstance(value, gast.Call) or isinstance(value.func, gast.Attribute) \
+            and not getattr(value.func, "s2sad_global", False):
+        return None
+    cls = ns.resolve(value.func, local_names)
+    if not is_namedtuple(cls) or len(value.args) > len(cls._fields):
+        return None
+    given = dict(zip(cls._fields, value.args))
+    for k in value.keywords:
+        if k.arg not in cls._fields or k.arg in given:
+            return None
+        given[k.arg] = k.value
+    if len(given) != len(cls._fields):
+        return None
+    return list(range(len(cls._fields))), [given[f] for f in cls._fields]
+
+
+def constructed_type(value, ns, local_names):
+    """The named tuple class `P(a, b)` constructs, else None."""
+    if literal_elements(value, ns, local_names) is None or not isinstance(value, gast.Call):
+        return None
+    return ns.resolve(value.func, local_names)
 
 
 def appended_kind(seq, value):
@@ -368,8 +411,9 @@ class Analyzer:
             return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
         if isinstance(value, gast.Attribute):
             base = self.atom_kind(value.value)
-            if isinstance(base, Tree):
-                return Opaque(object)
+            if isinstance(base, Tree):            # `p.w` of a named tuple: its field
+                at = base.field(value.attr)
+                return base.children[at] if at is not None else Opaque(object)
             if base == UNKNOWN:
                 return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
             return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))
@@ -378,6 +422,10 @@ class Analyzer:
             return joined
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return self.evaluate(lambda: _apply(value, self.stand_in))
+        cls = constructed_type(value, self.ns, self.core.local_names)
+        if cls is not None:                      # `P(a, b)`: a named tuple of known fields
+            _, elts = literal_elements(value, self.ns, self.core.local_names)
+            return Tree(cls, tuple(range(len(elts))), tuple(self.atom_kind(e) for e in elts))
         if isinstance(value, gast.Call):
             return self.call_result_kind(value)
         return UNKNOWN
@@ -544,6 +592,8 @@ class Analyzer:
                 return
             self.define(base, self.kinds[(base, old)], self.shape_class[(base, old)], sf)
             return
+        if isinstance(value, gast.Call):
+            self.check_effect(stmt, value, isinstance(stmt, gast.Expr))
         if isinstance(stmt, gast.Assign):
             self.assign(stmt, sf)
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
@@ -552,6 +602,42 @@ class Analyzer:
             self.output_kind = self.value_kind(stmt.value)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
                 self.output = (stmt.value.id, self.current[stmt.value.id])
+
+    def check_effect(self, stmt, call, for_effect):
+        """A call that may change a value of the function in place, other than
+        the updates the core form follows (`x[i] = v`, `xs.append(v)`,
+        `xs.pop()`, `np.add.at`), is refused: the gradient would not see the
+        change (`xs.extend(ys)`, `d.update(...)`, `setattr(obj, "a", v)`,
+        `rng.shuffle(x)`).  A method of a list, dict or object called for its
+        effect, or a function that is not known to leave its arguments as they
+        were, given a mutable value of ours."""
+        func = call.func
+        changed = None
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            receiver = func.value
+            if isinstance(receiver, gast.Name) and receiver.id in self.core.local_names:
+                kind = self.atom_kind(receiver)
+                if func.attr in _CONTAINER_MUTATORS and not isinstance(kind, (Array, Scalar)) \
+                        or func.attr in _IN_PLACE_DUNDERS and _mutable(kind) \
+                        or for_effect and _mutable(kind) and not isinstance(kind, Array):
+                    changed = receiver.id
+        elif for_effect:
+            obj = self.ns.resolve(func, self.core.local_names)
+            if obj is MISSING:                   # `logger.info(...)`: a global object's method
+                obj = _static_attribute(self.ns, func, self.core.local_names)
+            if not _leaves_arguments(obj):
+                atoms = list(call.args) + [k.value for k in call.keywords]
+                changed = next((a.id for a in atoms if isinstance(a, gast.Name)
+                                and a.id in self.core.local_names
+                                and _mutable(self.atom_kind(a))), None)
+        if changed is None:
+            return
+        what = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "call")
+        raise self.core.source.error(
+            stmt.s2sad_origin,
+            f"this call may change `{changed}` in place (`{what}`), which s2sad does not follow",
+            "make a new value instead: a new list (`xs = xs + ys`) or dict, or keep what an "
+            "attribute would hold in a variable of its own")
 
     def popped_position(self, stmt, base, n):
         """Which element `xs.pop()` / `xs.pop(k)` removes from a list of n
@@ -667,6 +753,7 @@ class Analyzer:
             if self.nesting == 0:
                 self.unify_operand_classes(value, kind)
             size = self.size_fact(value)
+            sf.shares = self.shared_memory(value, kind)
             self.define(target.id, kind, cls, sf)
             if size is not None:
                 self.sizes[(target.id, self.current[target.id])] = size
@@ -688,6 +775,57 @@ class Analyzer:
             parts = [UNKNOWN] * n
         for elt, kind in zip(target.elts, parts):
             self.define(elt.id, kind, self.new_class(kind), sf)
+
+    def shared_memory(self, value, kind):
+        """The local operands whose memory the value may share (a view, the
+        array itself, a list of views), asked of NumPy: the operation runs on
+        stand-ins and `np.may_share_memory` answers, so every function that can
+        return a view (`np.flip`, `np.split`, `x.T`, basic slicing, ...) is
+        known without a list of them.  Where it cannot run (unknown kinds), every
+        array operand; None for functions that are not NumPy's (`_shared_roots`
+        decides: a helper may return what it was given)."""
+        if isinstance(kind, (Scalar, Opaque)) or not isinstance(
+                value, (gast.Subscript, gast.Attribute, gast.Call)) \
+                or getattr(value, "s2sad_global", False):
+            return None
+        operands = [a for a in value_operands(value)
+                    if isinstance(a, gast.Name) and a.id in self.core.local_names]
+        if not operands or not any(isinstance(self.atom_kind(a), Array) for a in operands):
+            return None
+        if isinstance(value, gast.Subscript) and not isinstance(self.atom_kind(value.value), Array):
+            return None                      # an element of a list: the element itself
+        if isinstance(value, gast.Call):
+            func = value.func
+            if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+                if not isinstance(self.atom_kind(func.value), Array):
+                    return None
+            else:
+                obj = self.ns.resolve(func, self.core.local_names)
+                if obj is MISSING or not _pure(obj) or rules.is_user_function(obj):
+                    return None
+        for self.dummy_size in (1, 12):
+            try:
+                stand_ins = {}
+
+                def stand_in(atom, for_index=False):
+                    made = self.stand_in(atom, for_index)
+                    if isinstance(atom, gast.Name) and atom.id in self.core.local_names:
+                        stand_ins.setdefault(atom.id, []).append(made)
+                    return made
+
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = _run(value, stand_in, self)
+                if _empty(result):
+                    continue                 # `a[1:]` of a size-one stand-in: ask a larger one
+                return frozenset(name for name, made in stand_ins.items()
+                                 if any(_may_share(result, m) for m in made))
+            except Exception:
+                continue
+            finally:
+                self.dummy_size = 1
+        # it could not run (kinds not known): it may return a view of any array operand
+        return frozenset(a.id for a in operands if not isinstance(self.atom_kind(a), Scalar))
 
     def size_fact(self, value):
         """Whether an int that is an array's size is one (`W.shape[0]`,
@@ -861,6 +999,64 @@ class Analyzer:
 
 _REDUCTIONS = ("sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std")
 
+# methods of lists, dicts and sets that change them (arrays have none of these names)
+_CONTAINER_MUTATORS = {"extend", "insert", "remove", "clear", "sort", "reverse", "update",
+                       "setdefault", "popitem", "add", "discard"}
+# spelled-out in-place operators, on arrays too (`a.__iadd__(b)`, `a.__setitem__(i, v)`)
+_IN_PLACE_DUNDERS = {"__setitem__", "__delitem__", "__setattr__", "__delattr__", "__iadd__",
+                     "__isub__", "__imul__", "__itruediv__", "__ifloordiv__", "__imod__",
+                     "__ipow__", "__imatmul__", "__iand__", "__ior__", "__ixor__", "__ilshift__",
+                     "__irshift__"}
+_IMMUTABLE = (str, bytes, type(None), type, bool, int, float, complex, range, slice,
+              type(Ellipsis), np.dtype, types.ModuleType, types.FunctionType,
+              types.BuiltinFunctionType)
+
+
+def _mutable(kind):
+    """Can a value of this kind be changed in place (an array, list, dict, object)?"""
+    if isinstance(kind, Scalar):
+        return False
+    if isinstance(kind, Opaque):
+        return not issubclass(kind.type, _IMMUTABLE)
+    if isinstance(kind, Tree) and issubclass(kind.type, tuple):
+        return any(_mutable(c) for c in kind.children)
+    return True
+
+
+def _static_attribute(ns, node, local_names):
+    """What `obj.method` names for a global object, found without running
+    properties (`inspect.getattr_static`); MISSING if it cannot be told."""
+    if isinstance(node, gast.Name):
+        return MISSING if node.id in local_names else ns.lookup(node.id)
+    if not isinstance(node, gast.Attribute):
+        return MISSING
+    base = _static_attribute(ns, node.value, local_names)
+    if base is MISSING:
+        return MISSING
+    try:
+        found = inspect.getattr_static(base, node.attr)
+    except AttributeError:
+        return MISSING
+    owner = getattr(found, "__objclass__", None)    # a method of a C type: its class's module
+    if owner is not None and not hasattr(found, "__module__"):
+        return types.SimpleNamespace(__module__=owner.__module__)
+    return found
+
+
+def _leaves_arguments(obj):
+    """Is a function called for its effect known to leave its arguments as they
+    were?  `print`, NumPy's functions (its mutating ones are refused when the
+    source is read), rules, the user's own functions (differentiated from their
+    source, where changing an argument is refused), logging and warnings."""
+    if obj is print:
+        return True
+    if obj is MISSING:
+        return False
+    if rules.is_user_function(obj) or _pure(obj):
+        return True
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] in ("s2sad", "logging", "warnings")
+
 
 def _broadcast_ones(masks):
     """Size-one dimensions of the broadcast of shapes with these ones."""
@@ -880,6 +1076,44 @@ def _product_ones(a, b, dot=False):
     if len(b) == 1:
         return a[:-1]
     return _broadcast_ones([a[:-2], b[:-2]]) + (a[-2], b[-1])
+
+
+def _run(value, stand_in, an):
+    """A subscript, attribute or call of the core form, run on stand-ins."""
+    if isinstance(value, gast.Subscript):
+        index = value.slice
+
+        def part(node):
+            if isinstance(node, gast.Slice):
+                bound = lambda p: None if p is None else stand_in(p, True)
+                return slice(bound(node.lower), bound(node.upper), bound(node.step))
+            if isinstance(node, gast.Tuple):
+                return tuple(part(e) for e in node.elts)
+            return stand_in(node, True)
+        return stand_in(value.value)[part(index)]
+    if isinstance(value, gast.Attribute):
+        return getattr(stand_in(value.value), value.attr)
+    func = value.func
+    args = [stand_in(a) for a in value.args]
+    keywords = {k.arg: stand_in(k.value) for k in value.keywords}
+    if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+        return getattr(stand_in(func.value), func.attr)(*args, **keywords)
+    return an.ns.resolve(func, an.core.local_names)(*args, **keywords)
+
+
+def _empty(result):
+    """Is `result` (or a part of it) an empty array, which shares no memory?"""
+    if isinstance(result, (list, tuple)):
+        return any(_empty(r) for r in result)
+    return isinstance(result, np.ndarray) and result.size == 0
+
+
+def _may_share(result, array):
+    """Does `result` (an array, or a list or tuple of them) share `array`'s memory?"""
+    if isinstance(result, (list, tuple)):
+        return any(_may_share(r, array) for r in result)
+    return isinstance(result, np.ndarray) and isinstance(array, np.ndarray) \
+        and np.may_share_memory(result, array)
 
 
 def _apply(value, stand_in):
@@ -969,7 +1203,10 @@ def _check_in_place_updates(an, facts):
                 updates.append((stmt, old, start))
             elif getattr(stmt, "s2sad_augmented", False) and isinstance(target, gast.Name):
                 old = (target.id, sf.reads.get(target.id))
-                if not isinstance(facts.kind(*old), (Scalar, Opaque, Tree)):
+                kind = facts.kind(*old)
+                if not isinstance(kind, (Scalar, Opaque)) \
+                        and not (isinstance(kind, Tree) and issubclass(kind.type, tuple)):
+                    # (`xs += ys` extends the list itself; `t += (v,)` makes a new tuple)
                     # in a loop, the statements before it run again
                     start = next(i for i, (s_, _) in enumerate(order) if s_ is loops[0]) \
                         if loops else index + 1
@@ -1008,57 +1245,154 @@ def _check_in_place_updates(an, facts):
                 if roots.get((name, version), frozenset()) & memory and (loops or i < last_update):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
-    positions = {id(s_): i for i, (s_, _) in enumerate(order)}
-    ends = {}                                        # id(compound statement) -> its last index
+    _StaleReads(an, facts, roots, objects, updates).run()
 
-    def last_index(stmt):
-        blocks = child_blocks(stmt)
-        end = max([last_index(b[-1]) for b in blocks if b], default=positions[id(stmt)])
-        ends[id(stmt)] = end
-        return end
 
-    for s_, _ in order:
-        if child_blocks(s_) and id(s_) not in ends:
-            last_index(s_)
-    made = {}                                        # (name, version) -> where its value is settled
-    tops = {}                                        # a loop's top-of-trip value -> the loop's span
-    for i, (s_, _) in enumerate(order):
-        sf = facts.stmts[id(s_)]
+class _StaleReads:
+    """Refuses a read that Python would see changed by an in-place update.
+
+    Python's `a[i] = v` (and `a += b`, `xs.append(v)`) changes the object `a`
+    names, so every value sharing its memory (a view, an alias, a list holding
+    it) shows the change; the core form copies instead, so those values keep
+    the old contents.  The two agree unless such a value is read after the
+    update.  A forward walk over the blocks follows which values are *stale*:
+    an update makes every value sharing the old memory stale, a value made
+    afresh is not, and a join or a loop's carried value is stale where the
+    value it took on that path is (loops to a fixed point; a `break` leaves
+    with the values it sees)."""
+
+    def __init__(self, an, facts, roots, objects, updates):
+        self.an, self.facts, self.roots, self.objects = an, facts, roots, objects
+        self.updates = {id(stmt): old for stmt, old, _ in updates}
+        self.breaks = []                       # (stale, current) where each `break` leaves
+
+    def run(self):
+        self.block(self.an.core.body, {}, {p: 0 for p in self.an.core.params})
+
+    def block(self, stmts, stale, current):
+        """The stale values (ref -> the update) after a block, None if it ends
+        in a `break`, and the versions current there (`current` is updated)."""
+        for stmt in stmts:
+            if isinstance(stmt, gast.Break):
+                self.breaks.append((stale, dict(current)))
+                return None, current
+            stale = self.statement(stmt, stale, current)
+            if stale is None:
+                return None, current
+        return stale, current
+
+    def statement(self, stmt, stale, current):
+        sf = self.facts.stmts[id(stmt)]
+        if isinstance(stmt, gast.While):         # its test reads the values at the top of a trip
+            return self.loop(sf, stmt, stale, current)
+        self.check(stmt, sf, stale)
+        if isinstance(stmt, gast.If):
+            return self.branch(sf, stmt, stale, current)
+        if isinstance(stmt, gast.For):
+            return self.loop(sf, stmt, stale, current)
+        stale = dict(stale)
+        old = self.updates.get(id(stmt))
+        if old is not None:
+            self.update(stmt, old, stale)
         for name, version in sf.writes.items():
-            # a join or a loop's value is settled where the branch or loop ends
-            made[(name, version)] = ends.get(id(s_), i) if child_blocks(s_) else i
-        for name, (phi, *_) in sf.carried.items():
-            tops[(name, phi)] = (i, ends[id(s_)])
-    for stmt, old, start in updates:
-        at = positions[id(stmt)]
-        # a list that grows or shrinks changes no element: only names of the list see it
-        of_list = isinstance(facts.kind(*old), (Seq, Tree))
-        for offset, (later, _) in enumerate(order[start:]):
-            where = start + offset
-            if where == at:
+            stale.pop((name, version), None)         # made afresh
+            current[name] = version
+        return stale
+
+    def check(self, stmt, sf, stale):
+        for name, version in sf.reads.items():
+            update = stale.get((name, version))
+            if update is None:
                 continue
-            sf = facts.stmts[id(later)]
-            for name, version in sf.reads.items():
-                settled = made.get((name, version), -1)
-                span = tops.get((name, version))
-                if span is not None and span[0] <= where <= span[1]:
-                    settled = span[0]                # inside its loop: the value at the top of a trip
-                if where > at and settled > at:
-                    continue                         # made from the updated array
-                if where < at and settled >= start:
-                    continue                         # made in this trip, before the update
-                if of_list and not isinstance(facts.kind(name, version), (Seq, Tree)):
-                    continue
-                table = objects if of_list else roots    # a list's readers: of the list itself
-                if name != old[0] and table.get((name, version), frozenset()) & table[old]:
-                    what = f"`{name}`" if name in core.user_names else "another value"
-                    raise core.source.error(
-                        stmt.s2sad_origin,
-                        f"this in-place update changes an array that {what} shares and reads "
-                        f"later (line {later.s2sad_origin.lineno}); s2sad does not differentiate "
-                        f"in-place updates of shared arrays yet",
-                        f"make a new array instead (`{old[0]} = {old[0]} + ...`), or copy before "
-                        f"sharing (`.copy()`)")
+            core = self.an.core
+            what = f"`{name}`" if name in core.user_names else "another value"
+            base = update.targets[0].id
+            raise core.source.error(
+                update.s2sad_origin,
+                f"this in-place update changes an array that {what} shares and reads "
+                f"later (line {stmt.s2sad_origin.lineno}); s2sad does not differentiate "
+                f"in-place updates of shared arrays yet",
+                f"make a new array instead (`{base} = {base} + ...`), or copy before "
+                f"sharing (`.copy()`)")
+
+    def update(self, stmt, old, stale):
+        """Python changes the old memory here: every value sharing it is stale
+        (the new version, made afresh, is not)."""
+        of_list = isinstance(self.facts.kind(*old), (Seq, Tree))
+        table = self.objects if of_list else self.roots
+        memory = table.get(old, frozenset())
+        if not memory:
+            return
+        for ref, shared in table.items():
+            if shared & memory and (not of_list or isinstance(self.facts.kind(*ref), (Seq, Tree))):
+                stale[ref] = stmt
+
+    @staticmethod
+    def joined(stale, name, phi, incoming):
+        """`stale` with the join `phi` of a name stale where the value it took is."""
+        stale.pop((name, phi), None)
+        for state, version in incoming:
+            if state is not None and version is not None and (name, version) in state:
+                stale[(name, phi)] = state[(name, version)]
+
+    def branch(self, sf, stmt, stale, current):
+        body, body_current = self.block(stmt.body, stale, dict(current))
+        other, other_current = self.block(stmt.orelse, stale, dict(current))
+        if body is None and other is None:
+            return None
+        out = {}
+        for state in (body, other):
+            out.update(state or {})
+        for name in set(body_current) | set(other_current):
+            a, b = body_current.get(name), other_current.get(name)
+            if a == b or a is None or b is None:     # as the analysis versions them
+                current[name] = a if a is not None else b
+        for name, (phi, a, b) in sf.joins.items():
+            self.joined(out, name, phi, [(body, a), (other, b)])
+            current[name] = phi
+        return out
+
+    def loop(self, sf, stmt, stale, current):
+        entry = stale
+        breaks_before = len(self.breaks)
+        header = dict(entry)
+        for name, (phi, before, _) in sf.carried.items():
+            self.joined(header, name, phi, [(entry, before)])
+        inside = dict(current)
+        for name, (phi, _, _) in sf.carried.items():
+            inside[name] = phi
+        if sf.counter is not None:
+            inside[sf.counter[0]] = sf.counter[1]
+        while True:
+            if sf.counter is not None:
+                header.pop(sf.counter, None)
+            if isinstance(stmt, gast.While):
+                self.check(stmt, sf, header)          # its test, at every trip
+            del self.breaks[breaks_before:]
+            end, _ = self.block(stmt.body, header, dict(inside))
+            new = dict(header)                        # stale values only grow: a fixed point
+            tops = {(name, phi) for name, (phi, _, _) in sf.carried.items()}
+            for ref, update in (end or {}).items():
+                if ref not in tops:                   # made afresh at the top of a trip
+                    new.setdefault(ref, update)
+            for name, (phi, _, last) in sf.carried.items():
+                if end is not None and (name, last) in end:
+                    new.setdefault((name, phi), end[(name, last)])
+            if new.keys() == header.keys():
+                break
+            header = new
+        out = dict(header)
+        for broke, at in self.breaks[breaks_before:]:
+            out.update({ref: u for ref, u in broke.items() if ref not in out and ref not in tops})
+            for name, (phi, _, _) in sf.carried.items():
+                if (name, at.get(name)) in broke:     # what the name holds where it breaks
+                    out.setdefault((name, phi), broke[(name, at.get(name))])
+        del self.breaks[breaks_before:]
+        for name, (phi, _, _) in sf.carried.items():
+            current[name] = phi
+        if sf.counter is not None and current.get(sf.counter[0]) is None:
+            current[sf.counter[0]] = sf.counter[1]
+        return out
 
 
 def _copies(an, value, sf):
@@ -1100,8 +1434,12 @@ def _shared_roots(an, value, sf, roots):
 
     if isinstance(value, gast.Name):
         return of(value)
-    if isinstance(value, (gast.Tuple, gast.List)):
-        return frozenset().union(*[of(e) for e in value.elts]) if value.elts else frozenset()
+    if sf.shares is not None:                        # NumPy said, on stand-ins
+        return frozenset().union(*[of(gast.Name(id=n, ctx=gast.Load(), annotation=None,
+                                                type_comment=None)) for n in sf.shares])
+    literal = literal_elements(value, an.ns, an.core.local_names)
+    if literal is not None and not isinstance(value, gast.Dict):     # (a tuple holds its elements)
+        return frozenset().union(*[of(e) for e in literal[1]]) if literal[1] else frozenset()
     if isinstance(value, gast.Dict):
         return frozenset().union(*[of(v) for v in value.values]) if value.values else frozenset()
     if isinstance(value, gast.Subscript):
@@ -1109,8 +1447,9 @@ def _shared_roots(an, value, sf, roots):
     if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) \
             and concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
         return of(value.left) | of(value.right)      # a new list of the same elements
-    if isinstance(value, gast.Attribute) and value.attr in ("T", "real", "imag", "mT"):
-        return of(value.value)
+    if isinstance(value, gast.Attribute) and (value.attr in ("T", "real", "imag", "mT") or isinstance(
+            _atom_kind(an, value.value, sf), (Tree, Opaque))):
+        return of(value.value)                       # a view; or what an object or named tuple holds
     if isinstance(value, gast.Call):
         func = value.func
         if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
@@ -1245,10 +1584,9 @@ def _flow(an, stmt, sf):
     if isinstance(value, gast.Name):
         src = {r[2]: r for r in _atom_refs(an, value, sf)}
         return [(o, [src[o[2]]] if o[2] in src else []) for o in outs]
-    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-        elts = value.elts if not isinstance(value, gast.Dict) else value.values
-        keys = range(len(elts)) if not isinstance(value, gast.Dict) else [k.value for k in value.keys] \
-            if all(isinstance(k, gast.Constant) for k in value.keys) else None
+    literal = literal_elements(value, an.ns, an.core.local_names)
+    if literal is not None:
+        keys, elts = literal
         if keys is not None:
             flow = []
             for o in outs:
@@ -1270,6 +1608,10 @@ def _flow(an, stmt, sf):
             key = an.kinds[(value.value.id, sf.reads.get(value.value.id))].key_at(value.slice.value)
             src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
             return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
+    key = named_field(lambda a: _atom_kind(an, a, sf), value)
+    if key is not None:                             # `p.w` of a named tuple: its position
+        src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
+        return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
     if concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
         left, right = _atom_refs(an, value.left, sf), _atom_refs(an, value.right, sf)
         if not isinstance(an.kinds.get((name, version)), Tree):

@@ -17,8 +17,7 @@ import numpy as np
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
-
-_SCALAR_TYPES = (float, int, bool, complex)
+from .guards import SCALAR_TYPES as _SCALAR_TYPES, kind_key as _kind_key, record, recording
 
 
 def grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
@@ -140,37 +139,16 @@ def _weakly_keyed(f):
         return False
 
 
-_ONES = {}                                 # shape -> which of its dimensions have size one
-
-
-def _kind_key(value):
-    """A cheap hashable key standing for a value's kind (it is computed on
-    every call of a gradient: NumPy arrays, the common case, come first)."""
-    t = type(value)
-    if t is np.ndarray:
-        shape = value.shape
-        ones = _ONES.get(shape)
-        if ones is None:
-            if len(_ONES) > 4096:
-                _ONES.clear()
-            ones = _ONES[shape] = tuple([n == 1 for n in shape])
-        return (t, ones, value.dtype)
-    if t in _SCALAR_TYPES:
-        return t
-    if t is tuple or t is list:
-        return (t,) + tuple(_kind_key(v) for v in value)
-    if t is dict:
-        return (t,) + tuple((k, _kind_key(v)) for k, v in value.items())
-    shape = getattr(value, "shape", None)
-    if shape is not None:          # size-one dimensions decide broadcasting, so they count
-        return (t, tuple(n == 1 for n in shape), getattr(value, "dtype", None))
-    return t
-
-
 def _exact_key(args):
     """A finer key than the kinds' (exact shapes): the per-call fast path
     looks a build up by it, skipping `_kind_key`'s work for plain arrays."""
     return tuple([(a.shape, a.dtype) if a.__class__ is np.ndarray else _kind_key(a) for a in args])
+
+
+def _current(entry):
+    """Is a cached (generation, build) entry still usable?"""
+    return entry is not None and entry[0] == rules.generation \
+        and (entry[1].guards is None or entry[1].guards())
 
 
 class _Gradient:
@@ -219,16 +197,17 @@ class _Gradient:
         if kwargs:
             key += tuple((k, _kind_key(v)) for k, v in sorted(kwargs.items()))
         entry = self.cache.get(key)
-        if entry is None or entry[0] != rules.generation:
+        if not _current(entry):
             # `s2sad.grad(f)` made again (in a training loop, say) reuses f's builds
             shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
             options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
                        getattr(self, "checkpoint", None), getattr(self, "forward", False),
                        getattr(self, "tangent_only", False), self.verbose, self.name, key)
             entry = shared.get(options)
-            if entry is None or entry[0] != rules.generation:
+            if not _current(entry):
                 entry = shared[options] = (rules.generation, self.build(args, kwargs))
             self.cache[key] = entry
+        record(entry[1].names)          # a build in progress (grad of grad) relies on it too
         if not kwargs:
             if self.fast_generation != rules.generation or len(self.fast) > 256:
                 self.fast.clear()
@@ -248,6 +227,12 @@ class _Gradient:
         return tuple(args)
 
     def build(self, args, kwargs):
+        with recording(self.f if self.inner is None else None) as names:
+            built = self.build_unguarded(args, kwargs)
+        built.names, built.guards = names.guards, names.check
+        return built
+
+    def build_unguarded(self, args, kwargs):
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -350,9 +335,10 @@ def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
     fast = state.fast
 
     def gradient(*args, **kwargs):
-        if not kwargs:        # the common call: shapes seen before, no rules registered since
-            built = fast.get(_exact_key(args))
-            if built is not None and state.fast_generation == rules.generation:
+        if not kwargs:        # the common call: shapes seen before, no rules registered since,
+            built = fast.get(_exact_key(args))     # the names it relied on unchanged
+            if built is not None and state.fast_generation == rules.generation \
+                    and (built.guards is None or built.guards()):
                 state.latest = built
                 gradient.__wrapped__ = built.function
                 return built.function(*args)

@@ -29,29 +29,33 @@ from .checkpoint import checkpoint_loops
 from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
                        propagate_constants, simplify)
-from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const,
+from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const, tree_literal,
                       gradient_of, leaf_gradient, name)
 from . import runtime
 from .trees import copy_node
 
-_CORES = weakref.WeakKeyDictionary()      # function -> its core form
+_CORES = weakref.WeakKeyDictionary()      # function -> (its code, its core form)
 
 
 def core_of(func):
-    """Parsed and normalised form of a function (cached per function object)."""
+    """Parsed and normalised form of a function (cached per function object and
+    its code: `f.__code__ = ...` reads the source again)."""
+    code = getattr(func, "__code__", None)
     try:
         entry = _CORES.get(func)
     except TypeError:                     # not weakly referable (np.sum): parsing says why
         return normalize(parse_function(func))
-    if entry is None:
-        entry = _CORES[func] = normalize(parse_function(func))
-    return entry
+    if entry is None or entry[0] is not code:
+        entry = _CORES[func] = (code, normalize(parse_function(func)))
+    return entry[1]
 
 
 @dataclass
 class Built:
     function: object
     source: str                   # the source of the function and its helpers
+    names: dict = None            # guards of the user's names it relied on (guards.py)
+    guards: object = None         # a function checking they hold, run at every call
 
 
 class _Later:
@@ -124,10 +128,7 @@ class _ForwardBuilds:
         def tangent_of(kind, path):
             if isinstance(kind, Tree):
                 parts = [tangent_of(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
-                if kind.type is dict:
-                    return gast.Dict(keys=[const(k) for k in kind.keys], values=parts)
-                node = gast.List if kind.type is list else gast.Tuple
-                return node(elts=parts, ctx=gast.Load())
+                return tree_literal(ctx, kind, parts)
             if facts.output is None or not kind.differentiable:
                 return const(None)
             ref = facts.output + (path,)

@@ -23,8 +23,8 @@ import inspect
 import gast
 
 from . import rules, runtime
-from .analyze import (assigned_names_deep, concatenated_kind, tree_span, is_append, is_pop,
-                      updated_name)
+from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, named_field,
+                      tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access
@@ -325,10 +325,14 @@ class Forward:
             for ref in outs:
                 self.define(ref, self.table.get(value.s2sad_ref + (ref[2],)))
             return
-        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+        literal = literal_elements(value, self.src.namespace, self.core.local_names)
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
             self.primal(stmt)
-            elts = value.values if isinstance(value, gast.Dict) else value.elts
-            keys = [k.value for k in value.keys] if isinstance(value, gast.Dict) else range(len(elts))
+            if literal is not None:              # (`P(a, b)` of a named tuple too)
+                keys, elts = literal
+            else:
+                elts = value.values
+                keys = [k.value for k in value.keys]
             by_key = dict(zip(keys, elts))
             for ref in outs:
                 elt = by_key[ref[2][0]]
@@ -341,6 +345,12 @@ class Forward:
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
             self.primal(stmt)
             return self.item(value, outs)
+        key = named_field(self.kind, value)
+        if key is not None:                      # `p.w` of a named tuple: by position
+            self.primal(stmt)
+            for ref in outs:
+                self.define(ref, self.table.get(value.value.s2sad_ref + ((key,) + ref[2],)))
+            return
         if isinstance(value, gast.Call):
             func = value.func
             if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):

@@ -46,9 +46,16 @@ class Array:
         return self.dtype is None or np.dtype(self.dtype).kind in "fc"
 
 
+def is_namedtuple(t):
+    """A `collections.namedtuple` (or `typing.NamedTuple`) class."""
+    return isinstance(t, type) and issubclass(t, tuple) and t is not tuple \
+        and isinstance(getattr(t, "_fields", None), tuple) and hasattr(t, "_make")
+
+
 @dataclass(frozen=True)
 class Tree:
-    """A dict, list or tuple: `keys` in order, one kind per key."""
+    """A dict, list or tuple (or named tuple: `type` is its class, keys are
+    positions): `keys` in order, one kind per key."""
     type: type
     keys: tuple
     children: tuple
@@ -60,16 +67,22 @@ class Tree:
     def child(self, key):
         return self.children[self.keys.index(key)]
 
+    def field(self, attr):
+        """The position `p.attr` of a named tuple picks, else None."""
+        if is_namedtuple(self.type) and attr in self.type._fields:
+            return self.type._fields.index(attr)
+        return None
+
     def span(self, lower, upper, step):
         """The positions `xs[lower:upper:step]` of a list or tuple picks (None if not one)."""
-        if self.type not in (list, tuple):
+        if not issubclass(self.type, (list, tuple)):
             return None
         return list(range(len(self.keys)))[slice(lower, upper, step)]
 
     def key_at(self, key):
         """The key a constant subscript picks: `xs[-1]` of a list or tuple is
         its last element's position."""
-        if self.type in (list, tuple) and type(key) is int and -len(self.keys) <= key < 0:
+        if issubclass(self.type, (list, tuple)) and type(key) is int and -len(self.keys) <= key < 0:
             return key + len(self.keys)
         return key
 
@@ -111,8 +124,9 @@ def kind_of(value):
         return Scalar(_SCALARS[t])
     if t is tuple or t is list:
         return Tree(t, tuple(range(len(value))), tuple(kind_of(v) for v in value))
-    if isinstance(value, tuple):                 # a named tuple (`np.linalg.slogdet`)
-        return Tree(tuple, tuple(range(len(value))), tuple(kind_of(v) for v in value))
+    if isinstance(value, tuple):                 # a named tuple (`np.linalg.slogdet`, `P(w, b)`)
+        return Tree(t if is_namedtuple(t) else tuple, tuple(range(len(value))),
+                    tuple(kind_of(v) for v in value))
     if t is dict:
         return Tree(dict, tuple(value), tuple(kind_of(v) for v in value.values()))
     if isinstance(value, float):                 # np.float64 is a float subclass
@@ -158,7 +172,9 @@ def dummy(kind, size=1):
                        dtype=kind.dtype)
     if isinstance(kind, Tree):
         values = [dummy(c, size) for c in kind.children]
-        return dict(zip(kind.keys, values)) if kind.type is dict else kind.type(values)
+        if kind.type is dict:
+            return dict(zip(kind.keys, values))
+        return kind.type._make(values) if is_namedtuple(kind.type) else kind.type(values)
     if isinstance(kind, Seq):
         return [dummy(kind.element, size)]
     raise LookupError("opaque kind")

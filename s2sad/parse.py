@@ -20,8 +20,7 @@ import gast
 import numpy as np
 
 from .errors import TransformError
-
-MISSING = object()
+from .guards import MISSING, RECORDING, note
 
 
 class Namespace:
@@ -33,15 +32,21 @@ class Namespace:
         self.cells = dict(zip(code.co_freevars, func.__closure__ or ()))
         b = self.globals.get("__builtins__", builtins)
         self.builtins = b if isinstance(b, dict) else vars(b)
+        # s2sad's own modules (the rules' templates) do not change under a build
+        self.recorded = not str(self.globals.get("__name__", "")).startswith("s2sad.")
 
     def lookup(self, name):
         if name in self.cells:
-            try:
-                return self.cells[name].cell_contents
-            except ValueError:          # cell not yet filled
-                return MISSING
+            cell = self.cells[name]
+            value = _cell_value(cell)
+            if RECORDING.stack and self.recorded:
+                note(cell, name, value)
+            return value
         if name in self.globals:
-            return self.globals[name]
+            value = self.globals[name]
+            if RECORDING.stack and self.recorded:
+                note(self.globals, name, value)
+            return value
         return self.builtins.get(name, MISSING)
 
     def resolve(self, node, local_names=()):
@@ -58,7 +63,10 @@ class Namespace:
             base = self.resolve(node.value, local_names)
             if base is MISSING or not isinstance(base, (types.ModuleType, type, np.ufunc)):
                 return MISSING
-            return getattr(base, node.attr, MISSING)
+            value = getattr(base, node.attr, MISSING)
+            if RECORDING.stack and self.recorded and _users(base):   # `helpers.act`, `Model.forward`
+                note(vars(base) if isinstance(base, types.ModuleType) else base, node.attr, value)
+            return value
         return MISSING
 
     def names_bound_to(self, obj):
@@ -70,6 +78,15 @@ class Namespace:
                 and name not in self.cells and name not in self.globals:
             found.append(name)                       # `zip`, `len`, `float`: not shadowed
         return found
+
+
+def _users(obj):
+    """A module or class of the user's (not NumPy's, SciPy's, ...): its
+    attributes may be redefined under a build."""
+    from .rules import _LIBRARY_PREFIXES
+    name = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
+    return isinstance(obj, (types.ModuleType, type)) and isinstance(name, str) \
+        and name.split(".")[0] not in _LIBRARY_PREFIXES
 
 
 def _cell_value(cell):

@@ -30,8 +30,9 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
-from .analyze import concatenated_kind, index_atoms, tree_span, is_append, updated_name
+from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
+from .analyze import (concatenated_kind, index_atoms, literal_elements, named_field, tree_span,
+                      is_append, updated_name)
 from .normalize import is_atom
 from .parse import MISSING, user_text
 from .templates import CallSite, Operand, inline
@@ -660,9 +661,13 @@ class Reverse:
                 if adj is not None and src in sf.active_inputs:
                     contributions.append((src, adj.expr, adj.scalar))
             return self.finish(outs, contributions)
-        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-            elts = value.values if isinstance(value, gast.Dict) else value.elts
-            keys = [k.value for k in value.keys] if isinstance(value, gast.Dict) else range(len(elts))
+        literal = literal_elements(value, self.src.namespace, self.core.local_names)
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
+            if literal is not None:              # (`P(a, b)` of a named tuple too)
+                keys, elts = literal
+            else:
+                elts = value.values
+                keys = [k.value for k in value.keys]
             by_key = dict(zip(keys, elts))
             contributions = []
             for ref in outs:
@@ -691,6 +696,15 @@ class Reverse:
                 else:
                     src = value.value.s2sad_ref + (
                         (self.kind(value.value).key_at(value.slice.value),) + ref[2],)
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        key = named_field(self.kind, value)
+        if key is not None:                       # `p.w` of a named tuple: by position
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                src = value.value.s2sad_ref + ((key,) + ref[2],)
                 if adj is not None and src in sf.active_inputs:
                     contributions.append((src, adj.expr, adj.scalar))
             return self.finish(outs, contributions)
@@ -1126,7 +1140,9 @@ class Reverse:
         """The rule key, positional atoms and keyword atoms of an operation."""
         if updated_name(stmt) and isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
-            return runtime.setitem, [target.value, target.slice, value], {}
+            increment = {"increment": const(True)} if getattr(stmt, "s2sad_increment", False) \
+                else {}                  # `x[i] += v`: a repeated index is refused at run time
+            return runtime.setitem, [target.value, target.slice, value], increment
         if isinstance(value, gast.BinOp):
             return rules.BINARY_OPERATORS[type(value.op)], [value.left, value.right], {}
         if isinstance(value, gast.UnaryOp):
@@ -1344,15 +1360,22 @@ def access(param, path, version=0):
     return node
 
 
+def tree_literal(ctx, kind, children):
+    """A dict, list, tuple or named tuple of the kind's structure holding `children`."""
+    if kind.type is dict:
+        return gast.Dict(keys=[const(k) for k in kind.keys], values=children)
+    if is_namedtuple(kind.type):                  # `P(dw, None)`: the argument's own class
+        return call(name(ctx.spell(kind.type, kind.type.__name__)), *children)
+    node = gast.List if kind.type is list else gast.Tuple
+    return node(elts=children, ctx=gast.Load())
+
+
 def gradient_of(rev, param):
     """The gradient expression returned for a parameter (a pytree literal for pytrees)."""
     def build(kind, path):
         if isinstance(kind, Tree):
             children = [build(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
-            if kind.type is dict:
-                return gast.Dict(keys=[const(k) for k in kind.keys], values=children)
-            node = gast.List if kind.type is list else gast.Tuple
-            return node(elts=children, ctx=gast.Load())
+            return tree_literal(rev.ctx, kind, children)
         return leaf_gradient(rev, param, path, kind)
 
     return build(rev.facts.kind(param, 0), ())

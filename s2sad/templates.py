@@ -313,6 +313,10 @@ class _Folder:
             answer = self.is_instance(node.args[0], self.obj(node.args[1]))
             if answer is not None:
                 return _const(answer)
+        if fn is runtime.power_slope and len(node.args) == 2:
+            folded = self.power_slope(node.args[0], node.args[1])
+            if folded is not None:
+                return folded
         if fn is runtime.unbroadcast and len(node.args) == 2:
             if self.site.tangent:
                 return node.args[0]
@@ -322,6 +326,22 @@ class _Folder:
             if operand is not None:
                 return self.unbroadcast(node, node.args[0], _ones(operand.kind))
         return node
+
+    def power_slope(self, x, y):
+        """`power_slope(x, c)` for a constant exponent: 0 for c == 0 (x ** 0 is
+        1 everywhere), 1 for c == 1, else `c * x ** (c - 1)`."""
+        if not (_is_const(y) and isinstance(y.value, (int, float))
+                and not isinstance(y.value, bool)):
+            return None
+        c = y.value
+        if c == 0:
+            return _const(0.0)
+        if c == 1:
+            return _const(1)
+        power = x if c == 2 else gast.BinOp(left=x, op=gast.Pow(), right=_const(c - 1))
+        slope = gast.BinOp(left=_const(c), op=gast.Mult(), right=power)
+        slope.s2sad_factor = True            # `g * slope` reads `g * c * x ** (c - 1)`
+        return slope
 
     def ones(self, node):
         """Size-one dimensions of an expression built from operands, or None."""
@@ -442,6 +462,9 @@ class _Folder:
             except Exception:
                 return node
         op = node.op
+        if getattr(right, "s2sad_factor", False) and isinstance(op, gast.Mult):
+            return gast.BinOp(left=gast.BinOp(left=left, op=gast.Mult(), right=right.left),
+                              op=gast.Mult(), right=right.right)
         if isinstance(left, gast.Tuple) and isinstance(right, gast.Tuple) and isinstance(op, gast.Add):
             return gast.Tuple(elts=left.elts + right.elts, ctx=gast.Load())
         if isinstance(left, gast.Tuple) and number(right) and isinstance(op, gast.Mult):

@@ -1420,9 +1420,11 @@ def test_mutating_calls_inside_control_flow_are_refused(f, words):
         s2sad.grad(f)(rand(3, seed=91))
 
 
-def test_repeated_indices_in_a_loop_are_refused():
-    with pytest.raises(ValueError, match="repeated"):
-        s2sad.grad(repeated_index_set_in_loop)(rand(3), np.array([1, 1, 0]))
+def test_repeated_indices_in_a_loop_keep_the_last_write():
+    # y[[1, 1, 0]] = v keeps v[2] at 0 and v[1] at 1: v[0] is overwritten, gets nothing
+    x = rand(3, seed=93)
+    g = s2sad.grad(repeated_index_set_in_loop)(x, np.array([1, 1, 0]))
+    np.testing.assert_allclose(g, [0.0, 8 * x[1], 8 * x[2]], rtol=1e-12)
     check(repeated_index_set_in_loop, (rand(3, seed=92), np.array([2, 0, 1])))
 
 

@@ -184,9 +184,11 @@ def test_update_of_an_array_a_view_reads_later_is_refused():
         s2sad.grad(write_through_view)(rand(3))
 
 
-def test_repeated_integer_indices_in_assignment_are_refused():
-    with pytest.raises(ValueError, match="repeated"):
-        s2sad.grad(fancy_repeated_set)(rand(3), np.array([0, 2, 2]))
+def test_repeated_integer_indices_in_assignment_keep_the_last_write():
+    # NumPy keeps the last write to a repeated position: the overwritten x[1] gets nothing
+    x = rand(3, seed=12)
+    g = s2sad.grad(fancy_repeated_set)(x, np.array([0, 2, 2]))
+    np.testing.assert_allclose(g, [2 * x[0], 0.0, 2 * x[2]], rtol=1e-12)
     g = s2sad.grad(fancy_repeated_set)(rand(3, seed=13), np.array([0, 2, 1]))
     np.testing.assert_allclose(g, 2 * rand(3, seed=13), rtol=1e-12)
 

@@ -15,7 +15,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import (dot_adjoint, inverse_axes, item_adjoint, matmul_adjoint,
+from ..runtime import (dot_adjoint, inverse_axes, item_adjoint, matmul_adjoint, power_slope,
                        selects_each_once, setitem, setitem_value_adjoint, take_adjoint,
                        take_along_axis_adjoint, unbroadcast)
 from . import adjoint, method_key, nondifferentiable
@@ -52,10 +52,12 @@ def _(g, result, x, y):
 def _(g, result, x, y):
     # d/dy reads log(x) with x == 0 replaced by 1, as JAX does: 0 ** y is 0 for
     # every y > 0, so the exponent's gradient there is 0, not 0 * -inf = nan.
+    # d/dx is power_slope: y * x ** (y - 1), exactly 0 where y == 0 (x ** 0 is 1
+    # everywhere); a constant y folds it (`2 * x`, `g` for y == 1) when inlined.
     if isinstance(x, float):             # a Python number: math.log keeps float32 float32
-        return (unbroadcast(g * y * x ** (y - 1), x),
+        return (unbroadcast(g * power_slope(x, y), x),
                 unbroadcast(g * result * (math.log(x) if x != 0 else 0.0), y))
-    return (unbroadcast(g * y * x ** (y - 1), x),
+    return (unbroadcast(g * power_slope(x, y), x),
             unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
 
 
@@ -230,13 +232,14 @@ def _(g, result, x, index):
 
 
 @adjoint(setitem)
-def _(g, result, x, index, value):
+def _(g, result, x, index, value, increment=False):
     # the overwritten items of the old x get nothing; `value` gets what they got
+    # (with a repeated index, the write NumPy kept; `increment`: `x[index] += v`)
     dx = g.copy()
     dx[index] = 0
     if selects_each_once(index):
         return dx, None, unbroadcast(g[index], value)
-    return dx, None, setitem_value_adjoint(g, index, value)
+    return dx, None, setitem_value_adjoint(g, index, value, increment)
 
 
 @adjoint(np.add.at)

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..runtime import unbroadcast
+from ..runtime import power_slope, unbroadcast
 from . import adjoint, method_key
 
 # ---- one argument ----------------------------------------------------------------------
@@ -184,7 +184,7 @@ def _(g, result, x, y, **_):
 @adjoint(np.float_power)
 def _(g, result, x, y, **_):
     # as power, in float64 (the result's dtype)
-    return (unbroadcast(g * y * np.float_power(x, y - 1), x),
+    return (unbroadcast(g * power_slope(x, y, np.float_power), x),
             unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
 
 
@@ -292,7 +292,7 @@ def _(g, result, x):
 
 @adjoint(math.pow)
 def _(g, result, x, y):
-    return g * y * x ** (y - 1), g * result * (math.log(x) if x > 0 else 0.0)
+    return g * power_slope(x, y), g * result * (math.log(x) if x > 0 else 0.0)
 
 
 @adjoint(math.fabs)

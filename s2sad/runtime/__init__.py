@@ -68,6 +68,24 @@ def inverse_axes(axes):
     return tuple(inverse)
 
 
+def power_slope(x, y, power=None):
+    """d(x ** y)/dx: `y * x ** (y - 1)`, and exactly 0 where y == 0 (x ** 0 is 1
+    everywhere, at x == 0 too, as JAX has it): no `0 * x ** -1` there, which is
+    0 * inf = nan with a warning.  `power`: np.float_power for its rule."""
+    if power is None:
+        power = _power
+    if isinstance(y, (int, float)):                  # a Python number: the common case
+        if y == 0:
+            return np.zeros_like(x) if hasattr(x, "shape") else 0.0
+        return y * power(x, y - 1)
+    zero = y == 0
+    return np.where(zero, 0, y * power(x, np.where(zero, 1, y - 1)))
+
+
+def _power(x, y):
+    return x ** y
+
+
 def take_adjoint(g, a, indices, axis):
     """The adjoint of `np.take(a, indices, axis)`: repeated indices add up."""
     da = np.zeros_like(a)
@@ -145,19 +163,26 @@ def setitem(x, index, value):
     return x
 
 
-def setitem_value_adjoint(g, index, value):
-    """The adjoint of `value` in `x[index] = value` for an integer-array index:
-    exact where the index repeats no position; where it does, NumPy keeps the
-    last write, and s2sad refuses rather than guess."""
-    parts = index if type(index) is tuple else (index,)
-    for part in parts:
-        if getattr(part, "dtype", None) is not None and part.dtype.kind in "iu" and part.ndim > 0:
-            flat = part.reshape(-1)
-            if np.unique(flat).size != flat.size:
-                raise ValueError("x[index] = value with repeated integer indices keeps the last "
-                                 "write; s2sad does not differentiate that: use unique indices, "
-                                 "or np.add.at to sum the writes")
-    return unbroadcast(g[index], value)
+def setitem_value_adjoint(g, index, value, increment=False):
+    """The adjoint of `value` in `x[index] = value` for an index with integer
+    arrays or lists in it.  A position the index repeats keeps the last write
+    (NumPy's rule), so only that write's part of `value` gets the position's
+    adjoint; the writes it overwrote get zero.  Which write NumPy kept is asked
+    of NumPy itself, on the array's device: each write's number is assigned
+    through the same index and read back.  `increment`: the update was
+    `x[index] += value`, which with a repeated index adds once per position,
+    not once per index: refused."""
+    picked = g[index]
+    shape = np.shape(picked)
+    order = np.cumsum(np.ones_like(picked, dtype=np.int64).reshape(-1)).reshape(shape)
+    written = np.zeros_like(g, dtype=np.int64)
+    written[index] = order
+    winners = written[index]
+    if increment and np.unique(winners).size != winners.size:   # (sizes: no data to the host)
+        raise ValueError("x[index] += value with repeated integer indices adds once per "
+                         "position (the last write wins), not once per index; s2sad does not "
+                         "differentiate that: use np.add.at to sum every write, or unique indices")
+    return unbroadcast(np.where(winners == order, picked, 0), value)
 
 
 def as_list(adjoint):
