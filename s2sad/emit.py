@@ -38,11 +38,24 @@ class FunctionSpec:
 
 def unparse(node):
     """Source of a gast node (which may lack line numbers)."""
-    tree = gast.gast_to_ast(node)
+    tree = _signed_constants(gast.gast_to_ast(node))
     for child in ast.walk(tree):
         if isinstance(child, ast.stmt) and not hasattr(child, "lineno"):
             child.lineno = 1
     return ast.unparse(tree)
+
+
+def _signed_constants(tree):
+    """A negative number as `-` applied to a positive one: `ast.unparse` prints
+    `Constant(-0.86) ** 2` as `-0.86 ** 2`, which Python reads as -(0.86 ** 2),
+    but it puts the parentheses a unary minus needs."""
+    class Signs(ast.NodeTransformer):
+        def visit_Constant(self, node):
+            value = node.value
+            if type(value) in (int, float) and (value < 0 or value == 0 and str(value)[0] == "-"):
+                return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value))
+            return node
+    return Signs().visit(tree)
 
 
 def source_text(spec):

@@ -1,0 +1,657 @@
+"""The checks one program goes through, and what they found (`Outcome`).
+
+(a) the gradient against central differences in float64 (a float32 program:
+    against the float64 gradient at a float32 tolerance), at inputs drawn
+    away from every comparison and kink (`rewrite.instrument`);
+(b) the gradient's structure, shape and dtype are its argument's;
+(c) `jvp` along a random direction equals the gradient's dot product;
+(d) `value_and_grad`'s value is `f(*args)` and its gradient `grad`'s;
+(e) no call changes its arguments;
+(f) metamorphic: each rewrite of `rewrite.REWRITES` gives the same gradient
+    (to 1e-12 relative);
+(g) the same gradient function called again with other sizes and other
+    globals (a global float sometimes made a 0-d array) is still right;
+(h) on a sample, `hvp` against differences of the gradient.
+
+A `TransformError` at `grad(f)` or its first call is a refusal; any other
+exception, a refusal by `jvp`/`hvp`/a rewrite where the gradient worked, or
+a check that fails is a failure.  A program whose own run fails or cannot
+be drawn away from its kinks is invalid and says nothing.
+"""
+
+import copy
+import dataclasses
+import importlib.util
+import itertools
+import math
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+import s2sad
+
+from .rewrite import REWRITES, Probe, instrument
+
+FD_EPS = 1e-6
+FD_RTOL = 1e-5            # |g - fd| <= FD_RTOL * max(1, |fd|, |g|), worst element
+F32_RTOL = 2e-3           # a float32 gradient against the float64 one
+META_RTOL = 1e-12         # a rewritten program's gradient against the original's
+JVP_RTOL = 1e-9
+MARGIN = 1e-3             # inputs this far from every kink, or drawn again
+DRAWS = 12
+
+
+@dataclasses.dataclass
+class Outcome:
+    status: str               # ok, refused, wrong, crash, invalid
+    rewrites_refused: tuple = ()   # rewrites of an ok program that s2sad refused
+    oracle: str = ""          # the check that failed, or why a program is invalid
+    detail: str = ""
+    construct: str = ""       # a refusal's message, names left out
+    args: object = None       # where a failure showed
+    globals: object = None
+
+    @property
+    def failed(self):
+        return self.status in ("wrong", "crash")
+
+    def signature(self):
+        """What a shrunk program must still show to count as the same failure."""
+        return (self.status, self.oracle)
+
+
+class Failure(Exception):
+    def __init__(self, status, oracle, detail=""):
+        super().__init__(detail)
+        self.outcome = Outcome(status, oracle, detail)
+
+
+# ---- loading programs ------------------------------------------------------------
+
+_DIR = None
+_COUNTER = itertools.count()
+
+
+def load(source):
+    """The program as a module read from a file of its own (s2sad reads the
+    source with inspect, as it would a user's)."""
+    global _DIR
+    if _DIR is None:
+        _DIR = tempfile.mkdtemp(prefix="s2sad_fuzz_")
+    name = f"fuzz_program_{os.getpid()}_{next(_COUNTER)}"
+    path = os.path.join(_DIR, name + ".py")
+    with open(path, "w") as fh:
+        fh.write(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+# ---- values ------------------------------------------------------------------------
+
+def _shape(spec, n, m):
+    return {"V": (n,), "U": (m,), "M": (m, n)}[spec]
+
+
+def draw_value(spec, rng, n, m, dtype, module):
+    def array(shape):
+        return rng.uniform(-1.2, 1.2, size=shape).astype(dtype)
+
+    def number():
+        return float(np.round(rng.uniform(-1.2, 1.2), 6))
+
+    if spec in ("V", "U", "M"):
+        return array(_shape(spec, n, m))
+    if spec == "S":
+        return number()
+    if spec == "Z":
+        return np.asarray(number(), dtype=dtype)
+    if spec == "I":
+        return int(rng.integers(2, 4))
+    if spec == "dict":
+        return {"w": array((n,)), "b": number()}
+    if spec == "list":
+        return [array((n,)) for _ in range(3)]
+    if spec == "tuple":
+        return (array((n,)), number())
+    if spec == "nt":
+        return module.P(array((n,)), number())
+    raise ValueError(spec)
+
+
+def draw_globals(rng, n, kind_change=False):
+    scale = float(np.round(rng.uniform(0.3, 1.2), 6))
+    return {"SCALE": np.asarray(scale) if kind_change else scale,
+            "BIAS": rng.uniform(-0.5, 0.5, size=n),
+            "W": rng.uniform(-0.6, 0.6, size=(n, n))}
+
+
+def set_globals(module, values):
+    for name, value in values.items():
+        setattr(module, name, value)
+
+
+def to64(value):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float64)
+    if isinstance(value, dict):
+        return {k: to64(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [to64(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    return value
+
+
+def leaves(value, path=()):
+    """(path, leaf) of a pytree, in order."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, path + (k,))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from leaves(v, path + (i,))
+    else:
+        yield path, value
+
+
+def differentiable(leaf):
+    return type(leaf) is float or isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
+
+
+def replaced(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        out = dict(value)
+        out[head] = replaced(value[head], rest, new)
+        return out
+    items = list(value)
+    items[head] = replaced(value[head], rest, new)
+    if hasattr(value, "_fields"):
+        return type(value)(*items)
+    return type(value)(items)
+
+
+def same_values(a, b):
+    """Two argument lists hold the same values (arguments unchanged)."""
+    for (_, x), (_, y) in zip(leaves(list(a)), leaves(list(b))):
+        if isinstance(x, np.ndarray):
+            if not (isinstance(y, np.ndarray) and x.shape == y.shape and np.array_equal(x, y)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def scalar_value(out):
+    """f's result as a Python float; None if it is not a finite scalar."""
+    try:
+        if np.size(out) != 1:
+            return None
+        v = float(np.asarray(out, dtype=np.float64).reshape(()))
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+# ---- running the program itself --------------------------------------------------------
+
+class Program:
+    """A program loaded for checking: its module, an instrumented twin, its calls."""
+
+    def __init__(self, generated):
+        self.generated = generated
+        self.module = load(generated.source)
+        self.probed = load(instrument(generated.source))
+        self.names = [p.name for p in generated.params]
+        wrt = generated.wrt
+        self.wrt_tuple = isinstance(wrt, tuple)
+        self.wrt_index = [self.names.index(w) if isinstance(w, str) else w
+                          for w in (wrt if self.wrt_tuple else (wrt,))]
+
+    def call(self, module, args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return module.f(*copy.deepcopy(args))
+
+    def margin(self, args):
+        """How near the run at `args` comes to a kink, and its value (None
+        where it is not a finite scalar or the run warns)."""
+        probe = Probe()
+        self.probed._probe = probe
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = self.probed.f(*copy.deepcopy(args))
+        value = None if caught else scalar_value(out)
+        return probe.margin, value
+
+    def draw(self, rng, n, m, dtype, globals_):
+        """Arguments the program runs on, away from its kinks."""
+        reason = "no draw"
+        for _ in range(DRAWS):
+            args = [draw_value(p.spec, rng, n, m, dtype, self.module) for p in self.generated.params]
+            for module in (self.module, self.probed):
+                set_globals(module, globals_)
+            try:
+                margin, value = self.margin(args)
+                if dtype != np.float64:
+                    margin64, value64 = self.margin(to64(args))
+                    margin = min(margin, margin64)
+                    value = value if value64 is not None else None
+            except Exception as exc:           # the program itself fails here
+                reason = f"program raises {type(exc).__name__}: {exc}"
+                continue
+            if value is None:
+                reason = "value not a finite scalar, or the program warns"
+                continue
+            if margin < MARGIN:
+                reason = "inputs at a kink"
+                continue
+            return args
+        raise Failure("invalid", reason)
+
+
+# ---- comparing gradients ----------------------------------------------------------------
+
+def numerical(program, args, index, eps=FD_EPS):
+    """Central differences of f in float64 w.r.t. argument `index`, as a
+    list of (path, array) over its differentiable leaves."""
+    args = to64(args)
+    out = []
+    for path, leaf in leaves(args[index]):
+        if not differentiable(leaf):
+            continue
+        base = np.array(leaf, dtype=np.float64)
+        grad = np.zeros_like(base)
+        for i in np.ndindex(base.shape):
+            values = []
+            for sign in (1, -1):
+                moved = base.copy()
+                moved[i] += sign * eps
+                new = float(moved) if type(leaf) is float else moved
+                trial = list(args)
+                trial[index] = replaced(args[index], path, new)
+                values.append(scalar_value(program.call(program.module, trial)))
+            if None in values:
+                raise Failure("invalid", "value not finite near the inputs")
+            grad[i] = (values[0] - values[1]) / (2 * eps)
+        out.append((path, grad))
+    return out
+
+
+def gradient_leaves(g, arg, where):
+    """The gradient's leaves beside the argument's, checking structure,
+    shapes and dtypes (oracle b)."""
+    out = []
+
+    def walk(g, a, path):
+        if isinstance(a, dict):
+            if not isinstance(g, dict) or g.keys() != a.keys():
+                raise Failure("wrong", "structure", f"{where}{path}: {type(g).__name__} for a dict")
+            for k in a:
+                walk(g[k], a[k], path + (k,))
+        elif isinstance(a, (list, tuple)):
+            if type(g) is not type(a) or len(g) != len(a):
+                raise Failure("wrong", "structure",
+                              f"{where}{path}: {type(g).__name__} for a {type(a).__name__}")
+            for i, (gi, ai) in enumerate(zip(g, a)):
+                walk(gi, ai, path + (i,))
+        elif type(a) is float:
+            if type(g) is not float:
+                raise Failure("wrong", "structure", f"{where}{path}: {type(g).__name__} for a float")
+            out.append((path, np.asarray(g)))
+        elif isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            if not isinstance(g, np.ndarray) or g.shape != a.shape or g.dtype != a.dtype:
+                got = f"{type(g).__name__} {getattr(g, 'shape', '')} {getattr(g, 'dtype', '')}"
+                raise Failure("wrong", "structure", f"{where}{path}: {got} for an array "
+                                                    f"{a.shape} {a.dtype}")
+            out.append((path, g))
+        elif g is not None:
+            raise Failure("wrong", "structure", f"{where}{path}: {type(g).__name__} for a "
+                                                f"{type(a).__name__} (None expected)")
+
+    walk(g, arg, ())
+    return out
+
+
+def worst(a, b):
+    """The largest difference between two leaf lists, relative to their scale."""
+    scale = max([1.0] + [float(np.max(np.abs(x))) if np.size(x) else 0.0 for _, x in a + b])
+    diff = 0.0
+    for (_, x), (_, y) in zip(a, b):
+        x64, y64 = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if not (np.all(np.isfinite(x64)) and np.all(np.isfinite(y64))):
+            return math.inf
+        if x64.size:
+            diff = max(diff, float(np.max(np.abs(x64 - y64))))
+    return diff / scale
+
+
+def per_argument(program, grads):
+    return list(grads) if program.wrt_tuple else [grads]
+
+
+def gradient(program, df, args, where):
+    """df(*args) checked for structure, as one leaf list over the wrt arguments."""
+    before = copy.deepcopy(args)
+    grads = df(*args)
+    if not same_values(args, before):
+        raise Failure("wrong", "arguments changed", where)
+    out = []
+    for i, g in zip(program.wrt_index, per_argument(program, grads)):
+        out += gradient_leaves(g, args[i], f"{where} argument {program.names[i]}")
+    return out
+
+
+def against_differences(program, df, args, where):
+    """Oracle (a) in float64, with (b) and (e)."""
+    got = gradient(program, df, args, where)
+    expected = [x for i in program.wrt_index for x in numerical(program, args, i)]
+    err = worst(got, expected)
+    if err > FD_RTOL:
+        # a real difference survives other steps; noise does not
+        for eps in (1e-5, 1e-7):
+            other = [x for i in program.wrt_index for x in numerical(program, args, i, eps)]
+            if worst(other, expected) > FD_RTOL:
+                raise Failure("invalid", "finite differences unstable")
+        raise Failure("wrong", "finite differences",
+                      f"{where}: relative error {err:.2e}\n  s2sad: {_show(got)}\n"
+                      f"  differences: {_show(expected)}")
+    return got
+
+
+def _show(leaf_list):
+    return "; ".join(f"{path}: {np.array2string(np.asarray(x, dtype=np.float64), precision=6)}"
+                     for path, x in leaf_list)
+
+
+# ---- the checks --------------------------------------------------------------------------
+
+def construct_of(exc):
+    """A refusal's message with names and numbers left out, for counting."""
+    text = getattr(exc, "message", str(exc)).splitlines()[0]
+    text = re.sub(r"`[^`]*`", "`…`", text)
+    text = re.sub(r"'[^']*'", "'…'", text)
+    return re.sub(r"\d+", "N", text)
+
+
+def _call_s2sad(what, fn, *args):
+    """Run an s2sad call; exceptions become failures naming `what`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            return fn(*args)
+    except Failure:
+        raise
+    except s2sad.TransformError as exc:
+        raise Failure("crash", f"{what} refused", construct_of(exc)) from None
+    except RuntimeWarning as exc:
+        raise Failure("crash", f"{what} warns", str(exc)) from None
+    except Exception as exc:
+        raise Failure("crash", f"{what} raises {type(exc).__name__}", str(exc)[:500]) from None
+
+
+STAGES = ("grad", "value_and_grad", "jvp", "rewrite", "hvp", "second call")
+
+
+def stage_of(oracle):
+    """The stage of `_check` an oracle's failure comes from."""
+    for stage in reversed(STAGES):
+        if stage in oracle:
+            return stage
+    return "grad"
+
+
+def check(generated, seed=0, metamorphic=True, hvp_rate=0.2, until=None):
+    """Every oracle on one generated program (up to stage `until`); the first
+    failure is reported, with the arguments and globals it showed at."""
+    rng = np.random.default_rng(seed)
+    state = {"until": until}
+    try:
+        return _check(generated, rng, metamorphic, hvp_rate, state)
+    except Failure as failure:
+        failure.outcome.args = state.get("args")
+        failure.outcome.globals = state.get("globals")
+        return failure.outcome
+
+
+def _sizes(rng):
+    n = int(rng.integers(3, 6))
+    m = int(rng.choice([k for k in (2, 3, 4) if k != n]))
+    return n, m
+
+
+class _Stage:
+    """Tags the failures raised inside with the stage's name, and says
+    whether the checks stop after it."""
+
+    def __init__(self, name, state):
+        self.name, self.state = name, state
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, Failure) and exc.outcome.status != "invalid" \
+                and stage_of(exc.outcome.oracle) != self.name:
+            exc.outcome.oracle += f" ({self.name})"
+        return False
+
+    @property
+    def last(self):
+        return self.state["until"] == self.name
+
+
+def _check(generated, rng, metamorphic, hvp_rate, state):
+    program = Program(generated)
+    dtype = np.dtype(generated.dtype)
+    n, m = _sizes(rng)
+    globals_ = draw_globals(rng, n)
+    args = program.draw(rng, n, m, dtype, globals_)
+    state.update(args=args, globals=globals_)
+    args64 = to64(args)
+
+    # grad(f) and its first call: a TransformError there is a refusal
+    try:
+        df = s2sad.grad(program.module.f, wrt=generated.wrt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df(*copy.deepcopy(args))
+    except s2sad.TransformError as exc:
+        return Outcome("refused", construct=construct_of(exc))
+    except Exception as exc:
+        raise Failure("crash", f"grad raises {type(exc).__name__}", str(exc)[:500]) from None
+
+    with _Stage("grad", state) as stage:       # (a), (b), (e); float32 against float64
+        g64 = _call_s2sad("grad", against_differences, program, df, args64, "grad")
+        if dtype != np.float64:
+            _check_float32(program, df, args, g64)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("value_and_grad", state) as stage:                   # (d)
+        value64 = scalar_value(program.call(program.module, args64))
+        _check_value_and_grad(program, args64, g64, value64)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("jvp", state) as stage:                              # (c)
+        _check_jvp(program, args64, g64, rng, value64)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("rewrite", state) as stage:                          # (f)
+        if metamorphic:
+            for name, rewrite in REWRITES.items():
+                _check_rewrite(program, name, rewrite, args64, g64, rng)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("hvp", state) as stage:                              # (h), on a sample
+        if rng.random() < hvp_rate:
+            _check_hvp(program, args64, rng)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("second call", state):     # (g) the same df: other sizes, other globals
+        n2, m2 = _sizes(rng)
+        while (n2, m2) == (n, m):
+            n2, m2 = _sizes(rng)
+        globals2 = draw_globals(rng, n2, kind_change=rng.random() < 0.3)
+        args2 = program.draw(rng, n2, m2, dtype, globals2)
+        state.update(args=args2, globals=globals2)
+        g2 = _call_s2sad("grad", against_differences, program, df, to64(args2),
+                         "grad (other sizes and globals)")
+        if dtype != np.float64:
+            _check_float32(program, df, args2, g2)
+    return Outcome("ok", rewrites_refused=tuple(getattr(program, "rewrite_refusals", ())))
+
+
+def _check_float32(program, df, args, g64):
+    g32 = _call_s2sad("grad", gradient, program, df, args, "grad float32")
+    err = worst(g32, g64)
+    if err > F32_RTOL:
+        raise Failure("wrong", "float32", f"relative error {err:.2e} against float64\n"
+                                          f"  float32: {_show(g32)}\n  float64: {_show(g64)}")
+
+
+def _check_value_and_grad(program, args, g, value):
+    wrt = program.generated.wrt
+    vg = _call_s2sad("value_and_grad", s2sad.value_and_grad, program.module.f, wrt)
+    got_value, got = _call_s2sad("value_and_grad", vg, *copy.deepcopy(args))
+    if scalar_value(got_value) is None or abs(scalar_value(got_value) - value) > \
+            1e-10 * max(1.0, abs(value)):
+        raise Failure("wrong", "value_and_grad value", f"{got_value!r} != f(*args) = {value!r}")
+    leaves_ = [x for i, gi in zip(program.wrt_index, per_argument(program, got))
+               for x in gradient_leaves(gi, args[i], "value_and_grad")]
+    if worst(leaves_, g) > META_RTOL:
+        raise Failure("wrong", "value_and_grad gradient", f"{_show(leaves_)} != {_show(g)}")
+
+
+def _direction(value, rng):
+    """A random tangent with the structure of `value`."""
+    if isinstance(value, dict):
+        return {k: _direction(v, rng) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_direction(v, rng) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if type(value) is float:
+        return float(rng.normal())
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return rng.normal(size=value.shape).astype(value.dtype)
+    return value
+
+
+def _check_jvp(program, args, g, rng, value):
+    tangents = [_direction(args[i], rng) for i in program.wrt_index]
+    jf = _call_s2sad("jvp", s2sad.jvp, program.module.f, program.generated.wrt)
+    tangent = tuple(tangents) if program.wrt_tuple else tangents[0]
+    before = copy.deepcopy(args)
+    got_value, got = _call_s2sad("jvp", jf, *args, tangent)
+    if not same_values(args, before):
+        raise Failure("wrong", "arguments changed", "jvp")
+    directions = [x for t in tangents for _, x in leaves(t) if differentiable(x)]
+    expected = sum(float(np.sum(np.asarray(gl, dtype=np.float64) * d))
+                   for (_, gl), d in zip(g, directions))
+    scale = max(1.0, sum(float(np.sum(np.abs(np.asarray(gl) * d))) for (_, gl), d in zip(g, directions)))
+    got_scalar = scalar_value(got)
+    if got_scalar is None or abs(got_scalar - expected) > JVP_RTOL * scale:
+        raise Failure("wrong", "jvp", f"tangent {got!r} != gradient . direction = {expected!r}")
+    if scalar_value(got_value) is None or abs(scalar_value(got_value) - value) > \
+            1e-10 * max(1.0, abs(value)):
+        raise Failure("wrong", "jvp value", f"{got_value!r} != f(*args) = {value!r}")
+
+
+def _check_rewrite(program, name, rewrite, args, g, rng):
+    import random
+    source = rewrite(program.generated.source, random.Random(int(rng.integers(1 << 30))))
+    if source is None:
+        return
+    module = load(source)
+    set_globals(module, {k: getattr(program.module, k) for k in ("SCALE", "BIAS", "W")})
+    try:
+        dg = s2sad.grad(module.f, wrt=program.generated.wrt)
+        got = [x for i, gi in zip(program.wrt_index, per_argument(program, dg(*copy.deepcopy(args))))
+               for x in gradient_leaves(gi, args[i], f"rewrite {name}")]
+    except s2sad.TransformError as exc:
+        # refusing what it cannot prove right is allowed; counted apart, and no gradient to compare
+        state_refusals = program.__dict__.setdefault("rewrite_refusals", [])
+        state_refusals.append(f"{name}: {construct_of(exc)}")
+        return
+    except Failure:
+        raise
+    except Exception as exc:
+        raise Failure("crash", f"rewrite {name} raises {type(exc).__name__}",
+                      f"{exc}\n{source}") from None
+    err = worst(got, g)
+    if err > META_RTOL:
+        raise Failure("wrong", f"rewrite {name}", f"relative difference {err:.2e}\n{source}")
+
+
+def _check_hvp(program, args, rng):
+    i = program.wrt_index[0]
+    x = args[i]
+    if not (type(x) is float or isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+        return
+    v = _direction(x, rng)
+    h = _call_s2sad("hvp", s2sad.hvp, program.module.f, i)
+    got = _call_s2sad("hvp", h, *copy.deepcopy(args), v)
+    dg = s2sad.grad(program.module.f, wrt=i)
+    eps = 1e-5
+
+    def at(step):
+        moved = list(copy.deepcopy(args))
+        moved[i] = x + step * v if type(x) is not float else x + step * v
+        return np.asarray(dg(*moved), dtype=np.float64)
+
+    expected = (at(eps) - at(-eps)) / (2 * eps)
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    err = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - expected))) / scale
+    if not err <= 1e-5:
+        raise Failure("wrong", "hvp", f"relative error {err:.2e}: {got!r} != {expected!r}")
+
+
+# ---- a regression test's check ----------------------------------------------------------
+
+class _Case:
+    """A function and its arguments, checked as a generated program is."""
+
+    def __init__(self, f, args, wrt):
+        import types
+        self.module = types.SimpleNamespace(f=f)
+        self.names = list(__import__("inspect").signature(f).parameters)
+        self.wrt_tuple = isinstance(wrt, tuple)
+        self.wrt_index = [self.names.index(w) if isinstance(w, str) else w
+                          for w in (wrt if self.wrt_tuple else (wrt,))]
+        self.generated = dataclasses.make_dataclass("G", ["wrt"])(wrt)
+
+    call = Program.call
+
+
+def check_case(f, args, wrt):
+    """The oracles that need no generator, on one function at given arguments
+    (what a shrunk failure's regression test runs): finite differences,
+    structure, unchanged arguments, value_and_grad, jvp; float32 arguments
+    against the float64 gradient.  Raises AssertionError naming the check."""
+    case = _Case(f, args, wrt)
+    try:
+        df = s2sad.grad(f, wrt=wrt)
+        args64 = to64(args)
+        g64 = _call_s2sad("grad", against_differences, case, df, args64, "grad")
+        if any(isinstance(a, np.ndarray) and a.dtype == np.float32 for _, a in leaves(list(args))):
+            _check_float32(case, df, args, g64)
+        value = scalar_value(case.call(case.module, args64))
+        _check_value_and_grad(case, args64, g64, value)
+        _check_jvp(case, args64, g64, np.random.default_rng(0), value)
+    except Failure as failure:
+        raise AssertionError(f"{failure.outcome.oracle}: {failure.outcome.detail}") from None

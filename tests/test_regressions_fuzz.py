@@ -1,0 +1,24 @@
+"""Regression tests for bugs the differential fuzzer (tests/fuzz) found, each
+the shrunk program it printed: the gradient against central differences,
+value_and_grad, jvp and the gradient's structure (`check_case`)."""
+
+import numpy as np
+
+from fuzz.oracles import check_case
+
+
+def f_negative_base_power(x):
+    x *= (-0.86) ** 2        # the generated code printed `-0.86 ** 2`, which is -(0.86 ** 2)
+    return np.sum(x)
+
+
+def test_negative_base_power():
+    check_case(f_negative_base_power, [np.array([-0.52, -0.49, 0.78, 0.15])], wrt=0)
+
+
+def f_negative_exponents(x):
+    return np.sum(x ** -1.0 + (-2.0) ** 2 * x - (-0.5) ** 3 * x ** -2)
+
+
+def test_negative_exponents():
+    check_case(f_negative_exponents, [np.array([1.5, -2.0, 0.7])], wrt=0)
