@@ -1340,11 +1340,12 @@ def leaf_gradient(rev, param, path, kind, final=True):
     expr = copy_node(adj.expr)
     if not final:
         return expr
-    if isinstance(kind, Scalar):
+    if isinstance(kind, Scalar):          # a Python float, not a NumPy scalar
         if isinstance(expr, gast.Constant):
             return const(float(expr.value))
-        return expr if adj.scalar else call(name("float"), expr)
-    if isinstance(expr, gast.Constant) or adj.scalar:
+        return call(name("float"), expr)
+    if isinstance(expr, gast.Constant) or adj.scalar or getattr(kind, "ndim", None) == 0:
+        # (a 0-d array's gradient a 0-d array: NumPy's reductions give NumPy scalars)
         return call(gast.Attribute(value=rev.ctx.numpy(), attr="full_like", ctx=gast.Load()),
                     access(param, path), expr)
     if getattr(kind, "dtype", None) in ("float32", "float16", "complex64"):

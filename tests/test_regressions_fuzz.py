@@ -22,3 +22,23 @@ def f_negative_exponents(x):
 
 def test_negative_exponents():
     check_case(f_negative_exponents, [np.array([1.5, -2.0, 0.7])], wrt=0)
+
+
+def f_zero_dim(x, z0):
+    return np.sum(x * z0) + z0 * 2.0
+
+
+def test_zero_dim_array_gets_a_zero_dim_array():
+    """A 0-d array's gradient was a NumPy scalar where a reduction made it."""
+    for dtype in (np.float64, np.float32):
+        check_case(f_zero_dim, [np.array([1.0, 2.0, 3.0], dtype), np.array(0.5, dtype)], wrt=1)
+
+
+def f_float_times_sum(x, s):
+    return np.sum(x) * s
+
+
+def test_python_float_gets_a_python_float():
+    """A Python float's gradient was a NumPy float64 where a reduction made it."""
+    check_case(f_float_times_sum, [np.array([1.0, 2.0, 3.0]), 0.5], wrt=1)
+    check_case(f_float_times_sum, [np.array([1.0, 2.0, 3.0]), 0.5], wrt=(0, 1))
