@@ -646,7 +646,6 @@ class _Normalizer:
             total = self.bind_temp(gast.BinOp(left=item, op=s.op, right=self.atom(s.value)),
                                    f"{base}_item_new")
             self.update(base, copy_node(index), total)
-            self.out[-1].s2sad_increment = True           # (repeated indices: refused)
             return
         if not isinstance(target, gast.Name):
             self.fail(s, "in-place updates of attributes are not supported",

@@ -1140,9 +1140,7 @@ class Reverse:
         """The rule key, positional atoms and keyword atoms of an operation."""
         if updated_name(stmt) and isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
-            increment = {"increment": const(True)} if getattr(stmt, "s2sad_increment", False) \
-                else {}                  # `x[i] += v`: a repeated index is refused at run time
-            return runtime.setitem, [target.value, target.slice, value], increment
+            return runtime.setitem, [target.value, target.slice, value], {}
         if isinstance(value, gast.BinOp):
             return rules.BINARY_OPERATORS[type(value.op)], [value.left, value.right], {}
         if isinstance(value, gast.UnaryOp):

@@ -42,3 +42,22 @@ def test_python_float_gets_a_python_float():
     """A Python float's gradient was a NumPy float64 where a reduction made it."""
     check_case(f_float_times_sum, [np.array([1.0, 2.0, 3.0]), 0.5], wrt=1)
     check_case(f_float_times_sum, [np.array([1.0, 2.0, 3.0]), 0.5], wrt=(0, 1))
+
+
+def f_repeated_increment(x, v):
+    y = x * 1.0
+    y[[0, 0, 2]] += v            # NumPy: y[0] = x[0] + v[1], the first write is lost
+    return np.sum(np.sin(y) * x)
+
+
+def f_repeated_scale(x, s):
+    y = x * 1.0
+    y[[1, 1]] *= s * x[0]
+    return np.sum(y ** 2)
+
+
+def test_repeated_index_increments_keep_the_last_write():
+    """Was a run-time ValueError (documented), though NumPy's meaning is well defined."""
+    check_case(f_repeated_increment, [np.array([0.3, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])],
+               wrt=(0, 1))
+    check_case(f_repeated_scale, [np.array([0.3, 1.0, 2.0]), 0.7], wrt=(0, 1))

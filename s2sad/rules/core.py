@@ -232,14 +232,14 @@ def _(g, result, x, index):
 
 
 @adjoint(setitem)
-def _(g, result, x, index, value, increment=False):
+def _(g, result, x, index, value):
     # the overwritten items of the old x get nothing; `value` gets what they got
-    # (with a repeated index, the write NumPy kept; `increment`: `x[index] += v`)
+    # (with a repeated index, the write NumPy kept)
     dx = g.copy()
     dx[index] = 0
     if selects_each_once(index):
         return dx, None, unbroadcast(g[index], value)
-    return dx, None, setitem_value_adjoint(g, index, value, increment)
+    return dx, None, setitem_value_adjoint(g, index, value)
 
 
 @adjoint(np.add.at)

@@ -163,25 +163,20 @@ def setitem(x, index, value):
     return x
 
 
-def setitem_value_adjoint(g, index, value, increment=False):
+def setitem_value_adjoint(g, index, value):
     """The adjoint of `value` in `x[index] = value` for an index with integer
     arrays or lists in it.  A position the index repeats keeps the last write
-    (NumPy's rule), so only that write's part of `value` gets the position's
-    adjoint; the writes it overwrote get zero.  Which write NumPy kept is asked
-    of NumPy itself, on the array's device: each write's number is assigned
-    through the same index and read back.  `increment`: the update was
-    `x[index] += value`, which with a repeated index adds once per position,
-    not once per index: refused."""
+    (NumPy's rule, also for `x[index] += value`, which is
+    `x[index] = x[index] + value`), so only that write's part of `value` gets
+    the position's adjoint; the writes it overwrote get zero.  Which write
+    NumPy kept is asked of NumPy itself, on the array's device: each write's
+    number is assigned through the same index and read back."""
     picked = g[index]
     shape = np.shape(picked)
     order = np.cumsum(np.ones_like(picked, dtype=np.int64).reshape(-1)).reshape(shape)
     written = np.zeros_like(g, dtype=np.int64)
     written[index] = order
     winners = written[index]
-    if increment and np.unique(winners).size != winners.size:   # (sizes: no data to the host)
-        raise ValueError("x[index] += value with repeated integer indices adds once per "
-                         "position (the last write wins), not once per index; s2sad does not "
-                         "differentiate that: use np.add.at to sum every write, or unique indices")
     return unbroadcast(np.where(winners == order, picked, 0), value)
 
 
