@@ -134,6 +134,7 @@ class Generator:
         self.helper_sources = []
         self.in_helper = False
         self.converting = 0
+        self.called = set()
         self.frozen = set()
 
     # ---- small random choices --------------------------------------------
@@ -220,7 +221,7 @@ class Generator:
         table = [(leaf_w, self.leaf), (3 * more, self.unary), (4 * more, self.binary),
                  (0.6 * more, self.ternary), (0.4 * more, self.stop_gradient)]
         if self.helpers:
-            table.append((0.8 * more, self.call_helper))
+            table.append((2.0 * more, self.call_helper))
         table += {"S": [(2.5 * more, self.to_scalar), (0.8 * more, self.kink_scalar)],
                   "V": [(2 * more, self.to_vector), (0.8 * more, self.kink_array)],
                   "U": [(2 * more, self.to_u), (0.4 * more, self.kink_array)],
@@ -236,10 +237,10 @@ class Generator:
         if t == "S":
             for v in scope.of("I"):
                 options.append((1, ("int", v.name)))
-            options.append((2, ("const", None)))
-            options.append((0.7, ("global", "SCALE")))
+            options.append((1, ("const", None)))
+            options.append((0.4, ("global", "SCALE")))
         if t == "V":
-            options.append((0.5, ("global", "BIAS")))
+            options.append((0.3, ("global", "BIAS")))
             for v in scope.of("L"):
                 if v.length >= 1:
                     options.append((1, ("list", v.name)))
@@ -346,10 +347,11 @@ class Generator:
             raise Unavailable(t)
         name, params, _ = self.pick(matching)
         for p in params:
-            if not self.available(p, scope):
+            if p != "D" and not self.available(p, scope):
                 raise Unavailable(p)
         args = [self.sub(p, scope, depth) if p != "D" else str(self.rng.randint(0, 3))
                 for p in params]
+        self.called.add(name)
         self.use("call helper" if not name.startswith("rec") else "call recursive helper")
         if name.startswith("closed"):
             self.use("call closure")
@@ -624,7 +626,8 @@ class Generator:
         loops_ok = depth < (2 if not self.in_helper else 1)
         options = [(6, self.s_assign), (4, self.s_rebind), (2, self.s_aug),
                    (1.2, self.s_tuple), (0.7, self.s_swap), (0.3, self.s_chained),
-                   (0.6, self.s_alias), (1.5, self.s_update), (1.2, self.s_list),
+                   (0.6, self.s_alias), (1.5, self.s_update),
+                   (1.0 + 3 * bool(scope.of("L")), self.s_list),
                    (2.5 if depth < 2 else 0, self.s_if), (2.5 if loops_ok else 0, self.s_for),
                    (1 if loops_ok else 0, self.s_while)]
         if ctx.get("loop"):
@@ -809,7 +812,7 @@ class Generator:
     def s_list(self, scope, depth, ctx):
         lists = [v for v in scope.of("L") if v.name not in self.frozen]
         kind = self.weighted([(2 if len(lists) < 2 else 0, "new"), (3 if lists else 0, "append"),
-                              (1 if any(v.length >= 2 for v in lists) else 0, "pop"),
+                              (2.5 if any(v.length >= 2 for v in lists) else 0, "pop"),
                               (0.8 if any(v.length >= 1 for v in lists) else 0, "setitem"),
                               (0.6 if lists else 0, "concat")])
         if kind == "new":
@@ -820,7 +823,9 @@ class Generator:
             if self.chance(0.5):
                 self.use("empty list")
                 scope.add(Var(name, "L", length=0))
-                return [f"{name} = []"], False
+                if self.chance(0.3) or depth >= 2:
+                    return [f"{name} = []"], False
+                return [f"{name} = []"] + self.filling_loop(scope, depth, ctx, name), False
             items = [self.expr("V", scope, 1) for _ in range(self.rng.randint(1, 3))]
             self.use("list literal")
             scope.add(Var(name, "L", length=len(items)))
@@ -854,6 +859,26 @@ class Generator:
             return [f"{var.name}.{form}"], False
         self.bind(scope, target, "V")
         return [f"{target} = {var.name}.{form}"], False
+
+    def filling_loop(self, scope, depth, ctx, name):
+        """`for ...: ...; hs.append(v)`: a list filled trip by trip."""
+        counter, reused = self.counter_name(scope, reuse_ok=False)
+        if counter is None:
+            return []
+        trips = self.pick([1, 2, 3])
+        self.use("append in a loop")
+        self.use("append")
+
+        def append(body_scope):
+            value = self.expr("V", body_scope, 2)
+            if value in body_scope.vars:
+                body_scope.vars[value].owned = False
+            return [f"{name}.append({value})"]
+
+        lines = self.loop_body(scope, depth, ctx, f"for {counter} in range({trips}):",
+                               [Var(counter, "I", bound=trips)], orelse_ok=False, tail=append)
+        scope.vars[name].length = trips
+        return lines
 
     def s_if(self, scope, depth, ctx):
         test = self.condition(scope, 1)
@@ -904,12 +929,15 @@ class Generator:
                     else None)
         scope.vars = merged
 
-    def loop_body(self, scope, depth, ctx, header, prelude=(), orelse_ok=True):
+    def loop_body(self, scope, depth, ctx, header, prelude=(), orelse_ok=True, tail=None):
+        """A loop: `header`, then a block (and `tail(body scope)`'s lines)."""
         inner = dict(ctx, loop=True, branch=True)
         body_scope = scope.copy()
         for var in prelude:
             body_scope.add(var)
-        body, body_scope, _ = self.block(body_scope, depth + 1, inner, 3)
+        body, body_scope, jumps = self.block(body_scope, depth + 1, inner, 3)
+        if tail is not None and not jumps:
+            body = [b for b in body if b != "pass"] + tail(body_scope)
         lines = [header] + ["    " + line for line in body]
         if orelse_ok and self.chance(0.15):
             self.use("loop else")
@@ -1052,10 +1080,32 @@ class Generator:
         counter = next((n for n in ("j", "jj", "j3") if n not in scope.vars), None)
         if counter is None:
             return None
-        kind = self.weighted([(2, "counted"), (3, "data"), (1.2, "true")])
+        lists = [v for v in scope.of("L") if v.name not in self.frozen]
+        kind = self.weighted([(2, "counted"), (3, "data"), (1.2, "true"),
+                              (1 if lists else 0, "drain")])
         inner = dict(ctx, loop=True, branch=True)
         body_scope = scope.copy()
         body_scope.add(Var(counter, "I", bound=None))
+        if kind == "drain":           # `while hs:` popping the list empty
+            var = self.pick(lists)
+            target = self.loop_target("V", body_scope)
+            body_scope.add(Var(target, "V"))
+            test = self.pick([var.name, f"len({var.name}) > 1"])
+            self.use("while popping a list")
+            self.use("pop")
+            self.frozen = self.frozen | {var.name}
+            try:
+                body, body_scope, _ = self.block(body_scope, depth + 1, inner, 2)
+            finally:
+                self.frozen = self.frozen - {var.name}
+            lines = [f"{counter} = 0", f"while {test}:", f"    {target} = {var.name}.pop()",
+                     f"    {counter} += 1"] + ["    " + b for b in body]
+            for name in list(scope.vars):
+                if name not in body_scope.vars or body_scope.vars[name].type != scope.vars[name].type:
+                    del scope.vars[name]
+            scope.vars[var.name].length = 0
+            scope.add(Var(counter, "I"))
+            return lines, False
         if kind == "counted":
             trips = self.pick([0, 1, 2, 3])
             header = f"while {counter} < {trips}:"
@@ -1197,7 +1247,18 @@ class Generator:
         budget = max(2, int(round(rng.randint(2, 7) * self.size)))
         body, scope, jumps = self.block(scope, 0, {"returns": "S"}, budget)
         if not jumps:
-            body.append(f"return {self.final_return(scope, 'S')}")
+            value = self.final_return(scope, "S")
+            for name, params_, ret in self.helpers:     # every helper is called at least once
+                if name not in self.called:
+                    helpers, self.helpers = self.helpers, [(name, params_, ret)]
+                    try:
+                        call = self.call_helper(ret, scope, 2)
+                        value += f" + np.sum({call})"
+                    except Unavailable:
+                        pass
+                    finally:
+                        self.helpers = helpers
+            body.append(f"return {value}")
         header = f"def f({', '.join(p.name for p in params)}):"
         diff = [p for p in params if p.spec != "I"]
         chosen = rng.sample(diff, rng.randint(1, min(3, len(diff))))

@@ -48,12 +48,12 @@ DRAWS = 12
 @dataclasses.dataclass
 class Outcome:
     status: str               # ok, refused, wrong, crash, invalid
-    rewrites_refused: tuple = ()   # rewrites of an ok program that s2sad refused
     oracle: str = ""          # the check that failed, or why a program is invalid
     detail: str = ""
     construct: str = ""       # a refusal's message, names left out
     args: object = None       # where a failure showed
     globals: object = None
+    rewrites_refused: tuple = ()   # rewrites of an ok program that s2sad refused
 
     @property
     def failed(self):

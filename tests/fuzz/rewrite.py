@@ -184,7 +184,7 @@ class _Unroller(ast.NodeTransformer):
         self.generic_visit(node)
         trips = _literal_range(node)
         if trips is None or len(trips) > 4 or node.orelse or _has_jump(node) \
-                or not isinstance(node.target, ast.Name) or self.rng.random() < 0.3:
+                or not isinstance(node.target, ast.Name):
             return node
         self.count += 1
         out = []
@@ -264,8 +264,18 @@ REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "out
 class Probe:
     """Collects the smallest distance to a boundary that a run came to."""
 
+    LOOP_LIMIT = 10_000
+
     def __init__(self):
         self.margin = math.inf
+        self.trips = 0
+
+    def tick(self):
+        """A `while` loop's trip (a shrunk program may have lost its way out)."""
+        self.trips += 1
+        if self.trips > self.LOOP_LIMIT:
+            raise RuntimeError("a while loop runs too long")
+        return True
 
     def note(self, distance):
         distance = np.asarray(distance, dtype=np.float64)
@@ -314,6 +324,13 @@ _OPS = {ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", as
 
 
 class _Instrument(ast.NodeTransformer):
+    def visit_While(self, node):
+        self.generic_visit(node)
+        tick = ast.Call(func=ast.Attribute(value=ast.Name(id="_probe", ctx=ast.Load()),
+                                           attr="tick", ctx=ast.Load()), args=[], keywords=[])
+        node.test = ast.BoolOp(op=ast.And(), values=[tick, node.test])
+        return node
+
     def visit_Compare(self, node):
         self.generic_visit(node)
         if len(node.ops) != 1 or type(node.ops[0]) not in _OPS:

@@ -11,6 +11,7 @@ breaks it makes it invalid, which is not the same failure).
 import ast
 import copy
 import dataclasses
+import signal
 
 import numpy as np
 
@@ -141,6 +142,23 @@ def _without(tree, change):
         return None
 
 
+class _TooLong(Exception):
+    pass
+
+
+def _bounded(run, seconds=20):
+    """run(), stopped after `seconds` (a cut may make a program loop forever)."""
+    def alarm(signum, frame):
+        raise _TooLong()
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        return run()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def shrink(program, seed, outcome, budget=300):
     """The smallest program (found greedily) failing as `outcome` did, and its outcome."""
     target = outcome.signature()
@@ -159,7 +177,8 @@ def shrink(program, seed, outcome, budget=300):
             budget -= 1
             trial = dataclasses.replace(best, source=source)
             try:
-                result = check(trial, seed, metamorphic=metamorphic, hvp_rate=hvp_rate, until=until)
+                result = _bounded(lambda: check(trial, seed, metamorphic=metamorphic,
+                                                hvp_rate=hvp_rate, until=until))
             except Exception:             # a cut the harness cannot run: not the same failure
                 continue
             if result.signature() == target:
