@@ -14,6 +14,7 @@ Values are addressed by *refs* `(name, version, path)`: the path picks a
 leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
 """
 
+import copy
 import inspect
 import types
 import warnings
@@ -325,6 +326,13 @@ class Analyzer:
             return kind_of(atom.value)
         if getattr(atom, "s2sad_global", False):
             value = self.ns.resolve(atom, self.core.local_names)
+            if value is MISSING and isinstance(atom, gast.Attribute):
+                # `W.T` of a global array W: resolving never runs attributes of data,
+                # so its kind comes from the attribute of a stand-in of W's kind
+                base = copy.copy(atom.value)
+                base.s2sad_global = not isinstance(base, gast.Name)
+                if self.atom_kind(base) != UNKNOWN:
+                    return self.evaluate(lambda: getattr(self.stand_in(base), atom.attr))
             return UNKNOWN if value is MISSING else kind_of(value)
         return UNKNOWN
 

@@ -61,3 +61,19 @@ def test_repeated_index_increments_keep_the_last_write():
     check_case(f_repeated_increment, [np.array([0.3, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])],
                wrt=(0, 1))
     check_case(f_repeated_scale, [np.array([0.3, 1.0, 2.0]), 0.7], wrt=(0, 1))
+
+
+W_GLOBAL = np.array([[0.3, -0.2, 0.5], [0.2, 0.4, -0.3], [-0.5, 0.1, 0.2]])
+
+
+def f_global_attribute(A, x):
+    A /= x @ W_GLOBAL.T      # `W.T` of a global array: its kind was unknown, and so was
+    return np.mean(A ** 1)   # everything after it: pow's rule ran whole and warned in log
+
+
+def test_attribute_of_a_global_array_has_a_kind():
+    import warnings
+    args = [np.array([[0.1, -0.7, 0.5], [-0.5, 1.1, 1.2]]), np.array([-0.3, 1.2, 0.1])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_case(f_global_attribute, args, wrt=(0, 1))

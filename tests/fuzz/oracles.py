@@ -34,7 +34,7 @@ import numpy as np
 
 import s2sad
 
-from .rewrite import REWRITES, Probe, instrument
+from .rewrite import REWRITES, Frozen, Probe, freeze, instrument
 
 FD_EPS = 1e-6
 FD_RTOL = 1e-5            # |g - fd| <= FD_RTOL * max(1, |fd|, |g|), worst element
@@ -213,6 +213,10 @@ class Program:
         self.generated = generated
         self.module = load(generated.source)
         self.probed = load(instrument(generated.source))
+        frozen = freeze(generated.source)
+        self.frozen = load(frozen) if frozen is not None else None   # for finite differences
+        if self.frozen is not None:
+            self.frozen._frozen = Frozen()
         self.names = [p.name for p in generated.params]
         wrt = generated.wrt
         self.wrt_tuple = isinstance(wrt, tuple)
@@ -240,8 +244,9 @@ class Program:
         reason = "no draw"
         for _ in range(DRAWS):
             args = [draw_value(p.spec, rng, n, m, dtype, self.module) for p in self.generated.params]
-            for module in (self.module, self.probed):
-                set_globals(module, globals_)
+            for module in (self.module, self.probed, self.frozen):
+                if module is not None:
+                    set_globals(module, globals_)
             try:
                 margin, value = self.margin(args)
                 if dtype != np.float64:
@@ -265,8 +270,16 @@ class Program:
 
 def numerical(program, args, index, eps=FD_EPS):
     """Central differences of f in float64 w.r.t. argument `index`, as a
-    list of (path, array) over its differentiable leaves."""
+    list of (path, array) over its differentiable leaves (what
+    `s2sad.stop_gradient` stops held at its value at `args`)."""
     args = to64(args)
+    module = getattr(program, "frozen", None)
+    if module is not None:
+        module._frozen.start(recording=True)
+        program.call(module, args)
+        module._frozen.start(recording=False)
+    else:
+        module = program.module
     out = []
     for path, leaf in leaves(args[index]):
         if not differentiable(leaf):
@@ -281,7 +294,12 @@ def numerical(program, args, index, eps=FD_EPS):
                 new = float(moved) if type(leaf) is float else moved
                 trial = list(args)
                 trial[index] = replaced(args[index], path, new)
-                values.append(scalar_value(program.call(program.module, trial)))
+                try:
+                    values.append(scalar_value(program.call(module, trial)))
+                except RuntimeError as exc:
+                    raise Failure("invalid", str(exc)) from None
+                if module is not program.module:
+                    module._frozen.start(recording=False)
             if None in values:
                 raise Failure("invalid", "value not finite near the inputs")
             grad[i] = (values[0] - values[1]) / (2 * eps)

@@ -369,6 +369,58 @@ class _Instrument(ast.NodeTransformer):
                         args=[ast.Constant(value=name), func] + node.args, keywords=node.keywords)
 
 
+class Frozen:
+    """The values `s2sad.stop_gradient(e)` saw at the inputs themselves,
+    given back at the nudged inputs of finite differences: for them, a
+    stopped gradient is a constant."""
+
+    def __init__(self):
+        self.values = {}
+        self.recording = True
+        self.seen = {}
+
+    def start(self, recording):
+        self.recording = recording
+        self.seen = {}
+        if recording:
+            self.values = {}
+
+    def take(self, site, value):
+        n = self.seen[site] = self.seen.get(site, 0) + 1
+        if self.recording:
+            self.values[(site, n)] = copy.deepcopy(value)
+            return value
+        if (site, n) not in self.values:
+            raise RuntimeError("control flow changed under finite differences")
+        return copy.deepcopy(self.values[(site, n)])
+
+
+class _Freeze(ast.NodeTransformer):
+    def __init__(self):
+        self.sites = 0
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "stop_gradient" \
+                and isinstance(func.value, ast.Name) and func.value.id == "s2sad" and len(node.args) == 1:
+            self.sites += 1
+            return ast.Call(func=ast.Attribute(value=ast.Name(id="_frozen", ctx=ast.Load()),
+                                               attr="take", ctx=ast.Load()),
+                            args=[ast.Constant(value=self.sites), node.args[0]], keywords=[])
+        return node
+
+
+def freeze(source):
+    """The program with `s2sad.stop_gradient(e)` as `_frozen.take(site, e)`
+    (a module global the caller sets to a `Frozen`), or None if it has none."""
+    freezer = _Freeze()
+    tree = freezer.visit(ast.parse(source))
+    if not freezer.sites:
+        return None
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
 def instrument(source):
     """The program with every comparison and kink reporting to `_probe`
     (a module global the caller sets to a `Probe`)."""
