@@ -210,8 +210,11 @@ class Reverse:
                 or adj.expr.id not in self.temporary_adjoints:
             return
         old, new = adj.expr.id, self.adjoint_name(ref)
-        everything = [i for items in self.outer for i in items] + self.items + self.block \
-            + [a.expr for a in self.table.values()]
+        outside = [i for items in self.outer for i in items]
+        if any(isinstance(n, gast.Name) and n.id == old and isinstance(n.ctx, gast.Store)
+               for item in outside if not isinstance(item, Comment) for n in gast.walk(item)):
+            return       # made outside this branch or loop: the other branches' tables name it
+        everything = outside + self.items + self.block + [a.expr for a in self.table.values()]
         if any(isinstance(n, gast.Name) and n.id == new for item in everything
                if not isinstance(item, Comment) for n in gast.walk(item)):
             return

@@ -77,3 +77,35 @@ def test_attribute_of_a_global_array_has_a_kind():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_case(f_global_attribute, args, wrt=(0, 1))
+
+
+# found by the fuzzer: `dresult` renamed `dq` in one branch (a user name adopted for the
+# return's seed), while the other branch's table still read `dresult`: UnboundLocalError
+BIAS_5000160 = np.array([-0.0033992638200467384, -0.3704577686538534, 0.32485883230466905])
+W_5000160 = np.array([[-0.20192363992999024, 0.0032937441159519576, -0.2297328668889579], [0.3726487826547129, -0.44715175294654586, 0.5346583347676551], [-0.05952297212115476, 0.26319523541431344, -0.003237187425956356]])
+
+def f_5000160(x, z0, s):
+    if s * s <= -0.6:
+        h, s1 = (np.sinh(np.tanh(x / (1.5 + s * s))), np.sum(x) + s2sad.stop_gradient(1.21))
+        v = np.roll(h, 1)
+        if np.maximum(s1, s1) >= 0.27:
+            assert np.all(np.isfinite(s2sad.stop_gradient(BIAS_5000160))), 'finite'
+        elif s2sad.stop_gradient(z0) < z0 and (s1 <= -0.3 and (z0 <= -0.21 or x[2] > -0.4)):
+            x = (W_5000160 @ h)[::-1]
+            t, b = (np.tanh(x @ v), np.where(v @ W_5000160.T > v - s1, v @ W_5000160.T, 0.1 * (v - s1)))
+        else:
+            z0 = s1
+            h = np.flip(x)
+    else:
+        for e in x[::-1]:
+            if z0 <= -0.77:
+                return np.logaddexp(e, e)
+            e = np.cos(e + z0)
+    row, s = (np.maximum(np.expand_dims(x, 0), BIAS_5000160[np.newaxis] if s ** 2 <= 0.52 else x[np.newaxis]), s + s)
+    q = 1.0 / (1.0 + np.exp(-x.max()))
+    return np.sum(x) + s + q
+
+
+def test_fuzz_5000160():
+    args = [np.array([0.967965841293335, -0.33397290110588074, 0.42117977142333984], dtype=np.float32), np.array(-0.8246859908103943, dtype=np.float32), -0.192901]
+    check_case(f_5000160, args, wrt=('x', 's', 'z0'))

@@ -135,6 +135,7 @@ class Generator:
         self.in_helper = False
         self.converting = 0
         self.called = set()
+        self.keyword_params = {}
         self.frozen = set()
 
     # ---- small random choices --------------------------------------------
@@ -351,6 +352,14 @@ class Generator:
                 raise Unavailable(p)
         args = [self.sub(p, scope, depth) if p != "D" else str(self.rng.randint(0, 3))
                 for p in params]
+        keyword = self.keyword_params.get(name)
+        if keyword is not None:
+            choice = self.pick(["positional", "keyword", "default"])
+            self.use(f"call with {choice}")
+            if choice == "keyword":
+                args[-1] = f"{keyword}={args[-1]}"
+            elif choice == "default":
+                args = args[:-1]
         self.called.add(name)
         self.use("call helper" if not name.startswith("rec") else "call recursive helper")
         if name.startswith("closed"):
@@ -361,7 +370,19 @@ class Generator:
         d = max(depth, 1)
         kind = self.weighted([(5, "reduce"), (1.5, "dot"), (2, "index"), (0.6, "mask"),
                               (0.6, "fancy"), (0.5, "shift"), (0.3, "float"), (0.4, "genexp"),
-                              (0.3, "cum"), (0.3, "len")])
+                              (0.3, "cum"), (0.3, "len"), (0.3, "argmax"), (0.3, "einsum"),
+                              (0.3, "item")])
+        if kind == "argmax":
+            self.use("argmax as an index")
+            self.use("kink")
+            v = self.sub("V", scope, d)
+            return f"{v}[np.argmax({v})]"
+        if kind == "einsum":
+            self.use("einsum")
+            return f'np.einsum("i,i->", {self.sub("V", scope, d)}, {self.sub("V", scope, d)})'
+        if kind == "item":
+            self.use("x.item()")
+            return self.pick(["np.sum({0}).item()", "{0}[1:2].item()"]).format(self.sub("V", scope, d))
         if kind == "reduce":
             src_t = self.any_type(scope, arrays_only=True)
             inner = self.sub(src_t, scope, d)
@@ -369,7 +390,12 @@ class Generator:
                                   (0.7, "{0}.mean()"), (0.6, "np.max({0})"), (0.4, "np.min({0})"),
                                   (0.5, "np.var({0})"), (0.3, "np.std({0})"),
                                   (0.4, "np.linalg.norm({0})"), (0.3, "np.prod(np.tanh({0}))"),
-                                  (0.2, "np.median({0})")])
+                                  (0.2, "np.median({0})"), (0.3, "{0}.max()"),
+                                  (0.3, "np.var({0}, ddof=1)"), (0.2, "{0}.prod()"),
+                                  (0.3, "sum(np.ravel({0}))"), (0.3, "np.amax({0})")])
+            if src_t in ("M", "K", "R") and self.chance(0.3):
+                self.use("reduce over a tuple of axes")
+                return f"np.mean({inner}, axis=(0, 1))"
             if "max" in form or "min" in form or "median" in form:
                 self.use("kink")
             self.use("reduce " + form.split("(")[0].replace("{0}", "x"))
@@ -447,7 +473,8 @@ class Generator:
 
     def to_vector(self, t, scope, depth):
         options = [(2, "flip"), (1, "cum"), (0.5, "sort"), (1.5, "W"), (1, "row"),
-                   (0.5, "list"), (0.4, "concat"), (0.4, "copy")]
+                   (0.5, "list"), (0.4, "concat"), (0.4, "copy"), (0.6, "makers"),
+                   (0.4, "methods"), (0.3, "stack")]
         if self.available("M", scope):
             options += [(3, "reduce"), (2, "vecmat"), (1.5, "Mrow"), (0.8, "fancy")]
         kind = self.weighted(options)
@@ -506,11 +533,39 @@ class Generator:
             self.use("concatenate")
             v = self.sub("V", scope, depth)
             return f"np.concatenate([{v}[:1], {self.sub('S', scope, depth)} * {v}[1:]])"
+        if kind == "makers":
+            v = self.sub("V", scope, depth)
+            form = self.pick(["np.arange(len({0})) * 0.1 * {0}", "np.linspace(0.0, 1.0, len({0})) + {0}",
+                              "np.eye(len({0})) @ {0}", "np.zeros(len({0})) + {0}",
+                              "np.full_like({0}, 0.5) * {0}", "np.ones({0}.shape) * {0}"])
+            self.use("constant maker " + form.split("(")[0])
+            return form.format(v)
+        if kind == "methods":
+            v = self.sub("V", scope, depth)
+            form = self.pick(["{0}.clip(-0.7, 0.9)", "{0}.cumsum() * 0.5", "np.sign({0}) * {0}",
+                              "{0}.astype(np.float64)", "{0}.reshape(-1, 1)[:, 0]", "{0}.take(np.arange(len({0})))"])
+            if "clip" in form or "sign" in form:
+                self.use("kink")
+            self.use("method " + form.split("(")[0].replace("{0}", "x"))
+            return form.format(v)
+        if kind == "stack":
+            a, b = self.sub("V", scope, depth), self.sub("V", scope, depth)
+            form = self.pick(["np.sum(np.vstack([{0}, {1}]), axis=0)", "np.stack([{0}, {1}], axis=1).mean(axis=1)",
+                              "np.hstack([{0}, {1}])[:len({0})]", "np.concatenate([{0}, {1}])[len({1}):]"])
+            self.use("stack " + form.split("(")[0])
+            return form.format(a, b)
         self.use("copy")
         return f"{self.sub('V', scope, depth)}.copy()"
 
     def to_u(self, t, scope, depth):
-        kind = self.weighted([(3, "reduce"), (3, "matvec"), (1.5, "col"), (1, "K"), (0.5, "flip")])
+        kind = self.weighted([(3, "reduce"), (3, "matvec"), (1.5, "col"), (1, "K"), (0.5, "flip"),
+                              (0.5, "einsum"), (0.4, "ellipsis")])
+        if kind == "einsum":
+            self.use("einsum")
+            return f'np.einsum("ij,j->i", {self.sub("M", scope, depth)}, {self.sub("V", scope, depth)})'
+        if kind == "ellipsis":
+            self.use("index with ...")
+            return f"{self.sub('M', scope, depth)}[..., {self.pick(['0', '-1'])}]"
         if kind == "reduce":
             self.use("reduce axis=1")
             form = self.pick(["np.sum({0}, axis=1)", "{0}.mean(axis=1)", "np.max({0}, axis=-1)",
@@ -569,7 +624,7 @@ class Generator:
             return f"np.mean({self.sub('M', scope, depth)}, axis=0, keepdims=True)"
         self.use("newaxis/reshape")
         return self.pick(["{0}[None, :]", "{0}.reshape(1, -1)", "np.expand_dims({0}, 0)",
-                          "{0}[np.newaxis]", "np.atleast_2d({0})"]).format(
+                          "{0}[np.newaxis]", "np.atleast_2d({0})", "{0}[None]"]).format(
             self.sub("V", scope, depth))
 
     def condition(self, scope, depth):
@@ -632,6 +687,8 @@ class Generator:
                    (1 if loops_ok else 0, self.s_while)]
         if ctx.get("loop"):
             options += [(1.2, self.s_break), (0.8, self.s_continue)]
+        options += [(0.5, self.s_unpack), (0.2 if scope.containers else 0, self.s_container_loop),
+                    (0.15, self.s_assert), (0.1 if depth == 0 else 0, self.s_hook)]
         options.append((0.6 if depth > 0 else 0.1, self.s_return))
         return self.weighted(options)(scope, depth, ctx)
 
@@ -735,6 +792,65 @@ class Generator:
         self.bind(scope, a, t)
         self.bind(scope, b, t)
         return [f"{a} = {b} = {value}"], False
+
+    def s_unpack(self, scope, depth, ctx):
+        """Unpacking: a shape, a tuple argument, a nested tuple."""
+        kind = self.weighted([(1, "shape"), (1, "container"), (1, "nested")])
+        matrix = self.named("M", scope)
+        if kind == "shape" and matrix is not None:
+            self.use("unpack a shape")
+            names = [n for n in ("rows", "cols") if n not in scope.vars]
+            if len(names) < 2:
+                return None
+            scope.add(Var("rows", "I", bound="m"))
+            scope.add(Var("cols", "I", bound="n"))
+            return [f"rows, cols = {matrix}.shape"], False
+        tuples = [n for n, spec in scope.containers.items() if spec in ("tuple", "nt")]
+        if kind == "container" and tuples:
+            self.use("unpack a tuple argument")
+            a, _ = self.target_for("V", scope)
+            b, _ = self.target_for("S", scope)
+            if a is None or b is None:
+                return None
+            self.bind(scope, a, "V")
+            self.bind(scope, b, "S")
+            return [f"{a}, {b} = {self.pick(tuples)}"], False
+        t1, t2, t3 = self.any_type(scope), self.any_type(scope), self.any_type(scope)
+        names = [self.target_for(t, scope)[0] for t in (t1, t2, t3)]
+        if None in names or len(set(names)) < 3:
+            return None
+        values = [self.expr(t, scope, 1) for t in (t1, t2, t3)]
+        self.use("nested unpacking")
+        for n, t in zip(names, (t1, t2, t3)):
+            self.bind(scope, n, t)
+        return [f"{names[0]}, ({names[1]}, {names[2]}) = {values[0]}, ({values[1]}, {values[2]})"], False
+
+    def s_container_loop(self, scope, depth, ctx):
+        """`for k, v in p.items():` over a dict argument (values of two kinds)."""
+        dicts = [n for n, spec in scope.containers.items() if spec == "dict"]
+        target = self.target_for("S", scope)[0]
+        if not dicts or target is None or target not in scope.vars:
+            return None
+        d = self.pick(dicts)
+        form = self.pick([f"for key, val in {d}.items():", f"for val in {d}.values():",
+                          f"for key in {d}.keys():"])
+        self.use("for over " + form.split(".")[1].split("(")[0] + "()")
+        read = f"{d}[key]" if "keys" in form else "val"
+        return [form, f"    {target} = {target} + np.sum(np.tanh({read}) * {self.const(0.2, 0.9)})"], False
+
+    def s_assert(self, scope, depth, ctx):
+        self.use("assert")
+        return [f"assert np.all(np.isfinite({self.expr(self.any_type(scope), scope, 1)})), 'finite'"], False
+
+    def s_hook(self, scope, depth, ctx):
+        """A hook that leaves the adjoint as it is."""
+        arrays = [v.name for v in scope.vars.values() if v.type in ("V", "M", "S")]
+        if not arrays:
+            return None
+        watched = self.pick(arrays)
+        self.use("grad_of hook")
+        return [f"with s2sad.grad_of({watched}) as d_{watched}:",
+                f"    d_{watched} = d_{watched} * 1.0"], False
 
     def s_alias(self, scope, depth, ctx):
         """A second name for an array (an alias, a copy or a view)."""
@@ -1174,7 +1290,7 @@ class Generator:
 
     def helper(self, index):
         """A module-level helper: a loop, early returns, or a recursion or closure."""
-        kind = self.weighted([(4, "plain"), (1, "recursive"), (1, "closure")])
+        kind = self.weighted([(4, "plain"), (1, "recursive"), (1, "closure"), (0.6, "lambda")])
         params = []
         ret = self.pick(["S", "V", "V"])
         scope = Scope()
@@ -1189,6 +1305,13 @@ class Generator:
             self.use("recursive helper")
             self.helpers.append((name, ["V", "S", "D"], ret))
             return "\n".join(lines)
+        if kind == "lambda":
+            name = f"lam{index}"
+            scope.add(Var("v", "V"))
+            body = self.expr(ret, scope, 2, prefer="v")
+            self.use("lambda helper")
+            self.helpers.append((name, ["V"], ret))
+            return f"{name} = lambda v: {body}"
         if kind == "closure":
             name = f"closed{index}"
             scope.add(Var("v", "V"))
@@ -1217,7 +1340,12 @@ class Generator:
             self.in_helper = False
             self.frozen = set()
         self.helpers.append((name, types, ret))
-        return "\n".join([f"def {name}({', '.join(params)}):"] + ["    " + b for b in body])
+        signature = ", ".join(params)
+        if types[-1] == "S" and self.chance(0.3):       # a default, passed by keyword or not
+            signature = ", ".join(params[:-1] + [f"{params[-1]}=0.5"])
+            self.keyword_params[name] = params[-1]
+            self.use("helper with a default")
+        return "\n".join([f"def {name}({signature}):"] + ["    " + b for b in body])
 
     def program(self, seed=0):
         rng = self.rng

@@ -6,6 +6,7 @@
 (b) the gradient's structure, shape and dtype are its argument's;
 (c) `jvp` along a random direction equals the gradient's dot product;
 (d) `value_and_grad`'s value is `f(*args)` and its gradient `grad`'s;
+    on a sample, `grad(f, checkpoint=2)` gives `grad(f)`'s gradient;
 (e) no call changes its arguments;
 (f) metamorphic: each rewrite of `rewrite.REWRITES` gives the same gradient
     (to 1e-12 relative);
@@ -419,7 +420,7 @@ def _call_s2sad(what, fn, *args):
         raise Failure("crash", f"{what} raises {type(exc).__name__}", str(exc)[:500]) from None
 
 
-STAGES = ("grad", "value_and_grad", "jvp", "rewrite", "hvp", "second call")
+STAGES = ("grad", "value_and_grad", "jvp", "checkpoint", "rewrite", "hvp", "second call")
 
 
 def stage_of(oracle):
@@ -430,13 +431,13 @@ def stage_of(oracle):
     return "grad"
 
 
-def check(generated, seed=0, metamorphic=True, hvp_rate=0.2, until=None):
+def check(generated, seed=0, metamorphic=True, hvp_rate=0.2, until=None, checkpoint_rate=0.3):
     """Every oracle on one generated program (up to stage `until`); the first
     failure is reported, with the arguments and globals it showed at."""
     rng = np.random.default_rng(seed)
     state = {"until": until}
     try:
-        return _check(generated, rng, metamorphic, hvp_rate, state)
+        return _check(generated, rng, metamorphic, hvp_rate, state, checkpoint_rate)
     except Failure as failure:
         failure.outcome.args = state.get("args")
         failure.outcome.globals = state.get("globals")
@@ -470,7 +471,7 @@ class _Stage:
         return self.state["until"] == self.name
 
 
-def _check(generated, rng, metamorphic, hvp_rate, state):
+def _check(generated, rng, metamorphic, hvp_rate, state, checkpoint_rate=0.3):
     program = Program(generated)
     dtype = np.dtype(generated.dtype)
     n, m = _sizes(rng)
@@ -508,6 +509,12 @@ def _check(generated, rng, metamorphic, hvp_rate, state):
     if stage.last:
         return Outcome("ok")
 
+    with _Stage("checkpoint", state) as stage:    # checkpointed loops: the same gradient
+        if rng.random() < checkpoint_rate:
+            _check_checkpoint(program, args64, g64)
+    if stage.last:
+        return Outcome("ok")
+
     with _Stage("rewrite", state) as stage:                          # (f)
         if metamorphic:
             for name, rewrite in REWRITES.items():
@@ -533,6 +540,16 @@ def _check(generated, rng, metamorphic, hvp_rate, state):
         if dtype != np.float64:
             _check_float32(program, df, args2, g2)
     return Outcome("ok", rewrites_refused=tuple(getattr(program, "rewrite_refusals", ())))
+
+
+def _check_checkpoint(program, args, g):
+    wrt = program.generated.wrt
+    dc = _call_s2sad("checkpoint", lambda: s2sad.grad(program.module.f, wrt=wrt, checkpoint=2))
+    got = _call_s2sad("checkpoint", gradient, program, dc, args, "grad checkpoint=2")
+    err = worst(got, g)
+    if err > META_RTOL:
+        raise Failure("wrong", "checkpoint", f"relative difference {err:.2e}: {_show(got)} != "
+                                             f"{_show(g)}")
 
 
 def _check_float32(program, df, args, g64):

@@ -65,6 +65,11 @@ def rename(source, rng=None):
             node.id = mapping[node.id]
         elif isinstance(node, ast.arg) and node.arg in mapping:
             node.arg = mapping[node.arg]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in _module_names(tree):      # `helper(v, c=...)`
+            for k in node.keywords:
+                if k.arg in mapping:
+                    k.arg = mapping[k.arg]
     return ast.unparse(tree) + "\n"
 
 

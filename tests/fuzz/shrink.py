@@ -164,6 +164,7 @@ def shrink(program, seed, outcome, budget=300):
     target = outcome.signature()
     metamorphic = outcome.oracle.startswith("rewrite")
     hvp_rate = 1.0 if outcome.oracle.startswith("hvp") else 0.0
+    checkpoint_rate = 1.0 if stage_of(outcome.oracle) == "checkpoint" else 0.0
     until = stage_of(outcome.oracle)
     best, best_outcome = program, outcome
     tried = set()
@@ -178,7 +179,8 @@ def shrink(program, seed, outcome, budget=300):
             trial = dataclasses.replace(best, source=source)
             try:
                 result = _bounded(lambda: check(trial, seed, metamorphic=metamorphic,
-                                                hvp_rate=hvp_rate, until=until))
+                                                hvp_rate=hvp_rate, until=until,
+                                                checkpoint_rate=checkpoint_rate))
             except Exception:             # a cut the harness cannot run: not the same failure
                 continue
             if result.signature() == target:
