@@ -210,8 +210,22 @@ def free_names(items, bound=frozenset()):
                 free |= free_names(block, bound)
         else:
             free |= names_read(item) - bound
-        bound |= names_written(item) if not isinstance(item, _CONTROL) else set()
+        bound |= _always_written([item])
     return free
+
+
+def _always_written(items):
+    """Names the statements assign on every path through them (a loop may
+    not run; an `if` assigns what both its branches do)."""
+    written = set()
+    for item in items:
+        if isinstance(item, Comment):
+            continue
+        if isinstance(item, gast.If):
+            written |= _always_written(item.body) & _always_written(item.orelse)
+        elif not isinstance(item, _CONTROL):
+            written |= names_written(item)
+    return written
 
 
 def settle_names(items, namer, params=(), avoid=()):

@@ -109,3 +109,25 @@ def f_5000160(x, z0, s):
 def test_fuzz_5000160():
     args = [np.array([0.967965841293335, -0.33397290110588074, 0.42117977142333984], dtype=np.float32), np.array(-0.8246859908103943, dtype=np.float32), -0.192901]
     check_case(f_5000160, args, wrt=('x', 's', 'z0'))
+
+
+def f_ternary_in_checkpointed_loop(A, x):
+    t = x
+    for i in range(3):
+        x, t = (t, SCALE_LIKE * t if i >= 1 else np.sin(t))
+    return np.sum(t * A)
+
+
+SCALE_LIKE = 0.7
+
+
+def test_checkpointed_loop_with_a_ternary():
+    """The checkpointed state held `chosen`, which an `if`'s two branches both assign
+    before any read (UnboundLocalError)."""
+    import s2sad
+    args = [np.array([0.3, -1.2, 0.8]), np.array([-0.8, -1.0, 0.5])]
+    check_case(f_ternary_in_checkpointed_loop, args, wrt=(0, 1))
+    plain = s2sad.grad(f_ternary_in_checkpointed_loop, wrt=(0, 1))(*args)
+    checkpointed = s2sad.grad(f_ternary_in_checkpointed_loop, wrt=(0, 1), checkpoint=2)(*args)
+    for a, b in zip(plain, checkpointed):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
