@@ -432,14 +432,14 @@ def fold_temporaries(items, later, temporaries, tidy=None):
             for f in blocks:                  # branches exclude each other
                 setattr(new, f, fold_temporaries(getattr(item, f), outside, temporaries, tidy))
             items[j] = new
-    changed = True
-    while changed:
-        changed = False
-        for i, item in enumerate(items):
-            if _foldable(item, temporaries, later) and _fold_into_use(items, i, tidy):
-                del items[i]
-                changed = True
-                break
+    # (a fold never lets an earlier temporary fold where it could not before, so
+    # the scan goes on from where it folded rather than from the start)
+    i = 0
+    while i < len(items):
+        if _foldable(items[i], temporaries, later) and _fold_into_use(items, i, tidy):
+            del items[i]
+        else:
+            i += 1
     return items
 
 

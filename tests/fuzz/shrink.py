@@ -162,7 +162,7 @@ def _bounded(run, seconds=20):
 def shrink(program, seed, outcome, budget=300):
     """The smallest program (found greedily) failing as `outcome` did, and its outcome."""
     target = outcome.signature()
-    metamorphic = outcome.oracle.startswith("rewrite")
+    metamorphic = outcome.oracle.startswith("rewrite")   # (the same draw: the same rewrites)
     hvp_rate = 1.0 if outcome.oracle.startswith("hvp") else 0.0
     checkpoint_rate = 1.0 if stage_of(outcome.oracle) == "checkpoint" else 0.0
     until = stage_of(outcome.oracle)
