@@ -1030,9 +1030,8 @@ class Generator:
         """After a branch: the names every flowing path defines, with one type."""
         if not flowing:
             return
-        names = set(flowing[0].vars)
-        for s in flowing[1:]:
-            names &= set(s.vars)
+        # (in the first path's order: a set's order would follow PYTHONHASHSEED)
+        names = [n for n in flowing[0].vars if all(n in s.vars for s in flowing[1:])]
         merged = {}
         for n in names:
             types = {s.vars[n].type for s in flowing}
