@@ -19,7 +19,7 @@ import gast
 from .analyze import Analyzer, _pure
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
-from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
+from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
 from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
@@ -129,8 +129,18 @@ class _ForwardBuilds:
             if isinstance(kind, Tree):
                 parts = [tangent_of(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
                 return tree_literal(ctx, kind, parts)
-            if facts.output is None or not kind.differentiable:
+            if not kind.differentiable:
                 return const(None)
+            if facts.output is None:          # a constant, global or closure value: zero
+                if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+                    return const(0.0)
+                part = copy_node(out)
+                for k in path:
+                    part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
+                if isinstance(kind, Seq):
+                    return call(name(ctx.spell(runtime.zeros_list, "zeros_list")), part)
+                return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like",
+                                           ctx=gast.Load()), part)
             ref = facts.output + (path,)
             t = fwd.table.get(ref)
             return copy_node(t) if t is not None else fwd.zeros(ref)
@@ -227,12 +237,14 @@ class Builder(_ForwardBuilds):
         facts = self.analyze(func, core, arg_kinds, active, out_paths, helper=True)
         ctx = Context(core, self)
         rev = Reverse(core, facts, ctx)
-        out_name, out_version = facts.output
         seeds = []
         for path in out_paths:
-            seed = rev.adjoint_name((out_name, out_version, path))
+            if facts.output is None:          # a constant, global or closure value: no adjoint
+                seeds.append(ctx.namer.fresh("dresult"))
+                continue
+            seed = rev.adjoint_name(facts.output + (path,))
             seeds.append(seed)
-            rev.table[(out_name, out_version, path)] = Adjoint(name(seed), False, False)
+            rev.table[facts.output + (path,)] = Adjoint(name(seed), False, False)
         rev.temporary_adjoints -= set(seeds)      # parameters: never renamed after a user name
         rev.run()
         returns, grads = [], []
@@ -244,16 +256,22 @@ class Builder(_ForwardBuilds):
                     grads.append(leaf_gradient(rev, param, path, leaf, final=False))
         reverse = _tidy_reverse(rev, _names(grads), facts, core)
         forward = _forward_items(rev, core)
+        # the returned atom, read after the forward sweep: where storage gives its
+        # version a name of its own (`x_1 = x * x` when the reverse reads the
+        # parameter `x`), the return reads that name
+        out_atom = copy_node(core.body[-1].value)
+        if facts.output is not None:
+            out_atom.s2sad_ref = facts.output
         record(forward, reverse, ctx.namer, facts)
-        assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
-                       facts.final_versions, ctx.namer)
+        assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads]
+                       + [gast.Expr(value=out_atom)], facts.final_versions, ctx.namer)
         separate_counters(reverse, ctx.namer)
         defined = set(core.params).union(*(names_written(s) for s in forward
                                            if not isinstance(s, Comment)))
         saved = sorted((free_names(reverse) | _names(grads)) & defined)
-        out_atom = name(out_name, (out_name, out_version))
-        forward = eliminate_dead_code(forward, saved + [out_name])
-        forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | {out_name},
+        out_names = _names([out_atom])
+        forward = eliminate_dead_code(forward, set(saved) | out_names)
+        forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | out_names,
                                                            core.temporaries))
         # what only some branches make is None on the others (their reverse skips it)
         always = set(core.params).union(*(names_written(s) for s in forward

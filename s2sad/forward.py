@@ -27,7 +27,7 @@ from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, 
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
-from .reverse import Comment, annotate, assign, call, const, name, access
+from .reverse import Comment, annotate, assign, call, const, name, access, tree_literal
 from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import child_blocks, copy_node
@@ -729,6 +729,24 @@ class Forward:
 
     # ---- the user's own functions ------------------------------------------------------
 
+    def argument_tangent(self, atom):
+        """The tangent a helper's argument passes, of the argument's own structure
+        (`{'w': dp_w, 'b': 0.0}` for a dict), or None where it is not varied."""
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None or not any(self.table.get(r) is not None for r in self.leaf_refs(atom)):
+            return None
+
+        def build(kind, path):
+            if isinstance(kind, Tree):
+                return tree_literal(self.ctx, kind, [build(c, path + (k,))
+                                                     for k, c in zip(kind.keys, kind.children)])
+            if not kind.differentiable:
+                return const(None)
+            t = self.table.get(ref + (path,))
+            return copy_node(t) if t is not None else self.zeros(ref + (path,))
+
+        return build(self.facts.kind(*ref), ())
+
     def helper(self, stmt, sf, func, outs):
         value = stmt.value
         try:
@@ -739,7 +757,7 @@ class Forward:
         arg_kinds, active, tangents = {}, [], []
         for param, atom in binding.arguments.items():
             arg_kinds[param] = self.kind(atom) or UNKNOWN
-            t = self.tangent_expr(atom)
+            t = self.argument_tangent(atom)
             if t is not None:
                 active.append(param)
                 tangents.append(t)

@@ -1236,18 +1236,21 @@ class Reverse:
             refs.append(atom.s2sad_ref + (path,))
         if not refs:
             return
-        temps = []
+        # the first adjoint a ref gets takes its name; one it has already, or one
+        # an earlier parameter of this call took (`f(x, x)`), adds a fresh one
+        temps, first = [], []
         for ref in refs:
-            temps.append(self.adjoint_name(ref) if ref not in self.table else
+            first.append(ref not in self.table and ref not in refs[:len(temps)])
+            temps.append(self.adjoint_name(ref) if first[-1] else
                          self.ctx.namer.fresh(self.adjoint_name(ref)))
-        for t, ref in zip(temps, refs):
-            if ref not in self.table:
+        for t, ref, new in zip(temps, refs, first):
+            if new:
                 self.release(t, ref, expr, *[name(other) for other in temps])
         targets = [name(t, store=True) for t in temps]
         self.emit(assign(targets[0] if len(targets) == 1 else
                          gast.Tuple(elts=targets, ctx=gast.Store()), expr))
-        for t, ref in zip(temps, refs):
-            if ref not in self.table:
+        for t, ref, new in zip(temps, refs, first):
+            if new:
                 self.table[ref] = Adjoint(name(t), True, False)
             else:
                 self.accumulate(ref, name(t), False)

@@ -61,3 +61,333 @@ def test_repeated_index_increments_keep_the_last_write():
     check_case(f_repeated_increment, [np.array([0.3, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])],
                wrt=(0, 1))
     check_case(f_repeated_scale, [np.array([0.3, 1.0, 2.0]), 0.7], wrt=(0, 1))
+
+
+# ---- calls to the user's own helpers ------------------------------------------------
+
+A23 = np.array([[0.05, 0.03, 0.96, 0.49], [-0.96, 0.35, -1.05, -0.92]])
+V3 = np.array([0.4, -0.7, 1.1])
+W3 = np.array([0.2, 0.9, -0.5])
+BIAS = np.array([0.3, -0.2, 0.5])
+SCALE = 0.36
+
+
+def same_twice(Q, g, C):
+    Q = B = Q
+    return B
+
+
+def f_same_array_twice(A, x, s):
+    return np.sum(same_twice(A, 1.0, A))
+
+
+def sum_first(v, q, t):
+    return np.sum(v)
+
+
+def f_same_array_in_tuple(x, k, y):
+    q, s1 = (SCALE, sum_first(y, k, y))
+    return s1
+
+
+def third(v, g, h):
+    return h
+
+
+def f_same_array_thrice(x):
+    return np.sum(third(x, x, x))
+
+
+def third_aliased(c, g, h):
+    b = h
+    return b
+
+
+def f_same_array_rebound(k, x, A, s):
+    x = third_aliased(s, x, x)
+    return np.sum(x)
+
+
+def mix(u, v, w):
+    return u * v + w
+
+
+def f_same_array_mixed(x, y):
+    return np.sum(mix(x, y, x) + mix(y, x, y) + mix(x, w=x, v=x))
+
+
+def test_same_array_passed_to_several_parameters():
+    """`f(x, x)`: each parameter's adjoint of x took the same name, so the
+    second overwrote the first and the sum doubled the survivor (4 instead of 1)."""
+    check_case(f_same_array_twice, [A23, V3, 0.38], wrt="A")             # was zero
+    check_case(f_same_array_in_tuple, [V3, 3, W3], wrt=("y",))            # was zero
+    check_case(f_same_array_thrice, [V3], wrt="x")                        # was 4
+    check_case(f_same_array_rebound, [2, V3, A23, 0.29], wrt=("x", "s", "A"))   # was 2
+    check_case(f_same_array_mixed, [V3, W3], wrt=(0, 1))
+
+
+def outlined_square(x):
+    x = x * x
+    return x
+
+
+def f_outlined_square(x):
+    x = outlined_square(x)
+    return np.sum(x * x)
+
+
+def outlined_sin(x):
+    x = np.sin(x)
+    return x
+
+
+def f_outlined_sin(x, p):
+    x = outlined_sin(x)
+    return np.sum(np.sin(x))
+
+
+def f_outlined_sin_square(x):
+    x = outlined_sin(x)
+    return np.sum(x * x)
+
+
+def outlined_arcsinh(A):
+    A = np.arcsinh(A)
+    return A
+
+
+def f_outlined_arcsinh(s, x, A):
+    h = x
+    x = h
+    v = x
+    A = outlined_arcsinh(A)
+    return np.mean(A ** 2)
+
+
+def outlined_power(A):
+    A = A ** 2
+    return A
+
+
+def f_outlined_power(tp, x, s, p, y, A):
+    A = outlined_power(A)
+    return np.mean(A ** 2)
+
+
+def outlined_product(y):
+    y = y * y
+    return y
+
+
+def f_outlined_product(y, x, tp, s):
+    y = outlined_product(y)
+    return np.sum(y / s)
+
+
+def test_helper_returning_a_rebound_parameter():
+    """A helper that rebinds a parameter the reverse sweep reads (`x = x * x`)
+    keeps the old value under the user's name and the new one as `x_1`; the
+    forward half returned `x`, the parameter, and dropped `x_1 = x * x` as dead."""
+    check_case(f_outlined_square, [np.array([-0.17, -0.84, 0.83])], wrt="x")
+    check_case(f_outlined_sin, [np.array([0.87, -0.71, -0.12], np.float32),
+                                {"w": np.array([-0.08, -0.62, 0.05], np.float32), "b": 0.37}],
+               wrt=("p", "x"))
+    check_case(f_outlined_sin_square, [np.array([-1.17, 1.17, -0.59])], wrt=("x",))
+    check_case(f_outlined_arcsinh, [-0.51, V3, A23], wrt=(0, 2))
+    check_case(f_outlined_power, [(W3, 0.82), V3, 0.3, {"w": W3, "b": 0.09}, W3, A23],
+               wrt=(5, 4, 3))
+    check_case(f_outlined_product, [V3, W3, (V3, 0.22), 0.5], wrt=("tp", "s", "y"))
+
+
+def scaled(a, b):
+    a = a * b
+    return a
+
+
+def f_scaled_twice(x, y):
+    x = scaled(x, y)
+    x = scaled(x, y)
+    return np.sum(x)
+
+
+def f_scaled_both(x, y):
+    a = scaled(x, y)
+    b = scaled(x, y)
+    return np.sum(a * b)
+
+
+def f_scaled_in_loop(x, y):
+    for i in range(3):
+        x = scaled(x, y)
+    return np.sum(x)
+
+
+def f_scaled_in_while(x):
+    i = 0
+    while i < 3:
+        x = scaled(x, x)
+        i += 1
+    return np.sum(x)
+
+
+def f_scaled_in_branch(x, y):
+    if np.sum(x) > 0:
+        z = scaled(x, y)
+    else:
+        z = third(y, y, x)
+    return np.sum(z * x)
+
+
+def scaled_by_keyword(a, b=2.0):
+    a = a * b
+    return a
+
+
+def f_scaled_by_keyword(x, s):
+    return np.sum(scaled_by_keyword(b=s, a=x) * x)
+
+
+def scaled_sin(s, t):
+    s = s * t
+    s = np.sin(s)
+    return s
+
+
+def f_scaled_sin(s, x):
+    s = scaled_sin(s, s)
+    return s * np.sum(x)
+
+
+def updated(a, b):
+    a *= b
+    a += b
+    return a
+
+
+def f_updated(x, y):
+    x = updated(x, y)
+    return np.sum(x * x)
+
+
+def sine_of(a):
+    a = np.sin(a)
+    return a
+
+
+def sine_times(a, b):
+    a = sine_of(a)
+    a = a * b
+    return a
+
+
+def f_nested_rebound(x, y):
+    x = sine_times(x, y)
+    return np.sum(x * x)
+
+
+def calls_third(a):
+    b = third(a, a, a)
+    return b
+
+
+def f_nested_same_array(x):
+    return np.sum(calls_third(x) * x + mix(x, x, x))
+
+
+def test_rebound_parameters_in_loops_nested_helpers_and_keywords():
+    check_case(f_scaled_twice, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_both, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_in_loop, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_in_while, [V3], wrt=0)
+    check_case(f_scaled_in_branch, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_by_keyword, [V3, 0.6], wrt=(0, 1))
+    check_case(f_scaled_sin, [0.3, V3], wrt=(0, 1))
+    check_case(f_updated, [V3, W3], wrt=(0, 1))
+    check_case(f_nested_rebound, [V3, W3], wrt=(0, 1))
+    check_case(f_nested_same_array, [V3], wrt=0)
+
+
+def make_constant(c):
+    def inner(v):
+        return c
+    return inner
+
+
+closed_constant = make_constant(0.73)
+
+
+def f_closure_constant(y, x, s):
+    return closed_constant(y)
+
+
+def global_bias(Q):
+    return BIAS
+
+
+def f_global_bias(p, x, A):
+    x *= global_bias(A)
+    return np.sum(x)
+
+
+def constant(a):
+    return 2.5
+
+
+def global_scale(a):
+    return SCALE
+
+
+def bias_through(a):
+    return global_bias(a)
+
+
+def f_constants(x):
+    return np.sum(x) * constant(x) + np.sum(x * bias_through(x)) * global_scale(x)
+
+
+def f_constant_in_loop(x):
+    acc = x
+    for i in range(3):
+        acc = acc * global_bias(acc)
+    return np.sum(acc)
+
+
+def test_helper_whose_result_does_not_depend_on_its_arguments():
+    """A helper returning a closure's value, a global or a constant: the
+    pair's build expected a local name to seed (TypeError), and forward mode
+    returned None as the result's tangent."""
+    check_case(f_closure_constant, [W3, V3, 0.88], wrt=("y", "s"))
+    check_case(f_global_bias, [{"w": V3, "b": -0.14}, V3, A23], wrt=("A",))
+    check_case(f_global_bias, [{"w": V3, "b": -0.14}, V3, A23], wrt=("x", "A"))
+    check_case(f_constants, [V3], wrt=0)
+    check_case(f_constant_in_loop, [V3], wrt=0)
+
+
+def affine(p, x):
+    p = p["w"] * x + p["b"]
+    return p
+
+
+def f_affine(p, x):
+    return np.sum(affine(p, x) ** 2)
+
+
+def passed_through(p):
+    return p
+
+
+def bias_and(p):
+    return {"w": BIAS, "b": p["b"]}
+
+
+def f_dict_through_helpers(p):
+    q = passed_through(p)
+    r = bias_and(p)
+    return np.sum(q["w"] * q["b"] * r["w"] * r["b"])
+
+
+def test_forward_mode_passes_a_dict_to_a_helper():
+    """jvp refused a helper called on a dict of arrays ("nested lists or
+    dicts ... have no forward rule"): its tangent is now a dict too."""
+    check_case(f_affine, [{"w": V3, "b": 0.3}, W3], wrt=(0, 1))
+    check_case(f_dict_through_helpers, [{"w": V3, "b": 0.3}], wrt=0)
