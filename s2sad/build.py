@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import gast
 
-from .analyze import Analyzer, _pure
+from .analyze import Analyzer, _pure, dependencies
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
@@ -101,7 +101,8 @@ class _ForwardBuilds:
         from .forward import Forward
         core = core_of(func)
         kinds = self.param_kinds(func, core, arg_kinds)
-        facts = Analyzer(core, kinds, active, self.helper_kind, helper=helper).run()
+        facts = Analyzer(core, kinds, active, self.helper_kind, helper=helper,
+                         call_dependencies=self.helper_dependencies).run()
         ctx = Context(core, self)
         fwd = Forward(core, facts, ctx)
         tangent_params, prologue = [], []
@@ -172,6 +173,7 @@ class Builder(_ForwardBuilds):
     def __init__(self):
         self.jvp_sources = []
         self.helpers = {}
+        self.dependencies = {}             # (helper, kinds) -> what its result depends on
         self.in_progress = set()
         self.function_names = Namer()      # helper halves are named once per build
 
@@ -196,16 +198,41 @@ class Builder(_ForwardBuilds):
         self.in_progress.add(func)
         try:
             facts = Analyzer(core, self.param_kinds(func, core, bound), (), self.helper_kind,
-                             helper=True).run()
+                             helper=True, call_dependencies=self.helper_dependencies).run()
         finally:
             self.in_progress.discard(func)
         return facts.output_kind
+
+    def helper_dependencies(self, func, args, keywords):
+        """Which parameter leaves each leaf of a helper's result depends on, for
+        these argument kinds (`analyze.dependencies`); None where not known (a
+        helper still being analysed: a recursive call depends on everything)."""
+        try:
+            core = core_of(func)
+            bound = inspect.signature(func).bind(*args, **keywords).arguments
+        except (TypeError, ValueError, TransformError):
+            return None
+        if func in self.in_progress:
+            return None
+        kinds = self.param_kinds(func, core, bound)
+        key = (func, tuple(sorted(kinds.items(), key=lambda kv: kv[0])))
+        if key in self.dependencies:
+            return self.dependencies[key]
+        self.in_progress.add(func)
+        try:
+            analyzer = Analyzer(core, kinds, (), self.helper_kind, helper=True,
+                                call_dependencies=self.helper_dependencies)
+            deps = dependencies(analyzer, analyzer.run())
+        finally:
+            self.in_progress.discard(func)
+        self.dependencies[key] = deps
+        return deps
 
     # ---- builds ----------------------------------------------------------------------
 
     def analyze(self, func, core, arg_kinds, wrt, output_paths=((),), helper=False):
         return Analyzer(core, self.param_kinds(func, core, arg_kinds), wrt, self.helper_kind,
-                        output_paths, helper).run()
+                        output_paths, helper, self.helper_dependencies).run()
 
     def helper(self, func, arg_kinds, active, out_paths, origin, caller):
         core = core_of(func)

@@ -27,7 +27,8 @@ from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, 
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
-from .reverse import Comment, annotate, assign, call, const, name, access, tree_literal
+from .reverse import (Comment, annotate, assign, call, const, name, access, helper_dependencies,
+                      tree_literal)
 from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import child_blocks, copy_node
@@ -754,11 +755,12 @@ class Forward:
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
+        needed = helper_dependencies(self, func, value)    # (see Reverse.helper)
         arg_kinds, active, tangents = {}, [], []
         for param, atom in binding.arguments.items():
             arg_kinds[param] = self.kind(atom) or UNKNOWN
             t = self.argument_tangent(atom)
-            if t is not None:
+            if t is not None and (needed is None or param in needed):
                 active.append(param)
                 tangents.append(t)
         if not active:

@@ -1202,12 +1202,16 @@ class Reverse:
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
+        out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
+        # a parameter the used parts of the result do not depend on gets no
+        # adjoint, even where its argument is active through another (`f(x, x)`)
+        needed = helper_dependencies(self, func, value, out_paths)
         arg_kinds, active = {}, []
         for param, atom in binding.arguments.items():
             arg_kinds[param] = self.kind(atom) or UNKNOWN
-            if any(r in sf.active_inputs for r in self.leaf_refs(atom)):
+            if any(r in sf.active_inputs for r in self.leaf_refs(atom)) \
+                    and (needed is None or param in needed):
                 active.append(param)
-        out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
         pair = self.ctx.builder.helper(func, arg_kinds, tuple(active), out_paths,
                                        stmt.s2sad_origin, self.src)
         fwd = self.ctx.spell(pair.forward, pair.forward.__name__)
@@ -1254,6 +1258,21 @@ class Reverse:
                 self.table[ref] = Adjoint(name(t), True, False)
             else:
                 self.accumulate(ref, name(t), False)
+
+
+def helper_dependencies(sweep, func, call_, out_paths=None):
+    """The parameters of a helper that the leaves `out_paths` of its result
+    (all, where None) depend on, for a call's argument kinds; None where
+    that is not known (every parameter may matter)."""
+    deps = sweep.ctx.builder.helper_dependencies(
+        func, [sweep.kind(a) or UNKNOWN for a in call_.args],
+        {k.arg: sweep.kind(k.value) or UNKNOWN for k in call_.keywords})
+    if deps is None:
+        return None
+    paths = list(deps) if out_paths is None else out_paths
+    if any(p not in deps for p in paths):
+        return None
+    return {param for p in paths for param, _ in deps[p]}
 
 
 def _is_name(node, id_):

@@ -3,7 +3,9 @@ the shrunk program it printed: the gradient against central differences,
 value_and_grad, jvp and the gradient's structure (`check_case`)."""
 
 import numpy as np
+import pytest
 
+import s2sad
 from fuzz.oracles import check_case
 
 
@@ -259,6 +261,7 @@ def f_scaled_sin(s, x):
 
 
 def updated(a, b):
+    a = a * 1.0              # a new array: the updates below are the helper's own
     a *= b
     a += b
     return a
@@ -391,3 +394,61 @@ def test_forward_mode_passes_a_dict_to_a_helper():
     dicts ... have no forward rule"): its tangent is now a dict too."""
     check_case(f_affine, [{"w": V3, "b": 0.3}, W3], wrt=(0, 1))
     check_case(f_dict_through_helpers, [{"w": V3, "b": 0.3}], wrt=0)
+
+
+def divides_its_argument(v, g):
+    v /= 1.5
+    return np.sum(g)
+
+
+def f_divides_rows(A, x):
+    t = 0.0
+    for r in A:
+        t = t + divides_its_argument(r, r)
+    return t + np.sum(A)
+
+
+def scales_its_argument(v, g):
+    g *= 0.31
+    return BIAS
+
+
+def f_scales_an_element(x, tp):
+    return np.sum(scales_its_argument(x, tp[0]))
+
+
+def extends_its_argument(xs, y):
+    xs += [y]
+    return xs
+
+
+def f_extends(x, y):
+    zs = extends_its_argument([x], y)
+    return np.sum(zs[0] * zs[1])
+
+
+def test_helper_updating_its_argument_in_place_is_refused():
+    """`v /= 1.5` in a helper changes the caller's array in Python (here a row
+    of A, which f reads again); the core form's `v = v / 1.5` made a new one,
+    so the gradient followed another program, and called as it is (not
+    differentiated) the helper changed the gradient's own arguments."""
+    cases = [(f_divides_rows, [A23, V3]), (f_scales_an_element, [V3, (W3, 0.07)]),
+             (f_extends, [V3, W3])]
+    for f, args in cases:
+        with pytest.raises(s2sad.TransformError, match="changes an? .* its caller passed in"):
+            s2sad.grad(f)(*args)
+        with pytest.raises(s2sad.TransformError, match="changes an? .* its caller passed in"):
+            s2sad.jvp(f, 0)(*args, np.ones_like(args[0]))
+
+
+def test_arguments_a_helper_result_does_not_depend_on_get_nothing():
+    """What a helper's result depends on comes from the helper: no pair for a
+    helper returning a global, and no adjoint (nor tangent) for a parameter
+    the result does not read, even where its argument is active through another."""
+    args = [{"w": V3, "b": -0.14}, V3, A23]
+    assert "global_bias_fwd" not in s2sad.source(s2sad.grad(f_global_bias, wrt=("x", "A")), *args)
+    assert "global_bias_jvp" not in s2sad.source(s2sad.jvp(f_global_bias, wrt=("x", "A")), *args)
+    text = s2sad.source(s2sad.grad(f_same_array_in_tuple, wrt="y"), V3, 3, W3)
+    assert "zeros_like" not in text and "dy1" not in text
+    text = s2sad.source(s2sad.jvp(f_same_array_thrice, wrt="x"), V3)
+    assert "third_jvp(dx, x, x, x)" in text
