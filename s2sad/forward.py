@@ -443,15 +443,16 @@ class Forward:
             return
         if is_append(stmt):
             value = stmt.value.args[0]
-            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            # an element that is a tuple (a helper's saved values) has a tuple tangent
+            t_value = self.argument_tangent(value)
             t_old = self.table.get(old + ((),))
             if t_value is None and t_old is None:
                 self.table.pop(new + ((),), None)
                 return
             seq = self.owned(old + ((),), t_old)
             push = gast.Expr(value=call(gast.Attribute(value=name(seq), attr="append", ctx=gast.Load()),
-                                        copy_node(t_value) if t_value is not None
-                                        else self.zeros(value.s2sad_ref + ((),))))
+                                        t_value if t_value is not None
+                                        else self.argument_tangent(value, zeros=True)))
             push.s2sad_effect = True
             self.emit(push)
             self.table[new + ((),)] = name(seq)
@@ -730,11 +731,13 @@ class Forward:
 
     # ---- the user's own functions ------------------------------------------------------
 
-    def argument_tangent(self, atom):
-        """The tangent a helper's argument passes, of the argument's own structure
-        (`{'w': dp_w, 'b': 0.0}` for a dict), or None where it is not varied."""
+    def argument_tangent(self, atom, zeros=False):
+        """The tangent a helper's argument passes (or a list takes), of the
+        argument's own structure (`{'w': dp_w, 'b': 0.0}` for a dict); None
+        where it is not varied, unless `zeros` asks for zeros then."""
         ref = getattr(atom, "s2sad_ref", None)
-        if ref is None or not any(self.table.get(r) is not None for r in self.leaf_refs(atom)):
+        if ref is None or not zeros and not any(self.table.get(r) is not None
+                                                for r in self.leaf_refs(atom)):
             return None
 
         def build(kind, path):

@@ -452,3 +452,27 @@ def test_arguments_a_helper_result_does_not_depend_on_get_nothing():
     assert "zeros_like" not in text and "dy1" not in text
     text = s2sad.source(s2sad.jvp(f_same_array_thrice, wrt="x"), V3)
     assert "third_jvp(dx, x, x, x)" in text
+
+
+def squared(a):
+    return a * a
+
+
+def f_squared_in_loop(x):
+    for i in range(3):
+        x = squared(x)
+    return np.sum(x)
+
+
+def test_hvp_through_a_helper_called_in_a_loop():
+    """The gradient pushes each call's saved tuple on a list; forward mode over
+    it pushed `np.zeros_like(saved)` as the tuple's tangent (the tangent of
+    a tuple element of a list was looked up as a single array), so the hvp
+    was zero."""
+    x, v = np.array([0.4, -0.7, 1.1]), np.array([0.3, 0.1, -0.5])
+    df, eps = s2sad.grad(f_squared_in_loop), 1e-6
+    expected = (df(x + eps * v) - df(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(s2sad.hvp(f_squared_in_loop)(x, v), expected, rtol=1e-6)
+    np.testing.assert_allclose(s2sad.hvp(f_scaled_in_loop, 0)(V3, W3, v), (
+        s2sad.grad(f_scaled_in_loop, 0)(V3 + eps * v, W3)
+        - s2sad.grad(f_scaled_in_loop, 0)(V3 - eps * v, W3)) / (2 * eps), rtol=1e-6)
