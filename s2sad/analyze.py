@@ -830,7 +830,14 @@ class Analyzer:
                 continue
             finally:
                 self.dummy_size = 1
-        # it could not run (kinds not known): it may return a view of any array operand
+        # it could not run (kinds not known): it may return a view of any array
+        # operand, unless it always makes a new array (`np.zeros_like(v)` of a
+        # value that is None on some paths, in a generated backward)
+        if isinstance(value, gast.Call) and (not isinstance(value.func, gast.Attribute)
+                                             or getattr(value.func, "s2sad_global", False)):
+            obj = self.ns.resolve(value.func, self.core.local_names)
+            if any(obj is f for f in _FRESH_FUNCTIONS):
+                return frozenset()
         return frozenset(a.id for a in operands if not isinstance(self.atom_kind(a), Scalar))
 
     def size_fact(self, value):
@@ -1157,6 +1164,9 @@ _VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, 
                    np.expand_dims, np.asarray, np.broadcast_to, np.atleast_1d, np.atleast_2d,
                    np.atleast_3d, np.asanyarray}
 
+
+_FRESH_FUNCTIONS = (np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.copy, np.zeros,
+                   np.ones, np.full, np.empty)     # always a new array
 
 _SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 

@@ -476,3 +476,24 @@ def test_hvp_through_a_helper_called_in_a_loop():
     np.testing.assert_allclose(s2sad.hvp(f_scaled_in_loop, 0)(V3, W3, v), (
         s2sad.grad(f_scaled_in_loop, 0)(V3 + eps * v, W3)
         - s2sad.grad(f_scaled_in_loop, 0)(V3 - eps * v, W3)) / (2 * eps), rtol=1e-6)
+
+
+def cumsum_when_small(v, q):
+    h = v
+    if h.sum() < 0.43:
+        return np.cumsum(h * h)[::1]
+
+
+def f_cumsum_when_small(x):
+    return np.sum(cumsum_when_small(x, 0.9))
+
+
+def test_hvp_through_a_helper_saving_a_value_of_one_branch():
+    """A helper's saved value made on one branch only is None on the other, so
+    its kind is unknown in the backward half; `dx = np.zeros_like(cumsum_h)`
+    there was taken for a possible view of the caller's value, and
+    `dx[::1] = ...` refused under hvp (found by the fuzzer, program 12000777)."""
+    x, v = np.array([0.1, -0.3, 0.2]), np.array([0.3, 0.1, -0.5])
+    df, eps = s2sad.grad(f_cumsum_when_small), 1e-6
+    expected = (df(x + eps * v) - df(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(s2sad.hvp(f_cumsum_when_small)(x, v), expected, rtol=1e-6)
