@@ -176,6 +176,7 @@ class Reverse:
         self.replacements = {}            # id(forward statement) -> statement (helper calls)
         self.items = []                   # the reverse sweep: statements and Comments
         self.outer = []                   # the items of the blocks around this one
+        self.siblings = []                # reverses of branches done, their `if` not yet emitted
         self.block = []
         self.last_origin = None
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
@@ -210,8 +211,8 @@ class Reverse:
                 or adj.expr.id not in self.temporary_adjoints:
             return
         old, new = adj.expr.id, self.adjoint_name(ref)
-        everything = [i for items in self.outer for i in items] + self.items + self.block \
-            + [a.expr for a in self.table.values()]
+        everything = [i for items in self.outer + self.siblings for i in items] + self.items \
+            + self.block + [a.expr for a in self.table.values()]
         if any(isinstance(n, gast.Name) and n.id == new for item in everything
                if not isinstance(item, Comment) for n in gast.walk(item)):
             return
@@ -474,6 +475,10 @@ class Reverse:
                         self.hand_to((name_, version, ref[2]), ref, adj)
             items = self.nested(block)
             branches.append((items, self.table))
+            # the other branch may give a temporary's adjoint a user's name
+            # (`adopt_user_name`): this one's reverse is renamed with it
+            self.siblings.append(items)
+        del self.siblings[-2:]
         (body, t1), (orelse, t2) = branches
         merged = {}
         for ref in sorted(set(t1) | set(t2), key=repr):

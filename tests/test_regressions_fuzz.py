@@ -497,3 +497,26 @@ def test_hvp_through_a_helper_saving_a_value_of_one_branch():
     df, eps = s2sad.grad(f_cumsum_when_small), 1e-6
     expected = (df(x + eps * v) - df(x - eps * v)) / (2 * eps)
     np.testing.assert_allclose(s2sad.hvp(f_cumsum_when_small)(x, v), expected, rtol=1e-6)
+
+
+def f_swap_in_a_nested_branch(v, g):
+    if np.sum(g) >= -0.33:
+        v = np.cos(v)
+    elif g[0] > 0:
+        b = v = g
+    else:
+        v = g
+        b = v
+        g, b = (b, g)
+    v = np.arctan(v) - (g - 0.68)
+    return np.sum(v)
+
+
+def test_adjoint_renamed_in_one_branch_is_renamed_in_the_other():
+    """The else branch gave the adjoint `dg_minus_0p68` a user's name
+    (`adopt_user_name`); the reverse of the branch beside it, already built,
+    still read the old name: NameError where that branch ran (found by the
+    fuzzer in a helper: program 505 of seed 14, under some hash seeds)."""
+    for g in ([0.3, 0.2, 0.5], [0.5, -1.0, -1.0], [-0.9, -0.7, -0.5]):
+        check_case(f_swap_in_a_nested_branch, [np.array([0.2, -0.4, 0.1]), np.array(g)],
+                   wrt=(0, 1))
