@@ -176,7 +176,11 @@ class Reverse:
         self.replacements = {}            # id(forward statement) -> statement (helper calls)
         self.items = []                   # the reverse sweep: statements and Comments
         self.outer = []                   # the items of the blocks around this one
-        self.siblings = []                # reverses of branches done, their `if` not yet emitted
+        # code and adjoints made but held aside while a block inside a branch or
+        # loop is reversed (the branch beside it, the adjoints at the `if`'s end,
+        # what goes before a loop): renamed with the rest (`adopt_user_name`)
+        self.aside = []
+        self.pinned = set()               # the variables of the loops around this block
         self.block = []
         self.last_origin = None
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
@@ -208,10 +212,10 @@ class Reverse:
         the very array a temporary's adjoint holds gives it its name."""
         adj = self.table.get(ref)
         if adj is None or not isinstance(adj.expr, gast.Name) or ref[0] not in self.core.user_names \
-                or adj.expr.id not in self.temporary_adjoints:
+                or adj.expr.id not in self.temporary_adjoints or adj.expr.id in self.pinned:
             return
         old, new = adj.expr.id, self.adjoint_name(ref)
-        everything = [i for items in self.outer + self.siblings for i in items] + self.items \
+        everything = [i for items in self.outer + self.aside for i in items] + self.items \
             + self.block + [a.expr for a in self.table.values()]
         if any(isinstance(n, gast.Name) and n.id == new for item in everything
                if not isinstance(item, Comment) for n in gast.walk(item)):
@@ -473,12 +477,14 @@ class Reverse:
                     version = versions[which - 1]
                     if adj is not None and version is not None:
                         self.hand_to((name_, version, ref[2]), ref, adj)
+            self.aside.append([a.expr for a in entry.values()])
             items = self.nested(block)
+            self.aside.pop()
             branches.append((items, self.table))
             # the other branch may give a temporary's adjoint a user's name
             # (`adopt_user_name`): this one's reverse is renamed with it
-            self.siblings.append(items)
-        del self.siblings[-2:]
+            self.aside.extend([items, [a.expr for a in self.table.values()]])
+        del self.aside[-4:]
         (body, t1), (orelse, t2) = branches
         merged = {}
         for ref in sorted(set(t1) | set(t2), key=repr):
@@ -552,7 +558,14 @@ class Reverse:
         for top, _, end, own, scalar in carried:
             self.hand_to(end, top, Adjoint(name(own), True, scalar))
         self.in_place |= fresh_sums
-        body = self.nested(stmt.body)
+        pinned = {own for *_, own, _ in carried} | {self.table[ref].expr.id for ref in summed}
+        self.aside.append(pre)
+        self.pinned, outer_pinned = self.pinned | pinned, self.pinned
+        try:
+            body = self.nested(stmt.body)
+        finally:
+            self.aside.pop()
+            self.pinned = outer_pinned
         self.in_place -= fresh_sums
         moves = []                        # each carried variable takes its trip-top adjoint
         for top, _, end, own, scalar in carried:

@@ -520,3 +520,26 @@ def test_adjoint_renamed_in_one_branch_is_renamed_in_the_other():
     for g in ([0.3, 0.2, 0.5], [0.5, -1.0, -1.0], [-0.9, -0.7, -0.5]):
         check_case(f_swap_in_a_nested_branch, [np.array([0.2, -0.4, 0.1]), np.array(g)],
                    wrt=(0, 1))
+
+
+def returns_its_first(v, c, depth):
+    return v
+
+
+def f_return_in_nested_branch(x, z0, s):
+    if s < 0.35:
+        x = x * x[[1, 1]]
+        if z0 > 0.73:
+            return returns_its_first(x, z0, 0)   # (not a scalar: never taken)
+        h, x = (np.cos(x), x)
+    total = np.sum(x)
+    return s + total
+
+
+def test_adjoint_renamed_in_a_branch_is_renamed_where_the_other_starts():
+    """`dresult`, the adjoint of the value both branches return, took the name
+    `dtotal` inside the first branch; the second branch, reversed from the
+    adjoints at the `if`'s end, still read `dresult` (found by the fuzzer's
+    `temporaries` rewrite: program 751 of seed 15)."""
+    for z0, s in ((0.1, 0.1), (0.9, 0.9)):
+        check_case(f_return_in_nested_branch, [np.array([0.3, -0.2]), np.array(z0), s], wrt=0)
