@@ -14,6 +14,7 @@ Values are addressed by *refs* `(name, version, path)`: the path picks a
 leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
 """
 
+import ast
 import copy
 import inspect
 import types
@@ -287,10 +288,14 @@ class Analyzer:
     """Works out the facts of one core function for given argument kinds.
 
     `call_kind(obj, arg_kinds, kw_kinds)` gives the result kind of a call
-    to a user helper (the driver analyses the helper itself).
+    to a user helper (the driver analyses the helper itself), and
+    `call_dependencies(obj, arg_kinds, kw_kinds)` which of its parameters'
+    leaves each leaf of that result depends on (`dependencies`), or None
+    where it cannot say (every leaf on every argument).
     """
 
-    def __init__(self, core, arg_kinds, wrt, call_kind=None, output_paths=((),), helper=False):
+    def __init__(self, core, arg_kinds, wrt, call_kind=None, output_paths=((),), helper=False,
+                 call_dependencies=None):
         self.core = core
         self.helper = helper                  # called by the user's code, which sees its arguments
         self.output_paths = output_paths      # leaves of the output that are seeded
@@ -298,6 +303,7 @@ class Analyzer:
         self.arg_kinds = arg_kinds            # param name -> kind
         self.wrt = wrt                        # param names
         self.call_kind = call_kind or (lambda obj, a, k: UNKNOWN)
+        self.call_dependencies = call_dependencies or (lambda obj, a, k: None)
         self.kinds = {}
         self.shape_class = {}
         self.current = {}
@@ -832,7 +838,14 @@ class Analyzer:
                 continue
             finally:
                 self.dummy_size = 1
-        # it could not run (kinds not known): it may return a view of any array operand
+        # it could not run (kinds not known): it may return a view of any array
+        # operand, unless it always makes a new array (`np.zeros_like(v)` of a
+        # value that is None on some paths, in a generated backward)
+        if isinstance(value, gast.Call) and (not isinstance(value.func, gast.Attribute)
+                                             or getattr(value.func, "s2sad_global", False)):
+            obj = self.ns.resolve(value.func, self.core.local_names)
+            if any(obj is f for f in _FRESH_FUNCTIONS):
+                return frozenset()
         return frozenset(a.id for a in operands if not isinstance(self.atom_kind(a), Scalar))
 
     def size_fact(self, value):
@@ -1160,6 +1173,9 @@ _VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, 
                    np.atleast_3d, np.asanyarray}
 
 
+_FRESH_FUNCTIONS = (np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.copy, np.zeros,
+                   np.ones, np.full, np.empty)     # always a new array
+
 _SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 
 
@@ -1224,10 +1240,20 @@ def _check_in_place_updates(an, facts):
     params = frozenset().union(*[roots[(p, 0)] for p in core.params])
     last_update = max((i for i, (s_, _) in enumerate(order) if updated_name(s_)), default=-1)
     for stmt, old, _ in updates:
-        if not getattr(stmt, "s2sad_copy_on_write", False):
-            continue
         of_list = isinstance(facts.kind(*old), (Seq, Tree))
         memory = objects.get(old, frozenset()) if of_list else roots[old]
+        if not getattr(stmt, "s2sad_copy_on_write", False):
+            # `v /= 2` on (a view of) what the caller passed in: Python changes the
+            # caller's array, which the core form's new array would not
+            if an.helper and (memory & params or old[0] in core.params and old[1] == 0):
+                what = "a list" if of_list else "an array"
+                raise core.source.error(
+                    stmt.s2sad_origin,
+                    f"{core.source.name} changes {what} its caller passed in ({old[0]!r} or "
+                    f"a part of it) in place; the caller would see the change, which s2sad "
+                    f"does not follow",
+                    f"make a new value instead (`{_source_text(stmt)}`) and return it")
+            continue
         # every other read of this memory must come after the last update, outside
         # loops (it sees the final array); `x[i]` read for `x[i] += v` is done first
         unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0
@@ -1254,6 +1280,17 @@ def _check_in_place_updates(an, facts):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
     _StaleReads(an, facts, roots, objects, updates).run()
+
+
+def _source_text(stmt):
+    """`v = v / 1.5` for the user's `v /= 1.5`."""
+    origin = getattr(stmt, "s2sad_origin", None)
+    if isinstance(origin, gast.AugAssign):
+        node = gast.gast_to_ast(origin)
+        return ast.unparse(ast.Assign(targets=[node.target], value=ast.BinOp(
+            left=ast.Name(id=ast.unparse(node.target), ctx=ast.Load()), op=node.op,
+            right=node.value), lineno=0))
+    return f"{stmt.targets[0].id} = ..."
 
 
 class _StaleReads:
@@ -1483,16 +1520,11 @@ def _refs(an, name, version):
     return [(name, version, path) for path, _ in leaves(kind)]
 
 
-def _activity(an, facts):
-    """Varied forwards, useful backwards, to a fixed point (loops feed back)."""
-    core = an.core
-    varied = set()
-    for name in an.wrt:
-        for path, kind in leaves(an.kinds[(name, 0)]):
-            if kind.differentiable:
-                varied.add((name, 0, path))
-    flows = []                            # [(sf, out_ref, [in_refs])] in program order
-    for stmt, _ in flatten(core.body):
+def _flows(an, facts):
+    """[(sf, out_ref, [in_refs])] of every statement, joins and carried values
+    included, in program order."""
+    flows = []
+    for stmt, _ in flatten(an.core.body):
         sf = facts.stmts[id(stmt)]
         for out, ins in _flow(an, stmt, sf):
             flows.append((sf, out, ins))
@@ -1501,6 +1533,12 @@ def _activity(an, facts):
                 ins = [r for v in incoming if v is not None     # all its elements flow
                        for r in _refs(an, name, v) if _nested(r[2], ref[2])]
                 flows.append((sf, ref, ins))
+    return flows
+
+
+def _varied(an, flows, seeds):
+    """The refs that depend on `seeds` (differentiable values only), to a fixed point."""
+    varied = set(seeds)
     changed = True
     while changed:
         changed = False
@@ -1509,6 +1547,42 @@ def _activity(an, facts):
                     and any(i in varied for i in ins):
                 varied.add(out)
                 changed = True
+    return varied
+
+
+def dependencies(an, facts):
+    """Which parameter leaves each leaf of the returned value depends on:
+    {output path: {(param, path), ...}}, differentiable leaves only.  A
+    helper's call sends adjoints (and takes tangents) only along these: a
+    result that is a global, a constant or a value of its own depends on no
+    argument, and `f(x, x)` of a helper reading only its first parameter
+    differentiates that one."""
+    flows = _flows(an, facts)
+    kind = facts.output_kind
+    deps = {path: set() for path, _ in leaves(kind)}
+    if facts.output is None:
+        return deps
+    outputs = _refs(an, *facts.output)
+    for param in an.core.params:
+        for path, leaf in leaves(an.kinds[(param, 0)]):
+            if not leaf.differentiable:
+                continue
+            varied = _varied(an, flows, {(param, 0, path)})
+            for ref in outputs:
+                if ref in varied and ref[2] in deps:
+                    deps[ref[2]].add((param, path))
+    return deps
+
+
+def _activity(an, facts):
+    """Varied forwards, useful backwards, to a fixed point (loops feed back)."""
+    seeds = set()
+    for name in an.wrt:
+        for path, kind in leaves(an.kinds[(name, 0)]):
+            if kind.differentiable:
+                seeds.add((name, 0, path))
+    flows = _flows(an, facts)
+    varied = _varied(an, flows, seeds)
     useful = set()
     if facts.output is not None:
         name, version = facts.output
@@ -1546,6 +1620,22 @@ def _leaf_kind(an, ref):
 def _atom_kind(an, atom, sf):
     if isinstance(atom, gast.Name) and atom.id in sf.reads:
         return an.kinds.get((atom.id, sf.reads[atom.id]), UNKNOWN)
+    return UNKNOWN
+
+
+def _argument_kind(an, atom, sf):
+    """The kind of an atom a statement reads: a local's version there, a
+    global's or a constant's value."""
+    if isinstance(atom, gast.Name) and atom.id in an.core.local_names:
+        return _atom_kind(an, atom, sf)
+    if isinstance(atom, gast.Name):
+        value = an.ns.lookup(atom.id)
+        return Opaque(type(None)) if value is MISSING else kind_of(value)
+    if isinstance(atom, gast.Constant):
+        return kind_of(atom.value)
+    if getattr(atom, "s2sad_global", False):
+        value = an.ns.resolve(atom, an.core.local_names)
+        return UNKNOWN if value is MISSING else kind_of(value)
     return UNKNOWN
 
 
@@ -1633,8 +1723,44 @@ def _flow(an, stmt, sf):
         return flow
     if _nondifferentiable(an, value):
         return [(o, []) for o in outs]
+    helper = _helper_flow(an, value, sf, outs)
+    if helper is not None:
+        return helper
     ins = [r for a in value_operands(value) for r in _atom_refs(an, a, sf)]
     return [(o, ins) for o in outs]
+
+
+def _helper_flow(an, value, sf, outs):
+    """A call of a user helper differentiated from its source: each leaf of its
+    result depends on the arguments its parameters' leaves it depends on
+    (`dependencies`), or None where that is not known."""
+    if not isinstance(value, gast.Call) or isinstance(value.func, gast.Attribute) \
+            and not getattr(value.func, "s2sad_global", False):
+        return None
+    obj = an.ns.resolve(value.func, an.core.local_names)
+    if obj is MISSING or not rules.is_user_function(obj) or rules.lookup_adjoint(obj) is not None \
+            or rules.lookup_tangent(obj) is not None:
+        return None                       # a rule of the user's decides what it depends on
+    deps = an.call_dependencies(obj, [_argument_kind(an, a, sf) for a in value.args],
+                                {k.arg: _argument_kind(an, k.value, sf) for k in value.keywords})
+    if deps is None or any(o[2] not in deps for o in outs):
+        return None
+    try:
+        signature = inspect.signature(obj)
+        bound = signature.bind(*value.args, **{k.arg: k.value for k in value.keywords}).arguments
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        return None
+    flow = []
+    for o in outs:
+        ins = []
+        for param, path in sorted(deps[o[2]], key=repr):
+            if param in bound:
+                refs = _atom_refs(an, bound[param], sf)
+                ins += [r for r in refs if _nested(r[2], path)] or refs
+        flow.append((o, ins))
+    return flow
 
 
 def _nondifferentiable(an, value):

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import gast
 
-from .analyze import Analyzer, _pure
+from .analyze import Analyzer, _pure, dependencies
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
-from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
+from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
 from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
@@ -101,7 +101,8 @@ class _ForwardBuilds:
         from .forward import Forward
         core = core_of(func)
         kinds = self.param_kinds(func, core, arg_kinds)
-        facts = Analyzer(core, kinds, active, self.helper_kind, helper=helper).run()
+        facts = Analyzer(core, kinds, active, self.helper_kind, helper=helper,
+                         call_dependencies=self.helper_dependencies).run()
         ctx = Context(core, self)
         fwd = Forward(core, facts, ctx)
         tangent_params, prologue = [], []
@@ -129,8 +130,18 @@ class _ForwardBuilds:
             if isinstance(kind, Tree):
                 parts = [tangent_of(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
                 return tree_literal(ctx, kind, parts)
-            if facts.output is None or not kind.differentiable:
+            if not kind.differentiable:
                 return const(None)
+            if facts.output is None:          # a constant, global or closure value: zero
+                if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+                    return const(0.0)
+                part = copy_node(out)
+                for k in path:
+                    part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
+                if isinstance(kind, Seq):
+                    return call(name(ctx.spell(runtime.zeros_list, "zeros_list")), part)
+                return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like",
+                                           ctx=gast.Load()), part)
             ref = facts.output + (path,)
             t = fwd.table.get(ref)
             return copy_node(t) if t is not None else fwd.zeros(ref)
@@ -162,6 +173,7 @@ class Builder(_ForwardBuilds):
     def __init__(self):
         self.jvp_sources = []
         self.helpers = {}
+        self.dependencies = {}             # (helper, kinds) -> what its result depends on
         self.in_progress = set()
         self.function_names = Namer()      # helper halves are named once per build
 
@@ -186,16 +198,41 @@ class Builder(_ForwardBuilds):
         self.in_progress.add(func)
         try:
             facts = Analyzer(core, self.param_kinds(func, core, bound), (), self.helper_kind,
-                             helper=True).run()
+                             helper=True, call_dependencies=self.helper_dependencies).run()
         finally:
             self.in_progress.discard(func)
         return facts.output_kind
+
+    def helper_dependencies(self, func, args, keywords):
+        """Which parameter leaves each leaf of a helper's result depends on, for
+        these argument kinds (`analyze.dependencies`); None where not known (a
+        helper still being analysed: a recursive call depends on everything)."""
+        try:
+            core = core_of(func)
+            bound = inspect.signature(func).bind(*args, **keywords).arguments
+        except (TypeError, ValueError, TransformError):
+            return None
+        if func in self.in_progress:
+            return None
+        kinds = self.param_kinds(func, core, bound)
+        key = (func, tuple(sorted(kinds.items(), key=lambda kv: kv[0])))
+        if key in self.dependencies:
+            return self.dependencies[key]
+        self.in_progress.add(func)
+        try:
+            analyzer = Analyzer(core, kinds, (), self.helper_kind, helper=True,
+                                call_dependencies=self.helper_dependencies)
+            deps = dependencies(analyzer, analyzer.run())
+        finally:
+            self.in_progress.discard(func)
+        self.dependencies[key] = deps
+        return deps
 
     # ---- builds ----------------------------------------------------------------------
 
     def analyze(self, func, core, arg_kinds, wrt, output_paths=((),), helper=False):
         return Analyzer(core, self.param_kinds(func, core, arg_kinds), wrt, self.helper_kind,
-                        output_paths, helper).run()
+                        output_paths, helper, self.helper_dependencies).run()
 
     def helper(self, func, arg_kinds, active, out_paths, origin, caller):
         core = core_of(func)
@@ -227,12 +264,14 @@ class Builder(_ForwardBuilds):
         facts = self.analyze(func, core, arg_kinds, active, out_paths, helper=True)
         ctx = Context(core, self)
         rev = Reverse(core, facts, ctx)
-        out_name, out_version = facts.output
         seeds = []
         for path in out_paths:
-            seed = rev.adjoint_name((out_name, out_version, path))
+            if facts.output is None:          # a constant, global or closure value: no adjoint
+                seeds.append(ctx.namer.fresh("dresult"))
+                continue
+            seed = rev.adjoint_name(facts.output + (path,))
             seeds.append(seed)
-            rev.table[(out_name, out_version, path)] = Adjoint(name(seed), False, False)
+            rev.table[facts.output + (path,)] = Adjoint(name(seed), False, False)
         rev.temporary_adjoints -= set(seeds)      # parameters: never renamed after a user name
         rev.run()
         returns, grads = [], []
@@ -244,16 +283,22 @@ class Builder(_ForwardBuilds):
                     grads.append(leaf_gradient(rev, param, path, leaf, final=False))
         reverse = _tidy_reverse(rev, _names(grads), facts, core)
         forward = _forward_items(rev, core)
+        # the returned atom, read after the forward sweep: where storage gives its
+        # version a name of its own (`x_1 = x * x` when the reverse reads the
+        # parameter `x`), the return reads that name
+        out_atom = copy_node(core.body[-1].value)
+        if facts.output is not None:
+            out_atom.s2sad_ref = facts.output
         record(forward, reverse, ctx.namer, facts)
-        assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads],
-                       facts.final_versions, ctx.namer)
+        assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads]
+                       + [gast.Expr(value=out_atom)], facts.final_versions, ctx.namer)
         separate_counters(reverse, ctx.namer)
         defined = set(core.params).union(*(names_written(s) for s in forward
                                            if not isinstance(s, Comment)))
         saved = sorted((free_names(reverse) | _names(grads)) & defined)
-        out_atom = name(out_name, (out_name, out_version))
-        forward = eliminate_dead_code(forward, saved + [out_name])
-        forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | {out_name},
+        out_names = _names([out_atom])
+        forward = eliminate_dead_code(forward, set(saved) | out_names)
+        forward = drop_redundant_comments(fold_temporaries(forward, set(saved) | out_names,
                                                            core.temporaries))
         # what only some branches make is None on the others (their reverse skips it)
         always = set(core.params).union(*(names_written(s) for s in forward

@@ -27,7 +27,8 @@ from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, 
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
-from .reverse import Comment, annotate, assign, call, const, name, access
+from .reverse import (Comment, annotate, assign, call, const, name, access, helper_dependencies,
+                      tree_literal)
 from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import child_blocks, copy_node
@@ -442,15 +443,16 @@ class Forward:
             return
         if is_append(stmt):
             value = stmt.value.args[0]
-            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            # an element that is a tuple (a helper's saved values) has a tuple tangent
+            t_value = self.argument_tangent(value)
             t_old = self.table.get(old + ((),))
             if t_value is None and t_old is None:
                 self.table.pop(new + ((),), None)
                 return
             seq = self.owned(old + ((),), t_old)
             push = gast.Expr(value=call(gast.Attribute(value=name(seq), attr="append", ctx=gast.Load()),
-                                        copy_node(t_value) if t_value is not None
-                                        else self.zeros(value.s2sad_ref + ((),))))
+                                        t_value if t_value is not None
+                                        else self.argument_tangent(value, zeros=True)))
             push.s2sad_effect = True
             self.emit(push)
             self.table[new + ((),)] = name(seq)
@@ -729,6 +731,26 @@ class Forward:
 
     # ---- the user's own functions ------------------------------------------------------
 
+    def argument_tangent(self, atom, zeros=False):
+        """The tangent a helper's argument passes (or a list takes), of the
+        argument's own structure (`{'w': dp_w, 'b': 0.0}` for a dict); None
+        where it is not varied, unless `zeros` asks for zeros then."""
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None or not zeros and not any(self.table.get(r) is not None
+                                                for r in self.leaf_refs(atom)):
+            return None
+
+        def build(kind, path):
+            if isinstance(kind, Tree):
+                return tree_literal(self.ctx, kind, [build(c, path + (k,))
+                                                     for k, c in zip(kind.keys, kind.children)])
+            if not kind.differentiable:
+                return const(None)
+            t = self.table.get(ref + (path,))
+            return copy_node(t) if t is not None else self.zeros(ref + (path,))
+
+        return build(self.facts.kind(*ref), ())
+
     def helper(self, stmt, sf, func, outs):
         value = stmt.value
         try:
@@ -736,11 +758,12 @@ class Forward:
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
+        needed = helper_dependencies(self, func, value)    # (see Reverse.helper)
         arg_kinds, active, tangents = {}, [], []
         for param, atom in binding.arguments.items():
             arg_kinds[param] = self.kind(atom) or UNKNOWN
-            t = self.tangent_expr(atom)
-            if t is not None:
+            t = self.argument_tangent(atom)
+            if t is not None and (needed is None or param in needed):
                 active.append(param)
                 tangents.append(t)
         if not active:

@@ -176,6 +176,11 @@ class Reverse:
         self.replacements = {}            # id(forward statement) -> statement (helper calls)
         self.items = []                   # the reverse sweep: statements and Comments
         self.outer = []                   # the items of the blocks around this one
+        # code and adjoints made but held aside while a block inside a branch or
+        # loop is reversed (the branch beside it, the adjoints at the `if`'s end,
+        # what goes before a loop): renamed with the rest (`adopt_user_name`)
+        self.aside = []
+        self.pinned = set()               # the variables of the loops around this block
         self.block = []
         self.last_origin = None
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
@@ -207,14 +212,11 @@ class Reverse:
         the very array a temporary's adjoint holds gives it its name."""
         adj = self.table.get(ref)
         if adj is None or not isinstance(adj.expr, gast.Name) or ref[0] not in self.core.user_names \
-                or adj.expr.id not in self.temporary_adjoints:
+                or adj.expr.id not in self.temporary_adjoints or adj.expr.id in self.pinned:
             return
         old, new = adj.expr.id, self.adjoint_name(ref)
-        outside = [i for items in self.outer for i in items]
-        if any(isinstance(n, gast.Name) and n.id == old and isinstance(n.ctx, gast.Store)
-               for item in outside if not isinstance(item, Comment) for n in gast.walk(item)):
-            return       # made outside this branch or loop: the other branches' tables name it
-        everything = outside + self.items + self.block + [a.expr for a in self.table.values()]
+        everything = [i for items in self.outer + self.aside for i in items] + self.items \
+            + self.block + [a.expr for a in self.table.values()]
         if any(isinstance(n, gast.Name) and n.id == new for item in everything
                if not isinstance(item, Comment) for n in gast.walk(item)):
             return
@@ -475,8 +477,14 @@ class Reverse:
                     version = versions[which - 1]
                     if adj is not None and version is not None:
                         self.hand_to((name_, version, ref[2]), ref, adj)
+            self.aside.append([a.expr for a in entry.values()])
             items = self.nested(block)
+            self.aside.pop()
             branches.append((items, self.table))
+            # the other branch may give a temporary's adjoint a user's name
+            # (`adopt_user_name`): this one's reverse is renamed with it
+            self.aside.extend([items, [a.expr for a in self.table.values()]])
+        del self.aside[-4:]
         (body, t1), (orelse, t2) = branches
         merged = {}
         for ref in sorted(set(t1) | set(t2), key=repr):
@@ -550,7 +558,14 @@ class Reverse:
         for top, _, end, own, scalar in carried:
             self.hand_to(end, top, Adjoint(name(own), True, scalar))
         self.in_place |= fresh_sums
-        body = self.nested(stmt.body)
+        pinned = {own for *_, own, _ in carried} | {self.table[ref].expr.id for ref in summed}
+        self.aside.append(pre)
+        self.pinned, outer_pinned = self.pinned | pinned, self.pinned
+        try:
+            body = self.nested(stmt.body)
+        finally:
+            self.aside.pop()
+            self.pinned = outer_pinned
         self.in_place -= fresh_sums
         moves = []                        # each carried variable takes its trip-top adjoint
         for top, _, end, own, scalar in carried:
@@ -1205,12 +1220,16 @@ class Reverse:
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
+        out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
+        # a parameter the used parts of the result do not depend on gets no
+        # adjoint, even where its argument is active through another (`f(x, x)`)
+        needed = helper_dependencies(self, func, value, out_paths)
         arg_kinds, active = {}, []
         for param, atom in binding.arguments.items():
             arg_kinds[param] = self.kind(atom) or UNKNOWN
-            if any(r in sf.active_inputs for r in self.leaf_refs(atom)):
+            if any(r in sf.active_inputs for r in self.leaf_refs(atom)) \
+                    and (needed is None or param in needed):
                 active.append(param)
-        out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
         pair = self.ctx.builder.helper(func, arg_kinds, tuple(active), out_paths,
                                        stmt.s2sad_origin, self.src)
         fwd = self.ctx.spell(pair.forward, pair.forward.__name__)
@@ -1239,21 +1258,39 @@ class Reverse:
             refs.append(atom.s2sad_ref + (path,))
         if not refs:
             return
-        temps = []
+        # the first adjoint a ref gets takes its name; one it has already, or one
+        # an earlier parameter of this call took (`f(x, x)`), adds a fresh one
+        temps, first = [], []
         for ref in refs:
-            temps.append(self.adjoint_name(ref) if ref not in self.table else
+            first.append(ref not in self.table and ref not in refs[:len(temps)])
+            temps.append(self.adjoint_name(ref) if first[-1] else
                          self.ctx.namer.fresh(self.adjoint_name(ref)))
-        for t, ref in zip(temps, refs):
-            if ref not in self.table:
+        for t, ref, new in zip(temps, refs, first):
+            if new:
                 self.release(t, ref, expr, *[name(other) for other in temps])
         targets = [name(t, store=True) for t in temps]
         self.emit(assign(targets[0] if len(targets) == 1 else
                          gast.Tuple(elts=targets, ctx=gast.Store()), expr))
-        for t, ref in zip(temps, refs):
-            if ref not in self.table:
+        for t, ref, new in zip(temps, refs, first):
+            if new:
                 self.table[ref] = Adjoint(name(t), True, False)
             else:
                 self.accumulate(ref, name(t), False)
+
+
+def helper_dependencies(sweep, func, call_, out_paths=None):
+    """The parameters of a helper that the leaves `out_paths` of its result
+    (all, where None) depend on, for a call's argument kinds; None where
+    that is not known (every parameter may matter)."""
+    deps = sweep.ctx.builder.helper_dependencies(
+        func, [sweep.kind(a) or UNKNOWN for a in call_.args],
+        {k.arg: sweep.kind(k.value) or UNKNOWN for k in call_.keywords})
+    if deps is None:
+        return None
+    paths = list(deps) if out_paths is None else out_paths
+    if any(p not in deps for p in paths):
+        return None
+    return {param for p in paths for param, _ in deps[p]}
 
 
 def _is_name(node, id_):

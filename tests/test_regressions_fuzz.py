@@ -3,7 +3,9 @@ the shrunk program it printed: the gradient against central differences,
 value_and_grad, jvp and the gradient's structure (`check_case`)."""
 
 import numpy as np
+import pytest
 
+import s2sad
 from fuzz.oracles import check_case
 
 
@@ -131,3 +133,483 @@ def test_checkpointed_loop_with_a_ternary():
     checkpointed = s2sad.grad(f_ternary_in_checkpointed_loop, wrt=(0, 1), checkpoint=2)(*args)
     for a, b in zip(plain, checkpointed):
         np.testing.assert_allclose(a, b, rtol=1e-13)
+
+
+# ---- calls to the user's own helpers ------------------------------------------------
+
+A23 = np.array([[0.05, 0.03, 0.96, 0.49], [-0.96, 0.35, -1.05, -0.92]])
+V3 = np.array([0.4, -0.7, 1.1])
+W3 = np.array([0.2, 0.9, -0.5])
+BIAS = np.array([0.3, -0.2, 0.5])
+SCALE = 0.36
+
+
+def same_twice(Q, g, C):
+    Q = B = Q
+    return B
+
+
+def f_same_array_twice(A, x, s):
+    return np.sum(same_twice(A, 1.0, A))
+
+
+def sum_first(v, q, t):
+    return np.sum(v)
+
+
+def f_same_array_in_tuple(x, k, y):
+    q, s1 = (SCALE, sum_first(y, k, y))
+    return s1
+
+
+def third(v, g, h):
+    return h
+
+
+def f_same_array_thrice(x):
+    return np.sum(third(x, x, x))
+
+
+def third_aliased(c, g, h):
+    b = h
+    return b
+
+
+def f_same_array_rebound(k, x, A, s):
+    x = third_aliased(s, x, x)
+    return np.sum(x)
+
+
+def mix(u, v, w):
+    return u * v + w
+
+
+def f_same_array_mixed(x, y):
+    return np.sum(mix(x, y, x) + mix(y, x, y) + mix(x, w=x, v=x))
+
+
+def test_same_array_passed_to_several_parameters():
+    """`f(x, x)`: each parameter's adjoint of x took the same name, so the
+    second overwrote the first and the sum doubled the survivor (4 instead of 1)."""
+    check_case(f_same_array_twice, [A23, V3, 0.38], wrt="A")             # was zero
+    check_case(f_same_array_in_tuple, [V3, 3, W3], wrt=("y",))            # was zero
+    check_case(f_same_array_thrice, [V3], wrt="x")                        # was 4
+    check_case(f_same_array_rebound, [2, V3, A23, 0.29], wrt=("x", "s", "A"))   # was 2
+    check_case(f_same_array_mixed, [V3, W3], wrt=(0, 1))
+
+
+def outlined_square(x):
+    x = x * x
+    return x
+
+
+def f_outlined_square(x):
+    x = outlined_square(x)
+    return np.sum(x * x)
+
+
+def outlined_sin(x):
+    x = np.sin(x)
+    return x
+
+
+def f_outlined_sin(x, p):
+    x = outlined_sin(x)
+    return np.sum(np.sin(x))
+
+
+def f_outlined_sin_square(x):
+    x = outlined_sin(x)
+    return np.sum(x * x)
+
+
+def outlined_arcsinh(A):
+    A = np.arcsinh(A)
+    return A
+
+
+def f_outlined_arcsinh(s, x, A):
+    h = x
+    x = h
+    v = x
+    A = outlined_arcsinh(A)
+    return np.mean(A ** 2)
+
+
+def outlined_power(A):
+    A = A ** 2
+    return A
+
+
+def f_outlined_power(tp, x, s, p, y, A):
+    A = outlined_power(A)
+    return np.mean(A ** 2)
+
+
+def outlined_product(y):
+    y = y * y
+    return y
+
+
+def f_outlined_product(y, x, tp, s):
+    y = outlined_product(y)
+    return np.sum(y / s)
+
+
+def test_helper_returning_a_rebound_parameter():
+    """A helper that rebinds a parameter the reverse sweep reads (`x = x * x`)
+    keeps the old value under the user's name and the new one as `x_1`; the
+    forward half returned `x`, the parameter, and dropped `x_1 = x * x` as dead."""
+    check_case(f_outlined_square, [np.array([-0.17, -0.84, 0.83])], wrt="x")
+    check_case(f_outlined_sin, [np.array([0.87, -0.71, -0.12], np.float32),
+                                {"w": np.array([-0.08, -0.62, 0.05], np.float32), "b": 0.37}],
+               wrt=("p", "x"))
+    check_case(f_outlined_sin_square, [np.array([-1.17, 1.17, -0.59])], wrt=("x",))
+    check_case(f_outlined_arcsinh, [-0.51, V3, A23], wrt=(0, 2))
+    check_case(f_outlined_power, [(W3, 0.82), V3, 0.3, {"w": W3, "b": 0.09}, W3, A23],
+               wrt=(5, 4, 3))
+    check_case(f_outlined_product, [V3, W3, (V3, 0.22), 0.5], wrt=("tp", "s", "y"))
+
+
+def scaled(a, b):
+    a = a * b
+    return a
+
+
+def f_scaled_twice(x, y):
+    x = scaled(x, y)
+    x = scaled(x, y)
+    return np.sum(x)
+
+
+def f_scaled_both(x, y):
+    a = scaled(x, y)
+    b = scaled(x, y)
+    return np.sum(a * b)
+
+
+def f_scaled_in_loop(x, y):
+    for i in range(3):
+        x = scaled(x, y)
+    return np.sum(x)
+
+
+def f_scaled_in_while(x):
+    i = 0
+    while i < 3:
+        x = scaled(x, x)
+        i += 1
+    return np.sum(x)
+
+
+def f_scaled_in_branch(x, y):
+    if np.sum(x) > 0:
+        z = scaled(x, y)
+    else:
+        z = third(y, y, x)
+    return np.sum(z * x)
+
+
+def scaled_by_keyword(a, b=2.0):
+    a = a * b
+    return a
+
+
+def f_scaled_by_keyword(x, s):
+    return np.sum(scaled_by_keyword(b=s, a=x) * x)
+
+
+def scaled_sin(s, t):
+    s = s * t
+    s = np.sin(s)
+    return s
+
+
+def f_scaled_sin(s, x):
+    s = scaled_sin(s, s)
+    return s * np.sum(x)
+
+
+def updated(a, b):
+    a = a * 1.0              # a new array: the updates below are the helper's own
+    a *= b
+    a += b
+    return a
+
+
+def f_updated(x, y):
+    x = updated(x, y)
+    return np.sum(x * x)
+
+
+def sine_of(a):
+    a = np.sin(a)
+    return a
+
+
+def sine_times(a, b):
+    a = sine_of(a)
+    a = a * b
+    return a
+
+
+def f_nested_rebound(x, y):
+    x = sine_times(x, y)
+    return np.sum(x * x)
+
+
+def calls_third(a):
+    b = third(a, a, a)
+    return b
+
+
+def f_nested_same_array(x):
+    return np.sum(calls_third(x) * x + mix(x, x, x))
+
+
+def test_rebound_parameters_in_loops_nested_helpers_and_keywords():
+    check_case(f_scaled_twice, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_both, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_in_loop, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_in_while, [V3], wrt=0)
+    check_case(f_scaled_in_branch, [V3, W3], wrt=(0, 1))
+    check_case(f_scaled_by_keyword, [V3, 0.6], wrt=(0, 1))
+    check_case(f_scaled_sin, [0.3, V3], wrt=(0, 1))
+    check_case(f_updated, [V3, W3], wrt=(0, 1))
+    check_case(f_nested_rebound, [V3, W3], wrt=(0, 1))
+    check_case(f_nested_same_array, [V3], wrt=0)
+
+
+def make_constant(c):
+    def inner(v):
+        return c
+    return inner
+
+
+closed_constant = make_constant(0.73)
+
+
+def f_closure_constant(y, x, s):
+    return closed_constant(y)
+
+
+def global_bias(Q):
+    return BIAS
+
+
+def f_global_bias(p, x, A):
+    x *= global_bias(A)
+    return np.sum(x)
+
+
+def constant(a):
+    return 2.5
+
+
+def global_scale(a):
+    return SCALE
+
+
+def bias_through(a):
+    return global_bias(a)
+
+
+def f_constants(x):
+    return np.sum(x) * constant(x) + np.sum(x * bias_through(x)) * global_scale(x)
+
+
+def f_constant_in_loop(x):
+    acc = x
+    for i in range(3):
+        acc = acc * global_bias(acc)
+    return np.sum(acc)
+
+
+def test_helper_whose_result_does_not_depend_on_its_arguments():
+    """A helper returning a closure's value, a global or a constant: the
+    pair's build expected a local name to seed (TypeError), and forward mode
+    returned None as the result's tangent."""
+    check_case(f_closure_constant, [W3, V3, 0.88], wrt=("y", "s"))
+    check_case(f_global_bias, [{"w": V3, "b": -0.14}, V3, A23], wrt=("A",))
+    check_case(f_global_bias, [{"w": V3, "b": -0.14}, V3, A23], wrt=("x", "A"))
+    check_case(f_constants, [V3], wrt=0)
+    check_case(f_constant_in_loop, [V3], wrt=0)
+
+
+def affine(p, x):
+    p = p["w"] * x + p["b"]
+    return p
+
+
+def f_affine(p, x):
+    return np.sum(affine(p, x) ** 2)
+
+
+def passed_through(p):
+    return p
+
+
+def bias_and(p):
+    return {"w": BIAS, "b": p["b"]}
+
+
+def f_dict_through_helpers(p):
+    q = passed_through(p)
+    r = bias_and(p)
+    return np.sum(q["w"] * q["b"] * r["w"] * r["b"])
+
+
+def test_forward_mode_passes_a_dict_to_a_helper():
+    """jvp refused a helper called on a dict of arrays ("nested lists or
+    dicts ... have no forward rule"): its tangent is now a dict too."""
+    check_case(f_affine, [{"w": V3, "b": 0.3}, W3], wrt=(0, 1))
+    check_case(f_dict_through_helpers, [{"w": V3, "b": 0.3}], wrt=0)
+
+
+def divides_its_argument(v, g):
+    v /= 1.5
+    return np.sum(g)
+
+
+def f_divides_rows(A, x):
+    t = 0.0
+    for r in A:
+        t = t + divides_its_argument(r, r)
+    return t + np.sum(A)
+
+
+def scales_its_argument(v, g):
+    g *= 0.31
+    return BIAS
+
+
+def f_scales_an_element(x, tp):
+    return np.sum(scales_its_argument(x, tp[0]))
+
+
+def extends_its_argument(xs, y):
+    xs += [y]
+    return xs
+
+
+def f_extends(x, y):
+    zs = extends_its_argument([x], y)
+    return np.sum(zs[0] * zs[1])
+
+
+def test_helper_updating_its_argument_in_place_is_refused():
+    """`v /= 1.5` in a helper changes the caller's array in Python (here a row
+    of A, which f reads again); the core form's `v = v / 1.5` made a new one,
+    so the gradient followed another program, and called as it is (not
+    differentiated) the helper changed the gradient's own arguments."""
+    cases = [(f_divides_rows, [A23, V3]), (f_scales_an_element, [V3, (W3, 0.07)]),
+             (f_extends, [V3, W3])]
+    for f, args in cases:
+        with pytest.raises(s2sad.TransformError, match="changes an? .* its caller passed in"):
+            s2sad.grad(f)(*args)
+        with pytest.raises(s2sad.TransformError, match="changes an? .* its caller passed in"):
+            s2sad.jvp(f, 0)(*args, np.ones_like(args[0]))
+
+
+def test_arguments_a_helper_result_does_not_depend_on_get_nothing():
+    """What a helper's result depends on comes from the helper: no pair for a
+    helper returning a global, and no adjoint (nor tangent) for a parameter
+    the result does not read, even where its argument is active through another."""
+    args = [{"w": V3, "b": -0.14}, V3, A23]
+    assert "global_bias_fwd" not in s2sad.source(s2sad.grad(f_global_bias, wrt=("x", "A")), *args)
+    assert "global_bias_jvp" not in s2sad.source(s2sad.jvp(f_global_bias, wrt=("x", "A")), *args)
+    text = s2sad.source(s2sad.grad(f_same_array_in_tuple, wrt="y"), V3, 3, W3)
+    assert "zeros_like" not in text and "dy1" not in text
+    text = s2sad.source(s2sad.jvp(f_same_array_thrice, wrt="x"), V3)
+    assert "third_jvp(dx, x, x, x)" in text
+
+
+def squared(a):
+    return a * a
+
+
+def f_squared_in_loop(x):
+    for i in range(3):
+        x = squared(x)
+    return np.sum(x)
+
+
+def test_hvp_through_a_helper_called_in_a_loop():
+    """The gradient pushes each call's saved tuple on a list; forward mode over
+    it pushed `np.zeros_like(saved)` as the tuple's tangent (the tangent of
+    a tuple element of a list was looked up as a single array), so the hvp
+    was zero."""
+    x, v = np.array([0.4, -0.7, 1.1]), np.array([0.3, 0.1, -0.5])
+    df, eps = s2sad.grad(f_squared_in_loop), 1e-6
+    expected = (df(x + eps * v) - df(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(s2sad.hvp(f_squared_in_loop)(x, v), expected, rtol=1e-6)
+    np.testing.assert_allclose(s2sad.hvp(f_scaled_in_loop, 0)(V3, W3, v), (
+        s2sad.grad(f_scaled_in_loop, 0)(V3 + eps * v, W3)
+        - s2sad.grad(f_scaled_in_loop, 0)(V3 - eps * v, W3)) / (2 * eps), rtol=1e-6)
+
+
+def cumsum_when_small(v, q):
+    h = v
+    if h.sum() < 0.43:
+        return np.cumsum(h * h)[::1]
+
+
+def f_cumsum_when_small(x):
+    return np.sum(cumsum_when_small(x, 0.9))
+
+
+def test_hvp_through_a_helper_saving_a_value_of_one_branch():
+    """A helper's saved value made on one branch only is None on the other, so
+    its kind is unknown in the backward half; `dx = np.zeros_like(cumsum_h)`
+    there was taken for a possible view of the caller's value, and
+    `dx[::1] = ...` refused under hvp (found by the fuzzer, program 12000777)."""
+    x, v = np.array([0.1, -0.3, 0.2]), np.array([0.3, 0.1, -0.5])
+    df, eps = s2sad.grad(f_cumsum_when_small), 1e-6
+    expected = (df(x + eps * v) - df(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(s2sad.hvp(f_cumsum_when_small)(x, v), expected, rtol=1e-6)
+
+
+def f_swap_in_a_nested_branch(v, g):
+    if np.sum(g) >= -0.33:
+        v = np.cos(v)
+    elif g[0] > 0:
+        b = v = g
+    else:
+        v = g
+        b = v
+        g, b = (b, g)
+    v = np.arctan(v) - (g - 0.68)
+    return np.sum(v)
+
+
+def test_adjoint_renamed_in_one_branch_is_renamed_in_the_other():
+    """The else branch gave the adjoint `dg_minus_0p68` a user's name
+    (`adopt_user_name`); the reverse of the branch beside it, already built,
+    still read the old name: NameError where that branch ran (found by the
+    fuzzer in a helper: program 505 of seed 14, under some hash seeds)."""
+    for g in ([0.3, 0.2, 0.5], [0.5, -1.0, -1.0], [-0.9, -0.7, -0.5]):
+        check_case(f_swap_in_a_nested_branch, [np.array([0.2, -0.4, 0.1]), np.array(g)],
+                   wrt=(0, 1))
+
+
+def returns_its_first(v, c, depth):
+    return v
+
+
+def f_return_in_nested_branch(x, z0, s):
+    if s < 0.35:
+        x = x * x[[1, 1]]
+        if z0 > 0.73:
+            return returns_its_first(x, z0, 0)   # (not a scalar: never taken)
+        h, x = (np.cos(x), x)
+    total = np.sum(x)
+    return s + total
+
+
+def test_adjoint_renamed_in_a_branch_is_renamed_where_the_other_starts():
+    """`dresult`, the adjoint of the value both branches return, took the name
+    `dtotal` inside the first branch; the second branch, reversed from the
+    adjoints at the `if`'s end, still read `dresult` (found by the fuzzer's
+    `temporaries` rewrite: program 751 of seed 15)."""
+    for z0, s in ((0.1, 0.1), (0.9, 0.9)):
+        check_case(f_return_in_nested_branch, [np.array([0.3, -0.2]), np.array(z0), s], wrt=0)
