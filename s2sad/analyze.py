@@ -15,6 +15,7 @@ leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
 """
 
 import ast
+import builtins
 import copy
 import inspect
 import types
@@ -522,6 +523,13 @@ class Analyzer:
             return self.reshape_kind(self.atom_kind(call.args[0]), call.args[1:])
         if any(obj is f for f in _SPLITS) and len(call.args) >= 2:
             return self.split_kind(self.atom_kind(call.args[0]), call.args[1])
+        if obj in (builtins.max, builtins.min) and len(call.args) >= 2 and not call.keywords:
+            # which argument wins depends on the values, not the stand-ins': the
+            # result may be any of them (`max(np.cos(s), 0)` is a float)
+            kind = None
+            for a in call.args:
+                kind = merge_kinds(kind, self.atom_kind(a))
+            return kind
         return self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
                                          **{k.arg: self.stand_in(k.value) for k in call.keywords}))
 

@@ -613,3 +613,13 @@ def test_adjoint_renamed_in_a_branch_is_renamed_where_the_other_starts():
     `temporaries` rewrite: program 751 of seed 15)."""
     for z0, s in ((0.1, 0.1), (0.9, 0.9)):
         check_case(f_return_in_nested_branch, [np.array([0.3, -0.2]), np.array(z0), s], wrt=0)
+
+
+def f_max_of_float_and_int(x, s):
+    j = 0
+    x = x + max(np.cos(s), j)     # the stand-ins made the int win: no gradient for s
+    return np.sum(x) + min(j, s * s)
+
+
+def test_builtin_max_of_a_float_and_an_int():
+    check_case(f_max_of_float_and_int, [np.array([0.1, 0.2]), 0.3], wrt=(0, 1))
