@@ -831,6 +831,7 @@ class Reverse:
         """`xs.append(v)`: the last element's adjoint is v's, the others the old
         list's (by position; for a list of unknown length, `g[-1]` and `g[:-1]`)."""
         seq, value = stmt.value.func.value, stmt.value.args[0]
+        self.refuse_nested_sequence(stmt, outs)
         for ref in outs:
             self.table.pop(ref, None)
         contributions = []
@@ -869,10 +870,22 @@ class Reverse:
                                    False) for r in old_refs]
         self.contribute(contributions)
 
+    def refuse_nested_sequence(self, stmt, outs):
+        """A list of unknown length whose elements are tuples, lists or dicts:
+        its adjoint would be a list of such trees, which the reverse sweep does
+        not build yet."""
+        kind = self.facts.kind(*outs[0][:2]) if outs else None
+        if isinstance(kind, Seq) and isinstance(kind.element, (Tree, Seq)):
+            raise self.src.error(
+                stmt.s2sad_origin, "a list grown in a loop whose elements are tuples, lists or "
+                "dicts is not differentiated yet",
+                "keep one list per part (`hs.append(a); gs.append(b)` for `hs.append((a, b))`)")
+
     def concatenation(self, stmt, sf, outs, adjoints):
         """`zs = xs + ys` of lists: each part's adjoint is its span of the result's
         (by position where the lengths are known, else `dzs[:len(xs)]`...)."""
         left, right = stmt.value.left, stmt.value.right
+        self.refuse_nested_sequence(stmt, outs)
         lk, rk = self.kind(left), self.kind(right)
         contributions = []
         if isinstance(self.facts.kind(*outs[0][:2]), Tree):

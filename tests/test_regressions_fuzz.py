@@ -623,3 +623,22 @@ def f_max_of_float_and_int(x, s):
 
 def test_builtin_max_of_a_float_and_an_int():
     check_case(f_max_of_float_and_int, [np.array([0.1, 0.2]), 0.3], wrt=(0, 1))
+
+
+def f_list_of_pairs(x):
+    hs = []
+    for i in range(3):
+        hs.append((x * i, np.sin(x)))
+    a, b = hs[-1]
+    return np.sum(a * b)
+
+
+def test_list_of_tuples_grown_in_a_loop_is_refused_in_reverse_mode():
+    """Crashed inside the generated code (a bare NumPy ValueError)."""
+    x, v = np.array([0.1, 0.2]), np.array([0.3, -0.4])
+    with pytest.raises(s2sad.TransformError, match="elements are tuples, lists or dicts"):
+        s2sad.grad(f_list_of_pairs)(x)
+    _, tangent = s2sad.jvp(f_list_of_pairs)(x, v)        # forward mode differentiates it
+    eps = 1e-6
+    expected = (f_list_of_pairs(x + eps * v) - f_list_of_pairs(x - eps * v)) / (2 * eps)
+    assert abs(tangent - expected) < 1e-8
