@@ -63,8 +63,8 @@ def merge_kinds(a, b):
         return b if b is not None else a
     if b is None:
         return a
-    if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim and a.dtype == b.dtype:
-        return Array(a.ndim, a.dtype)
+    if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim:
+        return Array(a.ndim, a.dtype if a.dtype == b.dtype else None)   # (a float32 or a float64)
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         order = ["bool", "int", "float", "complex"]
         return Scalar(max(a.dtype, b.dtype, key=order.index))
@@ -497,6 +497,14 @@ class Analyzer:
                     **{k.arg: self.stand_in(k.value) for k in call.keywords}))
             return UNKNOWN
         obj = self.ns.resolve(func, self.core.local_names)
+        if obj is MISSING and isinstance(func, gast.Attribute):
+            # `BIAS.reshape(1, -1)`: a method of a global array, on a stand-in of its kind
+            base = copy.copy(func.value)
+            base.s2sad_global = not isinstance(base, gast.Name)
+            if isinstance(self.atom_kind(base), Array) and self.atom_kind(base).ndim is not None:
+                return self.evaluate(lambda: getattr(self.stand_in(base), func.attr)(
+                    *[self.stand_in(a) for a in call.args],
+                    **{k.arg: self.stand_in(k.value) for k in call.keywords}))
         if obj is MISSING:
             return UNKNOWN
         if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None:

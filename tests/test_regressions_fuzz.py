@@ -642,3 +642,28 @@ def test_list_of_tuples_grown_in_a_loop_is_refused_in_reverse_mode():
     eps = 1e-6
     expected = (f_list_of_pairs(x + eps * v) - f_list_of_pairs(x - eps * v)) / (2 * eps)
     assert abs(tangent - expected) < 1e-8
+
+
+BIAS_ROW = np.linspace(-1.0, 1.0, 5)
+W_SQUARE = np.full((5, 5), 0.3)
+
+
+def f_float32_joined_with_float64(A, x):
+    for i in range(1):
+        A = W_SQUARE                # float32 on one path, float64 on the other: the join's
+    return np.mean(A ** 1) + np.sum(A * x)   # kind was unknown (pow's rule ran whole, warned)
+
+
+def f_method_of_a_global_array(y, A):
+    B = np.maximum(A, BIAS_ROW.reshape(1, -1))     # a global's method: an unknown kind
+    return np.mean(B ** 1) + np.sum(y)
+
+
+def test_kinds_of_joins_across_dtypes_and_of_global_methods():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_case(f_float32_joined_with_float64,
+                   [np.full((4, 5), 0.2, np.float32), np.ones(5, np.float32)], wrt=(1, 0))
+        check_case(f_method_of_a_global_array,
+                   [np.ones(5), np.array([[0.1, -1.2, 0.3, 0.8, 0.45]] * 2)], wrt=(0, 1))
