@@ -743,6 +743,8 @@ class Generator:
         if not options:
             return None
         var = self.pick(options)
+        if self.in_helper and var.name in self.frozen and var.type != "S" and self.chance(0.9):
+            return None       # (changes the caller's array: refused, as docs/subset.md says)
         rhs_types = [r for r in ("S",) + ARRAY_TYPES
                      if broadcast(var.type, r) == var.type and self.available(r, scope)]
         r = self.pick(rhs_types)
