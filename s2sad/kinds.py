@@ -166,10 +166,11 @@ def dummy(kind, size=1):
     if isinstance(kind, Scalar):
         return {"float": 0.5, "int": 1, "bool": True, "complex": 0.5 + 0.5j}[kind.dtype]
     if isinstance(kind, Array):
-        if kind.ndim is None or kind.dtype is None:
+        if kind.ndim is None:
             raise LookupError("unknown kind")
-        return np.full((size,) * kind.ndim, 0.5 if np.dtype(kind.dtype).kind in "fc" else 1,
-                       dtype=kind.dtype)
+        dtype = kind.dtype or "float64"        # (a join of float32 and float64: some float)
+        return np.full((size,) * kind.ndim, 0.5 if np.dtype(dtype).kind in "fc" else 1,
+                       dtype=dtype)
     if isinstance(kind, Tree):
         values = [dummy(c, size) for c in kind.children]
         if kind.type is dict:

@@ -667,3 +667,23 @@ def test_kinds_of_joins_across_dtypes_and_of_global_methods():
                    [np.full((4, 5), 0.2, np.float32), np.ones(5, np.float32)], wrt=(1, 0))
         check_case(f_method_of_a_global_array,
                    [np.ones(5), np.array([[0.1, -1.2, 0.3, 0.8, 0.45]] * 2)], wrt=(0, 1))
+
+
+def f_float32_scaled_by_float64_in_a_loop(A, x):
+    j = 0
+    while j < 1:
+        j += 1
+        A *= W_SQUARE[:4, :4]        # float32 * float64: the loop's join had no kind at all
+    v = x
+    for i in range(2):
+        v = v ** 1 - A[0] @ W_SQUARE[:4, :4].T
+    return np.mean(A ** 1) + np.sum(v)
+
+
+def test_loop_join_of_float32_and_float64():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_case(f_float32_scaled_by_float64_in_a_loop,
+                   [np.full((4, 4), -0.5, np.float32), np.linspace(-1, 1, 4).astype(np.float32)],
+                   wrt=(0, 1))
