@@ -687,3 +687,19 @@ def test_loop_join_of_float32_and_float64():
         check_case(f_float32_scaled_by_float64_in_a_loop,
                    [np.full((4, 4), -0.5, np.float32), np.linspace(-1, 1, 4).astype(np.float32)],
                    wrt=(0, 1))
+
+
+def rec_sum(v, c, depth):
+    if depth <= 0:
+        return np.sum(v)
+    return rec_sum(v, c, depth - 1)
+
+
+def f_power_of_a_negative_float(x, s):
+    for i in range(len(x)):
+        s = s ** 1 + rec_sum(x, i, 1)     # a recursive result: pow's rule runs whole, and its
+    return s                              # exponent's part took math.log of a negative float
+
+
+def test_power_of_a_negative_python_float():
+    check_case(f_power_of_a_negative_float, [np.array([1.08, 0.35, 0.21]), -0.23], wrt=(0, 1))

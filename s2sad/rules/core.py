@@ -55,8 +55,8 @@ def _(g, result, x, y):
     # d/dx is power_slope: y * x ** (y - 1), exactly 0 where y == 0 (x ** 0 is 1
     # everywhere); a constant y folds it (`2 * x`, `g` for y == 1) when inlined.
     if isinstance(x, float):             # a Python number: math.log keeps float32 float32
-        return (unbroadcast(g * power_slope(x, y), x),
-                unbroadcast(g * result * (math.log(x) if x != 0 else 0.0), y))
+        return (unbroadcast(g * power_slope(x, y), x),      # (a negative base: nan, as NumPy)
+                unbroadcast(g * result * (math.log(x) if x > 0 else 0.0 if x == 0 else math.nan), y))
     return (unbroadcast(g * power_slope(x, y), x),
             unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
 

@@ -126,7 +126,8 @@ def report(result, shrunk=()):
     lines += ["", "## Refusals by construct"]
     for text, v in result["refusals"].most_common():
         lines.append(f"- {v}: {text}")
-    lines += ["", "## Rewritten programs refused (the original differentiated; counted, not failures)"]
+    lines += ["", "## Refused after the first gradient worked: a rewritten program, or a second call "
+                  "after a global became an array (counted, not failures)"]
     for text, v in result["rewrite_refusals"].most_common():
         lines.append(f"- {v}: {text}")
     lines += ["", "## Invalid programs (the program itself fails, or stays at a kink)"]
