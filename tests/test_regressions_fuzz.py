@@ -667,3 +667,139 @@ def test_kinds_of_joins_across_dtypes_and_of_global_methods():
                    [np.full((4, 5), 0.2, np.float32), np.ones(5, np.float32)], wrt=(1, 0))
         check_case(f_method_of_a_global_array,
                    [np.ones(5), np.array([[0.1, -1.2, 0.3, 0.8, 0.45]] * 2)], wrt=(0, 1))
+
+
+# ---- aliases through joins, loops, ternaries and containers (in-place updates) ----------
+# Which values may share memory was worked out in two walks over the statements,
+# an `if` before its branches: a join or a loop's carried value missed what a later
+# statement gave it (a loop-carried swap, an `if` around a loop, a ternary's result
+# appended in a loop), so a copy-on-write was dropped on the caller's array or an
+# update another name reads later was not refused.
+
+SHARED = "this in-place update changes an array that .* shares and reads later"
+
+
+def f_swap_carried_in_a_loop(A, xs, x):
+    v = np.mean(A, 0)
+    j = 0
+    while True:
+        j += 1
+        if j >= 3:
+            break
+        v[0] += j          # on the second trip v is the caller's x (the swap below)
+        v, x = (x, v)
+    return np.sum(v)
+
+
+def f_alias_through_a_loop_in_a_branch(y, s, p, x):
+    if y.sum() >= 0.59:
+        for s in range(len(y)):
+            x = y
+    x -= p['b']            # where the branch ran, x is y: Python changes y too
+    return np.sum(y * x)
+
+
+def f_ternary_appended_then_updated(y, x):
+    gs = []
+    for i in range(2):
+        gs.append(x if i > 0.74 else y)
+    x[1] = 1.25            # gs holds x: Python's np.sum(gs) sees the change
+    return np.sum(gs)
+
+
+def test_aliases_through_joins_and_loops_are_refused():
+    """Seeds 8000069 (the caller's argument was changed), 8000431 and 8001260
+    (silently wrong gradients)."""
+    x = np.array([0.55, -0.03, -1.06, -0.39])
+    with pytest.raises(s2sad.TransformError, match=SHARED):
+        s2sad.grad(f_swap_carried_in_a_loop, wrt=(1, 2))(np.ones((3, 4)), [x, x, x], x)
+    y = np.array([-0.59, 0.75, 1.18])
+    with pytest.raises(s2sad.TransformError, match=SHARED):
+        s2sad.grad(f_alias_through_a_loop_in_a_branch, wrt=("x", "y"))(
+            y, -0.9, {"w": y, "b": -0.14}, np.array([0.23, -0.42, -0.04]))
+    with pytest.raises(s2sad.TransformError, match=SHARED):
+        s2sad.grad(f_ternary_appended_then_updated, wrt=(1, 0))(y, np.array([0.85, 1.04, 0.13]))
+
+
+def f_argument_through_nested_joins(x, y):
+    v = y * 2.0
+    if np.sum(y) > 0:
+        for i in range(2):
+            if i == 1:
+                v = x      # v is the caller's x after the `if`
+    v[0] = 1.0             # so this update is done on a copy
+    return np.sum(v * y)
+
+
+def f_argument_through_nested_loops(x, y):
+    v = y * 2.0
+    for j in range(1):
+        for i in range(2):
+            if i == 1:
+                v = x
+    np.add.at(v, [0, 0], 1.0)
+    return np.sum(v * y)
+
+
+def test_an_argument_reached_through_nested_joins_is_copied_before_an_update():
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+    check_case(f_argument_through_nested_joins, [x, y], wrt=(0, 1))
+    check_case(f_argument_through_nested_joins, [x, -y], wrt=(0, 1))
+    check_case(f_argument_through_nested_loops, [x, y], wrt=(0, 1))
+
+
+def f_list_item_then_update(x, y):
+    hs = [y * 1.0, y * 2.0]
+    a = x * 1.0
+    hs[0] = a              # the list holds a itself, not a copy
+    a[0] = 5.0
+    return np.sum(hs[0] * y)
+
+
+def f_list_copy_then_update(x, y):
+    a = x * 1.0
+    gs = [a].copy()        # a new list of the same arrays
+    a[0] = 5.0
+    return np.sum(gs[0] * y)
+
+
+def ret_same(a):
+    return a
+
+
+def f_list_from_a_helper_appended(x, y):
+    hs = [x * 1.0]
+    gs = ret_same(hs)      # gs is hs: the append below grows hs too
+    gs.append(y * 2.0)
+    return np.sum(np.stack(hs)) + np.sum(np.stack(gs))
+
+
+def f_inner_list_appended(x, y):
+    rows = [[x * 1.0], [y * 1.0]]
+    r = rows[0]
+    r.append(y * 3.0)      # rows[0] is r
+    return np.sum(np.stack(rows[0])) + np.sum(np.stack(r))
+
+
+def test_updates_seen_through_lists_are_refused():
+    """A list item assignment, a list's `.copy()` and a helper's result were
+    taken for new values with nothing shared; a list inside a list was not
+    followed (silently wrong gradients)."""
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+    for f in (f_list_item_then_update, f_list_copy_then_update, f_list_from_a_helper_appended,
+              f_inner_list_appended):
+        with pytest.raises(s2sad.TransformError, match=SHARED):
+            s2sad.grad(f, wrt=(0, 1))(x, y)
+
+
+def f_and_of_a_number_and_an_array(x, y, n):
+    a = n > 0 and x        # a bool on one path, the caller's array on the other
+    a[0] = 3.0
+    return np.sum(a * y)
+
+
+def test_a_number_joined_with_an_updated_array_is_not_copied():
+    """The value the reverse sweep reads after the join was stored with
+    `a.copy()`, on a bool (AttributeError in the generated code)."""
+    check_case(f_and_of_a_number_and_an_array,
+               [np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4]), 1], wrt=(0, 1))
