@@ -806,6 +806,30 @@ class Analyzer:
         for elt, kind in zip(target.elts, parts):
             self.define(elt.id, kind, self.new_class(kind), sf)
 
+    def global_data(self, atom):
+        """The dotted name of the global (or closure) array, list, dict or object
+        an atom reads (`BUF`, `mod.BUF`, `P` of `P.w`): data an in-place update
+        through a local name would change outside the function.  None for
+        locals, constants, modules and functions."""
+        path = []
+        node = atom
+        while isinstance(node, gast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id in self.core.local_names \
+                or not (isinstance(atom, gast.Name) or getattr(atom, "s2sad_global", False)
+                        or isinstance(atom, gast.Attribute)):
+            return None
+        obj, name = self.ns.lookup(node.id), node.id
+        for attr in reversed(path):
+            if not isinstance(obj, (types.ModuleType, type)):
+                break                            # data: its attributes are its parts
+            obj, name = getattr(obj, attr, MISSING), f"{name}.{attr}"
+        if obj is MISSING or isinstance(obj, _IMMUTABLE + (types.ModuleType, type)) \
+                or callable(obj):
+            return None
+        return name
+
     def shared_memory(self, value, kind):
         """The local operands whose memory the value may share (a view, the
         array itself, a list of views), asked of NumPy: the operation runs on
@@ -820,7 +844,11 @@ class Analyzer:
             return None
         operands = [a for a in value_operands(value)
                     if isinstance(a, gast.Name) and a.id in self.core.local_names]
-        if not operands or not any(isinstance(self.atom_kind(a), Array) for a in operands):
+        # global arrays too (`np.flip(BUF)`), named "global:BUF"
+        global_operands = [(a, key) for a in value_operands(value)
+                           for key in [self.global_data(a)] if key is not None]
+        if not any(isinstance(self.atom_kind(a), Array)
+                   for a in operands + [a for a, _ in global_operands]):
             return None
         if isinstance(value, gast.Subscript) and not isinstance(self.atom_kind(value.value), Array):
             return None                      # an element of a list: the element itself
@@ -841,6 +869,9 @@ class Analyzer:
                     made = self.stand_in(atom, for_index)
                     if isinstance(atom, gast.Name) and atom.id in self.core.local_names:
                         stand_ins.setdefault(atom.id, []).append(made)
+                    elif any(atom is a for a, _ in global_operands):
+                        key = next(k for a, k in global_operands if a is atom)
+                        stand_ins.setdefault(f"global:{key}", []).append(made)
                     return made
 
                 with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -862,7 +893,9 @@ class Analyzer:
             obj = self.ns.resolve(value.func, self.core.local_names)
             if any(obj is f for f in _FRESH_FUNCTIONS):
                 return frozenset()
-        return frozenset(a.id for a in operands if not isinstance(self.atom_kind(a), Scalar))
+        return frozenset([a.id for a in operands if not isinstance(self.atom_kind(a), Scalar)]
+                         + [f"global:{key}" for a, key in global_operands
+                            if not isinstance(self.atom_kind(a), Scalar)])
 
     def size_fact(self, value):
         """Whether an int that is an array's size is one (`W.shape[0]`,
@@ -1250,7 +1283,7 @@ def _check_in_place_updates(an, facts):
                 held = stmt.value.args[0] if is_append(stmt) else stmt.value \
                     if isinstance(stmt, gast.Assign) and _container(facts.kind(*old)) else None
                 if held is not None:                 # a list holds what it was given (not a copy)
-                    memory, objs = _held(an, held, sf, tables)
+                    memory, objs = _held(an, held, sf, tables, fresh)
                     changed |= grow(roots, new, memory) | grow(inner, new, objs)
                 continue
             if not isinstance(stmt, gast.Assign):
@@ -1266,9 +1299,9 @@ def _check_in_place_updates(an, facts):
             if isinstance(target, gast.Tuple):       # `a, b = t`: elements of t
                 memory, objs, itself = _sharing(an, gast.Subscript(
                     value=stmt.value, slice=gast.Constant(value=0, kind=None), ctx=gast.Load()),
-                    sf, tables)
+                    sf, tables, fresh)
             else:
-                memory, objs, itself = _sharing(an, stmt.value, sf, tables)
+                memory, objs, itself = _sharing(an, stmt.value, sf, tables, fresh)
             for name, version in sf.writes.items():
                 ref = (name, version)
                 if not _mutable(facts.kind(*ref)):
@@ -1297,10 +1330,19 @@ def _check_in_place_updates(an, facts):
     # the copy before `x[i] = v` is not needed where nothing else reads the old
     # array and it is not the caller's
     params = frozenset().union(*[table[(p, 0)] for p in core.params for table in tables])
+    global_ids = {i: key[1] for key, i in ids.items() if key[0] == "global"}
     last_update = max((i for i, (s_, _) in enumerate(order) if updated_name(s_)), default=-1)
     for stmt, old, _ in updates:
         of_list = isinstance(facts.kind(*old), (Seq, Tree))
         memory = objects.get(old, frozenset()) if of_list else roots[old]
+        changed = sorted(global_ids[i] for i in memory if i in global_ids)
+        if changed:                                  # `b = BUF` then `b[0] = v`
+            raise core.source.error(
+                stmt.s2sad_origin,
+                f"this in-place update may change `{changed[0]}` (`{old[0]}` may be it or a part "
+                f"of it), which is not a local variable: that would change state outside the "
+                f"function",
+                f"copy it into a local value first (`{old[0]} = {changed[0]}.copy()`)")
         if not getattr(stmt, "s2sad_copy_on_write", False):
             # `v /= 2` on (a view of) what the caller passed in: Python changes the
             # caller's array, which the core form's new array would not
@@ -1507,11 +1549,11 @@ class _StaleReads:
 def _copies(an, value, sf):
     """Does `x[index]` of an array make a copy: one number (every axis given
     an integer), or an array of indices or a mask anywhere in the index?"""
-    base = _atom_kind(an, value.value, sf)
+    base = _argument_kind(an, value.value, sf)
     if not isinstance(base, Array) or not isinstance(base.ndim, int):
         return False
     parts = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-    kinds = [_atom_kind(an, p, sf) if isinstance(p, gast.Name) else
+    kinds = [_argument_kind(an, p, sf) if isinstance(p, gast.Name) else
              Scalar("int") if isinstance(p, gast.Constant) and type(p.value) is int else None
              for p in parts]
     def advanced(k):                     # an array or list of indices, or a mask
@@ -1539,12 +1581,13 @@ def _container(kind):
     return not isinstance(kind, (Array, Scalar)) and _mutable(kind)
 
 
-def _held(an, atom, sf, tables):
+def _held(an, atom, sf, tables, fresh):
     """What a container holding `atom` reaches through it: the memory of its
     arrays, and the lists, dicts and objects in it, `atom` itself included."""
     roots, objects, inner = tables
     if not (isinstance(atom, gast.Name) and atom.id in sf.reads):
-        return frozenset(), frozenset()
+        key = an.global_data(atom)                   # a global array or list: all of it
+        return (fresh("global", key),) * 2 if key is not None else (frozenset(), frozenset())
     ref = (atom.id, sf.reads[atom.id])
     objs = inner.get(ref, frozenset())
     if _container(an.kinds.get(ref, UNKNOWN)):
@@ -1552,33 +1595,41 @@ def _held(an, atom, sf, tables):
     return roots.get(ref, frozenset()), objs
 
 
-def _sharing(an, value, sf, tables):
+def _sharing(an, value, sf, tables, fresh):
     """What a new value may share with existing ones, as ids (empty: fresh):
     the memory of its arrays, the lists and objects it holds, and the objects
     it may itself be (an element of a list, what a helper returned)."""
     roots, objects, inner = tables
     none = frozenset()
 
+    def glob(atom):                                  # global data: its id
+        key = an.global_data(atom)
+        return fresh("global", key) if key is not None else none
+
     def ref(atom):
         return (atom.id, sf.reads[atom.id]) \
             if isinstance(atom, gast.Name) and atom.id in sf.reads else None
 
     def of(atom):                                    # its memory
-        return roots.get(ref(atom), none)
+        return roots.get(ref(atom), none) | glob(atom)
 
     def within(atom):                                # the containers it holds
-        return inner.get(ref(atom), none)
+        return inner.get(ref(atom), none) | glob(atom)
 
     def held(atoms):                                 # (memory, containers) of values given
-        parts = [_held(an, a, sf, tables) for a in atoms]
+        parts = [_held(an, a, sf, tables, fresh) for a in atoms]
         return frozenset().union(*[m for m, _ in parts]), frozenset().union(*[o for _, o in parts])
 
     def kind(atom):
-        return _atom_kind(an, atom, sf)
+        return _argument_kind(an, atom, sf)
 
-    if sf.shares is not None and not isinstance(value, gast.Name):   # NumPy said, on stand-ins
+    if isinstance(value, gast.Name) or getattr(value, "s2sad_global", False):
+        return (glob(value),) * 3                    # `b = BUF`: the global itself
+    if sf.shares is not None:                        # NumPy said, on stand-ins
         return frozenset().union(*[roots.get((n, sf.reads[n]), none) for n in sf.shares
-                                   if n in sf.reads]), none, none
+                                   if n in sf.reads],
+                                 *[fresh("global", n[len("global:"):]) for n in sf.shares
+                                   if n.startswith("global:")]), none, none
     literal = literal_elements(value, an.ns, an.core.local_names)
     if isinstance(value, gast.Dict):
         return held(value.values) + (none,)
@@ -1612,6 +1663,10 @@ def _sharing(an, value, sf, tables):
             # argument (`d.get(k, default)`)
             memory, objs = held(args)
             return of(receiver) | memory, within(receiver) | objs, within(receiver) | objs
+        if isinstance(func, gast.Attribute) and glob(func.value):
+            # a method of a global array or list (`BUF.reshape(3)`): it, a view of it
+            memory, objs = held(args)
+            return glob(func.value) | memory, glob(func.value) | objs, glob(func.value) | objs
         obj = an.ns.resolve(func, an.core.local_names)
         if any(obj is f for f in (runtime.zeros_list, runtime.add_lists)):
             return none, none, none                  # new lists of new arrays

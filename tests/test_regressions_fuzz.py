@@ -803,3 +803,29 @@ def test_a_number_joined_with_an_updated_array_is_not_copied():
     `a.copy()`, on a bool (AttributeError in the generated code)."""
     check_case(f_and_of_a_number_and_an_array,
                [np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4]), 1], wrt=(0, 1))
+
+
+GLOBAL_BUFFER = np.zeros(3)
+
+
+def f_global_through_a_local_name(x):
+    b = GLOBAL_BUFFER
+    y = np.sum(b * x)      # read before the update: the copy-on-write stayed...
+    b[0] = 5.0             # ... so the global Python changes here was not changed
+    return y + np.sum(GLOBAL_BUFFER * x)
+
+
+def f_global_through_stop_gradient(x, s):
+    x = s2sad.stop_gradient(GLOBAL_BUFFER)    # the global itself
+    x += np.tanh(s)        # Python changes the global (program 279 of seed 31)
+    return s + np.sum(x * x)
+
+
+def test_updates_of_a_global_through_a_local_name_are_refused():
+    """`b = BUF; b[0] = v` is `BUF[0] = v` (refused): a local name holding
+    a global array (or a part of it, on some path) was taken for a new array."""
+    with pytest.raises(s2sad.TransformError, match="may change `GLOBAL_BUFFER`"):
+        s2sad.grad(f_global_through_a_local_name)(np.array([0.3, -0.7, 1.1]))
+    with pytest.raises(s2sad.TransformError, match="may change `GLOBAL_BUFFER`"):
+        s2sad.grad(f_global_through_stop_gradient, wrt=1)(np.ones(3), 0.4)
+    assert not GLOBAL_BUFFER.any()
