@@ -170,6 +170,9 @@ class Facts:
     output: tuple          # (name, version) of the returned atom, or None
     output_kind: object
     final_versions: dict   # name -> last version
+    # values whose arrays an update changes in place (its copy dropped): what
+    # the reverse sweep reads of them must not be recomputed from them later
+    changed_in_place: set = field(default_factory=set)
 
     def kind(self, name, version):
         return self.kinds.get((name, version), UNKNOWN)
@@ -1383,6 +1386,8 @@ def _check_in_place_updates(an, facts):
                 if seen & memory and (loops or i < last_update):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
+        if not unsafe:
+            facts.changed_in_place.update(ref for ref, shared in roots.items() if shared & roots[old])
     _StaleReads(an, facts, roots, objects, inner, updates).run()
 
 

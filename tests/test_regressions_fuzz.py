@@ -829,3 +829,24 @@ def test_updates_of_a_global_through_a_local_name_are_refused():
     with pytest.raises(s2sad.TransformError, match="may change `GLOBAL_BUFFER`"):
         s2sad.grad(f_global_through_stop_gradient, wrt=1)(np.ones(3), 0.4)
     assert not GLOBAL_BUFFER.any()
+
+
+def f_item_scaled_in_a_loop(x, y):
+    a = x[0] * 1.0
+    for i in range(2):
+        a[i] *= y[0][i]    # a[i]: a number the reverse sweep needs, of an array updated in place
+    return np.sum(a * a)
+
+
+def test_an_item_read_of_an_array_updated_in_place_is_recorded_not_recomputed():
+    """The reverse sweep recomputed `a[i]` from `a`, pushed as it was at the
+    top of the trip, but the update (copy dropped) changed that array in place
+    right after: the gradient read the new item."""
+    from fdcheck import numerical_grad
+    x = np.array([[0.3, -0.7, 1.1], [0.9, 0.4, -0.2]])
+    y = np.array([[0.5, 0.2, -0.4], [1.2, 0.3, 0.8]])
+    before = x.copy()
+    dx, dy = s2sad.grad(f_item_scaled_in_a_loop, wrt=(0, 1))(x, y)
+    assert np.array_equal(x, before)
+    np.testing.assert_allclose(dx, numerical_grad(f_item_scaled_in_a_loop, [x, y], 0), atol=1e-6)
+    np.testing.assert_allclose(dy, numerical_grad(f_item_scaled_in_a_loop, [x, y], 1), atol=1e-6)
