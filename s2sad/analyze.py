@@ -170,6 +170,9 @@ class Facts:
     output: tuple          # (name, version) of the returned atom, or None
     output_kind: object
     final_versions: dict   # name -> last version
+    # values whose arrays an update changes in place (its copy dropped): what
+    # the reverse sweep reads of them must not be recomputed from them later
+    changed_in_place: set = field(default_factory=set)
 
     def kind(self, name, version):
         return self.kinds.get((name, version), UNKNOWN)
@@ -806,6 +809,30 @@ class Analyzer:
         for elt, kind in zip(target.elts, parts):
             self.define(elt.id, kind, self.new_class(kind), sf)
 
+    def global_data(self, atom):
+        """The dotted name of the global (or closure) array, list, dict or object
+        an atom reads (`BUF`, `mod.BUF`, `P` of `P.w`): data an in-place update
+        through a local name would change outside the function.  None for
+        locals, constants, modules and functions."""
+        path = []
+        node = atom
+        while isinstance(node, gast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        if not isinstance(node, gast.Name) or node.id in self.core.local_names \
+                or not (isinstance(atom, gast.Name) or getattr(atom, "s2sad_global", False)
+                        or isinstance(atom, gast.Attribute)):
+            return None
+        obj, name = self.ns.lookup(node.id), node.id
+        for attr in reversed(path):
+            if not isinstance(obj, (types.ModuleType, type)):
+                break                            # data: its attributes are its parts
+            obj, name = getattr(obj, attr, MISSING), f"{name}.{attr}"
+        if obj is MISSING or isinstance(obj, _IMMUTABLE + (types.ModuleType, type)) \
+                or callable(obj):
+            return None
+        return name
+
     def shared_memory(self, value, kind):
         """The local operands whose memory the value may share (a view, the
         array itself, a list of views), asked of NumPy: the operation runs on
@@ -820,7 +847,11 @@ class Analyzer:
             return None
         operands = [a for a in value_operands(value)
                     if isinstance(a, gast.Name) and a.id in self.core.local_names]
-        if not operands or not any(isinstance(self.atom_kind(a), Array) for a in operands):
+        # global arrays too (`np.flip(BUF)`), named "global:BUF"
+        global_operands = [(a, key) for a in value_operands(value)
+                           for key in [self.global_data(a)] if key is not None]
+        if not any(isinstance(self.atom_kind(a), Array)
+                   for a in operands + [a for a, _ in global_operands]):
             return None
         if isinstance(value, gast.Subscript) and not isinstance(self.atom_kind(value.value), Array):
             return None                      # an element of a list: the element itself
@@ -841,6 +872,9 @@ class Analyzer:
                     made = self.stand_in(atom, for_index)
                     if isinstance(atom, gast.Name) and atom.id in self.core.local_names:
                         stand_ins.setdefault(atom.id, []).append(made)
+                    elif any(atom is a for a, _ in global_operands):
+                        key = next(k for a, k in global_operands if a is atom)
+                        stand_ins.setdefault(f"global:{key}", []).append(made)
                     return made
 
                 with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -862,7 +896,9 @@ class Analyzer:
             obj = self.ns.resolve(value.func, self.core.local_names)
             if any(obj is f for f in _FRESH_FUNCTIONS):
                 return frozenset()
-        return frozenset(a.id for a in operands if not isinstance(self.atom_kind(a), Scalar))
+        return frozenset([a.id for a in operands if not isinstance(self.atom_kind(a), Scalar)]
+                         + [f"global:{key}" for a, key in global_operands
+                            if not isinstance(self.atom_kind(a), Scalar)])
 
     def size_fact(self, value):
         """Whether an int that is an array's size is one (`W.shape[0]`,
@@ -1203,38 +1239,81 @@ def _check_in_place_updates(an, facts):
     silently different program.  (The caller's own array is never changed:
     an argument updated in place is copied on write.)"""
     core = an.core
-    roots = {}                                       # (name, version) -> memory it may share
-    fresh = iter(range(1 << 30))
-    objects = {}                                     # the same for lists: the list, not its elements
+    # (name, version) -> ids of what it may share: `roots` the memory of arrays
+    # (an array's, or its elements' for a list), `objects` the object itself (a
+    # list's identity: what an append changes), `inner` the lists, dicts and
+    # objects a container holds (`rows = [r]`: r's object)
+    roots, objects, inner = {}, {}, {}
+    tables = (roots, objects, inner)
+    ids = {}
+
+    def fresh(*key):                                 # one id per value made
+        return frozenset([ids.setdefault(key, len(ids))])
+
+    def grow(table, ref, memory):
+        """Ids only grow, so the walk below reaches a fixed point."""
+        old = table.get(ref, frozenset())
+        if not memory <= old:
+            table[ref] = old | memory
+            return True
+        return False
+
     for name in core.params:
-        roots[(name, 0)] = objects[(name, 0)] = frozenset([next(fresh)])
+        ref = (name, 0)
+        roots[ref], objects[ref], inner[ref] = (fresh(part, name)
+                                                for part in ("param", "object", "inner"))
     order = list(flatten(core.body))
     updates = []
-    for _ in range(2):                               # twice: loops carry sharing around
+    changed = True
+    while changed:
+        # to a fixed point: an `if` comes before its branches in `order`, and a
+        # loop's carried value joins the value its trips leave, so a join learns
+        # what its incoming values may share only on a later walk (a loop-carried
+        # swap `v, x = x, v`, a ternary's result appended to a list)
+        changed = False
         updates = []
         for index, (stmt, loops) in enumerate(order):
             sf = facts.stmts[id(stmt)]
             for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
-                for table in (roots, objects):
-                    table[(name, phi)] = frozenset().union(
-                        *[table.get((name, v), frozenset()) for v in incoming if v is not None])
+                for table in tables:                 # a join may be any value it joins
+                    changed |= grow(table, (name, phi), frozenset().union(
+                        *[table.get((name, v), frozenset()) for v in incoming if v is not None]))
             base = updated_name(stmt)
             if base is not None:                     # changed in place: the same memory
-                for table in (roots, objects):
-                    table[(base, sf.writes[base])] = table.get((base, sf.reads[base]), frozenset())
-                if is_append(stmt):                  # and the list holds what it was given
-                    roots[(base, sf.writes[base])] |= _shared_roots(an, stmt.value.args[0], sf, roots)
+                old, new = (base, sf.reads[base]), (base, sf.writes[base])
+                for table in tables:
+                    changed |= grow(table, new, table.get(old, frozenset()))
+                held = stmt.value.args[0] if is_append(stmt) else stmt.value \
+                    if isinstance(stmt, gast.Assign) and _container(facts.kind(*old)) else None
+                if held is not None:                 # a list holds what it was given (not a copy)
+                    memory, objs = _held(an, held, sf, tables, fresh)
+                    changed |= grow(roots, new, memory) | grow(inner, new, objs)
                 continue
             if not isinstance(stmt, gast.Assign):
                 continue
-            for name, version in sf.writes.items():  # the list object itself: a name's, or new
-                alias = stmt.value.id if isinstance(stmt.value, gast.Name) else None
-                objects[(name, version)] = objects.get((alias, sf.reads.get(alias)), frozenset()) \
-                    if alias in sf.reads else frozenset([next(fresh)])
-            shared = _shared_roots(an, stmt.value, sf, roots)
+            target = stmt.targets[0]
+            if isinstance(stmt.value, gast.Name) and isinstance(target, gast.Name) \
+                    and stmt.value.id in sf.reads:   # `b = a`: the same value
+                source = (stmt.value.id, sf.reads[stmt.value.id])
+                for table in tables:
+                    changed |= grow(table, (target.id, sf.writes[target.id]),
+                                    table.get(source, frozenset()))
+                continue
+            if isinstance(target, gast.Tuple):       # `a, b = t`: elements of t
+                memory, objs, itself = _sharing(an, gast.Subscript(
+                    value=stmt.value, slice=gast.Constant(value=0, kind=None), ctx=gast.Load()),
+                    sf, tables, fresh)
+            else:
+                memory, objs, itself = _sharing(an, stmt.value, sf, tables, fresh)
             for name, version in sf.writes.items():
-                if (name, version) not in roots or shared:
-                    roots[(name, version)] = shared if shared else frozenset([next(fresh)])
+                ref = (name, version)
+                if not _mutable(facts.kind(*ref)):
+                    changed |= grow(roots, ref, fresh("memory", *ref)) \
+                        | grow(objects, ref, fresh("object", *ref))
+                    continue                         # a number shares nothing
+                changed |= grow(roots, ref, memory or fresh("memory", *ref))
+                changed |= grow(objects, ref, fresh("object", *ref) | itself)
+                changed |= grow(inner, ref, objs)
             target = stmt.targets[0]
             if getattr(stmt, "s2sad_copy_on_write", False):
                 old = (target.id, sf.reads[target.id])
@@ -1253,11 +1332,20 @@ def _check_in_place_updates(an, facts):
                     updates.append((stmt, old, start))
     # the copy before `x[i] = v` is not needed where nothing else reads the old
     # array and it is not the caller's
-    params = frozenset().union(*[roots[(p, 0)] for p in core.params])
+    params = frozenset().union(*[table[(p, 0)] for p in core.params for table in tables])
+    global_ids = {i: key[1] for key, i in ids.items() if key[0] == "global"}
     last_update = max((i for i, (s_, _) in enumerate(order) if updated_name(s_)), default=-1)
     for stmt, old, _ in updates:
         of_list = isinstance(facts.kind(*old), (Seq, Tree))
         memory = objects.get(old, frozenset()) if of_list else roots[old]
+        changed = sorted(global_ids[i] for i in memory if i in global_ids)
+        if changed:                                  # `b = BUF` then `b[0] = v`
+            raise core.source.error(
+                stmt.s2sad_origin,
+                f"this in-place update may change `{changed[0]}` (`{old[0]}` may be it or a part "
+                f"of it), which is not a local variable: that would change state outside the "
+                f"function",
+                f"copy it into a local value first (`{old[0]} = {changed[0]}.copy()`)")
         if not getattr(stmt, "s2sad_copy_on_write", False):
             # `v /= 2` on (a view of) what the caller passed in: Python changes the
             # caller's array, which the core form's new array would not
@@ -1292,10 +1380,15 @@ def _check_in_place_updates(an, facts):
             for name, version in facts.stmts[id(other)].reads.items():
                 if name == old[0] and updated_name(other) == name:
                     continue                         # the update itself
-                if roots.get((name, version), frozenset()) & memory and (loops or i < last_update):
+                ref = (name, version)
+                seen = objects.get(ref, frozenset()) | inner.get(ref, frozenset()) if of_list \
+                    else roots.get(ref, frozenset())
+                if seen & memory and (loops or i < last_update):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
-    _StaleReads(an, facts, roots, objects, updates).run()
+        if not unsafe:
+            facts.changed_in_place.update(ref for ref, shared in roots.items() if shared & roots[old])
+    _StaleReads(an, facts, roots, objects, inner, updates).run()
 
 
 def _source_text(stmt):
@@ -1322,8 +1415,8 @@ class _StaleReads:
     value it took on that path is (loops to a fixed point; a `break` leaves
     with the values it sees)."""
 
-    def __init__(self, an, facts, roots, objects, updates):
-        self.an, self.facts, self.roots, self.objects = an, facts, roots, objects
+    def __init__(self, an, facts, roots, objects, inner, updates):
+        self.an, self.facts, self.roots, self.objects, self.inner = an, facts, roots, objects, inner
         self.updates = {id(stmt): old for stmt, old, _ in updates}
         self.breaks = []                       # (stale, current) where each `break` leaves
 
@@ -1384,8 +1477,10 @@ class _StaleReads:
         memory = table.get(old, frozenset())
         if not memory:
             return
-        for ref, shared in table.items():
-            if shared & memory and (not of_list or isinstance(self.facts.kind(*ref), (Seq, Tree))):
+        for ref, shared in self.roots.items():
+            if of_list:                               # the list, or one holding it
+                shared = self.objects.get(ref, frozenset()) | self.inner.get(ref, frozenset())
+            if shared & memory:
                 stale[ref] = stmt
 
     @staticmethod
@@ -1459,11 +1554,11 @@ class _StaleReads:
 def _copies(an, value, sf):
     """Does `x[index]` of an array make a copy: one number (every axis given
     an integer), or an array of indices or a mask anywhere in the index?"""
-    base = _atom_kind(an, value.value, sf)
+    base = _argument_kind(an, value.value, sf)
     if not isinstance(base, Array) or not isinstance(base.ndim, int):
         return False
     parts = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-    kinds = [_atom_kind(an, p, sf) if isinstance(p, gast.Name) else
+    kinds = [_argument_kind(an, p, sf) if isinstance(p, gast.Name) else
              Scalar("int") if isinstance(p, gast.Constant) and type(p.value) is int else None
              for p in parts]
     def advanced(k):                     # an array or list of indices, or a mask
@@ -1486,46 +1581,117 @@ def _reads_items_only(stmt):
         and not isinstance(stmt.value.slice, gast.Slice)
 
 
-def _shared_roots(an, value, sf, roots):
-    """The memory a new value may share with existing ones (empty: fresh)."""
-    def of(atom):
-        if isinstance(atom, gast.Name) and atom.id in sf.reads:
-            return roots.get((atom.id, sf.reads[atom.id]), frozenset())
-        return frozenset()
+def _container(kind):
+    """A list, dict, tuple or object: what can hold a list that an update changes."""
+    return not isinstance(kind, (Array, Scalar)) and _mutable(kind)
 
-    if isinstance(value, gast.Name):
-        return of(value)
+
+def _held(an, atom, sf, tables, fresh):
+    """What a container holding `atom` reaches through it: the memory of its
+    arrays, and the lists, dicts and objects in it, `atom` itself included."""
+    roots, objects, inner = tables
+    if not (isinstance(atom, gast.Name) and atom.id in sf.reads):
+        key = an.global_data(atom)                   # a global array or list: all of it
+        return (fresh("global", key),) * 2 if key is not None else (frozenset(), frozenset())
+    ref = (atom.id, sf.reads[atom.id])
+    objs = inner.get(ref, frozenset())
+    if _container(an.kinds.get(ref, UNKNOWN)):
+        objs = objs | objects.get(ref, frozenset())
+    return roots.get(ref, frozenset()), objs
+
+
+def _sharing(an, value, sf, tables, fresh):
+    """What a new value may share with existing ones, as ids (empty: fresh):
+    the memory of its arrays, the lists and objects it holds, and the objects
+    it may itself be (an element of a list, what a helper returned)."""
+    roots, objects, inner = tables
+    none = frozenset()
+
+    def glob(atom):                                  # global data: its id
+        key = an.global_data(atom)
+        return fresh("global", key) if key is not None else none
+
+    def ref(atom):
+        return (atom.id, sf.reads[atom.id]) \
+            if isinstance(atom, gast.Name) and atom.id in sf.reads else None
+
+    def of(atom):                                    # its memory
+        return roots.get(ref(atom), none) | glob(atom)
+
+    def within(atom):                                # the containers it holds
+        return inner.get(ref(atom), none) | glob(atom)
+
+    def held(atoms):                                 # (memory, containers) of values given
+        parts = [_held(an, a, sf, tables, fresh) for a in atoms]
+        return frozenset().union(*[m for m, _ in parts]), frozenset().union(*[o for _, o in parts])
+
+    def kind(atom):
+        return _argument_kind(an, atom, sf)
+
+    if isinstance(value, gast.Name) or getattr(value, "s2sad_global", False):
+        return (glob(value),) * 3                    # `b = BUF`: the global itself
     if sf.shares is not None:                        # NumPy said, on stand-ins
-        return frozenset().union(*[of(gast.Name(id=n, ctx=gast.Load(), annotation=None,
-                                                type_comment=None)) for n in sf.shares])
+        return frozenset().union(*[roots.get((n, sf.reads[n]), none) for n in sf.shares
+                                   if n in sf.reads],
+                                 *[fresh("global", n[len("global:"):]) for n in sf.shares
+                                   if n.startswith("global:")]), none, none
     literal = literal_elements(value, an.ns, an.core.local_names)
-    if literal is not None and not isinstance(value, gast.Dict):     # (a tuple holds its elements)
-        return frozenset().union(*[of(e) for e in literal[1]]) if literal[1] else frozenset()
     if isinstance(value, gast.Dict):
-        return frozenset().union(*[of(v) for v in value.values]) if value.values else frozenset()
+        return held(value.values) + (none,)
+    if literal is not None:                          # a new tuple or list holding its elements
+        return held(literal[1]) + (none,)
     if isinstance(value, gast.Subscript):
-        return frozenset() if _copies(an, value, sf) else of(value.value)
+        if isinstance(kind(value.value), Array):
+            return (none if _copies(an, value, sf) else of(value.value)), none, none
+        if isinstance(value.slice, gast.Slice):      # a new list of the same elements
+            return of(value.value), within(value.value), none
+        # an element of a list, tuple or dict: itself, not a copy
+        return of(value.value), within(value.value), within(value.value)
     if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) \
-            and concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
-        return of(value.left) | of(value.right)      # a new list of the same elements
-    if isinstance(value, gast.Attribute) and (value.attr in ("T", "real", "imag", "mT") or isinstance(
-            _atom_kind(an, value.value, sf), (Tree, Opaque))):
-        return of(value.value)                       # a view; or what an object or named tuple holds
+            and concatenated_kind(kind, value) is not None:     # a new list of the same elements
+        return of(value.left) | of(value.right), within(value.left) | within(value.right), none
+    if isinstance(value, gast.Attribute):
+        if value.attr in ("T", "real", "imag", "mT"):
+            return of(value.value), none, none       # a view
+        if isinstance(kind(value.value), (Tree, Opaque)):   # what an object or named tuple holds
+            return of(value.value), within(value.value), within(value.value)
     if isinstance(value, gast.Call):
         func = value.func
+        args = list(value.args) + [k.value for k in value.keywords]
         if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
-            return of(func.value) if func.attr in VIEW_METHODS else frozenset()
+            receiver = func.value
+            if isinstance(kind(receiver), Array):
+                return (of(receiver) if func.attr in VIEW_METHODS else none), none, none
+            if func.attr == "copy":                  # a new list or dict of the same elements
+                return of(receiver), within(receiver), none
+            # a method of a list, dict or object (`d.get(k)`): what it holds, or an
+            # argument (`d.get(k, default)`)
+            memory, objs = held(args)
+            return of(receiver) | memory, within(receiver) | objs, within(receiver) | objs
+        if isinstance(func, gast.Attribute) and glob(func.value):
+            # a method of a global array or list (`BUF.reshape(3)`): it, a view of it
+            memory, objs = held(args)
+            return glob(func.value) | memory, glob(func.value) | objs, glob(func.value) | objs
         obj = an.ns.resolve(func, an.core.local_names)
-        if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None:
-            # a helper may return (a view of) what it was given
-            args = list(value.args) + [k.value for k in value.keywords]
-            return frozenset().union(*[of(a) for a in args]) if args else frozenset()
+        if any(obj is f for f in (runtime.zeros_list, runtime.add_lists)):
+            return none, none, none                  # new lists of new arrays
+        if obj is runtime.as_list:                   # a new list of an array's rows
+            return frozenset().union(*[of(a) for a in args]), none, none
+        if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None \
+                or obj is MISSING or not _pure(obj) or any(obj is f for f in _PASSING_BUILTINS):
+            # a helper may return (a view of, a list holding) what it was given
+            memory, objs = held(args)
+            return memory, objs, objs
         try:
             if obj in _VIEW_FUNCTIONS:
-                return of(value.args[0]) if value.args else frozenset()
+                return (of(value.args[0]) if value.args else none), none, none
         except TypeError:
             pass
-    return frozenset()
+    return none, none, none
+
+
+# may return (a part of) an argument
+_PASSING_BUILTINS = (min, max, list, tuple, sorted, reversed, iter, next, dict)
 
 
 # ---- activity -----------------------------------------------------------------

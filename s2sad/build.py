@@ -291,7 +291,7 @@ class Builder(_ForwardBuilds):
             out_atom.s2sad_ref = facts.output
         record(forward, reverse, ctx.namer, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads]
-                       + [gast.Expr(value=out_atom)], facts.final_versions, ctx.namer)
+                       + [gast.Expr(value=out_atom)], facts.final_versions, ctx.namer, facts.kinds)
         separate_counters(reverse, ctx.namer)
         defined = set(core.params).union(*(names_written(s) for s in forward
                                            if not isinstance(s, Comment)))
@@ -373,7 +373,7 @@ class Builder(_ForwardBuilds):
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
         record(forward, reverse, ctx.namer, facts, share_stacks=not checkpoint)
-        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer)
+        assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer, facts.kinds)
         separate_counters(reverse + [ret], ctx.namer)
         if checkpoint:
             checkpoint_loops(forward, reverse, ctx.namer, ctx.spell,

@@ -18,7 +18,8 @@ import builtins
 
 import gast
 
-from .analyze import updated_name
+from .analyze import _mutable, updated_name
+from .kinds import UNKNOWN
 from .reverse import Comment
 from .trees import child_blocks, copy_node
 
@@ -263,7 +264,7 @@ def walk_items(items):
             yield from gast.walk(item)
 
 
-def assign_storage(forward, reverse, final_versions, namer):
+def assign_storage(forward, reverse, final_versions, namer, kinds=None):
     """Give versions the reverse sweep reads after the forward sweep overwrote
     them a name of their own.  Where every later version of the name is a
     plain statement outside branches and loops, those get new names
@@ -297,7 +298,8 @@ def assign_storage(forward, reverse, final_versions, namer):
             if site is not None and site.plain and name not in updated and ref not in popped:
                 continue                      # renamed where it is assigned
             value = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-            if name in updated:               # it changes in place later: a real copy
+            if name in updated and (kinds is None or _mutable(kinds.get(ref, UNKNOWN))):
+                # it changes in place later: a real copy (not of a number: `a = n > 0 and x`)
                 value = gast.Call(func=gast.Attribute(value=value, attr="copy", ctx=gast.Load()),
                                   args=[], keywords=[])
             copy = gast.Assign(targets=[gast.Name(id=new, ctx=gast.Store(), annotation=None,

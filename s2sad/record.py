@@ -127,6 +127,8 @@ def record(forward, reverse, namer, facts, share_stacks=True):
         operands = [n for n in gast.walk(anchor.value) if getattr(n, "s2sad_ref", None)]
         if not all(_at_hand(n.s2sad_ref, block, sites, top_sites, counters) for n in operands):
             continue
+        if any(n.s2sad_ref in facts.changed_in_place for n in operands):
+            continue                      # `a[i]` of an array an update then changes in place
         if any(n.s2sad_ref in top_sites and (n.s2sad_ref, id(top_sites[n.s2sad_ref][0])) not in needs
                for n in operands):
             continue                      # it would record a trip's starting value just for this

@@ -703,3 +703,184 @@ def f_power_of_a_negative_float(x, s):
 
 def test_power_of_a_negative_python_float():
     check_case(f_power_of_a_negative_float, [np.array([1.08, 0.35, 0.21]), -0.23], wrt=(0, 1))
+# ---- aliases through joins, loops, ternaries and containers (in-place updates) ----------
+# Which values may share memory was worked out in two walks over the statements,
+# an `if` before its branches: a join or a loop's carried value missed what a later
+# statement gave it (a loop-carried swap, an `if` around a loop, a ternary's result
+# appended in a loop), so a copy-on-write was dropped on the caller's array or an
+# update another name reads later was not refused.
+
+SHARED = "this in-place update changes an array that .* shares and reads later"
+
+
+def f_swap_carried_in_a_loop(A, xs, x):
+    v = np.mean(A, 0)
+    j = 0
+    while True:
+        j += 1
+        if j >= 3:
+            break
+        v[0] += j          # on the second trip v is the caller's x (the swap below)
+        v, x = (x, v)
+    return np.sum(v)
+
+
+def f_alias_through_a_loop_in_a_branch(y, s, p, x):
+    if y.sum() >= 0.59:
+        for s in range(len(y)):
+            x = y
+    x -= p['b']            # where the branch ran, x is y: Python changes y too
+    return np.sum(y * x)
+
+
+def f_ternary_appended_then_updated(y, x):
+    gs = []
+    for i in range(2):
+        gs.append(x if i > 0.74 else y)
+    x[1] = 1.25            # gs holds x: Python's np.sum(gs) sees the change
+    return np.sum(gs)
+
+
+def test_aliases_through_joins_and_loops_are_refused():
+    """Seeds 8000069 (the caller's argument was changed), 8000431 and 8001260
+    (silently wrong gradients)."""
+    x = np.array([0.55, -0.03, -1.06, -0.39])
+    with pytest.raises(s2sad.TransformError, match=SHARED):
+        s2sad.grad(f_swap_carried_in_a_loop, wrt=(1, 2))(np.ones((3, 4)), [x, x, x], x)
+    y = np.array([-0.59, 0.75, 1.18])
+    with pytest.raises(s2sad.TransformError, match=SHARED):
+        s2sad.grad(f_alias_through_a_loop_in_a_branch, wrt=("x", "y"))(
+            y, -0.9, {"w": y, "b": -0.14}, np.array([0.23, -0.42, -0.04]))
+    with pytest.raises(s2sad.TransformError, match=SHARED):
+        s2sad.grad(f_ternary_appended_then_updated, wrt=(1, 0))(y, np.array([0.85, 1.04, 0.13]))
+
+
+def f_argument_through_nested_joins(x, y):
+    v = y * 2.0
+    if np.sum(y) > 0:
+        for i in range(2):
+            if i == 1:
+                v = x      # v is the caller's x after the `if`
+    v[0] = 1.0             # so this update is done on a copy
+    return np.sum(v * y)
+
+
+def f_argument_through_nested_loops(x, y):
+    v = y * 2.0
+    for j in range(1):
+        for i in range(2):
+            if i == 1:
+                v = x
+    np.add.at(v, [0, 0], 1.0)
+    return np.sum(v * y)
+
+
+def test_an_argument_reached_through_nested_joins_is_copied_before_an_update():
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+    check_case(f_argument_through_nested_joins, [x, y], wrt=(0, 1))
+    check_case(f_argument_through_nested_joins, [x, -y], wrt=(0, 1))
+    check_case(f_argument_through_nested_loops, [x, y], wrt=(0, 1))
+
+
+def f_list_item_then_update(x, y):
+    hs = [y * 1.0, y * 2.0]
+    a = x * 1.0
+    hs[0] = a              # the list holds a itself, not a copy
+    a[0] = 5.0
+    return np.sum(hs[0] * y)
+
+
+def f_list_copy_then_update(x, y):
+    a = x * 1.0
+    gs = [a].copy()        # a new list of the same arrays
+    a[0] = 5.0
+    return np.sum(gs[0] * y)
+
+
+def ret_same(a):
+    return a
+
+
+def f_list_from_a_helper_appended(x, y):
+    hs = [x * 1.0]
+    gs = ret_same(hs)      # gs is hs: the append below grows hs too
+    gs.append(y * 2.0)
+    return np.sum(np.stack(hs)) + np.sum(np.stack(gs))
+
+
+def f_inner_list_appended(x, y):
+    rows = [[x * 1.0], [y * 1.0]]
+    r = rows[0]
+    r.append(y * 3.0)      # rows[0] is r
+    return np.sum(np.stack(rows[0])) + np.sum(np.stack(r))
+
+
+def test_updates_seen_through_lists_are_refused():
+    """A list item assignment, a list's `.copy()` and a helper's result were
+    taken for new values with nothing shared; a list inside a list was not
+    followed (silently wrong gradients)."""
+    x, y = np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4])
+    for f in (f_list_item_then_update, f_list_copy_then_update, f_list_from_a_helper_appended,
+              f_inner_list_appended):
+        with pytest.raises(s2sad.TransformError, match=SHARED):
+            s2sad.grad(f, wrt=(0, 1))(x, y)
+
+
+def f_and_of_a_number_and_an_array(x, y, n):
+    a = n > 0 and x        # a bool on one path, the caller's array on the other
+    a[0] = 3.0
+    return np.sum(a * y)
+
+
+def test_a_number_joined_with_an_updated_array_is_not_copied():
+    """The value the reverse sweep reads after the join was stored with
+    `a.copy()`, on a bool (AttributeError in the generated code)."""
+    check_case(f_and_of_a_number_and_an_array,
+               [np.array([0.3, -0.7, 1.1]), np.array([0.5, 0.2, -0.4]), 1], wrt=(0, 1))
+
+
+GLOBAL_BUFFER = np.zeros(3)
+
+
+def f_global_through_a_local_name(x):
+    b = GLOBAL_BUFFER
+    y = np.sum(b * x)      # read before the update: the copy-on-write stayed...
+    b[0] = 5.0             # ... so the global Python changes here was not changed
+    return y + np.sum(GLOBAL_BUFFER * x)
+
+
+def f_global_through_stop_gradient(x, s):
+    x = s2sad.stop_gradient(GLOBAL_BUFFER)    # the global itself
+    x += np.tanh(s)        # Python changes the global (program 279 of seed 31)
+    return s + np.sum(x * x)
+
+
+def test_updates_of_a_global_through_a_local_name_are_refused():
+    """`b = BUF; b[0] = v` is `BUF[0] = v` (refused): a local name holding
+    a global array (or a part of it, on some path) was taken for a new array."""
+    with pytest.raises(s2sad.TransformError, match="may change `GLOBAL_BUFFER`"):
+        s2sad.grad(f_global_through_a_local_name)(np.array([0.3, -0.7, 1.1]))
+    with pytest.raises(s2sad.TransformError, match="may change `GLOBAL_BUFFER`"):
+        s2sad.grad(f_global_through_stop_gradient, wrt=1)(np.ones(3), 0.4)
+    assert not GLOBAL_BUFFER.any()
+
+
+def f_item_scaled_in_a_loop(x, y):
+    a = x[0] * 1.0
+    for i in range(2):
+        a[i] *= y[0][i]    # a[i]: a number the reverse sweep needs, of an array updated in place
+    return np.sum(a * a)
+
+
+def test_an_item_read_of_an_array_updated_in_place_is_recorded_not_recomputed():
+    """The reverse sweep recomputed `a[i]` from `a`, pushed as it was at the
+    top of the trip, but the update (copy dropped) changed that array in place
+    right after: the gradient read the new item."""
+    from fdcheck import numerical_grad
+    x = np.array([[0.3, -0.7, 1.1], [0.9, 0.4, -0.2]])
+    y = np.array([[0.5, 0.2, -0.4], [1.2, 0.3, 0.8]])
+    before = x.copy()
+    dx, dy = s2sad.grad(f_item_scaled_in_a_loop, wrt=(0, 1))(x, y)
+    assert np.array_equal(x, before)
+    np.testing.assert_allclose(dx, numerical_grad(f_item_scaled_in_a_loop, [x, y], 0), atol=1e-6)
+    np.testing.assert_allclose(dy, numerical_grad(f_item_scaled_in_a_loop, [x, y], 1), atol=1e-6)
