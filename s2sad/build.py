@@ -95,6 +95,7 @@ class _ForwardBuilds:
         pending.function = fn
         self.helpers[key] = fn
         self.jvp_sources.append(text)
+        self.bind_stand_ins()
         return fn
 
     def forward_function(self, func, arg_kinds, active, fn_name, helper=False, tangent_only=False):
@@ -220,7 +221,24 @@ class Builder(_ForwardBuilds):
             self.in_progress.discard(func)
         pending.forward.function, pending.backward.function = pair.forward, pair.backward
         self.helpers[key] = pair
+        self.bind_stand_ins()
         return pair
+
+    def bind_stand_ins(self):
+        """A recursive helper's halves call themselves through a stand-in
+        (`_Later`) until they are built; once they are, every generated
+        function's cell holding the stand-in holds the function itself, so
+        the code reads as it runs and can be transformed again (`hvp`: forward
+        mode over `f_fwd` reads its recursive call as a call of `f_fwd`)."""
+        for built in list(self.helpers.values()):
+            for fn in (built.forward, built.backward) if isinstance(built, HelperPair) else (built,):
+                for cell in getattr(fn, "__closure__", None) or ():
+                    try:
+                        value = cell.cell_contents
+                    except ValueError:            # an empty cell
+                        continue
+                    if isinstance(value, _Later) and value.function is not None:
+                        cell.cell_contents = value.function
 
     def split(self, func, arg_kinds, active, out_paths, names):
         core = core_of(func)

@@ -179,6 +179,7 @@ class Forward:
                         self.table[(name_, phi, path)] = t
             results.append((items, self.table))
         (body, t1), (orelse, t2) = results
+        made = (_versions_made(stmt.body), _versions_made(stmt.orelse))
         merged = {}
         for ref in sorted(set(t1) | set(t2), key=repr):
             a, b = t1.get(ref), t2.get(ref)
@@ -188,7 +189,11 @@ class Forward:
             if not self.facts.active(ref):
                 continue
             own = self.own_variable(ref, [t1, t2, merged])
-            for items, value in ((body, a), (orelse, b)):
+            for items, value, other in ((body, a, made[1]), (orelse, b, made[0])):
+                if value is None and ref[:2] in other:
+                    # a value only the other branch makes (`x_1 = x` on one path):
+                    # this path never reads it, nor its tangent, and has no zeros_like
+                    value = const(None)
                 value = value if value is not None else self.zeros(ref)
                 if not (isinstance(value, gast.Name) and value.id == own):
                     _on_every_path(items, assign(name(own, store=True), copy_node(value)))
@@ -644,6 +649,7 @@ class Forward:
         terms = []
         if _member(key, ELEMENTWISE):
             reverse = rules.lookup_adjoint(key)
+            emitted = []
             for i, t in enumerate(tangents):
                 if t is None:
                     continue
@@ -652,11 +658,14 @@ class Forward:
                 inlined = inline(reverse, site)
                 if inlined is None or i >= len(inlined.outputs) or inlined.outputs[i] is None:
                     break
-                for s in inlined.stmts:
-                    self.emit(s)
+                emitted.extend(inlined.stmts)
                 terms.append(inlined.outputs[i])
             else:
-                return _sum_terms(terms)
+                for s in emitted:
+                    self.emit(s)
+                return self.broadcast_to_result(_sum_terms(terms), emitted, [
+                    a for a, t in zip(args, tangents) if t is not None],
+                    list(args) + list(keywords.values()), result, result_kind)
             terms = []
         linear = linear_positions(key, len(args))
         if linear is not None:
@@ -705,6 +714,55 @@ class Forward:
             return call(gast.Attribute(value=self.ctx.numpy(), attr="sum", ctx=gast.Load()),
                         product, **kw)
         raise self.no_rule(stmt, key)
+
+    def broadcast_to_result(self, expr, stmts, varied, operands, result, result_kind):
+        """An elementwise operation's tangent has the shape of what its terms
+        read, which a broadcast may have made smaller than the result (`A - s`
+        of an array and a number: `-ds`); then it is spread over the result's
+        shape and dtype (`-ds + np.zeros_like(A)`).  The terms cover the result
+        where they read the result, every array operand (the result's shape is
+        their broadcast), or a value provably of the result's shape."""
+        if isinstance(result_kind, Scalar) or getattr(result_kind, "ndim", None) == 0:
+            return expr
+        read = {tuple(a.s2sad_ref[:2]) for a in varied if getattr(a, "s2sad_ref", None)}
+        globals_read = set()
+        for node in [expr] + list(stmts):
+            for n in gast.walk(node):
+                if isinstance(n, gast.Name) and getattr(n, "s2sad_ref", None) is not None:
+                    read.add(tuple(n.s2sad_ref[:2]))
+                elif isinstance(n, gast.Name):
+                    globals_read.add(n.id)
+        own = getattr(result, "s2sad_ref", None)
+        own = tuple(own[:2]) if own is not None else None
+        if own in read or any(self.shaped_as(ref, own, result_kind) for ref in read):
+            return expr
+        for atom in operands:
+            if isinstance(atom, gast.Constant):
+                continue
+            kind = self.kind(atom)
+            if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+                continue                  # a number or a 0-d array widens nothing
+            ref = getattr(atom, "s2sad_ref", None)
+            if ref is not None and tuple(ref[:2]) in read:
+                continue
+            if ref is None and isinstance(atom, gast.Name) and atom.id in globals_read:
+                continue
+            break
+        else:
+            return expr
+        zeros = call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                     copy_node(result))
+        return gast.BinOp(left=expr, op=gast.Add(), right=zeros)
+
+    def shaped_as(self, ref, result_ref, result_kind):
+        """Does the value `ref` provably have the result's shape?"""
+        if result_ref is not None and self.facts.same_shape(result_ref, ref):
+            return True
+        kind = self.facts.kind(*ref)
+        ones, result_ones = getattr(kind, "ones", None), getattr(result_kind, "ones", None)
+        if ones is None or result_ones is None or len(ones) != len(result_ones):
+            return False
+        return all(r or not o for o, r in zip(ones, result_ones))  # size one only where it is
 
     def zeros_of(self, atom):
         """A zero tangent for an operand that is not varied."""
@@ -777,6 +835,18 @@ def operation(fwd, stmt, value):
     """The rule key, positional atoms and keyword atoms of an operation."""
     from .reverse import Reverse
     return Reverse.operation(fwd, stmt, value)
+
+
+def _versions_made(block):
+    """(name, version) of every value a block's statements make, nested ones too."""
+    made = set()
+    for stmt in block:
+        sf = getattr(stmt, "s2sad_facts", None)
+        if sf is not None:
+            made.update(sf.writes.items())
+        for inner in child_blocks(stmt):
+            made |= _versions_made(inner)
+    return made
 
 
 def _on_every_path(items, stmt):

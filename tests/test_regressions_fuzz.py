@@ -61,3 +61,107 @@ def test_repeated_index_increments_keep_the_last_write():
     check_case(f_repeated_increment, [np.array([0.3, 1.0, 2.0]), np.array([1.0, 2.0, 3.0])],
                wrt=(0, 1))
     check_case(f_repeated_scale, [np.array([0.3, 1.0, 2.0]), 0.7], wrt=(0, 1))
+
+
+def hvp_against_gradient_differences(f, args, wrt, v, eps=1e-5, rtol=1e-6):
+    """`s2sad.hvp` against central differences of the gradient along v."""
+    import s2sad
+    got = s2sad.hvp(f, wrt=wrt)(*args, v)
+    df = s2sad.grad(f, wrt=wrt)
+
+    def at(t):
+        moved = list(args)
+        moved[wrt] = args[wrt] + t * v
+        return np.asarray(df(*moved), dtype=np.float64)
+    expected = (at(eps) - at(-eps)) / (2 * eps)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+
+
+def f_scalar_broadcast_into_array(x, A, xs, s):
+    A -= s
+    return np.sum(A)
+
+
+def f_broadcast_tangents(A, s, z0):
+    B = A + s
+    C = s - A
+    D = A - z0
+    D *= s
+    E = np.where(A > 0.0, s, A)
+    return np.sum(B) + np.sum(C) + np.sum(D) + np.sum(E * A)
+
+
+def test_tangent_of_a_number_broadcast_into_an_array():
+    """jvp gave `dA = -ds` for `A -= s`: the tangent of the number, not spread
+    over A's shape, so np.sum(dA) counted it once instead of A.size times."""
+    for dtype in (np.float64, np.float32):
+        A = np.array([[0.66, 0.77, -0.56, -0.08], [0.86, 0.9, -0.85, -0.01],
+                      [0.81, -0.62, 0.99, -1.03]], dtype)
+        args = [np.array([0.17, 0.26, 0.9, -1.05], dtype), A, [A[0], A[1]], 0.691259]
+        check_case(f_scalar_broadcast_into_array, args, wrt=3)
+        for s in (0.7, np.array(0.7, dtype), np.array([0.7], dtype)):
+            check_case(f_broadcast_tangents, [A, s, np.array(0.3, dtype)], wrt=(1, 2))
+
+
+def rec_identity(v, c, depth):
+    if depth <= 0:
+        return v
+    return rec_identity(v, c, depth - 1)
+
+
+def f_recursive_identity(y, xs, x):
+    return np.sum(rec_identity(y, 1.24, 1)) + np.sum(rec_identity(x, y, 0) * y)
+
+
+def rec_sines(v, c, depth):
+    if depth <= 0:
+        return v * c
+    return np.sin(rec_sines(v, c, depth - 1)) * v
+
+
+def f_recursive_sines(x, c):
+    return np.sum(rec_sines(x, c, 3))
+
+
+def test_hvp_through_a_recursive_helper():
+    """hvp refused `rec_fwd` (no forward rule): the recursive call in the
+    generated helper went through a stand-in object, not the function."""
+    y = np.array([0.97, 1.0, -0.02, -0.73], np.float32)
+    args = [y, [y, y], np.array([-0.74, -0.21, -0.27, -1.14], np.float32)]
+    check_case(f_recursive_identity, args, wrt=0)
+    hvp_against_gradient_differences(f_recursive_identity, args, 0,
+                                     np.array([0.5, -1.0, 0.3, 2.0], np.float32), rtol=1e-3)
+    x = np.array([0.3, -0.7, 1.1])
+    check_case(f_recursive_sines, [x, 0.8], wrt=(0, 1))
+    hvp_against_gradient_differences(f_recursive_sines, [x, 0.8], 0, np.array([0.5, -1.0, 0.3]))
+    hvp_against_gradient_differences(f_recursive_sines, [x, 0.8], 1, 1.0)
+
+
+def f_conditional_in_tuple(s, xs, x):
+    s, x = (xs, x if s > -0.63 else np.exp(np.sin(x)))
+    return np.sum(x * x)
+
+
+def f_branch_sqrt(x):
+    if x[x > 0.46] < 0.76:
+        x = np.sqrt(x)
+    return np.sum(x * x[0])
+
+
+def test_hvp_of_a_value_stored_on_one_branch():
+    """The gradient keeps a value one branch overwrites (`chosen_1 = chosen`)
+    on that branch only; forward mode over it gave the other branch
+    `np.zeros_like(chosen_1)`, an UnboundLocalError."""
+    x = np.array([-0.27, -0.76, -0.28, -0.78, -0.67])
+    v = np.array([0.5, -1.0, 0.3, 2.0, 0.1])
+    for s in (-0.36, -0.9):
+        args = [s, [x, x, x], x]
+        check_case(f_conditional_in_tuple, args, wrt=(2, 0))
+        hvp_against_gradient_differences(f_conditional_in_tuple, args, 2, v)
+    for x4 in ([0.32, 0.36, 0.86, -0.85], [0.32, 0.36, 0.7, 0.2], [0.3, 0.36, 0.8, 0.1]):
+        args = [np.array(x4)]
+        check_case(f_branch_sqrt, args, wrt=0)
+        hvp_against_gradient_differences(f_branch_sqrt, args, 0, np.array([0.5, -1.0, 0.3, 2.0]))
+    x32 = np.array([0.32114270329475403, 0.36025819182395935, 0.8605894446372986,
+                    -0.8516610860824585], dtype=np.float32)
+    hvp_against_gradient_differences(f_branch_sqrt, [x32], 0, np.ones(4, np.float32), rtol=1e-2)

@@ -9,7 +9,7 @@ with.
 
 import numpy as np
 
-from ..runtime import add_at_item, as_list, unbroadcast
+from ..runtime import add_at_item, as_list, in_dtype_of, unbroadcast
 from . import adjoint, method_key, tangent
 
 
@@ -19,6 +19,15 @@ def _(tangents, result, value, x):
     if tangents[0] is None:
         return 0.0 * result
     return unbroadcast(tangents[0], x)
+
+
+@tangent(in_dtype_of)
+def _(tangents, result, g, x):
+    # a float32 argument's gradient cast back to float32: linear in `g`, and
+    # `x` only lends its dtype
+    if tangents[0] is None:
+        return 0.0 * result
+    return in_dtype_of(tangents[0], x)
 
 
 @adjoint(unbroadcast)
