@@ -491,6 +491,17 @@ class Analyzer:
             kind = self.atom_kind(call.args[0])          # generated code transformed again:
             if isinstance(kind, (Seq, Tree)):            # zeros shaped like each element
                 return kind
+        if (obj is list or obj is tuple) and len(call.args) == 1 and not call.keywords:
+            # the length of what stand-ins give is theirs: a list grown in a loop, or
+            # an array's rows, are as long as they are at run time
+            kind = self.atom_kind(call.args[0])
+            if isinstance(kind, Tree) and issubclass(kind.type, (list, tuple)):
+                return Tree(obj, kind.keys, kind.children)
+            if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
+                return Seq(Array(kind.ndim - 1, kind.dtype)) if obj is list else UNKNOWN
+            if isinstance(kind, Seq) or kind == Opaque(range):
+                return Seq(kind.element if isinstance(kind, Seq) else Scalar("int")) \
+                    if obj is list else UNKNOWN
         if obj is runtime.as_list and len(call.args) == 1:   # a stacked array's rows, or a list
             kind = self.atom_kind(call.args[0])
             if isinstance(kind, (Seq, Tree)):
@@ -799,10 +810,14 @@ class Analyzer:
             if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
                 if not isinstance(self.atom_kind(func.value), Array):
                     return None
+                if func.attr == "copy" and not value.args and not value.keywords:
+                    return frozenset()
             else:
                 obj = self.ns.resolve(func, self.core.local_names)
                 if obj is MISSING or not _pure(obj) or rules.is_user_function(obj):
                     return None
+                if any(obj is f for f in _FRESH_FUNCTIONS):
+                    return frozenset()       # new memory, whatever the operands' kinds
         for self.dummy_size in (1, 12):
             try:
                 stand_ins = {}
@@ -1152,6 +1167,8 @@ _VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, 
                    np.atleast_3d, np.asanyarray}
 
 
+_FRESH_FUNCTIONS = (np.zeros_like, np.ones_like, np.empty_like, np.full_like, np.copy)
+
 _SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 
 
@@ -1163,6 +1180,11 @@ def _check_in_place_updates(an, facts):
     silently different program.  (The caller's own array is never changed:
     an argument updated in place is copied on write.)"""
     core = an.core
+    # code s2sad generated, transformed again (`hvp`): a helper's backward half
+    # pops the stacks its forward half saved (distinct lists), which the caller
+    # hands over and never reads again, so it runs on them in place as it does
+    # at first order
+    handed_over = getattr(core.source.func, "__s2sad_source__", None) is not None
     roots = {}                                       # (name, version) -> memory it may share
     fresh = iter(range(1 << 30))
     objects = {}                                     # the same for lists: the list, not its elements
@@ -1187,11 +1209,18 @@ def _check_in_place_updates(an, facts):
                 continue
             if not isinstance(stmt, gast.Assign):
                 continue
+            unpacked = handed_over and isinstance(stmt.targets[0], gast.Tuple) \
+                and isinstance(stmt.value, gast.Name)   # what a forward half saved: distinct
             for name, version in sf.writes.items():  # the list object itself: a name's, or new
-                alias = stmt.value.id if isinstance(stmt.value, gast.Name) else None
+                alias = stmt.value.id if isinstance(stmt.value, gast.Name) and not unpacked \
+                    else None
                 objects[(name, version)] = objects.get((alias, sf.reads.get(alias)), frozenset()) \
                     if alias in sf.reads else frozenset([next(fresh)])
             shared = _shared_roots(an, stmt.value, sf, roots)
+            if unpacked:
+                shared = frozenset()
+                for name, version in sf.writes.items():
+                    roots.pop((name, version), None)
             for name, version in sf.writes.items():
                 if (name, version) not in roots or shared:
                     roots[(name, version)] = shared if shared else frozenset([next(fresh)])
@@ -1214,6 +1243,8 @@ def _check_in_place_updates(an, facts):
     # the copy before `x[i] = v` is not needed where nothing else reads the old
     # array and it is not the caller's
     params = frozenset().union(*[roots[(p, 0)] for p in core.params])
+    if handed_over:
+        params = frozenset()
     last_update = max((i for i, (s_, _) in enumerate(order) if updated_name(s_)), default=-1)
     for stmt, old, _ in updates:
         if not getattr(stmt, "s2sad_copy_on_write", False):
@@ -1222,7 +1253,8 @@ def _check_in_place_updates(an, facts):
         memory = objects.get(old, frozenset()) if of_list else roots[old]
         # every other read of this memory must come after the last update, outside
         # loops (it sees the final array); `x[i]` read for `x[i] += v` is done first
-        unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0
+        unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0 \
+            and not handed_over
         if unsafe and an.helper:
             what = "a list" if of_list else "an array"
             raise core.source.error(
@@ -1245,7 +1277,8 @@ def _check_in_place_updates(an, facts):
                 if roots.get((name, version), frozenset()) & memory and (loops or i < last_update):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
-    _StaleReads(an, facts, roots, objects, updates).run()
+    if not handed_over:       # (generated code reads no value an update made stale: it
+        _StaleReads(an, facts, roots, objects, updates).run()    # copies `dx[0].copy()` first)
 
 
 class _StaleReads:

@@ -19,7 +19,7 @@ import gast
 from .analyze import Analyzer, _pure
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
-from .kinds import UNKNOWN, Opaque, Scalar, Tree, kind_of, leaves
+from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
 from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
@@ -130,8 +130,18 @@ class _ForwardBuilds:
             if isinstance(kind, Tree):
                 parts = [tangent_of(c, path + (k,)) for k, c in zip(kind.keys, kind.children)]
                 return tree_literal(ctx, kind, parts)
-            if facts.output is None or not kind.differentiable:
+            if not kind.differentiable:
                 return const(None)
+            if facts.output is None:          # a constant, global or closure value: zero
+                if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+                    return const(0.0)
+                part = copy_node(out)
+                for k in path:
+                    part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
+                if isinstance(kind, Seq):
+                    return call(name(ctx.spell(runtime.zeros_list, "zeros_list")), part)
+                return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like",
+                                           ctx=gast.Load()), part)
             ref = facts.output + (path,)
             t = fwd.table.get(ref)
             return copy_node(t) if t is not None else fwd.zeros(ref)

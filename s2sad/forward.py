@@ -19,6 +19,7 @@ simple), or is derived from what is known of the function:
 """
 
 import inspect
+import types
 
 import gast
 
@@ -27,8 +28,8 @@ from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, 
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
-from .reverse import Comment, annotate, assign, call, const, name, access
-from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
+from .reverse import Comment, annotate, assign, call, const, name, access, tree_literal
+from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import child_blocks, copy_node
 
@@ -81,6 +82,12 @@ class Forward:
 
     def zeros(self, ref):
         kind = self.leaf_kind(ref)
+        if isinstance(kind, Tree) and kind.type is not list:
+            # a tuple, dict or named tuple (what a helper's forward half saved):
+            # the structure with a zero per leaf, None where none is differentiable
+            return tree_literal(self.ctx, kind, [
+                self.zeros(ref[:2] + (ref[2] + (k,),)) if c.differentiable else const(None)
+                for k, c in zip(kind.keys, kind.children)])
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)
         if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
@@ -236,9 +243,10 @@ class Forward:
         if all(p is None for p in parts) or any(len(path) != 1 for path, _ in
                                                 leaves(self.facts.kind(name_, version))):
             return None
-        return gast.List(elts=[copy_node(p) if p is not None else self.zeros((name_, version, path))
-                               for p, (path, _) in zip(parts, leaves(self.facts.kind(name_, version)))],
-                         ctx=gast.Load())
+        kind = self.facts.kind(name_, version)
+        return tree_literal(self.ctx, kind, [       # (a tuple's: a tuple, where a branch
+            copy_node(p) if p is not None else self.zeros((name_, version, path))   # joins it)
+            for p, (path, _) in zip(parts, leaves(kind))])
 
     def loop(self, stmt):
         sf = stmt.s2sad_facts
@@ -360,6 +368,9 @@ class Forward:
             func = value.func
             if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
                 obj = self.src.namespace.resolve(func, self.core.local_names)
+                if obj is not MISSING and rules.lookup_tangent(obj) is None \
+                        and _from_source(obj):
+                    return self.helper(stmt, sf, obj, outs)
                 if obj is not MISSING and rules.lookup_tangent(obj) is None \
                         and rules.is_user_function(obj):
                     if rules.lookup_adjoint(obj) is not None:
@@ -557,6 +568,10 @@ class Forward:
         result = copy_node(stmt.targets[0])
         result.ctx = gast.Load()
         expr = self.call_tangent(stmt, key, args, keywords, tangents, result)
+        if expr is None:                          # varied only where it lends a shape
+            for ref in outs:
+                self.table.pop(ref, None)
+            return
         expr = self.keep_overwritten(expr)
         if len(outs) == 1 and outs[0][2] == ():
             self.define(outs[0], expr)
@@ -656,17 +671,30 @@ class Forward:
                 site = self.site(args, keywords, t, result, result_kind)
                 site.tangent = True
                 inlined = inline(reverse, site)
-                if inlined is None or i >= len(inlined.outputs) or inlined.outputs[i] is None:
+                if inlined is None or i >= len(inlined.outputs):
                     break
+                if inlined.outputs[i] is None:   # no derivative (`np.where`'s condition, a
+                    continue                     # bool whose kind was not known): no term
                 emitted.extend(inlined.stmts)
                 terms.append(inlined.outputs[i])
             else:
+                if not terms:
+                    return None
                 for s in emitted:
                     self.emit(s)
                 return self.broadcast_to_result(_sum_terms(terms), emitted, [
                     a for a, t in zip(args, tangents) if t is not None],
                     list(args) + list(keywords.values()), result, result_kind)
             terms = []
+        given_shapes = _lookup(key, LINEAR_GIVEN_SHAPES)
+        if given_shapes is not None:            # the other arguments lend shapes only
+            if all(i >= len(tangents) or tangents[i] is None for i in given_shapes):
+                return None
+            replaced = [copy_node(a) for a in args]
+            for i in given_shapes:
+                if i < len(args):
+                    replaced[i] = tangents[i] if tangents[i] is not None else self.zeros_of(args[i])
+            return _recall(stmt.value, replaced, keywords)
         linear = linear_positions(key, len(args))
         if linear is not None:
             positions, jointly = linear
@@ -880,6 +908,25 @@ def _same(a, b):
     if isinstance(a, gast.Name) and isinstance(b, gast.Name):
         return a.id == b.id
     return isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and a.value == b.value
+
+
+def _from_source(obj):
+    """A function of s2sad's own that a generated gradient calls (a reverse
+    rule it could not inline, a runtime helper) with no tangent of its own:
+    forward mode over the gradient (`hvp`) differentiates it from its source,
+    as it does the user's helpers."""
+    if not isinstance(obj, types.FunctionType) or rules.is_nondifferentiable(obj) \
+            or _lookup(obj, LINEAR_GIVEN_SHAPES) is not None or _member(obj, ELEMENTWISE) \
+            or _member(obj, REDUCTIONS) or linear_positions(obj, 1) is not None:
+        return False
+    return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
+
+
+def _lookup(key, table):
+    try:
+        return table.get(key)
+    except TypeError:
+        return None
 
 
 def _member(key, group):

@@ -165,3 +165,173 @@ def test_hvp_of_a_value_stored_on_one_branch():
     x32 = np.array([0.32114270329475403, 0.36025819182395935, 0.8605894446372986,
                     -0.8516610860824585], dtype=np.float32)
     hvp_against_gradient_differences(f_branch_sqrt, [x32], 0, np.ones(4, np.float32), rtol=1e-2)
+
+
+# ---- hvp over gradients that call runtime helpers and rules (found by the fuzzer with hvp on
+# every program): each was refused or wrong, forward mode over the generated gradient ----
+
+W3 = np.eye(3)
+
+
+def f_list_grown_in_loop(x, n):
+    gs = []
+    for i in range(n):
+        gs.append(np.sin(x) * (i + 1.0))
+    return np.sum(gs[0] * gs[-1]) + np.sum(gs[1] * x)
+
+
+def f_new_axis(x):
+    return np.sin(x[np.newaxis].mean()) + np.sum(x[:, np.newaxis] * x)
+
+
+def f_builtin_sum(x):
+    return sum([np.exp(np.sin(hh)) for hh in x]) * np.sum(x)
+
+
+def sort_helper(v):
+    return np.sort(v)
+
+
+def f_sorted(x, s):
+    return np.sum(sort_helper(np.where(x > x, x, 0.1 * x)) * x) + s
+
+
+def test_hvp_through_runtime_helpers():
+    """`zeros_list`, `cotangents`, a rule called rather than inlined
+    (`getitem_adjoint`), `builtin_sum_adjoint`, `sort_adjoint` had no forward
+    rule: hvp was refused where grad worked."""
+    x = np.array([0.3, -0.7, 1.1, 0.4])
+    v = np.array([0.5, -1.0, 0.3, 2.0])
+    for f, args in ((f_list_grown_in_loop, [x, 3]), (f_new_axis, [x]), (f_builtin_sum, [x]),
+                    (f_sorted, [x, 0.3])):
+        check_case(f, args, wrt=0)
+        hvp_against_gradient_differences(f, args, 0, v)
+
+
+def f_constant_gradient(y, s):
+    s -= 1.06
+    return np.sum(y * y) + s
+
+
+def f_returns_argument(z0, x):
+    a = (-x).copy()
+    return z0
+
+
+def test_hvp_of_a_constant_gradient():
+    """A gradient that does not depend on the argument: hvp returned None
+    (`return 1.0`'s tangent), or NaN (np.full_like's tangent filled with None)."""
+    y = np.array([0.3, -0.7, 1.1])
+    hvp_against_gradient_differences(f_constant_gradient, [y, 0.5], 1, 1.0)
+    hvp_against_gradient_differences(f_constant_gradient, [y, 0.5], 0, y)
+    hvp_against_gradient_differences(f_returns_argument, [np.array(0.3), y], 0, np.array(1.0))
+
+
+def helper_with_stacks(v, g, h):
+    g = g * g
+    j = 0
+    while j < 2:
+        j += 1
+        g /= 1.5 + g * g
+        hs = []
+        for i in range(2):
+            hs.append(np.cumsum(v * 0.7) * 0.3)
+            v = np.sqrt(1.0 + v ** 2) - g
+        h = g * h
+    return h + v
+
+
+def f_helper_with_stacks(k, x):
+    x[0] = np.sum(x ** 2)
+    return np.sum(np.sin(x)) + np.sum(helper_with_stacks(k * x, 0.7 + x, x - 0.5 * x))
+
+
+def test_hvp_of_a_helper_popping_what_it_saved():
+    """The helper's backward half pops the stacks its forward half saved: the
+    analysis of that generated code refused it as changing a list its caller
+    passed in, and read the saved values as one object."""
+    args = [0.3, np.array([0.1, 0.5, -0.3])]
+    check_case(f_helper_with_stacks, args, wrt=(1, 0))
+    hvp_against_gradient_differences(f_helper_with_stacks, args, 1, np.array([0.5, -1.0, 0.3]))
+    hvp_against_gradient_differences(f_helper_with_stacks, args, 0, 1.0)
+
+
+def rec_where(v, c, depth):
+    if depth <= 0:
+        return np.sum(v * v) * c
+    return rec_where(np.where(W3 @ v > 0.2, W3 @ v * v, v), c, depth - 1)
+
+
+def f_recursive_where(s, y):
+    return np.sum(rec_where(y + y, np.logaddexp(s, s), 1))
+
+
+def rec_pass(v, c, depth):
+    if depth <= 0:
+        return v
+    return rec_pass(v, c, depth - 1)
+
+
+def f_recursive_item_update(x, z0):
+    x = x * 1.0
+    x[0] += z0
+    return np.sum(rec_pass(x * x + -0.81, np.sum(np.take(x, [-1, 0, 1])), 2)) * z0
+
+
+def test_hvp_through_recursion_with_unknown_kinds():
+    """A recursive helper's results have unknown kinds: `np.where`'s condition
+    looked differentiable (no forward rule), and `dx_item = dx[0]; dx[0] = 0`
+    in the gradient was refused as a stale read of a possible view."""
+    y = np.array([0.3, 0.5, -0.3])
+    v = np.array([0.5, -1.0, 0.3])
+    check_case(f_recursive_where, [0.3, y], wrt=(1, 0))
+    hvp_against_gradient_differences(f_recursive_where, [0.3, y], 1, v)
+    hvp_against_gradient_differences(f_recursive_where, [0.3, y], 0, 1.0)
+    check_case(f_recursive_item_update, [y, 0.4], wrt=(0, 1))
+    hvp_against_gradient_differences(f_recursive_item_update, [y, 0.4], 0, v)
+    hvp_against_gradient_differences(f_recursive_item_update, [y, 0.4], 1, 1.0)
+
+
+def helper_linear(v):
+    return -(v @ W3.T)
+
+
+def f_helper_in_nested_loops(A, s, x):
+    x = helper_linear(np.tanh(x * -0.7))
+    x[[0, 1]] = s
+    for i in reversed(range(3)):
+        gs = []
+        for j2 in range(3):
+            x = np.square(x - 0.5 * x) - helper_linear(1.0 / (1.0 + np.exp(-x)))
+            gs.append(np.square(x))
+        s = np.tanh(s)
+        s += s
+    return np.sum(A) + s + np.sum(x)
+
+
+def test_hvp_of_saved_tuples_and_rule_branches():
+    """A helper's saved tuple with no tangent was given `np.zeros_like(saved)`
+    (an array, not a tuple of zeros), and a rule's tuple result joined at a
+    branch got a list of tangents: a TypeError at run time."""
+    args = [np.ones((2, 3)), 0.3, np.array([0.1, 0.5, -0.3])]
+    for wrt, v in ((1, 1.0), (2, np.array([0.5, -1.0, 0.3]))):
+        check_case(f_helper_in_nested_loops, args, wrt=wrt)
+        hvp_against_gradient_differences(f_helper_in_nested_loops, args, wrt, v)
+
+
+def f_list_copy_in_gradient(s, x):
+    gs = []
+    for i in range(2):
+        for j2 in range(1):
+            gs.append(np.concatenate([np.arcsinh(x)[:1], s * np.arcsinh(x)[1:]]))
+        gs.append(-x * x)
+    return np.sum(gs[-1]) * s + np.sum(gs[0] * s)
+
+
+def test_hvp_of_a_copied_list_adjoint():
+    """`dgs = list(dgs)` in the gradient: `list` had no forward rule, and the
+    copy of a list grown in a loop got a kind of stand-in length (one)."""
+    args = [0.3, np.array([0.4, 0.5, -0.6, 0.2])]
+    check_case(f_list_copy_in_gradient, args, wrt=(0, 1))
+    hvp_against_gradient_differences(f_list_copy_in_gradient, args, 0, 1.0)
+    hvp_against_gradient_differences(f_list_copy_in_gradient, args, 1, np.array([0.5, -1.0, 0.3, 2.0]))

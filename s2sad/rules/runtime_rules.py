@@ -9,8 +9,14 @@ with.
 
 import numpy as np
 
-from ..runtime import add_at_item, as_list, in_dtype_of, unbroadcast
-from . import adjoint, method_key, tangent
+from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, in_dtype_of,
+                       inverse_axes, negated, pad_interior, selects_each_once, split_points,
+                       unbroadcast, zeros_list)
+from . import adjoint, method_key, nondifferentiable, tangent
+
+# zeros, indices, axes and counts: no derivative
+nondifferentiable(zeros_list, selects_each_once, inverse_axes, checkpoint_every, negated,
+                  pad_interior, split_points)
 
 
 @tangent(unbroadcast)
@@ -82,3 +88,19 @@ def _(g, result, value):
 @tangent(as_list)
 def _(tangents, result, value):
     return as_list(tangents[0])
+
+
+def cotangents_tangent(dvalue, needed):
+    """The tangent of `cotangents(value, needed, ...)`: the tangent of the
+    rule's return value as one tangent per positional argument (the call
+    itself has checked the count)."""
+    if not isinstance(dvalue, tuple):
+        dvalue = (dvalue,)
+    count = len(needed)
+    return dvalue[:count] + (None,) * (count - len(dvalue))
+
+
+@tangent(cotangents)
+def _(tangents, result, value, needed, rule_name, slots=0):
+    # a rule's return value sorted into one cotangent per argument: linear in it
+    return cotangents_tangent(tangents[0], needed)
