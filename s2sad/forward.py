@@ -22,11 +22,12 @@ import inspect
 import types
 
 import gast
+import numpy as np
 
 from . import rules, runtime
 from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, named_field,
                       tree_span, is_append, is_pop, updated_name)
-from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
+from .kinds import UNKNOWN, Array, Scalar, Seq, Tree, leaves
 from .parse import MISSING, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access, tree_literal
 from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
@@ -458,7 +459,7 @@ class Forward:
             return
         if is_append(stmt):
             value = stmt.value.args[0]
-            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_value = self.argument_tangent(value)     # (a tuple a helper saved: its parts')
             t_old = self.table.get(old + ((),))
             if t_value is None and t_old is None:
                 self.table.pop(new + ((),), None)
@@ -474,7 +475,7 @@ class Forward:
         if isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
             value = stmt.value
-            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_value = self.argument_tangent(value)    # (an element that is a tuple: its parts')
             t_old = self.table.get(old + ((),))
             if t_value is None and t_old is None:
                 self.table.pop(new + ((),), None)
@@ -482,7 +483,8 @@ class Forward:
             own = self.owned(old + ((),), t_old)
             index = copy_node(target)
             index.value = name(own)
-            self.emit(assign(index, copy_node(t_value) if t_value is not None else const(0)))
+            zero = self.zeros_of(value) if isinstance(self.kind(value), Tree) else const(0)
+            self.emit(assign(index, copy_node(t_value) if t_value is not None else zero))
             self.table[new + ((),)] = name(own)
             return
         index, value = stmt.value.args[1], stmt.value.args[2]       # np.add.at(x, i, v)
@@ -698,8 +700,12 @@ class Forward:
         linear = linear_positions(key, len(args))
         if linear is not None:
             positions, jointly = linear
-            if any(t is not None for i, t in enumerate(tangents) if i not in positions):
+            if any(t is not None and _known_float(self.kind(args[i]))
+                   for i, t in enumerate(tangents) if i not in positions):
                 raise self.no_rule(stmt, key)
+            # (the other positions take indices, shapes and axes: an argument there
+            # whose kind was not known, as what a recursive helper saved, has a
+            # tangent only on paper, None at run time)
             if jointly:                       # f(dx, dy): zeros where an argument is not varied
                 replaced = [copy_node(a) for a in args]
                 for i in positions:
@@ -815,6 +821,24 @@ class Forward:
 
     # ---- the user's own functions ------------------------------------------------------
 
+    def argument_tangent(self, atom):
+        """The tangent a helper's argument passes, of the argument's own structure
+        (`{'w': dp_w, 'b': 0.0}` for a dict), or None where it is not varied."""
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None or not any(self.table.get(r) is not None for r in self.leaf_refs(atom)):
+            return None
+
+        def build(kind, path):
+            if isinstance(kind, Tree):
+                return tree_literal(self.ctx, kind, [build(c, path + (k,))
+                                                     for k, c in zip(kind.keys, kind.children)])
+            if not kind.differentiable:
+                return const(None)
+            t = self.table.get(ref + (path,))
+            return copy_node(t) if t is not None else self.zeros(ref + (path,))
+
+        return build(self.facts.kind(*ref), ())
+
     def helper(self, stmt, sf, func, outs):
         value = stmt.value
         try:
@@ -920,6 +944,16 @@ def _from_source(obj):
             or _member(obj, REDUCTIONS) or linear_positions(obj, 1) is not None:
         return False
     return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
+
+
+def _known_float(kind):
+    """Is a value of this kind known to be a float (not an index that an
+    unknown kind made look differentiable)?"""
+    if isinstance(kind, Scalar):
+        return kind.dtype in ("float", "complex")
+    dtype = getattr(kind, "dtype", None)
+    return isinstance(kind, Array) and dtype is not None and np.dtype(dtype).kind in "fc" \
+        or isinstance(kind, Tree) and kind.differentiable
 
 
 def _lookup(key, table):

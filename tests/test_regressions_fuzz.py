@@ -335,3 +335,82 @@ def test_hvp_of_a_copied_list_adjoint():
     check_case(f_list_copy_in_gradient, args, wrt=(0, 1))
     hvp_against_gradient_differences(f_list_copy_in_gradient, args, 0, 1.0)
     hvp_against_gradient_differences(f_list_copy_in_gradient, args, 1, np.array([0.5, -1.0, 0.3, 2.0]))
+
+
+def odd_part(v):
+    return v - np.arctan(v)
+
+
+def f_helper_in_loop(x):
+    y = 0.0
+    for i in range(1):
+        y = odd_part(x) * odd_part(x)
+    return np.sum(y)
+
+
+def f_pairs_grown_in_loop(x, n):
+    ps = []
+    for i in range(n):
+        ps.append((x * i, np.sin(x)))
+    t = ps[2]
+    return np.sum(t[0] * t[1])
+
+
+def test_tangent_of_a_tuple_appended_to_a_list():
+    """`xs.append(t)` of a tuple took the tangent of the tuple as a whole,
+    which the table keeps per part: none, so zeros. Silently wrong: jvp of a
+    list of pairs, and hvp where a helper in a loop saves a tuple per trip."""
+    x = np.array([0.09, -1.15, -0.31, -0.24])
+    check_case(f_helper_in_loop, [x], wrt=0)
+    hvp_against_gradient_differences(f_helper_in_loop, [x], 0, np.array([0.5, -1.0, 0.3, 2.0]))
+    import s2sad
+    x = np.array([0.3, -0.5, 0.8])
+    _, tangent = s2sad.jvp(f_pairs_grown_in_loop)(x, 3, np.ones(3))
+    np.testing.assert_allclose(tangent, np.sum(2 * np.sin(x) + 2 * x * np.cos(x)), rtol=1e-12)
+
+
+def f_powers(x, y):
+    return np.sum(x ** y) + np.sum(x ** 3) + np.sum(np.float_power(x, y))
+
+
+def test_hvp_of_powers():
+    """The gradient of `x ** y` calls `power_slope`, which had no tangent (its
+    source was refused: `power` is a parameter)."""
+    x = np.array([0.3, 0.5, 0.8])
+    v = np.array([0.5, -1.0, 0.3])
+    for y in (2.5, np.array([2.5, 1.0, 0.0])):
+        check_case(f_powers, [x, y], wrt=(0, 1))
+        hvp_against_gradient_differences(f_powers, [x, y], 0, v)
+        hvp_against_gradient_differences(f_powers, [x, y], 1, 1.0 if np.ndim(y) == 0 else v)
+
+
+def helper_picking_last(v, g, t):
+    v, g = (g, np.tanh(v))
+    hs = []
+    for i in range(1):
+        v = np.cumsum(g[::-1][::-1]) * 0.3
+        hs.append(v)
+    j = 0
+    while j < 3:
+        j += 1
+        v = v * np.tanh(v)
+        if j < t:
+            t = j
+        else:
+            hs.append(g)
+    return np.exp(np.sin(v)) if 0.7 + j <= t else hs[len(hs) - 1][::-1]
+
+
+def f_nested_helper_calls(x, s):
+    return np.sum(helper_picking_last(helper_picking_last(x, x, s), x ** 2,
+                                      np.sqrt(1.0 + s ** 2)))
+
+
+def test_hvp_with_an_index_a_helper_saved():
+    """An index the inner call's forward half saved (`len(hs) - 1`) reached
+    the backward half with an unknown kind, so it looked varied: `xs[k]`
+    had no forward rule."""
+    args = [np.array([-0.8, 0.12, -0.3]), 0.107283]
+    check_case(f_nested_helper_calls, args, wrt=(0, 1))
+    hvp_against_gradient_differences(f_nested_helper_calls, args, 0, np.array([0.5, -1.0, 0.3]))
+    hvp_against_gradient_differences(f_nested_helper_calls, args, 1, 1.0)

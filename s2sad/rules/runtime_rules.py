@@ -10,8 +10,8 @@ with.
 import numpy as np
 
 from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, in_dtype_of,
-                       inverse_axes, negated, pad_interior, selects_each_once, split_points,
-                       unbroadcast, zeros_list)
+                       inverse_axes, negated, pad_interior, power_slope, selects_each_once,
+                       split_points, unbroadcast, zeros_list)
 from . import adjoint, method_key, nondifferentiable, tangent
 
 # zeros, indices, axes and counts: no derivative
@@ -104,3 +104,24 @@ def cotangents_tangent(dvalue, needed):
 def _(tangents, result, value, needed, rule_name, slots=0):
     # a rule's return value sorted into one cotangent per argument: linear in it
     return cotangents_tangent(tangents[0], needed)
+
+
+def power_slope_tangent(dx, dy, x, y, power=None):
+    """The tangent of `power_slope(x, y)` = y x ** (y - 1) (the slope of a power,
+    which a gradient of `x ** y` reads): along x, `y (y - 1) x ** (y - 2)`,
+    that is y times the slope of x ** (y - 1) (0 where y is 0 or 1); along y,
+    `x ** (y - 1) (1 + y log x)`, with log 0 read as log 1 as the reverse rule
+    of a power reads it."""
+    out = None
+    if dx is not None:
+        out = dx * (y * power_slope(x, y - 1, power))
+    if dy is not None:
+        base = power(x, y - 1) if power is not None else x ** (y - 1)
+        term = dy * base * (1 + y * np.log(np.where(x == 0, 1, x)))
+        out = term if out is None else out + term
+    return out
+
+
+@tangent(power_slope)
+def _(tangents, result, x, y, power=None):
+    return power_slope_tangent(tangents[0], tangents[1] if len(tangents) > 1 else None, x, y, power)
