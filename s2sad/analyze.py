@@ -408,6 +408,8 @@ class Analyzer:
                         kind = merge_kinds(kind, child)
                     return kind
                 return UNKNOWN
+            if isinstance(base, Seq):           # (a stand-in list has one element: a list
+                return base if isinstance(value.slice, gast.Slice) else base.element   # in it too)
             return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
         if isinstance(value, gast.Attribute):
             base = self.atom_kind(value.value)

@@ -414,3 +414,27 @@ def test_hvp_with_an_index_a_helper_saved():
     check_case(f_nested_helper_calls, args, wrt=(0, 1))
     hvp_against_gradient_differences(f_nested_helper_calls, args, 0, np.array([0.5, -1.0, 0.3]))
     hvp_against_gradient_differences(f_nested_helper_calls, args, 1, 1.0)
+
+
+def f_lists_of_lists(x, k, y):
+    y /= 1.5 + y * y
+    hs = []
+    for i in range(3):
+        gs = []
+        for j2 in range(3):
+            gs.append(np.exp(np.sin(y)))
+        y = np.squeeze(y[np.newaxis], 0) * 0.9
+        hs.append((x if -0.19 + k >= k else gs[0]) ** 2)
+    hs.pop(0)
+    return np.sum(hs[-1]) + np.sum(y * x)
+
+
+def test_hvp_of_a_list_of_lists_grown_in_loops():
+    """The gradient records the inner list each trip (`gs_stack.append(list(gs))`)
+    and reads it back (`gs = gs_stack[-1]`): the element of a list of unknown
+    length got the kind of a stand-in's element, a list of one element, so its
+    adjoint's tangent was a list of one (IndexError)."""
+    args = [np.array([-0.57, -0.34, 0.51]), -2, np.array([-0.67, -0.52, 0.36])]
+    check_case(f_lists_of_lists, args, wrt=(2, 0))
+    hvp_against_gradient_differences(f_lists_of_lists, args, 2, np.array([0.5, -1.0, 0.3]))
+    hvp_against_gradient_differences(f_lists_of_lists, args, 0, np.array([0.5, -1.0, 0.3]))
