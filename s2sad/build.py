@@ -86,7 +86,8 @@ class _ForwardBuilds:
         key = ("jvp", func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active)
         if key in self.helpers:
             return self.helpers[key]
-        pending = self.helpers[key] = _Later(self.function_names.fresh(f"{core.node.name}_jvp"))
+        base = core.node.name if core.node.name != "_" else "rule"    # (a built-in rule's `_`)
+        pending = self.helpers[key] = _Later(self.function_names.fresh(f"{base}_jvp"))
         try:
             fn, text = self.forward_function(func, arg_kinds, active, pending.__name__, helper=True)
         except BaseException:

@@ -438,3 +438,42 @@ def test_hvp_of_a_list_of_lists_grown_in_loops():
     check_case(f_lists_of_lists, args, wrt=(2, 0))
     hvp_against_gradient_differences(f_lists_of_lists, args, 2, np.array([0.5, -1.0, 0.3]))
     hvp_against_gradient_differences(f_lists_of_lists, args, 0, np.array([0.5, -1.0, 0.3]))
+
+
+def rec_scaled(v, c, depth):
+    if depth <= 0:
+        return v
+    return rec_scaled(W3 @ (c * v), c, depth - 1)
+
+
+def f_builtin_min(x, k, s):
+    s = min(rec_scaled(x, 0.7, 2)[k] * s, (s * s - x)[k])
+    return s * s + np.sum(x * x)
+
+
+def test_hvp_through_builtin_min():
+    """Python's min/max reverse rule, called rather than inlined, takes its
+    values in `*args`: forward mode could not read it from source (refused)."""
+    args = [np.array([-1.06, -1.07, -1.05]), 2, -0.93]
+    check_case(f_builtin_min, args, wrt=(0, 2))
+    hvp_against_gradient_differences(f_builtin_min, args, 2, 1.0)
+    hvp_against_gradient_differences(f_builtin_min, args, 0, np.array([0.5, -1.0, 0.3]))
+
+
+def f_generator_in_loop(x, A):
+    A += np.mean(A, axis=0, keepdims=True) / (1.5 + A * A)
+    for i, e in enumerate(x):
+        x, u = (A.sum(axis=-2), np.sum(A, 1) + (A.mean(axis=1) if sum((np.sum(np.sin(hh))
+                                                                        for hh in x)) <= e
+                                               else A[:, 1]))
+    for e in x:
+        e = -e - e / (1.5 + e * e)
+    return np.sum(x * x) + np.sum(A)
+
+
+def test_jvp_with_a_list_copied_before_it_grows():
+    """`items = items.copy()` before `items.append(v)` was folded into the
+    append (`items.copy().append(v)`), and the build crashed (AttributeError)."""
+    args = [np.array([0.58, 0.14, -0.18]), np.array([[-0.87, -0.34, 0.21], [-0.46, -0.87, 0.39]])]
+    check_case(f_generator_in_loop, args, wrt=(1, 0))
+    hvp_against_gradient_differences(f_generator_in_loop, args, 1, np.ones((2, 3)))

@@ -12,7 +12,8 @@ import numpy as np
 from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, in_dtype_of,
                        inverse_axes, negated, pad_interior, power_slope, selects_each_once,
                        split_points, unbroadcast, zeros_list)
-from . import adjoint, method_key, nondifferentiable, tangent
+from . import adjoint, lookup_adjoint, method_key, nondifferentiable, tangent
+from .tangents import LINEAR_GIVEN_SHAPES
 
 # zeros, indices, axes and counts: no derivative
 nondifferentiable(zeros_list, selects_each_once, inverse_axes, checkpoint_every, negated,
@@ -125,3 +126,8 @@ def power_slope_tangent(dx, dy, x, y, power=None):
 @tangent(power_slope)
 def _(tangents, result, x, y, power=None):
     return power_slope_tangent(tangents[0], tangents[1] if len(tangents) > 1 else None, x, y, power)
+
+
+# Python's max/min reverse rule takes its values in `*args`, which forward mode
+# does not read from source: it is linear in g, and the values only say which won
+LINEAR_GIVEN_SHAPES[lookup_adjoint(max)] = (0,)
