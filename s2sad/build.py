@@ -24,7 +24,7 @@ from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written, settle_names)
-from .parse import MISSING, parse_function, user_text
+from .parse import MISSING, bind_arguments, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
@@ -190,7 +190,7 @@ class Builder(_ForwardBuilds):
     def helper_kind(self, func, args, keywords):
         try:
             core = core_of(func)
-            bound = inspect.signature(func).bind(*args, **keywords).arguments
+            bound = bind_arguments(func, args, keywords).arguments
         except (TypeError, TransformError):
             return UNKNOWN
         if func in self.in_progress:

@@ -28,7 +28,7 @@ from . import rules, runtime
 from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, named_field,
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Array, Scalar, Seq, Tree, leaves
-from .parse import MISSING, user_text
+from .parse import MISSING, bind_arguments, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access, tree_literal
 from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
@@ -93,6 +93,11 @@ class Forward:
             return const(0.0)
         if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
             return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
+                        access(ref[0], ref[2], ref[1]))
+        if isinstance(kind, Array) and kind.ndim is None:
+            # a kind not known (a recursive helper's result, or in generated code
+            # transformed again what it saved): zeros of whatever it is, a list too
+            return call(name(self.ctx.spell(runtime.zeros_like_value, "zeros_like_value")),
                         access(ref[0], ref[2], ref[1]))
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
                     access(ref[0], ref[2], ref[1]))
@@ -842,14 +847,14 @@ class Forward:
     def helper(self, stmt, sf, func, outs):
         value = stmt.value
         try:
-            binding = inspect.signature(func).bind(*value.args, **{k.arg: k.value for k in value.keywords})
+            binding = bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
         arg_kinds, active, tangents = {}, [], []
         for param, atom in binding.arguments.items():
             arg_kinds[param] = self.kind(atom) or UNKNOWN
-            t = self.tangent_expr(atom)
+            t = self.argument_tangent(atom)
             if t is not None:
                 active.append(param)
                 tangents.append(t)

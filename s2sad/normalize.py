@@ -206,7 +206,10 @@ class _Normalizer:
 
     def run(self):
         fn = self.fn
-        if fn.args.vararg is not None or fn.args.kwarg is not None:
+        ignored = fn.args.kwarg is not None and not any(   # `**_`: keywords the body ignores
+            isinstance(n, gast.Name) and n.id == fn.args.kwarg.id for s in fn.body
+            for n in gast.walk(s))
+        if fn.args.vararg is not None or fn.args.kwarg is not None and not ignored:
             raise self.src.error(fn, "functions with *args or **kwargs parameters are not supported",
                                  hint="name each parameter (pass a list or dict to group them)")
         self.result = None                # the name early returns assign

@@ -477,3 +477,65 @@ def test_jvp_with_a_list_copied_before_it_grows():
     args = [np.array([0.58, 0.14, -0.18]), np.array([[-0.87, -0.34, 0.21], [-0.46, -0.87, 0.39]])]
     check_case(f_generator_in_loop, args, wrt=(1, 0))
     hvp_against_gradient_differences(f_generator_in_loop, args, 1, np.ones((2, 3)))
+
+
+def rec_scale(v, c, depth):
+    if depth <= 0:
+        return v
+    return rec_scale(v * c, c, depth - 1)
+
+
+def f_dot_of_recursive(x, A):
+    return np.sum(np.dot(A, rec_scale(x, 0.9, 1)) ** 2)
+
+
+BIAS3 = np.zeros(3)
+
+
+def helper_inner_copy(v, q):
+    return v * 1.0
+
+
+def helper_saving_nothing_inside(c, q):
+    v = np.exp(-BIAS3) - c
+    w = helper_inner_copy(v, q)
+    return w * q + v
+
+
+def f_empty_saved_tuple(x, z0):
+    return z0 + np.sum(helper_saving_nothing_inside(np.arctan2(z0, 1.5 + z0 * z0), z0) * x)
+
+
+def helper_last_of_list(c, h):
+    if c > 0.7:
+        return -h - np.sin(h)
+    hs = []
+    for i in range(2):
+        hs.append(np.flip(np.roll(h, 1)) * c)
+    return -(hs[len(hs) - 1] - -0.14)
+
+
+def f_list_of_unknown_kind(s, x):
+    return s + np.sum(x) + np.sum(helper_last_of_list(np.tanh(s), x * x))
+
+
+def test_hvp_of_saved_structures():
+    """(1) np.dot's reverse rule, called where the operands' ranks were not
+    known, has `**_`, which the source transform refused; (2) a helper's
+    saved tuple holding an empty tuple (what an inner helper saved) got its
+    tangent flattened leaf by leaf, so the positions after it shifted
+    (IndexError; silently wrong where they still fit); (3) the zero tangent
+    of a saved list of unknown kind was `np.zeros_like(list)`, an array."""
+    v3 = np.array([0.5, -1.0, 0.3])
+    args = [np.array([0.3, -0.5, 0.8]), np.ones((2, 3)) * 0.5]
+    check_case(f_dot_of_recursive, args, wrt=(0, 1))
+    hvp_against_gradient_differences(f_dot_of_recursive, args, 0, v3)
+    hvp_against_gradient_differences(f_dot_of_recursive, args, 1, np.ones((2, 3)))
+    args = [np.array([0.3, -0.5, 0.8]), 0.51]
+    check_case(f_empty_saved_tuple, args, wrt=(1, 0))
+    hvp_against_gradient_differences(f_empty_saved_tuple, args, 1, 1.0)
+    hvp_against_gradient_differences(f_empty_saved_tuple, args, 0, v3)
+    args = [0.2, np.array([0.45, -0.24, 0.24, -0.82])]
+    check_case(f_list_of_unknown_kind, args, wrt=(0, 1))
+    hvp_against_gradient_differences(f_list_of_unknown_kind, args, 0, 1.0)
+    hvp_against_gradient_differences(f_list_of_unknown_kind, args, 1, np.array([0.5, -1.0, 0.3, 2.0]))

@@ -11,12 +11,12 @@ import numpy as np
 
 from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, in_dtype_of,
                        inverse_axes, negated, pad_interior, power_slope, selects_each_once,
-                       split_points, unbroadcast, zeros_list)
+                       split_points, unbroadcast, zeros_like_value, zeros_list)
 from . import adjoint, lookup_adjoint, method_key, nondifferentiable, tangent
 from .tangents import LINEAR_GIVEN_SHAPES
 
 # zeros, indices, axes and counts: no derivative
-nondifferentiable(zeros_list, selects_each_once, inverse_axes, checkpoint_every, negated,
+nondifferentiable(zeros_list, zeros_like_value, selects_each_once, inverse_axes, checkpoint_every, negated,
                   pad_interior, split_points)
 
 

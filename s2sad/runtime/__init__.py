@@ -195,6 +195,25 @@ def zeros_list(values):
     return [np.zeros_like(v) if not isinstance(v, (int, float)) else 0.0 for v in values]
 
 
+def zeros_like_value(value):
+    """A zero tangent shaped as `value`, whatever it is at run time (generated
+    code transformed again, where a kind was not known: what a recursive
+    helper saved): zeros for an array, 0.0 for a number, a list, tuple or
+    dict of those, None for None."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [zeros_like_value(v) for v in value]
+    if isinstance(value, tuple):
+        parts = [zeros_like_value(v) for v in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+    if isinstance(value, dict):
+        return {k: zeros_like_value(v) for k, v in value.items()}
+    if isinstance(value, (bool, int, float)):
+        return 0.0
+    return np.zeros_like(value)
+
+
 def add_at_item(parts, index, g):
     """The adjoints of a sequence's elements after `g` reaches element `index`
     (`x = xs[k]` in a loop over a list of arrays)."""
