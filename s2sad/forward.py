@@ -28,6 +28,7 @@ from . import rules, runtime
 from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, named_field,
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Array, Scalar, Seq, Tree, leaves
+from .errors import TransformError
 from .parse import MISSING, bind_arguments, user_text
 from .reverse import Comment, annotate, assign, call, const, name, access, tree_literal
 from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
@@ -376,7 +377,16 @@ class Forward:
                 obj = self.src.namespace.resolve(func, self.core.local_names)
                 if obj is not MISSING and rules.lookup_tangent(obj) is None \
                         and _from_source(obj):
-                    return self.helper(stmt, sf, obj, outs)
+                    try:
+                        return self.helper(stmt, sf, obj, outs)
+                    except TransformError as exc:       # named at this (generated) line
+                        what, target = _describe(obj)
+                        raise self.src.error(
+                            stmt.s2sad_origin, f"{what}, which this gradient calls, has no "
+                            f"forward (tangent) rule, and its source could not be "
+                            f"differentiated ({exc.message})",
+                            f"register a tangent rule for it (@s2sad.tangent on {target}) and "
+                            f"please report the gap") from None
                 if obj is not MISSING and rules.lookup_tangent(obj) is None \
                         and rules.is_user_function(obj):
                     if rules.lookup_adjoint(obj) is not None:
@@ -949,6 +959,17 @@ def _from_source(obj):
             or _member(obj, REDUCTIONS) or linear_positions(obj, 1) is not None:
         return False
     return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
+
+
+def _describe(obj):
+    """What one of s2sad's own functions is, for a message, and how to name it
+    to register a tangent: the reverse rule of which function, or the runtime
+    helper."""
+    for fn, rule in list(rules._ADJOINTS.values()):
+        if rule is obj:
+            what = getattr(fn, "__name__", None) or repr(fn)
+            return f"the reverse rule of `{what}`", f"s2sad.rules.lookup_adjoint({what})"
+    return f"s2sad's runtime helper `{obj.__name__}`", f"s2sad.runtime.{obj.__name__}"
 
 
 def _known_float(kind):

@@ -539,3 +539,25 @@ def test_hvp_of_saved_structures():
     check_case(f_list_of_unknown_kind, args, wrt=(0, 1))
     hvp_against_gradient_differences(f_list_of_unknown_kind, args, 0, 1.0)
     hvp_against_gradient_differences(f_list_of_unknown_kind, args, 1, np.array([0.5, -1.0, 0.3, 2.0]))
+
+
+def test_a_rule_forward_mode_cannot_read_is_refused_at_the_gradient_line():
+    """Where a rule the gradient calls has no tangent and its source cannot be
+    differentiated, hvp is a TransformError naming the gradient's line and the
+    rule, not a line inside s2sad's rule modules."""
+    import pytest
+    import s2sad
+    from s2sad import rules
+    from s2sad.rules import tangents
+    rule = rules.lookup_adjoint(max)
+    saved = tangents.LINEAR_GIVEN_SHAPES.pop(rule)          # as if min/max had no tangent
+    rules._bump()                                           # (builds made before are stale)
+    try:
+        with pytest.raises(s2sad.TransformError) as info:
+            s2sad.hvp(f_builtin_min, 2)(np.array([-1.06, -1.07, -1.05]), 2, -0.93, 1.0)
+    finally:
+        tangents.LINEAR_GIVEN_SHAPES[rule] = saved
+        rules._bump()
+    message = str(info.value)
+    assert "the reverse rule of `min`" in message and "df_builtin_min" in message
+    assert "rules/" not in message
