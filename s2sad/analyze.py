@@ -1585,6 +1585,12 @@ def _atom_refs(an, atom, sf, path=None):
     return []
 
 
+def _is_fill_diagonal(an, stmt):
+    """`np.fill_diagonal(x, v)` as an update (in generated code only)."""
+    func = getattr(stmt.value, "func", None)
+    return func is not None and an.ns.resolve(func, an.core.local_names) is np.fill_diagonal
+
+
 def _flow(an, stmt, sf):
     """Which output refs of a statement depend on which input refs."""
     base = updated_name(stmt)
@@ -1595,6 +1601,8 @@ def _flow(an, stmt, sf):
             sources = [stmt.value.func.value, stmt.value.args[0]]
         elif is_pop(stmt):
             sources = [stmt.value.func.value]
+        elif _is_fill_diagonal(an, stmt):
+            sources = stmt.value.args[:2]                # np.fill_diagonal(x, v)
         else:
             sources = [stmt.value.args[0]] + stmt.value.args[2:3]
         ins = [r for a in sources for r in _atom_refs(an, a, sf)]

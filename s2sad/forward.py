@@ -502,6 +502,21 @@ class Forward:
             self.emit(assign(index, copy_node(t_value) if t_value is not None else zero))
             self.table[new + ((),)] = name(own)
             return
+        if len(stmt.value.args) == 2:                 # np.fill_diagonal(x, v): linear in both
+            value = stmt.value.args[1]
+            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_old = self.table.get(old + ((),))
+            if t_value is None and t_old is None:
+                self.table.pop(new + ((),), None)
+                return
+            own = self.owned(old + ((),), t_old)
+            fill = copy_node(stmt.value)
+            fill.args = [name(own), copy_node(t_value) if t_value is not None else const(0.0)]
+            fill_stmt = gast.Expr(value=fill)
+            fill_stmt.s2sad_effect = True
+            self.emit(fill_stmt)
+            self.table[new + ((),)] = name(own)
+            return
         index, value = stmt.value.args[1], stmt.value.args[2]       # np.add.at(x, i, v)
         t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
         t_old = self.table.get(old + ((),))

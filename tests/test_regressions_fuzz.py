@@ -561,3 +561,44 @@ def test_a_rule_forward_mode_cannot_read_is_refused_at_the_gradient_line():
     message = str(info.value)
     assert "the reverse rule of `min`" in message and "df_builtin_min" in message
     assert "rules/" not in message
+
+
+M3 = np.array([[2.0, 0.1, 0.2], [0.3, 2.4, 0.5], [0.6, 0.7, 2.8]])
+B234 = np.linspace(-1.0, 1.3, 24).reshape(2, 3, 4)
+
+
+def f_trace_squared(M):
+    return np.trace(M @ M) ** 2 + np.trace(np.sin(M)) * np.sum(M ** 2)
+
+
+def f_trace_offset(B):
+    return np.sum(np.trace(B, 1, 1, 2) ** 2)
+
+
+def f_einsums(M):
+    return np.sum(np.einsum('ij,jk->ik', M, M) ** 2) + np.sum(np.einsum('ii->i', M) ** 3)
+
+
+def f_products(M):
+    c = np.cross(M, M ** 2)
+    return np.sum(np.kron(M, M ** 2) ** 2) + np.sum(c * c) + np.sum(np.linalg.multi_dot([M, M, M]) ** 2)
+
+
+def f_methods_and_clip(B):
+    return (np.sum(B.transpose(2, 0, 1) ** 3) + np.sum(np.clip(B * B, 0.1, B + 1.5) ** 2)
+            + B.item(1, 2, 3) ** 3 + np.sum(B.reshape(4, 6) @ B.reshape(6, 4)))
+
+
+def test_hvp_through_library_rules():
+    """hvp of traces (the rule fills a diagonal in place), einsum, kron, cross,
+    multi_dot, clip with bounds and the reshape/transpose/item methods: their
+    reverse rules or runtime helpers, called by the gradient, had no tangent
+    (refused). The Jacobian of a trace's gradient in reverse mode works too."""
+    import s2sad
+    rng = np.random.default_rng(1)
+    for f, x in ((f_trace_squared, M3), (f_trace_offset, B234), (f_einsums, M3),
+                 (f_products, M3), (f_methods_and_clip, B234)):
+        hvp_against_gradient_differences(f, [x], 0, rng.standard_normal(x.shape))
+    g = s2sad.grad(f_trace_squared)
+    np.testing.assert_allclose(s2sad.jacobian(g, mode="rev")(M3), s2sad.jacobian(g, mode="fwd")(M3),
+                               rtol=1e-10, atol=1e-10)

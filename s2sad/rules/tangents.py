@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from ..runtime import (add_lists, average_tangent, builtin_extremum_adjoint, extremum_adjoint,
+from ..runtime import (add_lists, diagonal_cotangent, without_diagonal, average_tangent, builtin_extremum_adjoint, extremum_adjoint,
                        extremum_shares, median_adjoint, sort_adjoint, builtin_extremum_tangent, builtin_sum_adjoint,
                        cholesky_tangent, cumprod_tangent, diff_adjoint, diff_tangent,
                        eigh_tangent, fill_zeros, item_adjoint, median_tangent, lstsq_tangent,
@@ -76,7 +76,8 @@ LINEAR_GIVEN_SHAPES = {
     shaped_like: _FIRST, unpack_adjoint: _FIRST, scalar_output: _FIRST, add_lists: _FIRST_TWO,
     builtin_sum_adjoint: _FIRST, undiagonal: _FIRST, untrace: _FIRST, unconcatenate: _FIRST,
     fill_zeros: _FIRST, unravel: _FIRST, untile: _FIRST, unrepeat: _FIRST, unpad: _FIRST,
-    item_adjoint: _FIRST, diff_adjoint: _FIRST,
+    item_adjoint: _FIRST, diff_adjoint: _FIRST, without_diagonal: _FIRST,
+    diagonal_cotangent: _FIRST,
     # where the elements went or which won is piecewise constant in the values
     sort_adjoint: _FIRST, median_adjoint: _FIRST, extremum_adjoint: _FIRST,
     builtin_extremum_adjoint: _FIRST, extremum_shares: _FIRST,

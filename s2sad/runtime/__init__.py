@@ -180,6 +180,41 @@ def setitem_value_adjoint(g, index, value):
     return unbroadcast(np.where(winners == order, picked, 0), value)
 
 
+def _diagonal_positions(shape, wrap=False):
+    """The flat positions `np.fill_diagonal` writes (NumPy's own recipe)."""
+    if len(shape) == 2:
+        return slice(None, None if wrap else shape[1] * shape[1], shape[1] + 1)
+    step, size = 1, 1
+    for n in shape[:-1]:
+        size *= n
+        step += size
+    return slice(None, None, step)
+
+
+def without_diagonal(g, wrap=False):
+    """The adjoint of the old `a` in `np.fill_diagonal(a, val, wrap)` (generated
+    code calls it on arrays of its own): g less the diagonal, which was
+    overwritten."""
+    out = g.copy()
+    np.fill_diagonal(out, 0, wrap=wrap)
+    return out
+
+
+def diagonal_cotangent(g, val, wrap=False):
+    """The adjoint of `val` in `np.fill_diagonal(a, val, wrap)`: val, repeated
+    along the diagonal as NumPy repeats it, gets the sum of g over the places
+    each of its elements went."""
+    picked = g.reshape(-1)[_diagonal_positions(g.shape, wrap)]
+    if np.ndim(val) == 0:
+        total = picked.sum()
+        return float(total) if isinstance(val, (int, float)) else total
+    k = np.size(val)
+    out = np.zeros_like(g, shape=(k,))
+    for j in range(min(k, picked.size)):
+        out[j] = picked[j::k].sum()
+    return out.reshape(np.shape(val))
+
+
 def as_list(adjoint):
     """The adjoint of a list of unknown length as a list (a stacked array's rows)."""
     return list(adjoint)
