@@ -426,6 +426,8 @@ class Analyzer:
                         kind = merge_kinds(kind, child)
                     return kind
                 return UNKNOWN
+            if isinstance(base, Seq):           # (a stand-in list has one element: a list
+                return base if isinstance(value.slice, gast.Slice) else base.element   # in it too)
             return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
         if isinstance(value, gast.Attribute):
             base = self.atom_kind(value.value)
@@ -517,6 +519,17 @@ class Analyzer:
             kind = self.atom_kind(call.args[0])          # generated code transformed again:
             if isinstance(kind, (Seq, Tree)):            # zeros shaped like each element
                 return kind
+        if (obj is list or obj is tuple) and len(call.args) == 1 and not call.keywords:
+            # the length of what stand-ins give is theirs: a list grown in a loop, or
+            # an array's rows, are as long as they are at run time
+            kind = self.atom_kind(call.args[0])
+            if isinstance(kind, Tree) and issubclass(kind.type, (list, tuple)):
+                return Tree(obj, kind.keys, kind.children)
+            if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
+                return Seq(Array(kind.ndim - 1, kind.dtype)) if obj is list else UNKNOWN
+            if isinstance(kind, Seq) or kind == Opaque(range):
+                return Seq(kind.element if isinstance(kind, Seq) else Scalar("int")) \
+                    if obj is list else UNKNOWN
         if obj is runtime.as_list and len(call.args) == 1:   # a stacked array's rows, or a list
             kind = self.atom_kind(call.args[0])
             if isinstance(kind, (Seq, Tree)):
@@ -860,10 +873,16 @@ class Analyzer:
             if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
                 if not isinstance(self.atom_kind(func.value), Array):
                     return None
+                if func.attr == "copy" and not value.args and not value.keywords:
+                    return frozenset()
             else:
                 obj = self.ns.resolve(func, self.core.local_names)
                 if obj is MISSING or not _pure(obj) or rules.is_user_function(obj):
                     return None
+                if any(obj is f for f in _FRESH_FUNCTIONS):
+                    # new memory, whatever the operands' kinds (`np.zeros_like(v)` of a
+                    # value that is None on some paths, in a generated backward)
+                    return frozenset()
         for self.dummy_size in (1, 12):
             try:
                 stand_ins = {}
@@ -888,14 +907,7 @@ class Analyzer:
                 continue
             finally:
                 self.dummy_size = 1
-        # it could not run (kinds not known): it may return a view of any array
-        # operand, unless it always makes a new array (`np.zeros_like(v)` of a
-        # value that is None on some paths, in a generated backward)
-        if isinstance(value, gast.Call) and (not isinstance(value.func, gast.Attribute)
-                                             or getattr(value.func, "s2sad_global", False)):
-            obj = self.ns.resolve(value.func, self.core.local_names)
-            if any(obj is f for f in _FRESH_FUNCTIONS):
-                return frozenset()
+        # it could not run (kinds not known): it may return a view of any array operand
         return frozenset([a.id for a in operands if not isinstance(self.atom_kind(a), Scalar)]
                          + [f"global:{key}" for a, key in global_operands
                             if not isinstance(self.atom_kind(a), Scalar)])
@@ -1239,6 +1251,11 @@ def _check_in_place_updates(an, facts):
     silently different program.  (The caller's own array is never changed:
     an argument updated in place is copied on write.)"""
     core = an.core
+    # code s2sad generated, transformed again (`hvp`): a helper's backward half
+    # pops the stacks its forward half saved (distinct lists), which the caller
+    # hands over and never reads again, so it runs on them in place as it does
+    # at first order
+    handed_over = getattr(core.source.func, "__s2sad_source__", None) is not None
     # (name, version) -> ids of what it may share: `roots` the memory of arrays
     # (an array's, or its elements' for a list), `objects` the object itself (a
     # list's identity: what an append changes), `inner` the lists, dicts and
@@ -1299,7 +1316,10 @@ def _check_in_place_updates(an, facts):
                     changed |= grow(table, (target.id, sf.writes[target.id]),
                                     table.get(source, frozenset()))
                 continue
-            if isinstance(target, gast.Tuple):       # `a, b = t`: elements of t
+            if handed_over and isinstance(target, gast.Tuple) \
+                    and isinstance(stmt.value, gast.Name):   # what a forward half saved: distinct
+                memory = objs = itself = frozenset()
+            elif isinstance(target, gast.Tuple):     # `a, b = t`: elements of t
                 memory, objs, itself = _sharing(an, gast.Subscript(
                     value=stmt.value, slice=gast.Constant(value=0, kind=None), ctx=gast.Load()),
                     sf, tables, fresh)
@@ -1332,7 +1352,8 @@ def _check_in_place_updates(an, facts):
                     updates.append((stmt, old, start))
     # the copy before `x[i] = v` is not needed where nothing else reads the old
     # array and it is not the caller's
-    params = frozenset().union(*[table[(p, 0)] for p in core.params for table in tables])
+    params = frozenset() if handed_over else \
+        frozenset().union(*[table[(p, 0)] for p in core.params for table in tables])
     global_ids = {i: key[1] for key, i in ids.items() if key[0] == "global"}
     last_update = max((i for i, (s_, _) in enumerate(order) if updated_name(s_)), default=-1)
     for stmt, old, _ in updates:
@@ -1349,7 +1370,8 @@ def _check_in_place_updates(an, facts):
         if not getattr(stmt, "s2sad_copy_on_write", False):
             # `v /= 2` on (a view of) what the caller passed in: Python changes the
             # caller's array, which the core form's new array would not
-            if an.helper and (memory & params or old[0] in core.params and old[1] == 0):
+            if an.helper and (memory & params or old[0] in core.params and old[1] == 0
+                              and not handed_over):
                 what = "a list" if of_list else "an array"
                 raise core.source.error(
                     stmt.s2sad_origin,
@@ -1360,7 +1382,8 @@ def _check_in_place_updates(an, facts):
             continue
         # every other read of this memory must come after the last update, outside
         # loops (it sees the final array); `x[i]` read for `x[i] += v` is done first
-        unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0
+        unsafe = bool(memory & params) or old[0] in core.params and old[1] == 0 \
+            and not handed_over
         if unsafe and an.helper:
             what = "a list" if of_list else "an array"
             raise core.source.error(
@@ -1388,7 +1411,8 @@ def _check_in_place_updates(an, facts):
         facts.stmts[id(stmt)].copy_needed = unsafe
         if not unsafe:
             facts.changed_in_place.update(ref for ref, shared in roots.items() if shared & roots[old])
-    _StaleReads(an, facts, roots, objects, inner, updates).run()
+    if not handed_over:       # (generated code reads no value an update made stale: it
+        _StaleReads(an, facts, roots, objects, inner, updates).run()   # copies `dx[0].copy()` first)
 
 
 def _source_text(stmt):
@@ -1830,6 +1854,12 @@ def _atom_refs(an, atom, sf, path=None):
     return []
 
 
+def _is_fill_diagonal(an, stmt):
+    """`np.fill_diagonal(x, v)` as an update (in generated code only)."""
+    func = getattr(stmt.value, "func", None)
+    return func is not None and an.ns.resolve(func, an.core.local_names) is np.fill_diagonal
+
+
 def _flow(an, stmt, sf):
     """Which output refs of a statement depend on which input refs."""
     base = updated_name(stmt)
@@ -1840,6 +1870,8 @@ def _flow(an, stmt, sf):
             sources = [stmt.value.func.value, stmt.value.args[0]]
         elif is_pop(stmt):
             sources = [stmt.value.func.value]
+        elif _is_fill_diagonal(an, stmt):
+            sources = stmt.value.args[:2]                # np.fill_diagonal(x, v)
         else:
             sources = [stmt.value.args[0]] + stmt.value.args[2:3]
         ins = [r for a in sources for r in _atom_refs(an, a, sf)]

@@ -24,7 +24,7 @@ from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written, settle_names)
-from .parse import MISSING, parse_function, user_text
+from .parse import MISSING, bind_arguments, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
@@ -86,7 +86,8 @@ class _ForwardBuilds:
         key = ("jvp", func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active)
         if key in self.helpers:
             return self.helpers[key]
-        pending = self.helpers[key] = _Later(self.function_names.fresh(f"{core.node.name}_jvp"))
+        base = core.node.name if core.node.name != "_" else "rule"    # (a built-in rule's `_`)
+        pending = self.helpers[key] = _Later(self.function_names.fresh(f"{base}_jvp"))
         try:
             fn, text = self.forward_function(func, arg_kinds, active, pending.__name__, helper=True)
         except BaseException:
@@ -95,6 +96,7 @@ class _ForwardBuilds:
         pending.function = fn
         self.helpers[key] = fn
         self.jvp_sources.append(text)
+        self.bind_stand_ins()
         return fn
 
     def forward_function(self, func, arg_kinds, active, fn_name, helper=False, tangent_only=False):
@@ -190,7 +192,7 @@ class Builder(_ForwardBuilds):
     def helper_kind(self, func, args, keywords):
         try:
             core = core_of(func)
-            bound = inspect.signature(func).bind(*args, **keywords).arguments
+            bound = bind_arguments(func, args, keywords).arguments
         except (TypeError, TransformError):
             return UNKNOWN
         if func in self.in_progress:
@@ -257,7 +259,24 @@ class Builder(_ForwardBuilds):
             self.in_progress.discard(func)
         pending.forward.function, pending.backward.function = pair.forward, pair.backward
         self.helpers[key] = pair
+        self.bind_stand_ins()
         return pair
+
+    def bind_stand_ins(self):
+        """A recursive helper's halves call themselves through a stand-in
+        (`_Later`) until they are built; once they are, every generated
+        function's cell holding the stand-in holds the function itself, so
+        the code reads as it runs and can be transformed again (`hvp`: forward
+        mode over `f_fwd` reads its recursive call as a call of `f_fwd`)."""
+        for built in list(self.helpers.values()):
+            for fn in (built.forward, built.backward) if isinstance(built, HelperPair) else (built,):
+                for cell in getattr(fn, "__closure__", None) or ():
+                    try:
+                        value = cell.cell_contents
+                    except ValueError:            # an empty cell
+                        continue
+                    if isinstance(value, _Later) and value.function is not None:
+                        cell.cell_contents = value.function
 
     def split(self, func, arg_kinds, active, out_paths, names):
         core = core_of(func)

@@ -19,17 +19,20 @@ simple), or is derived from what is known of the function:
 """
 
 import inspect
+import types
 
 import gast
+import numpy as np
 
 from . import rules, runtime
 from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, named_field,
                       tree_span, is_append, is_pop, updated_name)
-from .kinds import UNKNOWN, Scalar, Seq, Tree, leaves
-from .parse import MISSING, user_text
+from .kinds import UNKNOWN, Array, Scalar, Seq, Tree, leaves
+from .errors import TransformError
+from .parse import MISSING, bind_arguments, user_text
 from .reverse import (Comment, annotate, assign, call, const, name, access, helper_dependencies,
                       tree_literal)
-from .rules.tangents import ELEMENTWISE, REDUCTIONS, linear_positions
+from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import child_blocks, copy_node
 
@@ -82,10 +85,21 @@ class Forward:
 
     def zeros(self, ref):
         kind = self.leaf_kind(ref)
+        if isinstance(kind, Tree) and kind.type is not list:
+            # a tuple, dict or named tuple (what a helper's forward half saved):
+            # the structure with a zero per leaf, None where none is differentiable
+            return tree_literal(self.ctx, kind, [
+                self.zeros(ref[:2] + (ref[2] + (k,),)) if c.differentiable else const(None)
+                for k, c in zip(kind.keys, kind.children)])
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)
         if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
             return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
+                        access(ref[0], ref[2], ref[1]))
+        if isinstance(kind, Array) and kind.ndim is None:
+            # a kind not known (a recursive helper's result, or in generated code
+            # transformed again what it saved): zeros of whatever it is, a list too
+            return call(name(self.ctx.spell(runtime.zeros_like_value, "zeros_like_value")),
                         access(ref[0], ref[2], ref[1]))
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
                     access(ref[0], ref[2], ref[1]))
@@ -180,6 +194,7 @@ class Forward:
                         self.table[(name_, phi, path)] = t
             results.append((items, self.table))
         (body, t1), (orelse, t2) = results
+        made = (_versions_made(stmt.body), _versions_made(stmt.orelse))
         merged = {}
         for ref in sorted(set(t1) | set(t2), key=repr):
             a, b = t1.get(ref), t2.get(ref)
@@ -189,7 +204,11 @@ class Forward:
             if not self.facts.active(ref):
                 continue
             own = self.own_variable(ref, [t1, t2, merged])
-            for items, value in ((body, a), (orelse, b)):
+            for items, value, other in ((body, a, made[1]), (orelse, b, made[0])):
+                if value is None and ref[:2] in other:
+                    # a value only the other branch makes (`x_1 = x` on one path):
+                    # this path never reads it, nor its tangent, and has no zeros_like
+                    value = const(None)
                 value = value if value is not None else self.zeros(ref)
                 if not (isinstance(value, gast.Name) and value.id == own):
                     _on_every_path(items, assign(name(own, store=True), copy_node(value)))
@@ -232,9 +251,10 @@ class Forward:
         if all(p is None for p in parts) or any(len(path) != 1 for path, _ in
                                                 leaves(self.facts.kind(name_, version))):
             return None
-        return gast.List(elts=[copy_node(p) if p is not None else self.zeros((name_, version, path))
-                               for p, (path, _) in zip(parts, leaves(self.facts.kind(name_, version)))],
-                         ctx=gast.Load())
+        kind = self.facts.kind(name_, version)
+        return tree_literal(self.ctx, kind, [       # (a tuple's: a tuple, where a branch
+            copy_node(p) if p is not None else self.zeros((name_, version, path))   # joins it)
+            for p, (path, _) in zip(parts, leaves(kind))])
 
     def loop(self, stmt):
         sf = stmt.s2sad_facts
@@ -357,6 +377,18 @@ class Forward:
             if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
                 obj = self.src.namespace.resolve(func, self.core.local_names)
                 if obj is not MISSING and rules.lookup_tangent(obj) is None \
+                        and _from_source(obj):
+                    try:
+                        return self.helper(stmt, sf, obj, outs)
+                    except TransformError as exc:       # named at this (generated) line
+                        what, target = _describe(obj)
+                        raise self.src.error(
+                            stmt.s2sad_origin, f"{what}, which this gradient calls, has no "
+                            f"forward (tangent) rule, and its source could not be "
+                            f"differentiated ({exc.message})",
+                            f"register a tangent rule for it (@s2sad.tangent on {target}) and "
+                            f"please report the gap") from None
+                if obj is not MISSING and rules.lookup_tangent(obj) is None \
                         and rules.is_user_function(obj):
                     if rules.lookup_adjoint(obj) is not None:
                         # its source would disagree with the reverse rule that overrides it
@@ -460,7 +492,7 @@ class Forward:
         if isinstance(stmt, gast.Assign):
             target = stmt.targets[0]
             value = stmt.value
-            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_value = self.argument_tangent(value)    # (an element that is a tuple: its parts')
             t_old = self.table.get(old + ((),))
             if t_value is None and t_old is None:
                 self.table.pop(new + ((),), None)
@@ -468,7 +500,23 @@ class Forward:
             own = self.owned(old + ((),), t_old)
             index = copy_node(target)
             index.value = name(own)
-            self.emit(assign(index, copy_node(t_value) if t_value is not None else const(0)))
+            zero = self.zeros_of(value) if isinstance(self.kind(value), Tree) else const(0)
+            self.emit(assign(index, copy_node(t_value) if t_value is not None else zero))
+            self.table[new + ((),)] = name(own)
+            return
+        if len(stmt.value.args) == 2:                 # np.fill_diagonal(x, v): linear in both
+            value = stmt.value.args[1]
+            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
+            t_old = self.table.get(old + ((),))
+            if t_value is None and t_old is None:
+                self.table.pop(new + ((),), None)
+                return
+            own = self.owned(old + ((),), t_old)
+            fill = copy_node(stmt.value)
+            fill.args = [name(own), copy_node(t_value) if t_value is not None else const(0.0)]
+            fill_stmt = gast.Expr(value=fill)
+            fill_stmt.s2sad_effect = True
+            self.emit(fill_stmt)
             self.table[new + ((),)] = name(own)
             return
         index, value = stmt.value.args[1], stmt.value.args[2]       # np.add.at(x, i, v)
@@ -554,6 +602,10 @@ class Forward:
         result = copy_node(stmt.targets[0])
         result.ctx = gast.Load()
         expr = self.call_tangent(stmt, key, args, keywords, tangents, result)
+        if expr is None:                          # varied only where it lends a shape
+            for ref in outs:
+                self.table.pop(ref, None)
+            return
         expr = self.keep_overwritten(expr)
         if len(outs) == 1 and outs[0][2] == ():
             self.define(outs[0], expr)
@@ -646,25 +698,46 @@ class Forward:
         terms = []
         if _member(key, ELEMENTWISE):
             reverse = rules.lookup_adjoint(key)
+            emitted = []
             for i, t in enumerate(tangents):
                 if t is None:
                     continue
                 site = self.site(args, keywords, t, result, result_kind)
                 site.tangent = True
                 inlined = inline(reverse, site)
-                if inlined is None or i >= len(inlined.outputs) or inlined.outputs[i] is None:
+                if inlined is None or i >= len(inlined.outputs):
                     break
-                for s in inlined.stmts:
-                    self.emit(s)
+                if inlined.outputs[i] is None:   # no derivative (`np.where`'s condition, a
+                    continue                     # bool whose kind was not known): no term
+                emitted.extend(inlined.stmts)
                 terms.append(inlined.outputs[i])
             else:
-                return _sum_terms(terms)
+                if not terms:
+                    return None
+                for s in emitted:
+                    self.emit(s)
+                return self.broadcast_to_result(_sum_terms(terms), emitted, [
+                    a for a, t in zip(args, tangents) if t is not None],
+                    list(args) + list(keywords.values()), result, result_kind)
             terms = []
+        given_shapes = _lookup(key, LINEAR_GIVEN_SHAPES)
+        if given_shapes is not None:            # the other arguments lend shapes only
+            if all(i >= len(tangents) or tangents[i] is None for i in given_shapes):
+                return None
+            replaced = [copy_node(a) for a in args]
+            for i in given_shapes:
+                if i < len(args):
+                    replaced[i] = tangents[i] if tangents[i] is not None else self.zeros_of(args[i])
+            return _recall(stmt.value, replaced, keywords)
         linear = linear_positions(key, len(args))
         if linear is not None:
             positions, jointly = linear
-            if any(t is not None for i, t in enumerate(tangents) if i not in positions):
+            if any(t is not None and _known_float(self.kind(args[i]))
+                   for i, t in enumerate(tangents) if i not in positions):
                 raise self.no_rule(stmt, key)
+            # (the other positions take indices, shapes and axes: an argument there
+            # whose kind was not known, as what a recursive helper saved, has a
+            # tangent only on paper, None at run time)
             if jointly:                       # f(dx, dy): zeros where an argument is not varied
                 replaced = [copy_node(a) for a in args]
                 for i in positions:
@@ -707,6 +780,55 @@ class Forward:
             return call(gast.Attribute(value=self.ctx.numpy(), attr="sum", ctx=gast.Load()),
                         product, **kw)
         raise self.no_rule(stmt, key)
+
+    def broadcast_to_result(self, expr, stmts, varied, operands, result, result_kind):
+        """An elementwise operation's tangent has the shape of what its terms
+        read, which a broadcast may have made smaller than the result (`A - s`
+        of an array and a number: `-ds`); then it is spread over the result's
+        shape and dtype (`-ds + np.zeros_like(A)`).  The terms cover the result
+        where they read the result, every array operand (the result's shape is
+        their broadcast), or a value provably of the result's shape."""
+        if isinstance(result_kind, Scalar) or getattr(result_kind, "ndim", None) == 0:
+            return expr
+        read = {tuple(a.s2sad_ref[:2]) for a in varied if getattr(a, "s2sad_ref", None)}
+        globals_read = set()
+        for node in [expr] + list(stmts):
+            for n in gast.walk(node):
+                if isinstance(n, gast.Name) and getattr(n, "s2sad_ref", None) is not None:
+                    read.add(tuple(n.s2sad_ref[:2]))
+                elif isinstance(n, gast.Name):
+                    globals_read.add(n.id)
+        own = getattr(result, "s2sad_ref", None)
+        own = tuple(own[:2]) if own is not None else None
+        if own in read or any(self.shaped_as(ref, own, result_kind) for ref in read):
+            return expr
+        for atom in operands:
+            if isinstance(atom, gast.Constant):
+                continue
+            kind = self.kind(atom)
+            if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+                continue                  # a number or a 0-d array widens nothing
+            ref = getattr(atom, "s2sad_ref", None)
+            if ref is not None and tuple(ref[:2]) in read:
+                continue
+            if ref is None and isinstance(atom, gast.Name) and atom.id in globals_read:
+                continue
+            break
+        else:
+            return expr
+        zeros = call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                     copy_node(result))
+        return gast.BinOp(left=expr, op=gast.Add(), right=zeros)
+
+    def shaped_as(self, ref, result_ref, result_kind):
+        """Does the value `ref` provably have the result's shape?"""
+        if result_ref is not None and self.facts.same_shape(result_ref, ref):
+            return True
+        kind = self.facts.kind(*ref)
+        ones, result_ones = getattr(kind, "ones", None), getattr(result_kind, "ones", None)
+        if ones is None or result_ones is None or len(ones) != len(result_ones):
+            return False
+        return all(r or not o for o, r in zip(ones, result_ones))  # size one only where it is
 
     def zeros_of(self, atom):
         """A zero tangent for an operand that is not varied."""
@@ -754,7 +876,7 @@ class Forward:
     def helper(self, stmt, sf, func, outs):
         value = stmt.value
         try:
-            binding = inspect.signature(func).bind(*value.args, **{k.arg: k.value for k in value.keywords})
+            binding = bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
@@ -802,6 +924,18 @@ def operation(fwd, stmt, value):
     return Reverse.operation(fwd, stmt, value)
 
 
+def _versions_made(block):
+    """(name, version) of every value a block's statements make, nested ones too."""
+    made = set()
+    for stmt in block:
+        sf = getattr(stmt, "s2sad_facts", None)
+        if sf is not None:
+            made.update(sf.writes.items())
+        for inner in child_blocks(stmt):
+            made |= _versions_made(inner)
+    return made
+
+
 def _on_every_path(items, stmt):
     """Add `stmt` at the end of a block, before a `break` that ends it, and on
     every path of an `if` that ends it (a path may break)."""
@@ -833,6 +967,46 @@ def _same(a, b):
     if isinstance(a, gast.Name) and isinstance(b, gast.Name):
         return a.id == b.id
     return isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and a.value == b.value
+
+
+def _from_source(obj):
+    """A function of s2sad's own that a generated gradient calls (a reverse
+    rule it could not inline, a runtime helper) with no tangent of its own:
+    forward mode over the gradient (`hvp`) differentiates it from its source,
+    as it does the user's helpers."""
+    if not isinstance(obj, types.FunctionType) or rules.is_nondifferentiable(obj) \
+            or _lookup(obj, LINEAR_GIVEN_SHAPES) is not None or _member(obj, ELEMENTWISE) \
+            or _member(obj, REDUCTIONS) or linear_positions(obj, 1) is not None:
+        return False
+    return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
+
+
+def _describe(obj):
+    """What one of s2sad's own functions is, for a message, and how to name it
+    to register a tangent: the reverse rule of which function, or the runtime
+    helper."""
+    for fn, rule in list(rules._ADJOINTS.values()):
+        if rule is obj:
+            what = getattr(fn, "__name__", None) or repr(fn)
+            return f"the reverse rule of `{what}`", f"s2sad.rules.lookup_adjoint({what})"
+    return f"s2sad's runtime helper `{obj.__name__}`", f"s2sad.runtime.{obj.__name__}"
+
+
+def _known_float(kind):
+    """Is a value of this kind known to be a float (not an index that an
+    unknown kind made look differentiable)?"""
+    if isinstance(kind, Scalar):
+        return kind.dtype in ("float", "complex")
+    dtype = getattr(kind, "dtype", None)
+    return isinstance(kind, Array) and dtype is not None and np.dtype(dtype).kind in "fc" \
+        or isinstance(kind, Tree) and kind.differentiable
+
+
+def _lookup(key, table):
+    try:
+        return table.get(key)
+    except TypeError:
+        return None
 
 
 def _member(key, group):

@@ -178,4 +178,8 @@ def dummy(kind, size=1):
         return kind.type._make(values) if is_namedtuple(kind.type) else kind.type(values)
     if isinstance(kind, Seq):
         return [dummy(kind.element, size)]
+    if isinstance(kind, Opaque) and isinstance(kind.type, type) and issubclass(kind.type, np.dtype):
+        return kind.type()               # `x.dtype` (its class is the dtype's, float64's own)
+    if kind == Opaque(type(None)):
+        return None
     raise LookupError("opaque kind")

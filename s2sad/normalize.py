@@ -206,7 +206,10 @@ class _Normalizer:
 
     def run(self):
         fn = self.fn
-        if fn.args.vararg is not None or fn.args.kwarg is not None:
+        ignored = fn.args.kwarg is not None and not any(   # `**_`: keywords the body ignores
+            isinstance(n, gast.Name) and n.id == fn.args.kwarg.id for s in fn.body
+            for n in gast.walk(s))
+        if fn.args.vararg is not None or fn.args.kwarg is not None and not ignored:
             raise self.src.error(fn, "functions with *args or **kwargs parameters are not supported",
                                  hint="name each parameter (pass a list or dict to group them)")
         self.result = None                # the name early returns assign
@@ -353,10 +356,18 @@ class _Normalizer:
             value.s2sad_as_statement = True       # `xs.pop()` for its effect: no item is kept
         if isinstance(value, gast.Call):
             call = self.expression(value)
-            self.check_mutation(call)
             func = call.func
             target = self.src.namespace.resolve(func, self.locals) \
                 if getattr(func, "s2sad_global", False) else MISSING
+            if target is not MISSING and _same_object(target, np.fill_diagonal) \
+                    and getattr(self.src.func, "__s2sad_source__", None) is not None \
+                    and len(call.args) == 2 and isinstance(call.args[0], gast.Name) \
+                    and call.args[0].id in self.locals:
+                # generated code transformed again (a trace's rule fills the diagonal of
+                # an array of its own): an update, as np.add.at is
+                self.update_call(call, call.args[0].id)
+                return
+            self.check_mutation(call)
             if target is not MISSING and _same_object(target, np.add.at) and call.args \
                     and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
                 self.update_call(call, call.args[0].id)

@@ -462,6 +462,8 @@ def _fold_into_use(items, i, tidy=None):
     j, use = uses[0]
     if isinstance(items[j], _CONTROL) and not (isinstance(items[j], gast.If) and items[j].test is use):
         return False                      # never into a loop, nor into a branch
+    if updated_name(items[j]) == temp:
+        return False                      # nor into what an update changes (`xs.append(v)`)
     origin = getattr(items[i], "s2sad_origin", None)
     if origin is not None and getattr(items[j], "s2sad_origin", None) is not origin:
         return False

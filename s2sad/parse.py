@@ -206,3 +206,12 @@ def _shift_lines(tree, offset):
             node.lineno += offset
         if getattr(node, "end_lineno", None) is not None:
             node.end_lineno += offset
+
+
+def bind_arguments(func, args, keywords):
+    """`inspect.signature(func).bind(...)` of a call to a function s2sad reads
+    from source, whose `**kwargs` parameter (allowed only where the body never
+    reads it: a rule's `**_`) takes nothing: an extra keyword is a TypeError."""
+    sig = inspect.signature(func)
+    params = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    return sig.replace(parameters=params).bind(*args, **keywords)

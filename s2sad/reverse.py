@@ -34,7 +34,7 @@ from .kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, is_namedtuple, kin
 from .analyze import (concatenated_kind, index_atoms, literal_elements, named_field, tree_span,
                       is_append, updated_name)
 from .normalize import is_atom
-from .parse import MISSING, user_text
+from .parse import MISSING, bind_arguments, user_text
 from .templates import CallSite, Operand, inline
 from .trees import copy_node, slices_as_values, statements
 
@@ -1229,7 +1229,7 @@ class Reverse:
     def helper(self, stmt, sf, func, outs, adjoints):
         value = stmt.value
         try:
-            binding = inspect.signature(func).bind(*value.args, **{k.arg: k.value for k in value.keywords})
+            binding = bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None

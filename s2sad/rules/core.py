@@ -15,9 +15,9 @@ import operator
 
 import numpy as np
 
-from ..runtime import (dot_adjoint, inverse_axes, item_adjoint, matmul_adjoint, power_slope,
+from ..runtime import (diagonal_cotangent, dot_adjoint, inverse_axes, item_adjoint, matmul_adjoint, power_slope,
                        selects_each_once, setitem, setitem_value_adjoint, take_adjoint,
-                       take_along_axis_adjoint, unbroadcast)
+                       take_along_axis_adjoint, unbroadcast, without_diagonal)
 from . import adjoint, method_key, nondifferentiable
 
 # ---- arithmetic -----------------------------------------------------------------
@@ -245,6 +245,12 @@ def _(g, result, x, index, value):
 @adjoint(np.add.at)
 def _(g, result, x, index, value):
     return g, None, unbroadcast(g[index], value)
+
+
+@adjoint(np.fill_diagonal)
+def _(g, result, a, val, wrap=False):
+    # (an update only in generated code transformed again: a rule's `g_on_diagonal`)
+    return without_diagonal(g, wrap), diagonal_cotangent(g, val, wrap)
 
 
 @adjoint(np.take)

@@ -9,8 +9,17 @@ with.
 
 import numpy as np
 
-from ..runtime import add_at_item, as_list, unbroadcast
-from . import adjoint, method_key, tangent
+from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, cross_adjoint,
+                       einsum_adjoint, kron_adjoint, multi_dot_adjoint,
+                       einsum_adjoints, in_dtype_of,
+                       inverse_axes, negated, pad_interior, power_slope, selects_each_once,
+                       split_points, unbroadcast, zeros_like_value, zeros_list)
+from . import adjoint, lookup_adjoint, method_key, nondifferentiable, tangent
+from .tangents import LINEAR_GIVEN_SHAPES
+
+# zeros, indices, axes and counts: no derivative
+nondifferentiable(zeros_list, zeros_like_value, selects_each_once, inverse_axes, checkpoint_every, negated,
+                  pad_interior, split_points)
 
 
 @tangent(unbroadcast)
@@ -19,6 +28,15 @@ def _(tangents, result, value, x):
     if tangents[0] is None:
         return 0.0 * result
     return unbroadcast(tangents[0], x)
+
+
+@tangent(in_dtype_of)
+def _(tangents, result, g, x):
+    # a float32 argument's gradient cast back to float32: linear in `g`, and
+    # `x` only lends its dtype
+    if tangents[0] is None:
+        return 0.0 * result
+    return in_dtype_of(tangents[0], x)
 
 
 @adjoint(unbroadcast)
@@ -73,3 +91,134 @@ def _(g, result, value):
 @tangent(as_list)
 def _(tangents, result, value):
     return as_list(tangents[0])
+
+
+def cotangents_tangent(dvalue, needed):
+    """The tangent of `cotangents(value, needed, ...)`: the tangent of the
+    rule's return value as one tangent per positional argument (the call
+    itself has checked the count)."""
+    if not isinstance(dvalue, tuple):
+        dvalue = (dvalue,)
+    count = len(needed)
+    return dvalue[:count] + (None,) * (count - len(dvalue))
+
+
+@tangent(cotangents)
+def _(tangents, result, value, needed, rule_name, slots=0):
+    # a rule's return value sorted into one cotangent per argument: linear in it
+    return cotangents_tangent(tangents[0], needed)
+
+
+def power_slope_tangent(dx, dy, x, y, power=None):
+    """The tangent of `power_slope(x, y)` = y x ** (y - 1) (the slope of a power,
+    which a gradient of `x ** y` reads): along x, `y (y - 1) x ** (y - 2)`,
+    that is y times the slope of x ** (y - 1) (0 where y is 0 or 1); along y,
+    `x ** (y - 1) (1 + y log x)`, with log 0 read as log 1 as the reverse rule
+    of a power reads it."""
+    out = None
+    if dx is not None:
+        out = dx * (y * power_slope(x, y - 1, power))
+    if dy is not None:
+        base = power(x, y - 1) if power is not None else x ** (y - 1)
+        term = dy * base * (1 + y * np.log(np.where(x == 0, 1, x)))
+        out = term if out is None else out + term
+    return out
+
+
+@tangent(power_slope)
+def _(tangents, result, x, y, power=None):
+    return power_slope_tangent(tangents[0], tangents[1] if len(tangents) > 1 else None, x, y, power)
+
+
+# Reverse rules a gradient may call rather than inline, linear in g, whose other
+# arguments lend shapes or say which element won (several take `*args`, which
+# forward mode does not read from source): Python's max/min, sum, clip, a
+# trace (its 2-D form fills a diagonal in place), reshape/transpose/item methods
+for _fn in (max, sum, np.clip, method_key("clip"), np.trace, method_key("trace"),
+            np.ndarray.reshape, np.ndarray.transpose, np.ndarray.item, np.atleast_1d):
+    LINEAR_GIVEN_SHAPES[lookup_adjoint(_fn)] = (0,)
+
+
+def einsum_adjoint_tangent(tangents, g, subscripts, operands, wrt):
+    """The tangent of `einsum_adjoint(g, subscripts, *operands, wrt=k)`: linear
+    in g and in each operand but the k-th, whose values it does not read
+    (only its shape): one term per varied factor."""
+    terms = []
+    if tangents[0] is not None:
+        terms.append(einsum_adjoint(tangents[0], subscripts, *operands, wrt=wrt))
+    for j, t in enumerate(tangents[2:2 + len(operands)]):
+        if t is not None and j != wrt:
+            varied = list(operands)
+            varied[j] = t
+            terms.append(einsum_adjoint(g, subscripts, *varied, wrt=wrt))
+    if not terms:
+        return np.zeros_like(einsum_adjoint(g, subscripts, *operands, wrt=wrt))
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+@tangent(einsum_adjoint)
+def _(tangents, result, g, subscripts, *operands, wrt=0):
+    return einsum_adjoint_tangent(tangents, g, subscripts, operands, wrt)
+
+
+@tangent(einsum_adjoints)
+def _(tangents, result, g, subscripts, *operands):
+    return (None,) + tuple(einsum_adjoint_tangent(tangents, g, subscripts, operands, k)
+                           for k in range(len(operands)))
+
+
+def _zeros_if_none(t, like):
+    return t if t is not None else np.zeros_like(like)
+
+
+def pair_adjoint_tangent(adjoint_of, tangents, g, a, b, *rest):
+    """The tangent of `(da, db) = adjoint_of(g, a, b, ...)` for a product of
+    two factors (`kron`, `cross`): da reads g and b, db reads g and a, each
+    linearly, so the tangent is `adjoint_of(dg, a, b) + adjoint_of(g, da, db)`
+    part by part."""
+    tg, ta, tb = (tuple(tangents) + (None, None, None))[:3]
+    parts = []
+    if tg is not None:
+        parts.append(adjoint_of(tg, a, b, *rest))
+    if ta is not None or tb is not None:
+        parts.append(adjoint_of(g, _zeros_if_none(ta, a), _zeros_if_none(tb, b), *rest))
+    if not parts:
+        return tuple(np.zeros_like(p) for p in adjoint_of(g, a, b, *rest))
+    return parts[0] if len(parts) == 1 else tuple(x + y for x, y in zip(*parts))
+
+
+@tangent(kron_adjoint)
+def _(tangents, result, g, a, b):
+    return pair_adjoint_tangent(kron_adjoint, tangents, g, a, b)
+
+
+@tangent(cross_adjoint)
+def _(tangents, result, g, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    return pair_adjoint_tangent(cross_adjoint, tangents, g, a, b, axisa, axisb, axisc, axis)
+
+
+def multi_dot_adjoint_tangent(tangents, g, arrays):
+    """The tangent of `multi_dot_adjoint(g, arrays)`: factor k's adjoint reads g
+    and every factor but k, linearly in each: one term per varied input."""
+    tg = tangents[0]
+    tarrays = tangents[1] if len(tangents) > 1 and tangents[1] is not None else [None] * len(arrays)
+    base = multi_dot_adjoint(g, arrays)
+    total = [np.zeros_like(p) for p in base]
+    if tg is not None:
+        total = [t + p for t, p in zip(total, multi_dot_adjoint(tg, arrays))]
+    for j, t in enumerate(tarrays):
+        if t is None:
+            continue
+        varied = list(arrays)
+        varied[j] = t
+        parts = multi_dot_adjoint(g, varied)
+        total = [s + (p if k != j else 0) for k, (s, p) in enumerate(zip(total, parts))]
+    return type(base)(total) if isinstance(base, tuple) else total
+
+
+@tangent(multi_dot_adjoint)
+def _(tangents, result, g, arrays):
+    return multi_dot_adjoint_tangent(tangents, g, arrays)

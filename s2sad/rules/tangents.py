@@ -12,11 +12,15 @@ import operator
 
 import numpy as np
 
-from ..runtime import (average_tangent, builtin_extremum_tangent, cholesky_tangent,
-                       cumprod_tangent, diff_tangent, eigh_tangent, median_tangent,
-                       lstsq_tangent, matrix_power_tangent, multi_dot_tangent, pinv_tangent,
-                       qr_tangent, quantile_weights, sort_tangent, svd_tangent,
-                       trapezoid_tangent)
+from ..runtime import (add_lists, diagonal_cotangent, without_diagonal, average_tangent, builtin_extremum_adjoint, extremum_adjoint,
+                       extremum_shares, median_adjoint, sort_adjoint, builtin_extremum_tangent, builtin_sum_adjoint,
+                       cholesky_tangent, cumprod_tangent, diff_adjoint, diff_tangent,
+                       eigh_tangent, fill_zeros, item_adjoint, median_tangent, lstsq_tangent,
+                       matrix_power_tangent, multi_dot_tangent, pinv_tangent, qr_tangent,
+                       quantile_weights, scalar_output, setitem_value_adjoint, shaped_like,
+                       sort_tangent, svd_tangent, take_adjoint, take_along_axis_adjoint,
+                       trapezoid_tangent, unconcatenate, undiagonal, unpack_adjoint, unpad,
+                       unravel, unrepeat, untile, untrace)
 from . import method_key, tangent
 
 ELEMENTWISE = {
@@ -52,7 +56,8 @@ LINEAR = {                       # function -> positions of the arguments it is 
     np.hsplit: _FIRST, np.vsplit: _FIRST, np.dsplit: _FIRST, float: _FIRST, sum: _FIRST_TWO,
     np.ndarray.astype: _FIRST, np.ndarray.item: _FIRST, method_key("mT"): _FIRST,
     np.fliplr: _FIRST, np.flipud: _FIRST, np.rot90: _FIRST, np.tril: _FIRST, np.triu: _FIRST,
-    np.atleast_1d: _FIRST, np.atleast_2d: _FIRST, np.atleast_3d: _FIRST,
+    np.atleast_1d: _FIRST, np.atleast_2d: _FIRST, np.atleast_3d: _FIRST, list: _FIRST,
+    tuple: _FIRST,
 }
 
 PRODUCTS = {                    # linear in each factor: one term per varied factor
@@ -60,6 +65,22 @@ PRODUCTS = {                    # linear in each factor: one term per varied fac
     np.ndarray.dot: _FIRST_TWO, np.vdot: _FIRST_TWO, np.outer: _FIRST_TWO,
     np.inner: _FIRST_TWO, np.tensordot: _FIRST_TWO, np.kron: _FIRST_TWO,
     **{f: _FIRST_TWO for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None)) if f},
+}
+
+# Helpers a generated gradient calls (higher order: forward mode over it),
+# linear in these arguments together; their other arguments lend only shapes,
+# dtypes, structure and indices, so their tangents play no part:
+# `take_adjoint(g, a, i, axis)` has tangent `take_adjoint(dg, a, i, axis)`.
+LINEAR_GIVEN_SHAPES = {
+    take_adjoint: _FIRST, take_along_axis_adjoint: _FIRST, setitem_value_adjoint: _FIRST,
+    shaped_like: _FIRST, unpack_adjoint: _FIRST, scalar_output: _FIRST, add_lists: _FIRST_TWO,
+    builtin_sum_adjoint: _FIRST, undiagonal: _FIRST, untrace: _FIRST, unconcatenate: _FIRST,
+    fill_zeros: _FIRST, unravel: _FIRST, untile: _FIRST, unrepeat: _FIRST, unpad: _FIRST,
+    item_adjoint: _FIRST, diff_adjoint: _FIRST, without_diagonal: _FIRST,
+    diagonal_cotangent: _FIRST,
+    # where the elements went or which won is piecewise constant in the values
+    sort_adjoint: _FIRST, median_adjoint: _FIRST, extremum_adjoint: _FIRST,
+    builtin_extremum_adjoint: _FIRST, extremum_shares: _FIRST,
 }
 
 REDUCTIONS = {                  # function -> position of its `axis` argument
@@ -224,11 +245,15 @@ def _(tangents, result, a):
 
 @tangent(np.full)
 def _(tangents, result, shape, fill_value, dtype=None, **_):
+    if tangents[1] is None:              # (only the shape is varied: it lends a shape)
+        return np.zeros_like(result)
     return np.full_like(result, tangents[1])
 
 
 @tangent(np.full_like)
 def _(tangents, result, a, fill_value, dtype=None, **_):
+    if tangents[1] is None:              # `a` lends only its shape and dtype
+        return np.zeros_like(result)
     return np.full_like(result, tangents[1])
 
 

@@ -180,6 +180,41 @@ def setitem_value_adjoint(g, index, value):
     return unbroadcast(np.where(winners == order, picked, 0), value)
 
 
+def _diagonal_positions(shape, wrap=False):
+    """The flat positions `np.fill_diagonal` writes (NumPy's own recipe)."""
+    if len(shape) == 2:
+        return slice(None, None if wrap else shape[1] * shape[1], shape[1] + 1)
+    step, size = 1, 1
+    for n in shape[:-1]:
+        size *= n
+        step += size
+    return slice(None, None, step)
+
+
+def without_diagonal(g, wrap=False):
+    """The adjoint of the old `a` in `np.fill_diagonal(a, val, wrap)` (generated
+    code calls it on arrays of its own): g less the diagonal, which was
+    overwritten."""
+    out = g.copy()
+    np.fill_diagonal(out, 0, wrap=wrap)
+    return out
+
+
+def diagonal_cotangent(g, val, wrap=False):
+    """The adjoint of `val` in `np.fill_diagonal(a, val, wrap)`: val, repeated
+    along the diagonal as NumPy repeats it, gets the sum of g over the places
+    each of its elements went."""
+    picked = g.reshape(-1)[_diagonal_positions(g.shape, wrap)]
+    if np.ndim(val) == 0:
+        total = picked.sum()
+        return float(total) if isinstance(val, (int, float)) else total
+    k = np.size(val)
+    out = np.zeros_like(g, shape=(k,))
+    for j in range(min(k, picked.size)):
+        out[j] = picked[j::k].sum()
+    return out.reshape(np.shape(val))
+
+
 def as_list(adjoint):
     """The adjoint of a list of unknown length as a list (a stacked array's rows)."""
     return list(adjoint)
@@ -193,6 +228,25 @@ def add_lists(a, b):
 def zeros_list(values):
     """A zero adjoint for each element of a list."""
     return [np.zeros_like(v) if not isinstance(v, (int, float)) else 0.0 for v in values]
+
+
+def zeros_like_value(value):
+    """A zero tangent shaped as `value`, whatever it is at run time (generated
+    code transformed again, where a kind was not known: what a recursive
+    helper saved): zeros for an array, 0.0 for a number, a list, tuple or
+    dict of those, None for None."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [zeros_like_value(v) for v in value]
+    if isinstance(value, tuple):
+        parts = [zeros_like_value(v) for v in value]
+        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
+    if isinstance(value, dict):
+        return {k: zeros_like_value(v) for k, v in value.items()}
+    if isinstance(value, (bool, int, float)):
+        return 0.0
+    return np.zeros_like(value)
 
 
 def add_at_item(parts, index, g):
