@@ -64,13 +64,16 @@ def merge_kinds(a, b):
     if b is None:
         return a
     if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim:
-        return Array(a.ndim, a.dtype if a.dtype == b.dtype else None)   # (a float32 or a float64)
+        if a.dtype == b.dtype or not (a.differentiable or b.differentiable):
+            return Array(a.ndim, a.dtype if a.dtype == b.dtype else np.promote_types(a.dtype, b.dtype))
+        return Array(a.ndim, None)           # (a float32 or a float64, or an int or a float)
     if isinstance(a, Scalar) and isinstance(b, Scalar):
         order = ["bool", "int", "float", "complex"]
         return Scalar(max(a.dtype, b.dtype, key=order.index))
     for x, y in ((a, b), (b, a)):            # 0.0, then a numpy float: a 0-d array
         if isinstance(x, Scalar) and isinstance(y, Array) and y.ndim == 0:
-            return Array(0, y.dtype)
+            # (a float on one path and np.int64 on the other: a float of either width)
+            return Array(0, y.dtype if x.differentiable <= y.differentiable else None)
     if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.keys == b.keys:
         return Tree(a.type, a.keys, tuple(merge_kinds(x, y) for x, y in zip(a.children, b.children)))
     if all(isinstance(k, Seq) or isinstance(k, Tree) and k.type is list for k in (a, b)):

@@ -858,8 +858,9 @@ class Forward:
         argument's own structure (`{'w': dp_w, 'b': 0.0}` for a dict); None
         where it is not varied, unless `zeros` asks for zeros then."""
         ref = getattr(atom, "s2sad_ref", None)
-        if ref is None or not zeros and not any(self.table.get(r) is not None
-                                                for r in self.leaf_refs(atom)):
+        if ref is None:                              # a global or a constant
+            return self.zeros_of(atom) if zeros else None
+        if not zeros and not any(self.table.get(r) is not None for r in self.leaf_refs(atom)):
             return None
 
         def build(kind, path):

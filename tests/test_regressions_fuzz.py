@@ -1423,3 +1423,94 @@ def test_hvp_through_library_rules():
     g = s2sad.grad(f_trace_squared)
     np.testing.assert_allclose(s2sad.jacobian(g, mode="rev")(M3), s2sad.jacobian(g, mode="fwd")(M3),
                                rtol=1e-10, atol=1e-10)
+
+
+def f_cos_half_stopped(x):
+    return np.sum(np.cos(x + s2sad.stop_gradient(x)))
+
+
+def f_max_times_stopped(A, x):
+    return np.mean(np.max(A, axis=1) * s2sad.stop_gradient(np.einsum('ij,j->i', A, x)))
+
+
+def test_hvp_holds_what_stop_gradient_stops():
+    """hvp through stop_gradient holds the stopped value, as JAX's does: the
+    Hessian of sum(cos(x + sg(x))) is -cos(2x) on the diagonal, not the
+    derivative of the gradient -sin(2x) (the fuzzer's differences of the
+    gradient moved the stopped value)."""
+    x = np.array([0.3, -1.1, 0.8])
+    v = np.array([1.0, 0.5, -2.0])
+    np.testing.assert_allclose(s2sad.hvp(f_cos_half_stopped)(x, v), -np.cos(2 * x) * v, rtol=1e-12)
+    A = np.array([[0.2, -0.5, 0.9], [1.1, 0.3, -0.4]])
+    # d/dA of the gradient (one-hot at the maxima times the stopped A @ x): zero
+    np.testing.assert_allclose(s2sad.hvp(f_max_times_stopped)(A, x, np.ones_like(A)), np.zeros_like(A))
+
+
+def f_float_or_numpy_int(s, t):
+    for j in range(1):
+        if 1.0 < t:
+            s = np.square(j)          # an np.int64 on this path, the float s on the other
+    return s
+
+
+def test_a_float_joined_with_a_numpy_int_keeps_its_gradient():
+    """The join of a float and a 0-d NumPy int was an int (no gradient: 0.0
+    where the branch is not taken, silently)."""
+    df = s2sad.grad(f_float_or_numpy_int)
+    assert df(0.5, 0.0) == 1.0 and df(0.5, 2.0) == 0.0
+    check_case(f_float_or_numpy_int, [0.5, 0.0], wrt=0)
+
+
+def powered_down(v, depth):
+    if depth <= 0:
+        return v
+    return powered_down(v ** 1, depth - 1)
+
+
+def f_recursive_constant_power(x):
+    return np.sum(powered_down(x, 1) * x)
+
+
+def test_a_power_rule_called_whole_does_not_warn_for_a_constant_exponent():
+    """In a recursive helper (kinds not known) the rule of `v ** 1` runs
+    whole, exponent's cotangent included: log of a negative base warned
+    (the exponent is a constant; its cotangent is dropped)."""
+    import warnings
+    x = np.array([-1.5, 0.5, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(s2sad.grad(f_recursive_constant_power)(x), 2 * x)
+    check_case(f_recursive_constant_power, [x], wrt=0)
+
+
+def f_exponent_at_negative_base(x, y):
+    return np.sum(x ** y)
+
+
+def test_the_exponent_gradient_at_a_negative_base_is_nan_without_a_warning():
+    import warnings
+    x, y = np.array([-2.0, 0.0, 3.0]), np.array([2.0, 2.0, 2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dy = s2sad.grad(f_exponent_at_negative_base, wrt=1)(x, y)
+    np.testing.assert_allclose(dy, [np.nan, 0.0, 9.0 * np.log(3.0)])
+
+
+def f_global_and_row_listed(s, A):
+    gs = []
+    for i in range(1):
+        gs.append(BIAS_3)
+        gs.append(A[1])
+    return np.sum(gs) * s
+
+
+BIAS_3 = np.array([-0.2, 0.3, 0.5])
+
+
+def test_jvp_of_a_list_holding_a_global():
+    """jvp of a list that holds a global array then a varied row crashed
+    emitting code (the global's zero tangent was None)."""
+    A = np.arange(6.0).reshape(2, 3)
+    value, t = s2sad.jvp(f_global_and_row_listed, wrt=(0, 1))(0.5, A, (1.0, np.ones_like(A)))
+    assert value == pytest.approx(6.3) and t == pytest.approx(0.5 * 3 + 12.6)
+    check_case(f_global_and_row_listed, [0.5, A], wrt=(0, 1))

@@ -10,13 +10,12 @@ backend-neutral: no host arrays, only functions that dispatch on the
 array's type.
 """
 
-import math
 import operator
 
 import numpy as np
 
-from ..runtime import (diagonal_cotangent, dot_adjoint, inverse_axes, item_adjoint, matmul_adjoint, power_slope,
-                       selects_each_once, setitem, setitem_value_adjoint, take_adjoint,
+from ..runtime import (diagonal_cotangent, dot_adjoint, inverse_axes, item_adjoint, log_of_base,
+                       matmul_adjoint, power_slope, selects_each_once, setitem, setitem_value_adjoint, take_adjoint,
                        take_along_axis_adjoint, unbroadcast, without_diagonal)
 from . import adjoint, method_key, nondifferentiable
 
@@ -50,15 +49,12 @@ def _(g, result, x, y):
 @adjoint(operator.pow)
 @adjoint(np.power)
 def _(g, result, x, y):
-    # d/dy reads log(x) with x == 0 replaced by 1, as JAX does: 0 ** y is 0 for
-    # every y > 0, so the exponent's gradient there is 0, not 0 * -inf = nan.
+    # d/dy reads log(x) as 0 at x == 0, as JAX does: 0 ** y is 0 for every
+    # y > 0, so the exponent's gradient there is 0, not 0 * -inf = nan.
     # d/dx is power_slope: y * x ** (y - 1), exactly 0 where y == 0 (x ** 0 is 1
     # everywhere); a constant y folds it (`2 * x`, `g` for y == 1) when inlined.
-    if isinstance(x, float):             # a Python number: math.log keeps float32 float32
-        return (unbroadcast(g * power_slope(x, y), x),      # (a negative base: nan, as NumPy)
-                unbroadcast(g * result * (math.log(x) if x > 0 else 0.0 if x == 0 else math.nan), y))
     return (unbroadcast(g * power_slope(x, y), x),
-            unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
+            unbroadcast(g * result * log_of_base(x), y))
 
 
 @adjoint(operator.neg)

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..runtime import power_slope, unbroadcast
+from ..runtime import log_of_base, power_slope, unbroadcast
 from . import adjoint, method_key
 
 # ---- one argument ----------------------------------------------------------------------
@@ -185,7 +185,7 @@ def _(g, result, x, y, **_):
 def _(g, result, x, y, **_):
     # as power, in float64 (the result's dtype)
     return (unbroadcast(g * power_slope(x, y, np.float_power), x),
-            unbroadcast(g * result * np.log(np.where(x == 0, 1, x)), y))
+            unbroadcast(g * result * log_of_base(x), y))
 
 
 @adjoint(np.maximum)

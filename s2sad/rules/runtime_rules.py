@@ -12,7 +12,7 @@ import numpy as np
 from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, cross_adjoint,
                        einsum_adjoint, kron_adjoint, multi_dot_adjoint,
                        einsum_adjoints, in_dtype_of,
-                       inverse_axes, negated, pad_interior, power_slope, selects_each_once,
+                       inverse_axes, log_of_base, negated, pad_interior, power_slope, selects_each_once,
                        split_points, unbroadcast, zeros_like_value, zeros_list)
 from . import adjoint, lookup_adjoint, method_key, nondifferentiable, tangent
 from .tangents import LINEAR_GIVEN_SHAPES
@@ -120,7 +120,7 @@ def power_slope_tangent(dx, dy, x, y, power=None):
         out = dx * (y * power_slope(x, y - 1, power))
     if dy is not None:
         base = power(x, y - 1) if power is not None else x ** (y - 1)
-        term = dy * base * (1 + y * np.log(np.where(x == 0, 1, x)))
+        term = dy * base * (1 + y * log_of_base(x))
         out = term if out is None else out + term
     return out
 
@@ -128,6 +128,21 @@ def power_slope_tangent(dx, dy, x, y, power=None):
 @tangent(power_slope)
 def _(tangents, result, x, y, power=None):
     return power_slope_tangent(tangents[0], tangents[1] if len(tangents) > 1 else None, x, y, power)
+
+
+def log_of_base_slope(x):
+    """d log_of_base(x)/dx: 1/x, and 0 at x == 0 (where it is held at 0)."""
+    return np.where(x == 0, 0, 1 / np.where(x == 0, 1, x))
+
+
+@tangent(log_of_base)
+def _(tangents, result, x):
+    return tangents[0] * log_of_base_slope(x)
+
+
+@adjoint(log_of_base)
+def _(g, result, x):
+    return unbroadcast(g * log_of_base_slope(x), x)
 
 
 # Reverse rules a gradient may call rather than inline, linear in g, whose other

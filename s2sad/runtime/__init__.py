@@ -82,6 +82,16 @@ def power_slope(x, y, power=None):
     return np.where(zero, 0, y * power(x, np.where(zero, 1, y - 1)))
 
 
+def log_of_base(x):
+    """log(x) as the exponent's gradient of `x ** y` reads it: 0 where x == 0
+    (0 ** y is flat in y for y > 0, as JAX has it) and nan where x < 0 (no
+    real log), without the warning `np.log` gives there: a rule called whole
+    (kinds not known) computes it even where the exponent is a constant."""
+    if isinstance(x, (int, float)):                  # a Python number stays one
+        return math.log(x) if x > 0 else 0.0 if x == 0 else math.nan
+    return np.where(x < 0, np.nan, np.log(np.where(x > 0, x, 1)))
+
+
 def _power(x, y):
     return x ** y
 
