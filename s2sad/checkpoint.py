@@ -3,7 +3,8 @@
 A loop's reverse sweep needs, per trip, the values `record.py` pushed.  With
 checkpointing (`s2sad.grad(f, checkpoint=True)`) the forward loop pushes
 nothing; it keeps the loop's state (the names a trip reads before it
-assigns them) every `every` trips.  The reverse sweep takes the segments
+assigns them, and those it only reads that are rebound after the loop)
+every `every` trips.  The reverse sweep takes the segments
 last to first: it restores a segment's state, runs the segment's trips
 forwards again with their pushes, then reverses them:
 
@@ -29,7 +30,7 @@ left as they are (their state is not just names).
 import gast
 
 from . import runtime
-from .optimize import Comment, free_names, names_written
+from .optimize import Comment, free_names, is_self_assignment, names_written
 from .trees import child_blocks, copy_node, statements
 
 
@@ -56,7 +57,12 @@ def checkpoint_loops(forward, reverse, namer, spell, every):
         where = _find_reverse(reverse, loop)
         if where is None:
             continue
-        state = sorted(free_names(loop.body) & _written(loop.body) - {loop.target.id})
+        # the state: what a trip reads that trips write, and what the trips only
+        # read (`e = x[t]`) but code after the loop rebinds (`x = y`), or the
+        # reverse sweep assigns, before a segment runs again
+        read = free_names(loop.body) | free_names([gast.Expr(value=loop.iter)])
+        rebound = _written(forward[index + 1:]) | _written(reverse)
+        state = sorted((read & _written(loop.body) | read & rebound) - {loop.target.id})
         if not state:
             continue
         args = loop.iter.args
@@ -67,8 +73,9 @@ def checkpoint_loops(forward, reverse, namer, spell, every):
         saved = namer.fresh(f"{stem}_checkpoints")
         segment = namer.fresh("start")
         counter = loop.target.id
+        _drop(loop.body, is_self_assignment)         # (`A = A`: nothing to run again)
         rerun = copy_node(loop)                      # a trip with its pushes, for the reverse
-        _drop_pushes(loop.body)                      # the forward loop keeps states only
+        _drop(loop.body, lambda i: getattr(i, "s2sad_push", False))   # the forward keeps states only
         state_value = _name(state[0]) if len(state) == 1 else gast.Tuple(
             elts=[_name(s) for s in state], ctx=gast.Load())
         offset = _name(counter) if _is_zero(start) else gast.BinOp(
@@ -130,12 +137,12 @@ def _written(items):
     return out
 
 
-def _drop_pushes(items):
-    items[:] = [i for i in items if not getattr(i, "s2sad_push", False)]
+def _drop(items, unwanted):
+    items[:] = [i for i in items if not unwanted(i)]
     for item in items:
         if not isinstance(item, Comment):
             for block in child_blocks(item):
-                _drop_pushes(block)
+                _drop(block, unwanted)
 
 
 def _find_reverse(items, loop):

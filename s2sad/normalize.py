@@ -259,13 +259,21 @@ class _Normalizer:
         for i, stmt in enumerate(stmts):
             if not getattr(stmt, "s2sad_synthetic", False):
                 self.origin = stmt
+            start = len(self.out)
             self.statement(stmt)
             if isinstance(stmt, (gast.Return, gast.Break, gast.Continue)):
                 break                     # later statements never run
-            last = self.out[-1] if self.out else None
-            if isinstance(last, gast.If) and _may_jump(last):
+            # the first `if` this statement became that may jump (a loop's `else:`
+            # that returns, then the test of a `return` inside the loop): what
+            # follows it runs only where it does not
+            k = next((k for k in range(start, len(self.out))
+                      if isinstance(self.out[k], gast.If) and _may_jump(self.out[k])), None)
+            if k is not None:
                 rest = self.block(stmts[i + 1:])
-                self.out[-1] = _append_to_fallthrough([last], rest)[0]
+                for made in reversed(self.out[k:]):
+                    may_jump = isinstance(made, gast.If) and _may_jump(made)
+                    rest = _append_to_fallthrough([made], rest) if may_jump else [made] + rest
+                self.out[k:] = rest
                 break
         out, self.out = self.out, saved
         return out

@@ -105,6 +105,13 @@ def _mutates(node):
     return isinstance(node, gast.Expr) and not getattr(node, "s2sad_effect", False)
 
 
+def is_self_assignment(item):
+    """`A = A` (the core form of `u, A = f(u), A`): it does nothing."""
+    return isinstance(item, gast.Assign) and len(item.targets) == 1 \
+        and isinstance(item.targets[0], gast.Name) and isinstance(item.value, gast.Name) \
+        and item.targets[0].id == item.value.id
+
+
 def eliminate_dead_code(items, live):
     """Drop statements nothing in `live` (names needed at the end) depends on."""
     kept, _ = _live_block(items, set(live))
@@ -123,6 +130,8 @@ def _live_block(items, live):
             node, live = _live_control(item, live)
             if node is not None:
                 kept.append(node)
+            continue
+        if is_self_assignment(item):
             continue
         effect = getattr(item, "s2sad_effect", False) or isinstance(
             item, (gast.Assert, gast.Return, gast.Break, gast.Continue))

@@ -1514,3 +1514,58 @@ def test_jvp_of_a_list_holding_a_global():
     value, t = s2sad.jvp(f_global_and_row_listed, wrt=(0, 1))(0.5, A, (1.0, np.ones_like(A)))
     assert value == pytest.approx(6.3) and t == pytest.approx(0.5 * 3 + 12.6)
     check_case(f_global_and_row_listed, [0.5, A], wrt=(0, 1))
+
+
+def f_while_else_returns(x, A, s):
+    j = 0
+    while j < 1:
+        j += 1
+        if np.mean(x) >= s:
+            return 0.91
+    else:
+        return A[1, 1]
+    return np.sum(x)                  # never runs
+
+
+def f_for_else_returns_after_break(x, A):
+    for j in range(3):
+        x = x * 1.5
+        if np.sum(x) > 4.0:
+            break
+    else:
+        return np.sum(x * A[0])
+    return np.sum(np.sin(x))
+
+
+def test_a_loop_else_that_returns_ends_the_function():
+    """A loop's `else:` that returns, after a loop with a `return` inside: the
+    statements after the loop were treated as reached (the gradient was that of
+    `np.sum(x)`, silently)."""
+    x, A = np.array([-0.3, -0.2, -0.5]), np.linspace(0.5, 1.5, 6).reshape(2, 3)
+    dx, dA = s2sad.grad(f_while_else_returns, wrt=(0, 1))(x, A, 1.1)
+    np.testing.assert_array_equal(dx, 0.0)
+    assert dA[1, 1] == 1.0 and np.sum(dA) == 1.0
+    check_case(f_while_else_returns, [x, A, 1.1], wrt=(0, 1))
+    check_case(f_while_else_returns, [x, A, -1.1], wrt=(0, 1))
+    for x0 in (np.array([0.1, 0.2, 0.3]), np.array([1.0, 1.2, 0.9])):   # else, then break
+        check_case(f_for_else_returns_after_break, [x0, A], wrt=(0, 1))
+
+
+def f_loop_input_rebound_after(A, x, y):
+    u = A
+    for e in x:
+        u, A = np.tanh(e + u), A
+    x = y
+    return np.mean(u) + np.sum(x)
+
+
+def test_checkpointing_keeps_what_the_loop_reads_if_rebound_after_it():
+    """With checkpoint=True the reverse sweep runs a segment's trips again: it
+    read `x` after `x = y` had rebound it (silently wrong)."""
+    A = np.linspace(-1.0, 1.0, 15).reshape(3, 5)
+    x, y = np.array([-0.7, 0.0, 0.5, 0.2, 0.6]), np.array([0.5, -0.9, 0.7, 1.0, 0.5])
+    plain = s2sad.grad(f_loop_input_rebound_after, wrt=(0, 2))(A, x, y)
+    kept = s2sad.grad(f_loop_input_rebound_after, wrt=(0, 2), checkpoint=True)(A, x, y)
+    for a, b in zip(plain, kept):
+        np.testing.assert_allclose(a, b, rtol=1e-13)
+    check_case(f_loop_input_rebound_after, [A, x, y], wrt=(0, 2))
