@@ -726,10 +726,35 @@ class Analyzer:
                 # a name only one branch defines can only be read on that path
                 self.current[name] = a if a is not None else b
                 continue
-            kind = merge_kinds(self.kinds.get((name, a)) if a is not None else None,
-                               self.kinds.get((name, b)) if b is not None else None)
-            self.define(name, kind, None, sf)
+            ka = self.kinds.get((name, a)) if a is not None else None
+            kb = self.kinds.get((name, b)) if b is not None else None
+            self.check_join(stmt, name, ka, kb)
+            self.define(name, merge_kinds(ka, kb), None, sf)
             sf.joins[name] = (sf.writes[name], a, b)
+
+    def check_join(self, stmt, name, a, b):
+        """A name that is a list (tuple, dict) on one path and an array or a
+        number on another has no one kind the gradient can follow: refused."""
+        def what(k):
+            if isinstance(k, Seq):
+                return "a list"
+            if isinstance(k, Tree):
+                return f"a {k.type.__name__}"
+            if isinstance(k, (Array, Scalar)):
+                return "an array" if isinstance(k, Array) and k.ndim != 0 else "a number"
+            return None
+        func = self.core.source.func
+        if name not in self.core.user_names or (func.__module__ or "").startswith("s2sad") \
+                or getattr(func, "__s2sad_source__", None) is not None:
+            return          # (a result early returns join; s2sad's rules and generated code)
+        if what(a) and what(b) and (isinstance(a, (Seq, Tree)) != isinstance(b, (Seq, Tree))):
+            where = "after this `if`" if isinstance(stmt, gast.If) else "across the trips of this loop"
+            plain = b if isinstance(a, (Seq, Tree)) else a
+            raise self.core.source.error(
+                stmt.s2sad_origin if hasattr(stmt, "s2sad_origin") else stmt,
+                f"`{name}` is {what(a)} on one path and {what(b)} on another {where}; s2sad "
+                f"follows a value whose kind stays the same",
+                f"give the {what(plain).split()[-1]} a name of its own")
 
     def loop(self, stmt, sf):
         """A loop: names the body assigns get a version at the top of every trip
@@ -766,6 +791,7 @@ class Analyzer:
             changed = False
             for name, entry in sf.carried.items():
                 entry[2] = self.current[name]
+                self.check_join(stmt, name, guess[name], self.kinds.get((name, entry[2])))
                 merged = merge_kinds(guess[name], self.kinds.get((name, entry[2])))
                 if merged != guess[name]:
                     guess[name], changed = merged, True

@@ -315,8 +315,14 @@ def assign_storage(forward, reverse, final_versions, namer, kinds=None):
                                                   type_comment=None)],
                                value=value, type_comment=None)
             copy.s2sad_effect = True
-            block, anchor = (site.block, site.anchor) if site is not None else (forward, None)
-            index = 0 if anchor is None else next(i for i, x in enumerate(block) if x is anchor) + 1
+            if site is not None:
+                block, index = site.block, _index_in(site.block, site.anchor) + 1
+            elif ref[1] > 0 and _first_reader(forward, ref) is not None:
+                # a copy-on-write copy (`x = x.copy()`) the forward dropped, as the
+                # update needs none: the value just before the update, which reads it
+                block, index = _first_reader(forward, ref)
+            else:
+                block, index = forward, 0                # a parameter
             block.insert(index, copy)
             storage[ref] = (new, "copied")
     kept = lambda node, counting: getattr(node, "s2sad_ref", None) in counting \
@@ -330,6 +336,25 @@ def assign_storage(forward, reverse, final_versions, namer, kinds=None):
         if ref is not None and len(ref) == 2 and ref in storage and not kept(node, counting):
             new = storage[ref]
             node.id = new[0] if isinstance(new, tuple) else new
+
+
+def _index_in(block, item):
+    return next(i for i, x in enumerate(block) if x is item)
+
+
+def _first_reader(items, ref):
+    """(block, index) of the first forward statement that reads `ref`."""
+    for i, item in enumerate(items):
+        if isinstance(item, Comment):
+            continue
+        facts = getattr(item, "s2sad_facts", None)
+        if facts is not None and facts.reads.get(ref[0]) == ref[1]:
+            return items, i
+        for block in child_blocks(item):
+            found = _first_reader(block, ref)
+            if found is not None:
+                return found
+    return None
 
 
 def _reads_in_reverse(items, counting=frozenset()):

@@ -1569,3 +1569,43 @@ def test_checkpointing_keeps_what_the_loop_reads_if_rebound_after_it():
     for a, b in zip(plain, kept):
         np.testing.assert_allclose(a, b, rtol=1e-13)
     check_case(f_loop_input_rebound_after, [A, x, y], wrt=(0, 2))
+
+
+W55 = np.arange(25.0).reshape(5, 5) / 25
+
+
+def f_pop_from_a_grown_list(x):
+    gs = []
+    for i in range(2):
+        gs.append(W55 @ x)
+    gs.pop(1)
+    return np.sum(gs)
+
+
+def test_pop_from_a_list_grown_in_a_loop():
+    """The popped element's adjoint was the number 0.0 (its consumer `@`
+    failed); now zeros shaped as its neighbour's adjoint."""
+    x = np.linspace(-1.0, 1.0, 5)
+    np.testing.assert_allclose(s2sad.grad(f_pop_from_a_grown_list)(x), W55.sum(axis=0))
+    check_case(f_pop_from_a_grown_list, [x], wrt=0)
+
+
+def f_list_becomes_array(xs, x):
+    gs = []
+    for i in range(2):
+        gs.append(xs[0])
+    j = 0
+    while True:
+        j += 1
+        if j >= 3:
+            break
+        x = gs[1]
+        gs = x
+    return x
+
+
+def test_a_name_that_is_a_list_then_an_array_is_refused():
+    xs = [np.linspace(-1.0, 1.0, 4) * k for k in (1, 2, 3)]
+    with pytest.raises(s2sad.TransformError, match="`gs` is a list on one path and an array") as info:
+        s2sad.grad(f_list_becomes_array)(xs, xs[0])
+    assert "give the array a name of its own" in str(info.value)

@@ -48,12 +48,15 @@ def _(g, result, value, x):
 def pop_adjoint(g, index=-1):
     """The adjoint of a list before `xs.pop(index)`, from the adjoint `g` of the
     list after it: the removed element gets none from the pop itself (its
-    adjoint comes through `y = xs[-1]`, which precedes the pop)."""
+    adjoint comes through `y = xs[-1]`, which precedes the pop): zeros shaped
+    as a neighbour's adjoint (the elements of a list grown in a loop share a
+    kind), or 0.0 where none is left."""
     if not isinstance(g, list):          # the pop's result was used, not the list
         raise TypeError("s2sad differentiates `xs.pop()` only as a statement of its own "
                         "(`y = xs.pop()`), not inside an expression")
     at = index % (len(g) + 1)            # where it was in the longer, old list
-    return g[:at] + [0.0] + g[at:]
+    near = [v for v in g[at:at + 1] + g[at - 1:at] if v is not None]
+    return g[:at] + [zeros_like_value(near[0]) if near else 0.0] + g[at:]
 
 
 @adjoint(method_key("pop"))
