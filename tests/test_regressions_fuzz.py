@@ -1609,3 +1609,34 @@ def test_a_name_that_is_a_list_then_an_array_is_refused():
     with pytest.raises(s2sad.TransformError, match="`gs` is a list on one path and an array") as info:
         s2sad.grad(f_list_becomes_array)(xs, xs[0])
     assert "give the array a name of its own" in str(info.value)
+
+
+def f_drained_literal(x, A):
+    for i in range(1):
+        gs = [np.sum(A, axis=0), x, np.logaddexp(i, x)]
+        while len(gs) > 1:
+            x = gs.pop()
+    return np.sum(x * x)
+
+
+def f_cumprod_of_number(x, z0):
+    gs = []
+    gs.append(z0)
+    return np.sum(np.cumprod(gs[-1]) * x)
+
+
+def f_cumprod_rows(x):
+    return np.sum(np.cumprod(x, axis=1) ** 2) + np.sum(np.cumprod(x) ** 2)
+
+
+def test_hvp_through_pop_and_cumprod_adjoints():
+    """hvp was refused: the gradient calls `pop_adjoint` (which has a `raise`)
+    and `cumprod_adjoint` (through a helper taking *args), which forward mode
+    could not read; cumprod's adjoint of a Python number failed (`.reshape`)."""
+    rng = np.random.default_rng(3)
+    x, A = np.array([0.3, -0.5, 0.8]), np.ones((2, 3))
+    hvp_against_gradient_differences(f_drained_literal, [x, A], 0, rng.standard_normal(3))
+    hvp_against_gradient_differences(f_cumprod_of_number, [x, 0.7], 1, 1.0)
+    X = np.array([[0.5, -1.2, 0.0, 2.0], [1.5, 0.3, 0.7, -0.4]])     # a zero too
+    hvp_against_gradient_differences(f_cumprod_rows, [X], 0, rng.standard_normal(X.shape))
+    check_case(f_cumprod_of_number, [x, 0.7], wrt=(0, 1))

@@ -155,6 +155,7 @@ def _(g, result, x):
 for _fn in (max, sum, np.clip, method_key("clip"), np.trace, method_key("trace"),
             np.ndarray.reshape, np.ndarray.transpose, np.ndarray.item, np.atleast_1d):
     LINEAR_GIVEN_SHAPES[lookup_adjoint(_fn)] = (0,)
+LINEAR_GIVEN_SHAPES[pop_adjoint] = (0,)               # (g's neighbours lend a shape)
 
 
 def einsum_adjoint_tangent(tangents, g, subscripts, operands, wrt):

@@ -153,8 +153,8 @@ def _along_last(f, a, axis, *others, flat_result=False):
     arrays), its result moved back to `a`'s shape (with `flat_result`, a
     tangent of cumprod or sort over the flattened array, left flat)."""
     if axis is None:
-        out = f(a.reshape(-1), *[o.reshape(-1) for o in others])
-        return out if flat_result else out.reshape(a.shape)
+        out = f(np.reshape(a, -1), *[np.reshape(o, -1) for o in others])   # (a number too)
+        return out if flat_result else np.reshape(out, np.shape(a))
     moved = [np.moveaxis(v, axis, -1) for v in (a,) + others]
     return np.moveaxis(f(*moved), -1, axis)
 
@@ -189,8 +189,13 @@ def _cumprod_adjoint_last(x, g):
 
 def cumprod_adjoint(g, a, axis=None):
     """The adjoint of `np.cumprod(a, axis)`, exact where `a` holds zeros (no
-    division by them: each element's derivative is a product of the others)."""
-    return _along_last(_cumprod_adjoint_last, a, axis, g)
+    division by them: each element's derivative is a product of the others).
+    (Written out, not through `_along_last`: forward mode reads this source
+    for a Hessian.)"""
+    if axis is None:
+        return np.reshape(_cumprod_adjoint_last(np.reshape(a, -1), np.reshape(g, -1)), np.shape(a))
+    last = _cumprod_adjoint_last(np.moveaxis(a, axis, -1), np.moveaxis(g, axis, -1))
+    return np.moveaxis(last, -1, axis)
 
 
 def _cumprod_tangent_last(x, t):
