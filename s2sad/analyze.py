@@ -499,7 +499,8 @@ class Analyzer:
                 kind = self.squeeze_kind(base, axis_given or len(call.args) > 0)
                 if kind is not None:
                     return kind
-            if isinstance(base, Array) and base.ndim is not None:
+            if isinstance(base, Array) and base.ndim is not None or isinstance(base, Scalar):
+                # (a float's `.item()`: np.sum(x) of float64 is one)
                 return self.evaluate(lambda: getattr(self.stand_in(func.value), func.attr)(
                     *[self.stand_in(a) for a in call.args],
                     **{k.arg: self.stand_in(k.value) for k in call.keywords}))

@@ -164,7 +164,9 @@ def dummy(kind, size=1):
     that fails (`x[1:, [0, 2]]`, `x.reshape(3, -1)`), a retry uses `size`.
     """
     if isinstance(kind, Scalar):
-        return {"float": 0.5, "int": 1, "bool": True, "complex": 0.5 + 0.5j}[kind.dtype]
+        # (a float as np.float64, a float too, which has NumPy's methods: a float
+        # is often one, `np.sum(x)`, whose `.item()` is then a Python float)
+        return {"float": np.float64(0.5), "int": 1, "bool": True, "complex": 0.5 + 0.5j}[kind.dtype]
     if isinstance(kind, Array):
         if kind.ndim is None:
             raise LookupError("unknown kind")

@@ -1640,3 +1640,21 @@ def test_hvp_through_pop_and_cumprod_adjoints():
     X = np.array([[0.5, -1.2, 0.0, 2.0], [1.5, 0.3, 0.7, -0.4]])     # a zero too
     hvp_against_gradient_differences(f_cumprod_rows, [X], 0, rng.standard_normal(X.shape))
     check_case(f_cumprod_of_number, [x, 0.7], wrt=(0, 1))
+
+
+def doubled_in_place(v, q):
+    q += q                            # a number: a new value, not an update
+    return q * np.sum(v)
+
+
+def f_item_of_a_sum(x, w):
+    s1 = np.sum(x).item()             # np.float64's .item(): a Python float
+    return doubled_in_place(w, s1) * s1
+
+
+def test_item_of_a_float64_is_a_number():
+    """`.item()` of np.sum(x) (a float) had no kind, so a helper's `q += q` on
+    it was refused as an in-place update of its caller's array."""
+    x, w = np.array([0.3, -0.2, 0.9]), np.array([1.5, 0.5, -0.25])
+    check_case(f_item_of_a_sum, [x, w], wrt=(0, 1))
+    check_case(f_item_of_a_sum, [x.astype(np.float32), w.astype(np.float32)], wrt=(0, 1))
