@@ -96,6 +96,9 @@ def campaign(count, seed, jobs=2, timeout=120, start=0, progress=True):
                 rewrite_refusals.update(text.splitlines())
             elif status in ("wrong", "crash"):
                 failures.append((index, status, oracle, text))
+                if progress:                 # as found, to look at while the rest runs
+                    print(f"\nprogram {index}: {status} / {oracle}: {text.splitlines()[0][:200]}",
+                          file=sys.stderr, flush=True)
             if progress and (done % 50 == 0 or done == count):
                 rate = done / (time.time() - started)
                 print(f"\r{done}/{count} programs, {rate:.1f}/s: " +
