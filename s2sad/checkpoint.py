@@ -30,7 +30,7 @@ left as they are (their state is not just names).
 import gast
 
 from . import runtime
-from .optimize import Comment, free_names, is_self_assignment, names_written
+from .optimize import Comment, find_statement, free_names, is_self_assignment, names_written
 from .trees import child_blocks, copy_node, statements
 
 
@@ -147,16 +147,7 @@ def _drop(items, unwanted):
 
 def _find_reverse(items, loop):
     """The reverse loop paired with a forward loop: (its block, its index)."""
-    for i, item in enumerate(items):
-        if isinstance(item, Comment):
-            continue
-        if getattr(item, "s2sad_pair", None) is loop:
-            return items, i
-        for block in child_blocks(item):
-            found = _find_reverse(block, loop)
-            if found is not None:
-                return found
-    return None
+    return find_statement(items, lambda item: getattr(item, "s2sad_pair", None) is loop)
 
 
 def _is_zero(node):

@@ -504,34 +504,22 @@ class Forward:
             self.emit(assign(index, copy_node(t_value) if t_value is not None else zero))
             self.table[new + ((),)] = name(own)
             return
-        if len(stmt.value.args) == 2:                 # np.fill_diagonal(x, v): linear in both
-            value = stmt.value.args[1]
-            t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
-            t_old = self.table.get(old + ((),))
-            if t_value is None and t_old is None:
-                self.table.pop(new + ((),), None)
-                return
-            own = self.owned(old + ((),), t_old)
-            fill = copy_node(stmt.value)
-            fill.args = [name(own), copy_node(t_value) if t_value is not None else const(0.0)]
-            fill_stmt = gast.Expr(value=fill)
-            fill_stmt.s2sad_effect = True
-            self.emit(fill_stmt)
-            self.table[new + ((),)] = name(own)
-            return
-        index, value = stmt.value.args[1], stmt.value.args[2]       # np.add.at(x, i, v)
+        # np.add.at(x, i, v), np.fill_diagonal(x, v): linear in x and v, done on the tangents
+        value = stmt.value.args[-1]
         t_value = self.table.get(value.s2sad_ref + ((),)) if getattr(value, "s2sad_ref", None) else None
         t_old = self.table.get(old + ((),))
         if t_value is None and t_old is None:
             self.table.pop(new + ((),), None)
             return
         own = self.owned(old + ((),), t_old)
-        if t_value is not None:
-            at = copy_node(stmt.value)
-            at.args = [name(own), copy_node(index), copy_node(t_value)]
-            at_stmt = gast.Expr(value=at)
-            at_stmt.s2sad_effect = True
-            self.emit(at_stmt)
+        fills = len(stmt.value.args) == 2              # (what it overwrites has no tangent left)
+        if t_value is not None or fills:
+            update = copy_node(stmt.value)
+            update.args = [name(own)] + [copy_node(a) for a in stmt.value.args[1:-1]] \
+                + [copy_node(t_value) if t_value is not None else const(0.0)]
+            update_stmt = gast.Expr(value=update)
+            update_stmt.s2sad_effect = True
+            self.emit(update_stmt)
         self.table[new + ((),)] = name(own)
 
     def update_item(self, stmt, old, new, kind):

@@ -342,19 +342,26 @@ def _index_in(block, item):
     return next(i for i, x in enumerate(block) if x is item)
 
 
-def _first_reader(items, ref):
-    """(block, index) of the first forward statement that reads `ref`."""
+def find_statement(items, wanted):
+    """(block, index) of the first statement, at any depth, that is `wanted`."""
     for i, item in enumerate(items):
         if isinstance(item, Comment):
             continue
-        facts = getattr(item, "s2sad_facts", None)
-        if facts is not None and facts.reads.get(ref[0]) == ref[1]:
+        if wanted(item):
             return items, i
         for block in child_blocks(item):
-            found = _first_reader(block, ref)
+            found = find_statement(block, wanted)
             if found is not None:
                 return found
     return None
+
+
+def _first_reader(items, ref):
+    """(block, index) of the first forward statement that reads `ref`."""
+    def reads(item):
+        facts = getattr(item, "s2sad_facts", None)
+        return facts is not None and facts.reads.get(ref[0]) == ref[1]
+    return find_statement(items, reads)
 
 
 def _reads_in_reverse(items, counting=frozenset()):
