@@ -768,7 +768,8 @@ class Analyzer:
         before = {name: self.current.get(name) for name in assigned}
         guess = {name: self.kinds.get((name, v)) if v is not None else None
                  for name, v in before.items()}
-        for attempt in range(4):
+        attempts = 8
+        for attempt in range(attempts):
             snapshot = (dict(self.kinds), dict(self.shape_class), dict(self.stmts),
                         dict(self.current), self._classes, dict(self.sizes))
             sf.carried = {}
@@ -795,9 +796,14 @@ class Analyzer:
                 self.check_join(stmt, name, guess[name], self.kinds.get((name, entry[2])))
                 merged = merge_kinds(guess[name], self.kinds.get((name, entry[2])))
                 if merged != guess[name]:
-                    guess[name], changed = merged, True
+                    # (kinds only grow, but size-one facts and joins can take several
+                    # trips; late on, what still changes is taken as not known)
+                    guess[name], changed = merged if attempt < attempts - 3 else UNKNOWN, True
             if not changed:
                 break
+            if attempt == attempts - 1:      # (not reached: UNKNOWN is where kinds end)
+                raise self.core.source.error(stmt, "the kinds of the values this loop "
+                                             "carries do not settle", "please report it")
             self.kinds, self.shape_class, self.stmts, self.current, self._classes, self.sizes = snapshot
             self.stmts[id(stmt)] = sf
             sf.writes.clear()

@@ -48,6 +48,7 @@ class Forward:
         self.stmts = annotate(core, facts)
         self.table = {}                   # ref -> tangent atom
         self.names = {}
+        self.may_share = set()            # tangent variables a join set to another's array
         self.last_origin = None
 
     # ---- names and the table ------------------------------------------------------------
@@ -211,7 +212,7 @@ class Forward:
                     value = const(None)
                 value = value if value is not None else self.zeros(ref)
                 if not (isinstance(value, gast.Name) and value.id == own):
-                    _on_every_path(items, assign(name(own, store=True), copy_node(value)))
+                    _on_every_path(items, self.joined(own, value))
             merged[ref] = name(own)
         self.table = merged
         node = gast.If(test=copy_node(stmt.test), body=body, orelse=orelse)
@@ -276,7 +277,7 @@ class Forward:
                     value = start if start is not None else self.zeros((name_, before, path))
                 if not (isinstance(value, gast.Name) and value.id == own):
                     self.release(own, ref)
-                    self.emit(assign(name(own, store=True), copy_node(value)))
+                    self.emit(self.joined(own, value))
                 self.table[ref] = name(own)
                 carried.append((ref, (name_, end, path), own))
         node = copy_node_shallow(stmt)
@@ -289,7 +290,7 @@ class Forward:
             value = value if value is not None else self.zeros(end)
             if not (isinstance(value, gast.Name) and value.id == own):
                 self.release(own, ref)
-                self.emit(assign(name(own, store=True), copy_node(value)))
+                self.emit(self.joined(own, value))
             for s in self.items:
                 _on_every_path(body, s)
             self.items = saved
@@ -554,19 +555,29 @@ class Forward:
             self.define(new + (path,), gast.Subscript(value=name(holder), slice=const(path[0]),
                                                       ctx=gast.Load()))
 
+    def joined(self, own, value):
+        """`own = value` where branches or trips join: `dx = dw` on one path
+        makes dx that array (an in-place update of dx then copies it first)."""
+        if isinstance(value, gast.Name):
+            self.may_share.add(own)
+        return assign(name(own, store=True), copy_node(value))
+
     def owned(self, ref, tangent):
         """A tangent variable that only this value's tangent holds (zeros if none)."""
         own = self.tangent_name(ref)
         if tangent is None:
             self.release(own, ref)
             self.emit(assign(name(own, store=True), self.zeros(ref)))
+            self.may_share.discard(own)
             return own
         in_use = {e.id for r, e in self.table.items() if r != ref and isinstance(e, gast.Name)}
-        if isinstance(tangent, gast.Name) and tangent.id not in in_use:
+        if isinstance(tangent, gast.Name) and tangent.id not in in_use \
+                and tangent.id not in self.may_share:
             return tangent.id
         self.release(own, ref)
         self.emit(assign(name(own, store=True), call(gast.Attribute(
             value=copy_node(tangent), attr="copy", ctx=gast.Load()))))
+        self.may_share.discard(own)
         return own
 
     # ---- calls and operations ----------------------------------------------------------

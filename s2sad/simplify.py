@@ -27,7 +27,7 @@ import gast
 
 from .kinds import Array, Scalar
 from .optimize import _CONTROL, Comment, header, names_read, names_written
-from .trees import child_blocks, statements
+from .trees import child_blocks, is_boolean, statements
 
 
 def simplify(items, facts, params=()):
@@ -121,6 +121,8 @@ def _product(node, facts, nested=False):
         ref = _ones_of(ones)
         if any(f is not ones and _same_array(ref, getattr(f, "s2sad_ref", None), facts) for f in kept):
             kept.remove(ones)              # another factor already has its shape
+    if all(is_boolean(f) for f in kept):
+        return node                        # (a mask alone is boolean: True + True is True)
     if len(kept) == len(factors) or len(kept) == 1 and not nested \
             and not isinstance(kept[0], (gast.BinOp, gast.Call)):
         return node                        # a bare value would alias it: the adjoint may be

@@ -17,7 +17,7 @@ import numpy as np
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
 from .parse import MISSING, parse_function
 from . import runtime
-from .trees import copy_node, slices_as_values
+from .trees import copy_node, is_boolean, slices_as_values
 
 _PARSED = {}
 _LITERALS = (type(None), bool, int, float, complex, str)
@@ -470,9 +470,12 @@ class _Folder:
         if isinstance(left, gast.Tuple) and number(right) and isinstance(op, gast.Mult):
             return gast.Tuple(elts=[copy_node(e) for _ in range(right.value) for e in left.elts],
                               ctx=gast.Load())
-        if number(right) and right.value == 1 and isinstance(op, (gast.Mult, gast.Div, gast.Pow)):
+        # (`1.0 * (a == result)` stays: the mask alone is boolean, and True + True
+        # is True, -True an error)
+        if number(right) and right.value == 1 and isinstance(op, (gast.Mult, gast.Div, gast.Pow)) \
+                and not is_boolean(left):
             return left
-        if number(left) and left.value == 1 and isinstance(op, gast.Mult):
+        if number(left) and left.value == 1 and isinstance(op, gast.Mult) and not is_boolean(right):
             return right
         if number(right) and right.value == 0 and isinstance(op, (gast.Add, gast.Sub)):
             return left

@@ -55,3 +55,11 @@ def slices_as_values(node, in_index=False):
         elif isinstance(value, gast.AST):
             setattr(node, field, slices_as_values(value, index))
     return node
+
+
+def is_boolean(node):
+    """Is this expression a comparison or a logical one (a boolean value)?
+    Folding `1.0 * (a == r)` to the mask would change its arithmetic: True +
+    True is True, -True an error."""
+    return isinstance(node, (gast.Compare, gast.BoolOp)) or isinstance(node, gast.UnaryOp) \
+        and isinstance(node.op, (gast.Not, gast.Invert))

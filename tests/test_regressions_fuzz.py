@@ -1658,3 +1658,61 @@ def test_item_of_a_float64_is_a_number():
     x, w = np.array([0.3, -0.2, 0.9]), np.array([1.5, 0.5, -0.25])
     check_case(f_item_of_a_sum, [x, w], wrt=(0, 1))
     check_case(f_item_of_a_sum, [x.astype(np.float32), w.astype(np.float32)], wrt=(0, 1))
+
+
+def f_kinds_settle_late(y, s, x, z0):
+    for i in range(1):
+        if i <= s:
+            x = z0 + y
+            y = x
+        elif s > 0.97:
+            x = s
+        else:
+            z0 *= np.var(x)
+    return np.sum(x) + np.sum(y * y)
+
+
+def test_kinds_that_take_many_trips_to_settle():
+    """The kinds this loop carries (a number or an array, size-one facts)
+    took more than four trips of the analysis to settle, which left the
+    loop's statements without facts (KeyError while building)."""
+    y, x = np.linspace(-0.5, 0.4, 5), np.linspace(-0.8, 0.7, 5)
+    for s in (0.14895, -0.5, 1.5):
+        check_case(f_kinds_settle_late, [y, s, x, np.array(-0.814261)], wrt=(0, 2))
+
+
+def f_two_clips(s):
+    return np.clip(s, 0.5, 0.7) + np.clip(s, 0.6, 0.8)
+
+
+def f_clip_divided(x, p, s):
+    t = np.clip(0.54 / s, 0.5, 0.7)
+    return t + np.sum(np.maximum(x, p['w']) * 0.0) + np.maximum(s, -1.0) + np.minimum(s, 0.0)
+
+
+def test_a_mask_times_one_stays_a_number():
+    """`1.0 * (s == clip)` (the adjoint at the top of the sweep times clip's
+    mask) was folded to the mask: two of them added as True + True = True
+    (d/ds 1.0, silently, for 2.0), and -mask raised TypeError."""
+    assert s2sad.grad(f_two_clips)(0.65) == 2.0
+    check_case(f_two_clips, [0.65], wrt=0)
+    args = [np.array([0.03, -0.35, -0.99]), {'w': np.array([-0.74, 0.55, -0.49]), 'b': -0.05}, 0.9]
+    check_case(f_clip_divided, args, wrt=(2, 1))
+    check_case(f_clip_divided, args[:2] + [-0.608603], wrt=(2, 1))
+
+
+def f_joined_tangent_updated(w, x, xs):
+    x = x + w if 0.37 <= 0.61 else np.arctan(xs)
+    x[1] = np.sum(w)
+    return np.mean(np.expand_dims(x, 0), axis=(0, 1))
+
+
+def test_jvp_does_not_change_the_callers_tangent():
+    """After a branch, `dx = dw` on one path made dx the caller's tangent
+    array, which `dx[1] = ...` then changed in place (the caller's v)."""
+    w, x = np.array([0.2, -0.16, 0.9]), np.array([0.5, 0.27, 0.47])
+    v = np.array([1.0, 0.0, 0.0])
+    _, t = s2sad.jvp(f_joined_tangent_updated, wrt=0)(w, x, x, v)
+    np.testing.assert_array_equal(v, [1.0, 0.0, 0.0])
+    assert t == pytest.approx(2.0 / 3.0)
+    check_case(f_joined_tangent_updated, [w, x, x], wrt=0)

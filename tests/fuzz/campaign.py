@@ -18,6 +18,9 @@ import signal
 import sys
 import time
 
+import s2sad.forward  # noqa: F401  (imported lazily by jvp: here, so that every worker
+#                        runs the code the campaign started with, not a later edit)
+
 from .generate import generate
 from .oracles import check
 

@@ -619,10 +619,10 @@ def _check_jvp(program, args, g, rng, value):
     tangents = [_direction(args[i], rng) for i in program.wrt_index]
     jf = _call_s2sad("jvp", s2sad.jvp, program.module.f, program.generated.wrt)
     tangent = tuple(tangents) if program.wrt_tuple else tangents[0]
-    before = copy.deepcopy(args)
+    before = copy.deepcopy((args, tangent))
     got_value, got = _call_s2sad("jvp", jf, *args, tangent)
-    if not same_values(args, before):
-        raise Failure("wrong", "arguments changed", "jvp")
+    if not same_values([args, tangent], list(before)):
+        raise Failure("wrong", "arguments changed", "jvp (or its tangent)")
     directions = [x for t in tangents for _, x in leaves(t) if differentiable(x)]
     expected = sum(float(np.sum(np.asarray(gl, dtype=np.float64) * d))
                    for (_, gl), d in zip(g, directions))
