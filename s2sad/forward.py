@@ -443,10 +443,14 @@ class Forward:
 
     def update(self, stmt, sf, base):
         """`x[i] = v`, `np.add.at(x, i, v)`, `xs.append(v)`: the same on the tangents."""
-        self.primal(stmt)
         old = (base, sf.reads[base])
         new = (base, sf.writes[base])
         kind = self.facts.kind(*new)
+        if is_append(stmt) and not isinstance(kind, Tree) and self.table.get(old + ((),)) is None \
+                and self.argument_tangent(stmt.value.args[0]) is not None:
+            # zeros for the elements already there, made before the list grows
+            self.table[old + ((),)] = name(self.owned(old + ((),), None))
+        self.primal(stmt)
         if isinstance(kind, Tree) and isinstance(stmt, gast.Assign):
             return self.update_item(stmt, old, new, kind)
         if isinstance(kind, Tree):                # a list of known length: by position

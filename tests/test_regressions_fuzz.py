@@ -1716,3 +1716,20 @@ def test_jvp_does_not_change_the_callers_tangent():
     np.testing.assert_array_equal(v, [1.0, 0.0, 0.0])
     assert t == pytest.approx(2.0 / 3.0)
     check_case(f_joined_tangent_updated, [w, x, x], wrt=0)
+
+
+def f_appended_after_a_loop(b, x):
+    hs = []
+    for i in range(1):
+        hs.append(x)
+    hs.append(b)
+    return hs[1] * np.sum(hs[0])
+
+
+def test_jvp_zeros_for_a_list_are_made_before_it_grows():
+    """The zero tangents of a list's first elements were made after the
+    append that gave it a varied element: one too many, so `dhs[1]` read a
+    zero (tangent 0.0 for 1.0, silently)."""
+    value, t = s2sad.jvp(f_appended_after_a_loop, wrt=0)(0.5, np.ones(3), 1.0)
+    assert value == 1.5 and t == 3.0
+    check_case(f_appended_after_a_loop, [0.5, np.array([0.3, -0.2, 0.6])], wrt=(0, 1))

@@ -582,6 +582,8 @@ def _check_checkpoint(program, args, g):
 
 def _check_float32(program, df, args, g64):
     g32 = _call_s2sad("grad", gradient, program, df, args, "grad float32")
+    if max([0.0] + [float(np.max(np.abs(g))) for _, g in g64 if np.size(g)]) > 1e6:
+        return             # float32's rounding, magnified a millionfold: no claim to check
     err = worst(g32, g64)
     if err > F32_RTOL:
         raise Failure("wrong", "float32", f"relative error {err:.2e} against float64\n"
