@@ -1739,8 +1739,14 @@ def _sharing(an, value, sf, tables, fresh):
             return frozenset().union(*[of(a) for a in args]), none, none
         if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None \
                 or obj is MISSING or not _pure(obj) or any(obj is f for f in _PASSING_BUILTINS):
-            # a helper may return (a view of, a list holding) what it was given
+            # a helper may return (a view of, a list holding) what it was given, or
+            # a global of its own (`v = BIAS; return v`)
             memory, objs = held(args)
+            generated = any(getattr(f, "__s2sad_source__", None) is not None
+                            for f in (obj, an.core.source.func))   # (transformed again)
+            if rules.is_user_function(obj) and not generated:
+                given = frozenset().union(*[fresh("global", n) for n in _globals_given_back(obj)])
+                memory, objs = memory | given, objs | given
             return memory, objs, objs
         try:
             if obj in _VIEW_FUNCTIONS:
@@ -1752,6 +1758,38 @@ def _sharing(an, value, sf, tables, fresh):
 
 # may return (a part of) an argument
 _PASSING_BUILTINS = (min, max, list, tuple, sorted, reversed, iter, next, dict)
+
+
+def _globals_given_back(func):
+    """Global (or closure) arrays, lists and dicts a helper names other than
+    as an operand of arithmetic or a comparison: those it may return as they
+    are, or a view of (`v = BIAS; return v`, `return W.T`), whose in-place
+    update by the caller would change the global."""
+    from .parse import parse_function
+    try:
+        node = parse_function(func).node
+    except Exception:
+        return ()
+    scope = dict(func.__globals__)
+    for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
+        try:
+            scope[name] = cell.cell_contents
+        except ValueError:
+            pass
+    local = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+             and isinstance(n.ctx, (gast.Store, gast.Param))}
+    operand = set()                                  # `W` of `v @ W.T`, `x * W[0]`: a new array
+    for n in gast.walk(node):
+        parts = [n.left, n.right] if isinstance(n, gast.BinOp) else [n.operand] \
+            if isinstance(n, gast.UnaryOp) else [n.left] + list(n.comparators) \
+            if isinstance(n, gast.Compare) else []
+        for part in parts:
+            while isinstance(part, (gast.Attribute, gast.Subscript)):
+                part = part.value
+            operand.add(id(part))
+    return sorted({n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)
+                   and n.id not in local and id(n) not in operand
+                   and isinstance(scope.get(n.id), (np.ndarray, list, dict))})
 
 
 # ---- activity -----------------------------------------------------------------

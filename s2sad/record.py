@@ -19,7 +19,7 @@ is recorded only where it cannot be recomputed (`while`, `break`).
 
 import gast
 
-from .kinds import Scalar, Seq, Tree
+from .kinds import Array, Scalar, Seq, Tree
 from .optimize import Comment
 from .trees import child_blocks, copy_node, statements
 
@@ -183,7 +183,7 @@ def record(forward, reverse, namer, facts, share_stacks=True):
         origin = getattr(anchor, "s2sad_origin", None) or getattr(block.owner, "s2sad_origin", None)
         push = gast.Expr(value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
-            args=[_snapshot(name, facts.kind(*key[0]) if key[0] != "trips" else None)], keywords=[]))
+            args=[_snapshot(name, key[0] if key[0] != "trips" else None, facts)], keywords=[]))
         push.s2sad_origin = origin
         push.s2sad_effect = push.s2sad_push = True
         position = 0 if anchor is None else _index(block.items, anchor) + 1
@@ -209,7 +209,7 @@ def record(forward, reverse, namer, facts, share_stacks=True):
             holder, loop = sites[shared[key][0]]
             first = gast.Expr(value=gast.Call(
                 func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
-                args=[_snapshot(name, facts.kind(*key[0]))], keywords=[]))
+                args=[_snapshot(name, key[0], facts)], keywords=[]))
             first.s2sad_origin, first.s2sad_effect = init.s2sad_origin, True
             holder.items.insert(_index(holder.items, loop), first)
             drop = gast.Expr(value=gast.Call(
@@ -230,10 +230,16 @@ def record(forward, reverse, namer, facts, share_stacks=True):
             node.s2sad_recorded = True
 
 
-def _snapshot(name, kind):
-    """What a stack keeps of a value: a list that may grow later, as it is now."""
+def _snapshot(name, ref, facts):
+    """What a stack keeps of a value: a list that may grow later, as it is now;
+    an array an update later in the trip changes in place (`np.add.at(x, 0,
+    s)` after `x = np.exp(x)`, whose rule reads the result), as it is now."""
+    kind = facts.kind(*ref) if ref is not None else None
     if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
         return gast.Call(func=_name("list"), args=[_name(name)], keywords=[])
+    if ref in facts.changed_in_place and isinstance(kind, Array):
+        return gast.Call(func=gast.Attribute(value=_name(name), attr="copy", ctx=gast.Load()),
+                         args=[], keywords=[])
     return _name(name)
 
 

@@ -1733,3 +1733,50 @@ def test_jvp_zeros_for_a_list_are_made_before_it_grows():
     value, t = s2sad.jvp(f_appended_after_a_loop, wrt=0)(0.5, np.ones(3), 1.0)
     assert value == 1.5 and t == 3.0
     check_case(f_appended_after_a_loop, [0.5, np.array([0.3, -0.2, 0.6])], wrt=(0, 1))
+
+
+BIAS_GIVEN = np.zeros(3)
+W_GIVEN = np.eye(3)
+
+
+def gives_the_global_back(v):
+    v = BIAS_GIVEN
+    return v
+
+
+def layer_of_globals(x):
+    return W_GIVEN @ x + BIAS_GIVEN
+
+
+def f_updates_what_a_helper_gave(y):
+    v = gives_the_global_back(y)
+    v += np.sin(y)              # Python changes BIAS_GIVEN here
+    return np.sum(v * y)
+
+
+def f_updates_a_new_array_from_a_helper(y):
+    h = layer_of_globals(2.0 * y)
+    h += 1.0
+    return np.sum(h * y)
+
+
+def f_exp_then_add_at_in_a_loop(x, s):
+    for i in range(2):
+        x = np.exp(x)
+        np.add.at(x, 0, s)      # changes the array exp's rule reads (its result)
+    return np.sum(x)
+
+
+def test_in_place_updates_of_what_helpers_return_and_of_recorded_values():
+    """A helper that returns a global (`v = BIAS; return v`): the caller's
+    `v += ...` changes the global in Python (the program changed BIAS at each
+    call), so it is refused; a helper computing from globals is not. A value
+    pushed for the reverse sweep then changed in place by `np.add.at` in the
+    same trip is pushed as a copy (exp's rule read the updated result)."""
+    with pytest.raises(s2sad.TransformError, match="may change `BIAS_GIVEN`"):
+        s2sad.grad(f_updates_what_a_helper_gave)(np.ones(3))
+    check_case(f_updates_a_new_array_from_a_helper, [np.array([0.3, -0.4, 0.5])], wrt=0)
+    x = np.array([-0.24, 0.75, -0.94])
+    assert s2sad.grad(f_exp_then_add_at_in_a_loop, wrt=1)(x, 0.78) == pytest.approx(
+        1.0 + np.exp(np.exp(x[0]) + 0.78), rel=1e-12)
+    check_case(f_exp_then_add_at_in_a_loop, [x, 0.78], wrt=(0, 1))
