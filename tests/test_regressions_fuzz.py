@@ -1780,3 +1780,21 @@ def test_in_place_updates_of_what_helpers_return_and_of_recorded_values():
     assert s2sad.grad(f_exp_then_add_at_in_a_loop, wrt=1)(x, 0.78) == pytest.approx(
         1.0 + np.exp(np.exp(x[0]) + 0.78), rel=1e-12)
     check_case(f_exp_then_add_at_in_a_loop, [x, 0.78], wrt=(0, 1))
+
+
+def f_list_item_replaced_in_a_loop(x):
+    gs = []
+    for i in range(2):
+        h = x * (i + 1.0)
+        gs.append(h)
+    for i in range(2):
+        gs[0] = gs[1]
+    return np.sum(gs)
+
+
+def test_a_replaced_list_item_gets_zeros_of_its_shape():
+    """`gs[0] = gs[1]` on a list grown in a loop: the replaced item's adjoint
+    was the int 0, which the next trip's `unbroadcast` could not take."""
+    x = np.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(s2sad.grad(f_list_item_replaced_in_a_loop)(x), 4.0)
+    check_case(f_list_item_replaced_in_a_loop, [x], wrt=0)

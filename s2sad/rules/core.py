@@ -16,7 +16,7 @@ import numpy as np
 
 from ..runtime import (diagonal_cotangent, dot_adjoint, inverse_axes, item_adjoint, log_of_base,
                        matmul_adjoint, power_slope, selects_each_once, setitem, setitem_value_adjoint, take_adjoint,
-                       take_along_axis_adjoint, unbroadcast, without_diagonal)
+                       take_along_axis_adjoint, unbroadcast, without_diagonal, zeros_like_value)
 from . import adjoint, method_key, nondifferentiable
 
 # ---- arithmetic -----------------------------------------------------------------
@@ -232,7 +232,10 @@ def _(g, result, x, index, value):
     # the overwritten items of the old x get nothing; `value` gets what they got
     # (with a repeated index, the write NumPy kept)
     dx = g.copy()
-    dx[index] = 0
+    if isinstance(dx, list):             # a list's item: zeros shaped as the item it replaced
+        dx[index] = zeros_like_value(x[index])
+    else:
+        dx[index] = 0
     if selects_each_once(index):
         return dx, None, unbroadcast(g[index], value)
     return dx, None, setitem_value_adjoint(g, index, value)
