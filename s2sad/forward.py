@@ -505,7 +505,9 @@ class Forward:
             own = self.owned(old + ((),), t_old)
             index = copy_node(target)
             index.value = name(own)
-            zero = self.zeros_of(value) if isinstance(self.kind(value), Tree) else const(0)
+            # (an item of a list is a value of its own: zeros of its shape, not 0)
+            zero = self.zeros_of(value) if isinstance(self.kind(value), Tree) \
+                or isinstance(self.facts.kind(*old), (Seq, Tree)) else const(0)
             self.emit(assign(index, copy_node(t_value) if t_value is not None else zero))
             self.table[new + ((),)] = name(own)
             return

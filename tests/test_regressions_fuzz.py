@@ -1798,3 +1798,24 @@ def test_a_replaced_list_item_gets_zeros_of_its_shape():
     x = np.array([0.3, -0.2, 0.5])
     np.testing.assert_allclose(s2sad.grad(f_list_item_replaced_in_a_loop)(x), 4.0)
     check_case(f_list_item_replaced_in_a_loop, [x], wrt=0)
+
+
+def f_list_item_replaced_in_a_while(A, x):
+    j = 0
+    while j < 1:
+        j += 1
+        gs = []
+        for i in range(1):
+            gs.append(A.T @ A)
+        gs[0] = x * x
+        A = np.sum(gs)
+    return A
+
+
+def test_hvp_through_a_replaced_list_item():
+    """The tangent of a list item set to a value with no tangent (the zeros
+    the item's adjoint gets) was the int 0: a matmul of it failed in hvp."""
+    A, x = np.arange(6.0).reshape(2, 3) / 6, np.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(s2sad.hvp(f_list_item_replaced_in_a_while, wrt=1)(A, x, np.ones(3)),
+                               2.0 * np.ones(3))
+    check_case(f_list_item_replaced_in_a_while, [A, x], wrt=1)
