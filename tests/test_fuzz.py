@@ -175,3 +175,25 @@ def test_instrument_measures_the_margin():
     module.f(np.array([0.4, 0.59, -0.3]))
     # |sum - 1| = 0.31, min |x| = 0.3, the two largest differ by 0.19
     assert probe.margin == pytest.approx(0.19)
+
+
+def test_instrument_measures_the_largest_intermediate():
+    source = ("import numpy as np\n\ndef f(x, k=np.ones(2)):\n    y = np.exp(x * 10.0)\n"
+              "    return np.sum(np.log(y))\n")
+    module = oracles.load(rewrite.instrument(source))
+    module._probe = probe = rewrite.Probe()
+    module.f(np.array([1.0, -1.0]))
+    assert probe.largest == pytest.approx(np.exp(10.0))
+
+
+def test_differences_beside_a_huge_intermediate_are_not_a_wrong_gradient():
+    """x cumsummed until it reaches 1e27, then a stopped sum taken off: the
+    differences read 0 where the gradient is 1; that is the oracle's limit."""
+    source = ("import numpy as np\nimport s2sad\n\ndef f(x):\n    for k in range(25):\n"
+              "        x = x.cumsum()\n        x -= s2sad.stop_gradient(x).sum()\n"
+              "    return np.sum(np.sin(x * 0.0 + x[0]))\n")
+    program = generate.Program(source, [generate.Param("x", "V")], 0, "float64",
+                               collections.Counter())
+    outcome = oracles.check(program, 3, metamorphic=False, hvp_rate=0.0)
+    assert (outcome.status, outcome.oracle) == (
+        "invalid", "finite differences below the rounding of an intermediate"), outcome

@@ -229,15 +229,19 @@ class Program:
             warnings.simplefilter("ignore")
             return module.f(*copy.deepcopy(args))
 
-    def margin(self, args):
-        """How near the run at `args` comes to a kink, and its value (None
+    def probe(self, args):
+        """The instrumented run at `args`: its `Probe`, and its value (None
         where it is not a finite scalar or the run warns)."""
         probe = Probe()
         self.probed._probe = probe
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = self.probed.f(*copy.deepcopy(args))
-        value = None if caught else scalar_value(out)
+        return probe, None if caught else scalar_value(out)
+
+    def margin(self, args):
+        """How near the run at `args` comes to a kink, and its value."""
+        probe, value = self.probe(args)
         return probe.margin, value
 
     def draw(self, rng, n, m, dtype, globals_):
@@ -382,11 +386,15 @@ def against_differences(program, df, args, where):
     err = worst(got, expected)
     if err > FD_RTOL:
         # differences below the rounding of a large value are noise (sum(A) of
-        # 1e20 plus sum(x): x's differences are 0)
-        value = scalar_value(program.call(program.module, to64(args)))
+        # 1e20 plus sum(x): x's differences are 0), and so are those beside a
+        # huge intermediate (x cumsummed 25 times reaches 1e27, then x -= its
+        # stopped sum: the differences read 0)
+        probe, value = program.probe(to64(args))
         scale = max([1.0] + [float(np.max(np.abs(g))) for _, g in got if np.size(g)])
         if value is not None and abs(value) * 2.3e-16 / FD_EPS > 0.1 * FD_RTOL * scale:
             raise Failure("invalid", "finite differences below the rounding of the value")
+        if probe.largest * 2.3e-16 / FD_EPS > FD_RTOL * scale:
+            raise Failure("invalid", "finite differences below the rounding of an intermediate")
         if scale * FD_EPS > 1.0:
             # a step moves some value by more than 1: sin of it is not linear there
             # (x ** 27 then sin: the differences see the mean of sin, 0)
@@ -720,6 +728,10 @@ class _Case:
         self.generated = dataclasses.make_dataclass("G", ["wrt"])(wrt)
 
     call = Program.call
+
+    def probe(self, args):
+        """No instrumented twin: nothing is known of the intermediates."""
+        return Probe(), scalar_value(self.call(self.module, args))
 
 
 def check_case(f, args, wrt):

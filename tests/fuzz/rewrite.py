@@ -267,13 +267,27 @@ REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "out
 # ---- instrumentation: how far from every kink -------------------------------------
 
 class Probe:
-    """Collects the smallest distance to a boundary that a run came to."""
+    """Collects the smallest distance to a boundary that a run came to, and
+    the largest value it computed on the way."""
 
     LOOP_LIMIT = 10_000
 
     def __init__(self):
         self.margin = math.inf
         self.trips = 0
+        self.largest = 0.0
+
+    def size(self, value):
+        """Notes how large a call's or an operator's result is: finite
+        differences lose every digit beside a huge intermediate."""
+        if isinstance(value, (np.ndarray, np.number, float)) and np.size(value):
+            try:
+                magnitude = float(np.max(np.abs(value)))
+            except (TypeError, ValueError):
+                return value
+            if math.isfinite(magnitude):
+                self.largest = max(self.largest, magnitude)
+        return value
 
     def tick(self):
         """A `while` loop's trip (a shrunk program may have lost its way out)."""
@@ -328,7 +342,30 @@ _NP_KINKS = {"abs", "absolute", "sign", "fabs", "maximum", "minimum", "fmax", "f
 _OPS = {ast.Lt: "<", ast.Gt: ">", ast.LtE: "<=", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 
+def _sized(node):
+    return ast.Call(func=ast.Attribute(value=ast.Name(id="_probe", ctx=ast.Load()),
+                                       attr="size", ctx=ast.Load()), args=[node], keywords=[])
+
+
 class _Instrument(ast.NodeTransformer):
+    """Sizes only what functions compute: module-level code runs before
+    `_probe` is set."""
+
+    def __init__(self):
+        self.depth = 0
+
+    def visit_FunctionDef(self, node):
+        node.args = self.visit(node.args)          # defaults run at definition
+        node.decorator_list = [self.visit(d) for d in node.decorator_list]
+        self.depth += 1
+        node.body = [self.visit(statement) for statement in node.body]
+        self.depth -= 1
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        return _sized(node) if self.depth else node
+
     def visit_While(self, node):
         self.generic_visit(node)
         tick = ast.Call(func=ast.Attribute(value=ast.Name(id="_probe", ctx=ast.Load()),
@@ -346,6 +383,10 @@ class _Instrument(ast.NodeTransformer):
                               node.comparators[0]], keywords=[])
 
     def visit_Call(self, node):
+        node = self._kink_call(node)
+        return _sized(node) if self.depth else node
+
+    def _kink_call(self, node):
         self.generic_visit(node)
         func = node.func
         name = None
