@@ -5,9 +5,10 @@
     print(s2sad.source(df))         # the generated Python, readable
 """
 
-from .api import grad, grad_of, jvp, source, stop_gradient, value_and_grad
+from .api import grad, jvp, source, stop_gradient, value_and_grad
 from .check import GradientCheckError, check_grad
 from .errors import TransformError
+from .hooks import grad_of
 from .higher import hessian, hvp, jacobian
 from .rules import adjoint, tangent
 from . import optim

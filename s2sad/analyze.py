@@ -541,7 +541,7 @@ class Analyzer:
             if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
                 return Seq(Array(kind.ndim - 1, kind.dtype))
             return Seq(UNKNOWN)
-        if not _pure(obj):
+        if not is_pure(obj):
             return UNKNOWN
         if obj is np.squeeze and call.args:
             kind = self.squeeze_kind(self.atom_kind(call.args[0]), axis_given)
@@ -668,8 +668,8 @@ class Analyzer:
             if isinstance(receiver, gast.Name) and receiver.id in self.core.local_names:
                 kind = self.atom_kind(receiver)
                 if func.attr in _CONTAINER_MUTATORS and not isinstance(kind, (Array, Scalar)) \
-                        or func.attr in _IN_PLACE_DUNDERS and _mutable(kind) \
-                        or for_effect and _mutable(kind) and not isinstance(kind, Array):
+                        or func.attr in _IN_PLACE_DUNDERS and mutable(kind) \
+                        or for_effect and mutable(kind) and not isinstance(kind, Array):
                     changed = receiver.id
         elif for_effect:
             obj = self.ns.resolve(func, self.core.local_names)
@@ -679,7 +679,7 @@ class Analyzer:
                 atoms = list(call.args) + [k.value for k in call.keywords]
                 changed = next((a.id for a in atoms if isinstance(a, gast.Name)
                                 and a.id in self.core.local_names
-                                and _mutable(self.atom_kind(a))), None)
+                                and mutable(self.atom_kind(a))), None)
         if changed is None:
             return
         what = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "call")
@@ -913,7 +913,7 @@ class Analyzer:
                     return frozenset()
             else:
                 obj = self.ns.resolve(func, self.core.local_names)
-                if obj is MISSING or not _pure(obj) or rules.is_user_function(obj):
+                if obj is MISSING or not is_pure(obj) or rules.is_user_function(obj):
                     return None
                 if any(obj is f for f in _FRESH_FUNCTIONS):
                     # new memory, whatever the operands' kinds (`np.zeros_like(v)` of a
@@ -1133,14 +1133,14 @@ _IMMUTABLE = (str, bytes, type(None), type, bool, int, float, complex, range, sl
               types.BuiltinFunctionType)
 
 
-def _mutable(kind):
+def mutable(kind):
     """Can a value of this kind be changed in place (an array, list, dict, object)?"""
     if isinstance(kind, Scalar):
         return False
     if isinstance(kind, Opaque):
         return not issubclass(kind.type, _IMMUTABLE)
     if isinstance(kind, Tree) and issubclass(kind.type, tuple):
-        return any(_mutable(c) for c in kind.children)
+        return any(mutable(c) for c in kind.children)
     return True
 
 
@@ -1173,7 +1173,7 @@ def _leaves_arguments(obj):
         return True
     if obj is MISSING:
         return False
-    if rules.is_user_function(obj) or _pure(obj):
+    if rules.is_user_function(obj) or is_pure(obj):
         return True
     module = getattr(obj, "__module__", None) or ""
     return module.split(".")[0] in ("s2sad", "logging", "warnings")
@@ -1251,7 +1251,7 @@ def _apply(value, stand_in):
     return result
 
 
-def _pure(obj):
+def is_pure(obj):
     """May this callable run on stand-ins to learn its result kind?"""
     if rules.lookup_adjoint(obj) is not None or rules.is_nondifferentiable(obj):
         return True
@@ -1264,6 +1264,20 @@ def _pure(obj):
     if isinstance(obj, np.ufunc):
         return True
     return module.startswith("numpy") and not module.startswith(("numpy.random", "numpy.lib.npyio"))
+
+
+def has_effect(core, stmt):
+    """Statements the forward sweep keeps even when nothing reads their result."""
+    if isinstance(stmt, (gast.Expr, gast.Assert)):
+        return True
+    value = getattr(stmt, "value", None)
+    if isinstance(value, gast.Call):
+        func = value.func
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            return False
+        obj = core.source.namespace.resolve(func, core.local_names)
+        return obj is MISSING or not is_pure(obj)
+    return False
 
 
 # ---- in-place updates -------------------------------------------------------------
@@ -1363,7 +1377,7 @@ def _check_in_place_updates(an, facts):
                 memory, objs, itself = _sharing(an, stmt.value, sf, tables, fresh)
             for name, version in sf.writes.items():
                 ref = (name, version)
-                if not _mutable(facts.kind(*ref)):
+                if not mutable(facts.kind(*ref)):
                     changed |= grow(roots, ref, fresh("memory", *ref)) \
                         | grow(objects, ref, fresh("object", *ref))
                     continue                         # a number shares nothing
@@ -1643,7 +1657,7 @@ def _reads_items_only(stmt):
 
 def _container(kind):
     """A list, dict, tuple or object: what can hold a list that an update changes."""
-    return not isinstance(kind, (Array, Scalar)) and _mutable(kind)
+    return not isinstance(kind, (Array, Scalar)) and mutable(kind)
 
 
 def _held(an, atom, sf, tables, fresh):
@@ -1738,7 +1752,7 @@ def _sharing(an, value, sf, tables, fresh):
         if obj is runtime.as_list:                   # a new list of an array's rows
             return frozenset().union(*[of(a) for a in args]), none, none
         if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None \
-                or obj is MISSING or not _pure(obj) or any(obj is f for f in _PASSING_BUILTINS):
+                or obj is MISSING or not is_pure(obj) or any(obj is f for f in _PASSING_BUILTINS):
             # a helper may return (a view of, a list holding) what it was given, or
             # a global of its own (`v = BIAS; return v`)
             memory, objs = held(args)

@@ -17,7 +17,7 @@ import numpy as np
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
-from .guards import SCALAR_TYPES as _SCALAR_TYPES, kind_key as _kind_key, record, recording
+from .guards import kind_key as _kind_key, record, recording
 
 
 def grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
@@ -45,10 +45,10 @@ def jvp(f=None, wrt=0):
     the tangent having the structure of the `wrt` argument(s)."""
     if f is None:
         return lambda func: jvp(func, wrt)
-    return _forward_mode(f, wrt, tangent_only=False)
+    return forward_mode(f, wrt, tangent_only=False)
 
 
-def _forward_mode(f, wrt, tangent_only):
+def forward_mode(f, wrt, tangent_only):
     """jvp, or (`tangent_only`, for hvp and jacobians) `J @ tangent` alone, so
     that what only the value needs is not computed."""
     if not callable(f):
@@ -69,7 +69,7 @@ def _forward_mode(f, wrt, tangent_only):
         for param, t in zip(state.wrt, tangents):
             at = state.params.index(param)
             value = args[at] if at < len(args) else kwargs.get(param, t)   # (a default: as given)
-            _check_tangent(state.name, param, value, t, "tangent")
+            check_tangent(state.name, param, value, t, "tangent")
         built = state.lookup(tuple(args), kwargs)
         forward.__wrapped__ = built.function
         return built.function(*tangents, *state.generated_args(args), **kwargs)
@@ -80,10 +80,8 @@ def _forward_mode(f, wrt, tangent_only):
     return forward
 
 
-from .hooks import grad_of  # noqa: E402  (re-exported)
 
-
-def _check_tangent(fname, param, value, t, what="vector"):
+def check_tangent(fname, param, value, t, what="vector"):
     """`t` must have the structure of `value`: a number for a number, an array
     of the same shape for an array, the same containers for a pytree."""
     if isinstance(value, (dict, list, tuple)):
@@ -94,7 +92,7 @@ def _check_tangent(fname, param, value, t, what="vector"):
                             f"({type(value).__name__} of {len(value)}), not {type(t).__name__}")
         keys = value.keys() if isinstance(value, dict) else range(len(value))
         for k in keys:
-            _check_tangent(fname, f"{param}[{k!r}]", value[k], t[k], what)
+            check_tangent(fname, f"{param}[{k!r}]", value[k], t[k], what)
         return
     shape, t_shape = np.shape(value), getattr(t, "shape", None)
     if t_shape is None and not isinstance(t, (int, float)) or isinstance(t, bool) \

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import gast
 
-from .analyze import Analyzer, _pure, dependencies
+from .analyze import Analyzer, dependencies, has_effect
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
@@ -24,15 +24,14 @@ from .names import Namer
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written, settle_names)
-from .parse import MISSING, bind_arguments, parse_function, user_text
+from .parse import bind_arguments, parse_function, user_text
 from .checkpoint import checkpoint_loops
 from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
                        propagate_constants, simplify)
-from .reverse import (Adjoint, Comment, Context, Reverse, access, assign, call, const, tree_literal,
-                      gradient_of, leaf_gradient, name)
+from .reverse import Adjoint, Context, Reverse, access, gradient_of, leaf_gradient, tree_literal
 from . import runtime
-from .trees import copy_node
+from .trees import Comment, assign, call, const, copy_node, name
 
 _CORES = weakref.WeakKeyDictionary()      # function -> (its code, its core form)
 
@@ -58,7 +57,7 @@ class Built:
     guards: object = None         # a function checking they hold, run at every call
 
 
-class _Later:
+class Later:
     """A generated function called before it exists (a helper that recurses)."""
 
     def __init__(self, name):
@@ -87,7 +86,7 @@ class _ForwardBuilds:
         if key in self.helpers:
             return self.helpers[key]
         base = core.node.name if core.node.name != "_" else "rule"    # (a built-in rule's `_`)
-        pending = self.helpers[key] = _Later(self.function_names.fresh(f"{base}_jvp"))
+        pending = self.helpers[key] = Later(self.function_names.fresh(f"{base}_jvp"))
         try:
             fn, text = self.forward_function(func, arg_kinds, active, pending.__name__, helper=True)
         except BaseException:
@@ -248,7 +247,7 @@ class Builder(_ForwardBuilds):
                  self.function_names.fresh(f"{core.node.name}_bwd"))
         returns = [(param, path) for param in active
                    for path, leaf in leaves(arg_kinds[param]) if leaf.differentiable]
-        pending = self.helpers[key] = HelperPair(_Later(names[0]), _Later(names[1]), returns, [])
+        pending = self.helpers[key] = HelperPair(Later(names[0]), Later(names[1]), returns, [])
         self.in_progress.add(func)
         try:
             pair = self.split(func, arg_kinds, active, out_paths, names)
@@ -264,7 +263,7 @@ class Builder(_ForwardBuilds):
 
     def bind_stand_ins(self):
         """A recursive helper's halves call themselves through a stand-in
-        (`_Later`) until they are built; once they are, every generated
+        (`Later`) until they are built; once they are, every generated
         function's cell holding the stand-in holds the function itself, so
         the code reads as it runs and can be transformed again (`hvp`: forward
         mode over `f_fwd` reads its recursive call as a call of `f_fwd`)."""
@@ -275,7 +274,7 @@ class Builder(_ForwardBuilds):
                         value = cell.cell_contents
                     except ValueError:            # an empty cell
                         continue
-                    if isinstance(value, _Later) and value.function is not None:
+                    if isinstance(value, Later) and value.function is not None:
                         cell.cell_contents = value.function
 
     def split(self, func, arg_kinds, active, out_paths, names):
@@ -517,7 +516,7 @@ def _forward_block(rev, core, stmts):
             continue                      # nothing else reads the old array: update it in place
         elif getattr(stmt, "s2sad_update", False):
             stmt.s2sad_effect = True
-        elif not getattr(stmt, "s2sad_effect", False) and _has_effect(core, stmt):
+        elif not getattr(stmt, "s2sad_effect", False) and has_effect(core, stmt):
             stmt.s2sad_effect = True
         for s in extra + [stmt]:
             if groups and groups[-1][0] is s.s2sad_origin:
@@ -529,20 +528,6 @@ def _forward_block(rev, core, stmts):
         items.append(Comment(user_text(origin)))
         items.extend(group)
     return items
-
-
-def _has_effect(core, stmt):
-    """Statements the forward sweep keeps even when nothing reads their result."""
-    if isinstance(stmt, (gast.Expr, gast.Assert)):
-        return True
-    value = getattr(stmt, "value", None)
-    if isinstance(value, gast.Call):
-        func = value.func
-        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
-            return False
-        obj = core.source.namespace.resolve(func, core.local_names)
-        return obj is MISSING or not _pure(obj)
-    return False
 
 
 def _params_text(core):

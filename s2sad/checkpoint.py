@@ -30,8 +30,8 @@ left as they are (their state is not just names).
 import gast
 
 from . import runtime
-from .optimize import Comment, find_statement, free_names, is_self_assignment, names_written
-from .trees import child_blocks, copy_node, statements
+from .optimize import find_statement, free_names, is_self_assignment, names_written
+from .trees import Comment, child_blocks, copy_node, statements
 
 
 def _name(id_, store=False):

@@ -30,7 +30,7 @@ import types
 import numpy as np
 
 from .api import grad, jvp, source
-from .build import _Later
+from .build import Later
 from .errors import TransformError
 
 
@@ -270,7 +270,10 @@ _RUNTIME_NOTE = ("`import s2sad.runtime` would run s2sad/__init__.py, which impo
 
 def _load_module(name, relative_path):
     """`name` if imported, else the file `relative_path` from here, else sys.path's."""
-    import importlib, importlib.util, os, sys
+    import importlib
+    import importlib.util
+    import os
+    import sys
     if name in sys.modules:
         return sys.modules[name]
     path = relative_path and os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -291,7 +294,9 @@ def _load_module(name, relative_path):
 
 def _load_runtime():
     """s2sad.runtime without running s2sad/__init__.py (which imports the transformer)."""
-    import importlib.util, os, sys
+    import importlib.util
+    import os
+    import sys
     for name in ("s2sad.runtime", "_s2sad_runtime"):
         if name in sys.modules:
             return sys.modules[name]
@@ -416,7 +421,7 @@ class _Exporter:
 
     def bind(self, value, want, user):
         """A name for an object (a closure cell's, or a global of s2sad's own code)."""
-        if isinstance(value, _Later):
+        if isinstance(value, Later):
             value = value.function
         if id(value) in self.names:
             return self.names[id(value)]

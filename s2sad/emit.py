@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from .reverse import Comment
+from .trees import Comment, header_text, unparse
 
 _counter = itertools.count(1)
 
@@ -36,28 +36,6 @@ class FunctionSpec:
     origin: str = ""             # what it was generated from, for the file name
 
 
-def unparse(node):
-    """Source of a gast node (which may lack line numbers)."""
-    tree = _signed_constants(gast.gast_to_ast(node))
-    for child in ast.walk(tree):
-        if isinstance(child, ast.stmt) and not hasattr(child, "lineno"):
-            child.lineno = 1
-    return ast.unparse(tree)
-
-
-def _signed_constants(tree):
-    """A negative number as `-` applied to a positive one: `ast.unparse` prints
-    `Constant(-0.86) ** 2` as `-0.86 ** 2`, which Python reads as -(0.86 ** 2),
-    but it puts the parentheses a unary minus needs."""
-    class Signs(ast.NodeTransformer):
-        def visit_Constant(self, node):
-            value = node.value
-            if type(value) in (int, float) and (value < 0 or value == 0 and str(value)[0] == "-"):
-                return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value))
-            return node
-    return Signs().visit(tree)
-
-
 def source_text(spec):
     lines = [f"def {spec.name}({spec.params}):"]
     _block_lines(spec.body, "    ", lines)
@@ -72,7 +50,6 @@ def _block_lines(items, indent, lines):
         if isinstance(item, Comment):
             lines.append(f"{indent}# {item.text}")
         elif isinstance(item, (gast.If, gast.For, gast.While)):
-            from .optimize import header_text
             orelse = getattr(item, "orelse", None)
             if isinstance(item, gast.If) and orelse and not any(
                     not isinstance(x, Comment) for x in item.body):

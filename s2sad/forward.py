@@ -18,23 +18,21 @@ simple), or is derived from what is known of the function:
   reverse rule's gradient and summed over the reduced axes.
 """
 
-import inspect
 import types
 
 import gast
 import numpy as np
 
 from . import rules, runtime
-from .analyze import (assigned_names_deep, concatenated_kind, literal_elements, named_field,
+from .analyze import (has_effect, assigned_names_deep, concatenated_kind, literal_elements, named_field,
                       tree_span, is_append, is_pop, updated_name)
 from .kinds import UNKNOWN, Array, Scalar, Seq, Tree, leaves
 from .errors import TransformError
 from .parse import MISSING, bind_arguments, user_text
-from .reverse import (Comment, annotate, assign, call, const, name, access, helper_dependencies,
-                      tree_literal)
+from .reverse import access, annotate, helper_dependencies, tree_literal
 from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
-from .trees import child_blocks, copy_node
+from .trees import Comment, assign, call, child_blocks, const, copy_node, name
 
 
 class Forward:
@@ -142,9 +140,8 @@ class Forward:
 
     def primal(self, stmt):
         """The user's statement itself (kept even unused where it has an effect)."""
-        from .build import _has_effect
         copied = copy_node(stmt)
-        if getattr(stmt, "s2sad_update", False) or _has_effect(self.core, copied):
+        if getattr(stmt, "s2sad_update", False) or has_effect(self.core, copied):
             copied.s2sad_effect = True
         self.emit(copied)
 

@@ -20,7 +20,7 @@ import linecache
 
 import numpy as np
 
-from .api import _check_tangent, _forward_mode, grad
+from .api import check_tangent, forward_mode, grad
 
 _wrappers = itertools.count()
 
@@ -101,7 +101,7 @@ def hvp(f, wrt=0):
     `wrt` argument, a tuple of them for a tuple `wrt`."""
     _check_callable(f, "hvp")
     fname = _name(f)
-    forward = _forward_mode(grad(f, wrt), wrt, tangent_only=True)   # builds nothing yet
+    forward = forward_mode(grad(f, wrt), wrt, tangent_only=True)   # builds nothing yet
     sig = _signature(f)
     several = isinstance(wrt, (tuple, list))
     params = [_wrt_name(f, sig, w) for w in (wrt if several else (wrt,))]
@@ -116,7 +116,7 @@ def hvp(f, wrt=0):
             raise TypeError(f"{name}(): give v as a tuple of {len(params)} vectors, one per "
                             f"wrt argument {tuple(params)}")
         for p, t in zip(params, vs):
-            _check_tangent(name, p, bound[p], t)
+            check_tangent(name, p, bound[p], t)
         return forward(*args, v, **kwargs)
 
     name = "hvp_" + fname
@@ -163,7 +163,7 @@ def jacobian(f, wrt=0, mode=None):
     fname = _name(f)
     sig = _signature(f)
     param = _wrt_name(f, sig, wrt)
-    forward = _forward_mode(f, wrt, tangent_only=True)
+    forward = forward_mode(f, wrt, tangent_only=True)
     reverse = {}                               # the rev-mode gradient, built at first use
 
     def vjp(args, kwargs, w):

@@ -18,13 +18,11 @@ import builtins
 
 import gast
 
-from .analyze import _mutable, updated_name
+from .analyze import mutable, updated_name
 from .kinds import UNKNOWN
-from .reverse import Comment
-from .trees import child_blocks, copy_node
+from .trees import CONTROL, Comment, child_blocks, copy_node, header_text, unparse
 
 
-_CONTROL = (gast.If, gast.For, gast.While)
 
 
 def header(node):
@@ -38,7 +36,7 @@ def header(node):
 
 def names_read(node):
     """Names a statement reads (a subscript or attribute target reads its base)."""
-    if isinstance(node, _CONTROL):
+    if isinstance(node, CONTROL):
         read = set().union(*[names_read(h) for h in header(node)])
         for block in child_blocks(node):
             for item in block:
@@ -70,7 +68,7 @@ def _updated_base(target):
 
 def names_written(node):
     """Names a statement (re)binds or mutates."""
-    if isinstance(node, _CONTROL):
+    if isinstance(node, CONTROL):
         out = {node.target.id} if isinstance(node, gast.For) else set()
         for block in child_blocks(node):
             for item in block:
@@ -126,7 +124,7 @@ def _live_block(items, live):
         if isinstance(item, Comment):
             kept.append(item)
             continue
-        if isinstance(item, _CONTROL):
+        if isinstance(item, CONTROL):
             node, live = _live_control(item, live)
             if node is not None:
                 kept.append(node)
@@ -191,7 +189,7 @@ def copy_node_shallow(node):
 def drop_orphan_comments(items):
     out = []
     for i, item in enumerate(items):
-        if isinstance(item, _CONTROL):
+        if isinstance(item, CONTROL):
             item = copy_node_shallow(item)
             for field_ in ("body", "orelse"):
                 if getattr(item, field_, None):
@@ -212,7 +210,7 @@ def free_names(items, bound=frozenset()):
     for item in items:
         if isinstance(item, Comment):
             continue
-        if isinstance(item, _CONTROL):
+        if isinstance(item, CONTROL):
             free |= set().union(*[names_read(h) for h in header(item)]) - bound
             if isinstance(item, gast.For):
                 bound.add(item.target.id) if isinstance(item.target, gast.Name) else None
@@ -233,7 +231,7 @@ def _always_written(items):
             continue
         if isinstance(item, gast.If):
             written |= _always_written(item.body) & _always_written(item.orelse)
-        elif not isinstance(item, _CONTROL):
+        elif not isinstance(item, CONTROL):
             written |= names_written(item)
     return written
 
@@ -307,7 +305,7 @@ def assign_storage(forward, reverse, final_versions, namer, kinds=None):
             if site is not None and site.plain and name not in updated and ref not in popped:
                 continue                      # renamed where it is assigned
             value = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-            if name in updated and (kinds is None or _mutable(kinds.get(ref, UNKNOWN))):
+            if name in updated and (kinds is None or mutable(kinds.get(ref, UNKNOWN))):
                 # it changes in place later: a real copy (not of a number: `a = n > 0 and x`)
                 value = gast.Call(func=gast.Attribute(value=value, attr="copy", ctx=gast.Load()),
                                   args=[], keywords=[])
@@ -402,7 +400,7 @@ def _definition_sites(forward):
             if isinstance(item, Comment):
                 continue
             facts = getattr(item, "s2sad_facts", None)
-            if isinstance(item, _CONTROL):
+            if isinstance(item, CONTROL):
                 for name, (phi, *incoming) in list(facts.joins.items()) + list(facts.carried.items()):
                     sites[(name, phi)] = _Site(block, item, False, top)
                     joined.update((name, v) for v in incoming if v is not None)
@@ -426,7 +424,7 @@ def drop_redundant_comments(items):
     """A forward block that is exactly the user's line needs no comment repeating it."""
     out = []
     for i, item in enumerate(items):
-        if isinstance(item, _CONTROL):
+        if isinstance(item, CONTROL):
             item = copy_node_shallow(item)
             for field_ in ("body", "orelse"):
                 if getattr(item, field_, None):
@@ -442,20 +440,9 @@ def drop_redundant_comments(items):
 
 
 def _first_line(node):
-    from .emit import unparse
-    if isinstance(node, _CONTROL):
+    if isinstance(node, CONTROL):
         return header_text(node)
     return unparse(node)
-
-
-def header_text(node):
-    """`if c:` / `for i in range(n):` / `while c:` of a control statement."""
-    from .emit import unparse
-    if isinstance(node, gast.If):
-        return f"if {unparse(node.test)}:"
-    if isinstance(node, gast.While):
-        return f"while {unparse(node.test)}:"
-    return f"for {unparse(node.target)} in {unparse(node.iter)}:"
 
 
 def fold_temporaries(items, later, temporaries, tidy=None):
@@ -465,7 +452,7 @@ def fold_temporaries(items, later, temporaries, tidy=None):
     length is judged)."""
     items = list(items)
     for j, item in enumerate(items):
-        if isinstance(item, _CONTROL):
+        if isinstance(item, CONTROL):
             outside = set(later).union(*[names_read(h) for h in header(item)])
             for i, other in enumerate(items):
                 if i != j and not isinstance(other, Comment):
@@ -501,7 +488,7 @@ def _fold_into_use(items, i, tidy=None):
     if len(uses) != 1:
         return False
     j, use = uses[0]
-    if isinstance(items[j], _CONTROL) and not (isinstance(items[j], gast.If) and items[j].test is use):
+    if isinstance(items[j], CONTROL) and not (isinstance(items[j], gast.If) and items[j].test is use):
         return False                      # never into a loop, nor into a branch
     if updated_name(items[j]) == temp:
         return False                      # nor into what an update changes (`xs.append(v)`)
@@ -531,7 +518,6 @@ def _fold_into_use(items, i, tidy=None):
             setattr(parent, field, copy_node(value))
         elif isinstance(v, list):
             setattr(parent, field, [copy_node(value) if x is use else x for x in v])
-    from .emit import unparse
     if tidy is not None:
         folded = tidy(folded)
     if len(unparse(folded)) > MAX_LINE:

@@ -83,10 +83,10 @@ class Namespace:
 def _users(obj):
     """A module or class of the user's (not NumPy's, SciPy's, ...): its
     attributes may be redefined under a build."""
-    from .rules import _LIBRARY_PREFIXES
+    from .rules import LIBRARY_PREFIXES
     name = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
     return isinstance(obj, (types.ModuleType, type)) and isinstance(name, str) \
-        and name.split(".")[0] not in _LIBRARY_PREFIXES
+        and name.split(".")[0] not in LIBRARY_PREFIXES
 
 
 def _cell_value(cell):

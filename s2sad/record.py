@@ -20,8 +20,7 @@ is recorded only where it cannot be recomputed (`while`, `break`).
 import gast
 
 from .kinds import Array, Scalar, Seq, Tree
-from .optimize import Comment
-from .trees import child_blocks, copy_node, statements
+from .trees import Comment, child_blocks, copy_node, statements
 
 _LOOPS = (gast.For, gast.While)
 

@@ -36,26 +36,7 @@ from .analyze import (concatenated_kind, index_atoms, literal_elements, named_fi
 from .normalize import is_atom
 from .parse import MISSING, bind_arguments, user_text
 from .templates import CallSite, Operand, inline
-from .trees import copy_node, slices_as_values, statements
-
-
-class Comment:
-    """A comment line in generated code."""
-
-    def __init__(self, text):
-        self.text = text
-
-
-def name(id_, ref=None, store=False):
-    node = gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(), annotation=None,
-                     type_comment=None)
-    if ref is not None:
-        node.s2sad_ref = ref
-    return node
-
-
-def const(value):
-    return gast.Constant(value=value, kind=None)
+from .trees import Comment, assign, call, const, copy_node, name, slices_as_values, statements, unparse
 
 
 def _loaded(target):
@@ -77,15 +58,6 @@ def _positional_slots(rule):
     if any(p.kind is p.VAR_POSITIONAL for p in params):
         return 1 << 30
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-
-
-def call(func, *args, **keywords):
-    return gast.Call(func=func, args=list(args),
-                     keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
-
-
-def assign(target, value):
-    return gast.Assign(targets=[target], value=value, type_comment=None)
 
 
 class Adjoint:
@@ -665,8 +637,8 @@ class Reverse:
         if getattr(stmt, "s2sad_copy_on_write", False):
             value = value.func.value          # `x = x.copy()`: the adjoint passes through
             adj, src = adjoints.get(()), value.s2sad_ref + ((),)
-            if len(outs) == 1 and adj is not None and isinstance(self.kind(value), Array) and adj.owned and isinstance(adj.expr, gast.Name) \
-                    and src in sf.active_inputs and src not in self.table \
+            if len(outs) == 1 and adj is not None and isinstance(self.kind(value), Array) and adj.owned \
+                    and isinstance(adj.expr, gast.Name) and src in sf.active_inputs and src not in self.table \
                     and adj.expr.id not in self.names_in_use(self.table, outs[0]):
                 self.table.pop(outs[0], None)     # still ours alone
                 self.table[src] = adj
@@ -1188,7 +1160,7 @@ class Reverse:
             obj = self.src.namespace.resolve(func, self.core.local_names)
             if obj is MISSING:
                 raise self.src.error(stmt.s2sad_origin,
-                                     f"cannot tell which function `{gast.unparse(func) if hasattr(gast, 'unparse') else ''}` is",
+                                     f"cannot tell which function `{unparse(func)}` is",
                                      "call a function defined at module level or imported")
             return obj, list(value.args), keywords
         raise self.src.error(stmt.s2sad_origin, f"`{type(value).__name__}` cannot be differentiated")

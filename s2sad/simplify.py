@@ -26,8 +26,8 @@ a sum out of a reverse loop: `dx = zeros; for ...: dx += g * 2 * x` sums
 import gast
 
 from .kinds import Array, Scalar
-from .optimize import _CONTROL, Comment, header, names_read, names_written
-from .trees import child_blocks, is_boolean, statements
+from .optimize import header, names_read, names_written
+from .trees import CONTROL, Comment, child_blocks, is_boolean, statements
 
 
 def simplify(items, facts, params=()):
@@ -261,7 +261,7 @@ def _write_counts(items):
     writes = {}
     for stmt in statements(items):
         own = ({stmt.target.id} if isinstance(stmt, gast.For) else set()) \
-            if isinstance(stmt, _CONTROL) else names_written(stmt)
+            if isinstance(stmt, CONTROL) else names_written(stmt)
         for name in own:
             writes[name] = writes.get(name, 0) + 1
     return writes

@@ -1,6 +1,39 @@
-"""Small operations on gast trees that several stages share."""
+"""Small operations on gast trees that several stages share: building
+nodes, copying and walking them, printing them as Python source."""
+
+import ast
 
 import gast
+
+CONTROL = (gast.If, gast.For, gast.While)
+
+
+class Comment:
+    """A comment line in generated code."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def name(id_, ref=None, store=False):
+    node = gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(), annotation=None,
+                     type_comment=None)
+    if ref is not None:
+        node.s2sad_ref = ref
+    return node
+
+
+def const(value):
+    return gast.Constant(value=value, kind=None)
+
+
+def call(func, *args, **keywords):
+    return gast.Call(func=func, args=list(args),
+                     keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
+
+
+def assign(target, value):
+    return gast.Assign(targets=[target], value=value, type_comment=None)
 
 
 def copy_node(node):
@@ -44,7 +77,7 @@ def slices_as_values(node, in_index=False):
         if parts == [None, None]:
             parts = [None]
         return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None, type_comment=None),
-                         args=[slices_as_values(p) if p is not None else gast.Constant(value=None, kind=None) for p in parts],
+                         args=[slices_as_values(p) if p is not None else const(None) for p in parts],
                          keywords=[])
     for field, value in gast.iter_fields(node):
         index = isinstance(node, gast.Subscript) and field == "slice" or \
@@ -63,3 +96,36 @@ def is_boolean(node):
     True is True, -True an error."""
     return isinstance(node, (gast.Compare, gast.BoolOp)) or isinstance(node, gast.UnaryOp) \
         and isinstance(node.op, (gast.Not, gast.Invert))
+
+
+# ---- printing ------------------------------------------------------------------------
+
+def unparse(node):
+    """Source of a gast node (which may lack line numbers)."""
+    tree = _signed_constants(gast.gast_to_ast(node))
+    for child in ast.walk(tree):
+        if isinstance(child, ast.stmt) and not hasattr(child, "lineno"):
+            child.lineno = 1
+    return ast.unparse(tree)
+
+
+def _signed_constants(tree):
+    """A negative number as `-` applied to a positive one: `ast.unparse` prints
+    `Constant(-0.86) ** 2` as `-0.86 ** 2`, which Python reads as -(0.86 ** 2),
+    but it puts the parentheses a unary minus needs."""
+    class Signs(ast.NodeTransformer):
+        def visit_Constant(self, node):
+            value = node.value
+            if type(value) in (int, float) and (value < 0 or value == 0 and str(value)[0] == "-"):
+                return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(value=-value))
+            return node
+    return Signs().visit(tree)
+
+
+def header_text(node):
+    """`if c:` / `for i in range(n):` / `while c:` of a control statement."""
+    if isinstance(node, gast.If):
+        return f"if {unparse(node.test)}:"
+    if isinstance(node, gast.While):
+        return f"while {unparse(node.test)}:"
+    return f"for {unparse(node.target)} in {unparse(node.iter)}:"

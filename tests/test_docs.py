@@ -61,7 +61,7 @@ def parse_doc(name):
         while j < len(lines) and not re.match(r"^\s*```\s*$", lines[j]):
             j += 1
         indent = len(fence.group(1))
-        code = "\n".join(l[indent:] for l in lines[start:j]) + "\n"
+        code = "\n".join(line[indent:] for line in lines[start:j]) + "\n"
         before = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
         m = MARKER.fullmatch(before)
         marker = None if m is None else ("run" if m.group(1) == "run" else m.group(2))

@@ -93,7 +93,7 @@ def test_forward_mode_ignores_the_block():
 
 def unused_path(x):
     k = x * 3.0
-    with s2sad.grad_of(k) as dk:
+    with s2sad.grad_of(k) as dk:     # noqa: F841  (never read: its path is unused)
         LOG.append("ran")
     return np.sum(x)
 

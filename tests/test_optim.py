@@ -325,7 +325,7 @@ def _tree_steps(opt, params, grads_seq):
 def test_pytree_keeps_structure_and_updates_each_leaf_as_alone(opt):
     rng = np.random.default_rng(5)
     leaves = [rng.normal(size=s) for s in [(3,), (2, 2), (), (4,)]]
-    gseqs = [[rng.normal(size=np.shape(l)) for l in leaves] for _ in range(3)]
+    gseqs = [[rng.normal(size=np.shape(leaf)) for leaf in leaves] for _ in range(3)]
 
     def tree(ls):
         return {"w": ls[0], "layers": [[ls[1], Pair(ls[2], {"b": ls[3]})]]}
@@ -541,7 +541,8 @@ def test_bad_schedule_values_are_caught_at_the_step():
     ({"w": np.ones(2), "b": (np.ones(3),)}, ValueError, r"params\['b'\] is a list but grads\['b'\] is a tuple"),
     ({"w": np.ones(2), "b": np.ones(3)}, ValueError, r"params\['b'\] is a list but grads\['b'\] is a ndarray"),
     ({"w": [np.ones(2)], "b": [np.ones(3)]}, ValueError, r"params\['w'\] is a leaf"),
-    ({"w": np.ones(3), "b": [np.ones(3)]}, ValueError, r"params\['w'\] has shape \(2,\) but grads\['w'\] has shape \(3,\)"),
+    ({"w": np.ones(3), "b": [np.ones(3)]}, ValueError,
+     r"params\['w'\] has shape \(2,\) but grads\['w'\] has shape \(3,\)"),
     ({"w": "1", "b": [np.ones(3)]}, TypeError, r"grads\['w'\] is a str"),
     ([np.ones(2), [np.ones(3)]], ValueError, "params is a dict but grads is a list"),
 ])

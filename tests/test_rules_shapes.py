@@ -936,7 +936,7 @@ GENERATED = [
                          ids=[f"{loss.__name__}" for loss, _, _ in GENERATED])
 def test_generated_code_inlines(loss, shape, snippet):
     x = make(shape, seed=52)
-    op = next(op for _, l, op, _ in UNARY if l is loss)
+    op = next(op for _, candidate, op, _ in UNARY if candidate is loss)
     c = cotangent(op(x))
     df = s2sad.grad(loss)
     text = s2sad.source(df, x, c)

@@ -45,7 +45,7 @@ COMPARE_OPERATORS = {
 }
 
 # Libraries whose functions are primitives (they need a rule), never transformed.
-_LIBRARY_PREFIXES = ("numpy", "cupy", "cupyx", "scipy", "s2sad", "jax", "torch", "math",
+LIBRARY_PREFIXES = ("numpy", "cupy", "cupyx", "scipy", "s2sad", "jax", "torch", "math",
                      "builtins", "operator", "functools")
 
 
@@ -219,7 +219,7 @@ def is_user_function(obj):
     if not isinstance(obj, types.FunctionType):
         return False
     module = getattr(obj, "__module__", None) or ""
-    return module.split(".")[0] not in _LIBRARY_PREFIXES
+    return module.split(".")[0] not in LIBRARY_PREFIXES
 
 
 # the built-in rules register themselves, in the form users register with

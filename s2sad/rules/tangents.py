@@ -12,7 +12,8 @@ import operator
 
 import numpy as np
 
-from ..runtime import (add_lists, diagonal_cotangent, without_diagonal, average_tangent, builtin_extremum_adjoint, extremum_adjoint,
+from ..runtime import (add_lists, diagonal_cotangent, without_diagonal, average_tangent, builtin_extremum_adjoint,
+                       extremum_adjoint,
                        extremum_shares, median_adjoint, sort_adjoint, builtin_extremum_tangent, builtin_sum_adjoint,
                        cholesky_tangent, cumprod_tangent, diff_adjoint, diff_tangent,
                        eigh_tangent, fill_zeros, item_adjoint, median_tangent, lstsq_tangent,
@@ -43,7 +44,8 @@ LINEAR = {                       # function -> positions of the arguments it is 
     np.sum: _FIRST, np.ndarray.sum: _FIRST, np.mean: _FIRST, np.ndarray.mean: _FIRST,
     np.reshape: _FIRST, np.ndarray.reshape: _FIRST, np.transpose: _FIRST,
     np.ndarray.transpose: _FIRST, method_key("T"): _FIRST, np.ndarray.copy: _FIRST,
-    np.copy: _FIRST, np.array: _FIRST, np.asarray: _FIRST, operator.getitem: _FIRST, np.take: _FIRST, np.ndarray.take: _FIRST,
+    np.copy: _FIRST, np.array: _FIRST, np.asarray: _FIRST, operator.getitem: _FIRST,
+    np.take: _FIRST, np.ndarray.take: _FIRST,
     np.take_along_axis: _FIRST, np.cumsum: _FIRST, method_key("cumsum"): _FIRST,
     np.trace: _FIRST, method_key("trace"): _FIRST, np.diagonal: _FIRST,
     method_key("diagonal"): _FIRST, np.diag: _FIRST, np.swapaxes: _FIRST,

@@ -113,7 +113,8 @@ def campaign(count, seed, jobs=2, timeout=120, start=0, progress=True):
     if progress:
         print(file=sys.stderr)
     return {"statuses": statuses, "features": features, "refusals": refusals,
-            "invalid": invalid, "rewrite_refusals": rewrite_refusals, "failures": sorted(failures), "seconds": time.time() - started,
+            "invalid": invalid, "rewrite_refusals": rewrite_refusals, "failures": sorted(failures),
+            "seconds": time.time() - started,
             "count": count, "seed": seed, "start": start}
 
 
