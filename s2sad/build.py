@@ -29,7 +29,8 @@ from .checkpoint import checkpoint_loops
 from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
                        propagate_constants, simplify)
-from .reverse import Adjoint, Context, Reverse, access, gradient_of, leaf_gradient, tree_literal
+from .reverse import Adjoint, Reverse, gradient_of, leaf_gradient
+from .sweep import Context, access, tree_literal
 from . import runtime
 from .trees import Comment, assign, call, const, copy_node, name
 

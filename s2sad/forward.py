@@ -29,13 +29,13 @@ from .analyze import (has_effect, assigned_names_deep, concatenated_kind, litera
 from .kinds import UNKNOWN, Array, Scalar, Seq, Tree, leaves
 from .errors import TransformError
 from .parse import MISSING, bind_arguments, user_text
-from .reverse import access, annotate, helper_dependencies, tree_literal
+from .sweep import Sweep, access, annotate, helper_dependencies, same_atom, tree_literal
 from .rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
 from .templates import CallSite, Operand, inline
 from .trees import Comment, assign, call, child_blocks, const, copy_node, name
 
 
-class Forward:
+class Forward(Sweep):
     """Builds the forward-mode function of one core function."""
 
     def __init__(self, core, facts, ctx):
@@ -58,29 +58,11 @@ class Forward:
             self.names[key] = self.ctx.namer.fresh(f"d{ref[0]}_{suffix}" if suffix else f"d{ref[0]}")
         return self.names[key]
 
-    def leaf_refs(self, atom):
-        ref = getattr(atom, "s2sad_ref", None)
-        if ref is None:
-            return []
-        return [ref + (path,) for path, _ in leaves(self.facts.kind(*ref))]
-
     def kind(self, atom):
-        ref = getattr(atom, "s2sad_ref", None)
-        if ref is not None:
-            return self.facts.kind(*ref)
-        if isinstance(atom, gast.Constant):
-            from .kinds import kind_of
-            return kind_of(atom.value)
-        obj = self.src.namespace.resolve(atom, self.core.local_names) \
-            if isinstance(atom, (gast.Name, gast.Attribute)) else MISSING
-        from .kinds import kind_of
-        return UNKNOWN if obj is MISSING else kind_of(obj)
+        return super().kind(atom) or UNKNOWN
 
-    def leaf_kind(self, ref):
-        kind = self.facts.kind(ref[0], ref[1])
-        for key in ref[2]:
-            kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
-        return kind
+    def variable_name(self, ref):
+        return self.tangent_name(ref)
 
     def zeros(self, ref):
         kind = self.leaf_kind(ref)
@@ -196,7 +178,7 @@ class Forward:
         merged = {}
         for ref in sorted(set(t1) | set(t2), key=repr):
             a, b = t1.get(ref), t2.get(ref)
-            if a is not None and b is not None and _same(a, b):
+            if a is not None and b is not None and same_atom(a, b):
                 merged[ref] = a
                 continue
             if not self.facts.active(ref):
@@ -214,11 +196,6 @@ class Forward:
         self.table = merged
         node = gast.If(test=copy_node(stmt.test), body=body, orelse=orelse)
         self.emit(node)
-
-    def own_variable(self, ref, tables):
-        in_use = {e.id for t in tables for r, e in t.items() if r != ref and isinstance(e, gast.Name)}
-        own = self.tangent_name(ref)
-        return own if own not in in_use else self.ctx.namer.fresh(own)
 
     def concatenation(self, value, outs):
         """`zs = xs + ys` of lists: the tangents joined the same way."""
@@ -590,7 +567,7 @@ class Forward:
         start = len(self.items)
         self.primal(stmt)
         self.overwrite = (outs[0][0], sf.reads.get(outs[0][0]), start)
-        key, args, keywords = operation(self, stmt, value)
+        key, args, keywords = self.operation(stmt, value)
         tangents = [self.tangent_expr(a) for a in args]
         if all(t is None for t in tangents):
             for ref in outs:
@@ -921,12 +898,6 @@ class Forward:
             self.define(ref, part)
 
 
-def operation(fwd, stmt, value):
-    """The rule key, positional atoms and keyword atoms of an operation."""
-    from .reverse import Reverse
-    return Reverse.operation(fwd, stmt, value)
-
-
 def _versions_made(block):
     """(name, version) of every value a block's statements make, nested ones too."""
     made = set()
@@ -964,12 +935,6 @@ def copy_node_shallow(node):
     new = type(node)(**{f: getattr(node, f, None) for f in node._fields})
     new.__dict__.update({k: v for k, v in node.__dict__.items() if k not in node._fields})
     return new
-
-
-def _same(a, b):
-    if isinstance(a, gast.Name) and isinstance(b, gast.Name):
-        return a.id == b.id
-    return isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and a.value == b.value
 
 
 def _from_source(obj):

@@ -1,0 +1,233 @@
+"""Stage 4: reverse mode.  A forward sweep, then a reverse sweep.
+
+The forward sweep is the core function's own statements (annotated with
+the version of every name they read and write).  The reverse sweep walks
+them backwards; for each statement that carries a gradient it inlines the
+rule of the operation (`templates.inline`) with `g` replaced by the
+result's adjoint, and adds each contribution to the adjoint of the operand
+it belongs to:
+
+* the first contribution to an adjoint is an assignment (`dW2 = h.T @ g`),
+  later ones add to it; a contribution that is just a name becomes an
+  alias, not a copy;
+* adjoints are named after their primal (`dW1`, `dparams_W1`);
+* calls to the user's own functions call their generated halves:
+  `h, layer_saved = layer_fwd(x, W)` forward and
+  `dx, dW = layer_bwd(dh, layer_saved)` in reverse.
+
+Which values the reverse sweep reads, and where they need names of their
+own because the forward sweep overwrote them, is settled afterwards by
+`optimize`."""
+
+import gast
+
+from .. import rules, runtime
+from ..kinds import Array, Scalar, Seq, Tree
+from ..analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
+from ..parse import MISSING
+from ..trees import assign, call, const, copy_node, name
+from ..sweep import Sweep, access, annotate
+from .adjoints import Adjoint, AdjointTable  # noqa: F401 (the stage's API)
+from .calls import Calls
+from .containers import Containers
+from .control_flow import ControlFlow
+from .gradients import gradient_of, leaf_gradient  # noqa: F401 (the stage's API)
+
+
+class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
+    """Builds the forward and reverse sweeps of one core function."""
+
+    def __init__(self, core, facts, ctx):
+        self.core = core
+        self.src = core.source
+        self.facts = facts
+        self.ctx = ctx
+        self.forward = annotate(core, facts)
+        self.table = {}                   # ref -> Adjoint
+        self.adjoint_names = {}
+        self.replacements = {}            # id(forward statement) -> statement (helper calls)
+        self.items = []                   # the reverse sweep: statements and Comments
+        self.outer = []                   # the items of the blocks around this one
+        # code and adjoints made but held aside while a block inside a branch or
+        # loop is reversed (the branch beside it, the adjoints at the `if`'s end,
+        # what goes before a loop): renamed with the rest (`adopt_user_name`)
+        self.aside = []
+        self.pinned = set()               # the variables of the loops around this block
+        self.block = []
+        self.last_origin = None
+        self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
+        self.in_place = set()             # loop sums only their own variable holds
+        self.pending = []                 # expressions still to be emitted (`release` spares them)
+
+    def entry_expr(self, entry):
+        return entry.expr
+
+    def variable_name(self, ref):
+        return self.adjoint_name(ref)
+
+    def run(self):
+        self.reverse_block(self.forward)
+        return self
+
+    def reverse_block(self, stmts):
+        """Appends the reverse of a block to `self.items`."""
+        for stmt in reversed(stmts):
+            sf = stmt.s2sad_facts
+            if isinstance(stmt, gast.If):
+                self.reverse_if(stmt, sf)
+                continue
+            if isinstance(stmt, (gast.For, gast.While)):
+                self.reverse_loop(stmt, sf)
+                continue
+            if getattr(stmt, "s2sad_hook", None) is not None:
+                self.hook(stmt)
+                continue
+            if not sf.active or not (isinstance(stmt, gast.Assign) or updated_name(stmt)):
+                continue
+            self.block = []
+            if updated_name(stmt):
+                self.update(stmt, sf)
+            else:
+                self.statement(stmt, sf)
+            if self.block:
+                self.comment(stmt.s2sad_origin)
+                self.items.extend(self.block)
+
+    def hook(self, stmt):
+        """`with s2sad.grad_of(h) as dh: body`: here, h's adjoint holds what the
+        code after the block contributed; the user's body runs on it (its names
+        renamed apart from ours, the values it reads as the forward sweep had
+        them here) and what `dh` ends as is h's adjoint from now on."""
+        target, body, reads, assigned, alone = stmt.s2sad_hook
+        watched, *values = stmt.value.args
+        ref = watched.s2sad_ref + ((),)
+        adj = self.table.get(ref)
+        if adj is None:
+            return                              # no gradient reaches h here
+        # the block's own names, where the user uses them nowhere else, as written
+        fresh = (lambda n: n) if alone else self.ctx.namer.fresh
+        own = fresh(target)
+        renames = {target: own}
+        for n in assigned:
+            renames[n] = fresh(n)
+        refs = {a.id: a.s2sad_ref for a in [watched] + values}
+        block = [assign(name(own, store=True), copy_node(adj.expr))]
+        for s in copy_node(body):
+            for n in gast.walk(s):
+                if isinstance(n, gast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+                elif isinstance(n, gast.Name) and n.id in refs and isinstance(n.ctx, gast.Load):
+                    n.s2sad_ref = refs[n.id]
+            s.s2sad_effect = True
+            block.append(s)
+        self.comment(stmt.s2sad_origin)
+        self.items.extend(block)
+        self.table[ref] = Adjoint(name(own), False, False)
+
+    def nested(self, stmts):
+        """The reverse of a block inside a branch or loop, as a list of its own."""
+        self.outer.append(self.items)
+        self.items, origin, self.last_origin = [], self.last_origin, None
+        try:
+            self.reverse_block(stmts)
+            return self.items
+        finally:
+            self.items = self.outer.pop()
+            self.last_origin = origin
+
+    def zeros(self, ref):
+        """A zero adjoint for a ref (0.0 for a Python float)."""
+        kind = self.leaf_kind(ref)
+        if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
+            return const(0.0)             # broadcasts like a 0-d array, keeps its dtype
+        if isinstance(kind, Seq):
+            return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
+                        access(ref[0], ref[2], ref[1]))
+        return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
+                    access(ref[0], ref[2], ref[1]))
+
+    def statement(self, stmt, sf):
+        target, value = stmt.targets[0], stmt.value
+        if isinstance(target, gast.Tuple):
+            return self.unpack(stmt, sf)
+        outs = self.leaf_refs(target)
+        for ref in outs:
+            self.adopt_user_name(ref)
+        adjoints = {ref[2]: self.table.get(ref) for ref in outs}
+        if all(a is None for a in adjoints.values()):
+            return
+        if getattr(stmt, "s2sad_copy_on_write", False):
+            value = value.func.value          # `x = x.copy()`: the adjoint passes through
+            adj, src = adjoints.get(()), value.s2sad_ref + ((),)
+            if len(outs) == 1 and adj is not None and isinstance(self.kind(value), Array) and adj.owned \
+                    and isinstance(adj.expr, gast.Name) and src in sf.active_inputs and src not in self.table \
+                    and adj.expr.id not in self.names_in_use(self.table, outs[0]):
+                self.table.pop(outs[0], None)     # still ours alone
+                self.table[src] = adj
+                return
+        if isinstance(value, gast.Name):
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                src = value.s2sad_ref + (ref[2],)
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        literal = literal_elements(value, self.src.namespace, self.core.local_names)
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
+            if literal is not None:              # (`P(a, b)` of a named tuple too)
+                keys, elts = literal
+            else:
+                elts = value.values
+                keys = [k.value for k in value.keys]
+            by_key = dict(zip(keys, elts))
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                elt = by_key[ref[2][0]]
+                src_ref = getattr(elt, "s2sad_ref", None)
+                if adj is not None and src_ref is not None and src_ref + (ref[2][1:],) in sf.active_inputs:
+                    contributions.append((src_ref + (ref[2][1:],), adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        if concatenated_kind(self.kind, value) is not None:
+            return self.concatenation(stmt, sf, outs, adjoints)
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Seq) \
+                and not isinstance(value.slice, gast.Slice) and [o[2] for o in outs] == [()]:
+            return self.item_of_list(stmt, sf, outs, adjoints)
+        picked = tree_span(self.kind(value.value), value.slice) \
+            if isinstance(value, gast.Subscript) else None
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree) \
+                and not isinstance(value.slice, gast.Constant) and picked is None:
+            return self.item_of_sequence(stmt, sf, outs, adjoints)
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                if picked is not None:            # `ys = xs[1:]`: by position
+                    src = value.value.s2sad_ref + ((picked[ref[2][0]],) + ref[2][1:],)
+                else:
+                    src = value.value.s2sad_ref + (
+                        (self.kind(value.value).key_at(value.slice.value),) + ref[2],)
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        key = named_field(self.kind, value)
+        if key is not None:                       # `p.w` of a named tuple: by position
+            contributions = []
+            for ref in outs:
+                adj = adjoints[ref[2]]
+                src = value.value.s2sad_ref + ((key,) + ref[2],)
+                if adj is not None and src in sf.active_inputs:
+                    contributions.append((src, adj.expr, adj.scalar))
+            return self.finish(outs, contributions)
+        if isinstance(value, gast.Call):
+            func = value.func
+            if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
+                obj = self.src.namespace.resolve(func, self.core.local_names)
+                if obj is not MISSING and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
+                    return self.helper(stmt, sf, obj, outs, adjoints)
+        if any(len(ref[2]) > 1 for ref in outs):
+            raise self.src.error(stmt.s2sad_origin, "this operation returns nested tuples or "
+                                 "dicts of arrays, which s2sad cannot differentiate yet",
+                                 "register a rule with @s2sad.adjoint that returns a flat tuple")
+        self.primitive(stmt, sf, outs, adjoints)

@@ -1,0 +1,205 @@
+"""What the reverse and forward sweeps share: the build context, statements
+annotated with versions, refs and their kinds, zero values, variables of
+their own for table entries, and the primitive operation a statement makes.
+
+A ref is (name, version, path): one leaf of one version of a local value.
+Each sweep keeps a table from ref to what it knows (an `Adjoint` in
+reverse, a tangent atom forward); `entry_expr` reads the expression out."""
+
+import operator
+
+import types
+
+import gast
+import numpy as np
+
+from . import rules, runtime
+from .kinds import UNKNOWN, Scalar, Tree, is_namedtuple, kind_of, leaves
+from .analyze import updated_name
+from .names import Namer
+from .parse import MISSING, user_text
+from .trees import Comment, call, const, copy_node, name, unparse
+
+
+class Context:
+    """Names for one generated function: fresh names and closure cells."""
+
+    def __init__(self, core, builder):
+        self.core = core
+        self.builder = builder
+        self.namer = Namer(core.namer.taken, core.namer.bases)
+        self.cells = {}             # name -> object the generated code needs
+        self._spelled = {}
+        self._used = None
+
+    def spell(self, obj, preferred):
+        """The name generated code uses for a library object."""
+        key = id(obj)
+        if key in self._spelled:
+            return self._spelled[key]
+        names = [n for n in self.core.source.namespace.names_bound_to(obj)
+                 if n not in self.core.local_names and n != "_"]
+        used = [n for n in names if n in self._used_names()]
+        if used:
+            spelled = used[0]                 # the user's own spelling, e.g. `xp`
+        elif names and isinstance(obj, types.ModuleType):
+            spelled = preferred if preferred in names else sorted(names, key=len)[0]
+        else:                                 # held by the function itself, not read from globals
+            spelled = self.namer.fresh(preferred)
+            self.cells[spelled] = obj
+        self._spelled[key] = spelled
+        return spelled
+
+    def _used_names(self):
+        if self._used is None:
+            self._used = {n.id for n in gast.walk(self.core.source.node) if isinstance(n, gast.Name)}
+        return self._used
+
+    def numpy(self):
+        return name(self.spell(np, "np"))
+
+
+def annotate(core, facts):
+    """Copies of the core statements whose local names carry their versions
+    (and, as `s2sad_facts`, the statement's facts)."""
+    return [_annotated(core, facts, stmt) for stmt in core.body]
+
+
+def _annotated(core, facts, stmt):
+    sf = facts.stmts[id(stmt)]
+    blocks = {"body", "orelse"} if isinstance(stmt, (gast.If, gast.For, gast.While)) else set()
+    copied = type(stmt)(**{f: copy_node(getattr(stmt, f, None)) if f not in blocks else None
+                           for f in stmt._fields})
+    copied.__dict__.update({k: v for k, v in stmt.__dict__.items() if k not in stmt._fields})
+    for node in gast.walk(copied):
+        if isinstance(node, gast.Name) and node.id in core.local_names:
+            if isinstance(node.ctx, gast.Store):
+                node.s2sad_ref = (node.id, sf.writes[node.id])
+            elif node.id in sf.reads:
+                node.s2sad_ref = (node.id, sf.reads[node.id])
+    for field_ in blocks:
+        setattr(copied, field_, [_annotated(core, facts, s) for s in getattr(stmt, field_)])
+    if isinstance(stmt, gast.For):
+        copied.target.s2sad_ref = sf.counter
+    copied.s2sad_facts = sf
+    return copied
+
+
+def access(param, path, version=0):
+    """`params['W1']`: the expression reading a leaf of a value."""
+    node = name(param, (param, version))
+    for key in path:
+        node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
+    return node
+
+
+def tree_literal(ctx, kind, children):
+    """A dict, list, tuple or named tuple of the kind's structure holding `children`."""
+    if kind.type is dict:
+        return gast.Dict(keys=[const(k) for k in kind.keys], values=children)
+    if is_namedtuple(kind.type):                  # `P(dw, None)`: the argument's own class
+        return call(name(ctx.spell(kind.type, kind.type.__name__)), *children)
+    node = gast.List if kind.type is list else gast.Tuple
+    return node(elts=children, ctx=gast.Load())
+
+
+def helper_dependencies(sweep, func, call_, out_paths=None):
+    """The parameters of a helper that the leaves `out_paths` of its result
+    (all, where None) depend on, for a call's argument kinds; None where
+    that is not known (every parameter may matter)."""
+    deps = sweep.ctx.builder.helper_dependencies(
+        func, [sweep.kind(a) or UNKNOWN for a in call_.args],
+        {k.arg: sweep.kind(k.value) or UNKNOWN for k in call_.keywords})
+    if deps is None:
+        return None
+    paths = list(deps) if out_paths is None else out_paths
+    if any(p not in deps for p in paths):
+        return None
+    return {param for p in paths for param, _ in deps[p]}
+
+
+class Sweep:
+    """A walk over one core function's annotated statements, building code."""
+
+    def kind(self, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is not None:
+            return self.facts.kind(*ref)
+        if isinstance(atom, gast.Constant):
+            return kind_of(atom.value)
+        if isinstance(atom, gast.Name) or getattr(atom, "s2sad_global", False):
+            obj = self.src.namespace.resolve(atom, self.core.local_names)
+            return UNKNOWN if obj is MISSING else kind_of(obj)
+        return None
+
+    def leaf_refs(self, atom):
+        ref = getattr(atom, "s2sad_ref", None)
+        if ref is None:
+            return []
+        return [ref + (path,) for path, _ in leaves(self.facts.kind(*ref))]
+
+    def leaf_kind(self, ref):
+        kind = self.facts.kind(ref[0], ref[1])
+        for key in ref[2]:
+            kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
+        return kind
+
+    def is_scalar(self, atom):
+        return isinstance(self.kind(atom), Scalar)
+
+    def entry_expr(self, entry):
+        """The expression a table entry holds."""
+        return entry
+
+    def variable_name(self, ref):
+        """The name a variable of ref's own is given (`dW1`)."""
+        raise NotImplementedError
+
+    def names_in_use(self, table, but=None):
+        """The variables a table's entries (all but ref `but`'s) are held in."""
+        exprs = [self.entry_expr(e) for r, e in table.items() if r != but]
+        return {e.id for e in exprs if isinstance(e, gast.Name)}
+
+    def own_variable(self, ref, tables):
+        """A variable for ref's entry that no other entry of these tables names."""
+        in_use = set().union(*[self.names_in_use(t, ref) for t in tables])
+        own = self.variable_name(ref)
+        return own if own not in in_use else self.ctx.namer.fresh(own)
+
+    def operation(self, stmt, value):
+        """The rule key, positional atoms and keyword atoms of an operation."""
+        if updated_name(stmt) and isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            return runtime.setitem, [target.value, target.slice, value], {}
+        if isinstance(value, gast.BinOp):
+            return rules.BINARY_OPERATORS[type(value.op)], [value.left, value.right], {}
+        if isinstance(value, gast.UnaryOp):
+            return rules.UNARY_OPERATORS[type(value.op)], [value.operand], {}
+        if isinstance(value, gast.Attribute):
+            return rules.method_key(value.attr), [value.value], {}
+        if isinstance(value, gast.Subscript):
+            return operator.getitem, [value.value, value.slice], {}
+        if isinstance(value, gast.Call):
+            keywords = {k.arg: k.value for k in value.keywords}
+            func = value.func
+            if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+                return rules.method_key(func.attr), [func.value] + list(value.args), keywords
+            obj = self.src.namespace.resolve(func, self.core.local_names)
+            if obj is MISSING:
+                raise self.src.error(stmt.s2sad_origin,
+                                     f"cannot tell which function `{unparse(func)}` is",
+                                     "call a function defined at module level or imported")
+            return obj, list(value.args), keywords
+        raise self.src.error(stmt.s2sad_origin, f"`{type(value).__name__}` cannot be differentiated")
+
+    def comment(self, origin):
+        if origin is not self.last_origin:
+            self.items.append(Comment(user_text(origin)))
+            self.last_origin = origin
+
+
+def same_atom(a, b):
+    """Do two atoms read the same variable or constant?"""
+    if isinstance(a, gast.Name) and isinstance(b, gast.Name):
+        return a.id == b.id
+    return isinstance(a, gast.Constant) and isinstance(b, gast.Constant) and a.value == b.value
