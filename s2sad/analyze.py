@@ -1282,11 +1282,6 @@ def has_effect(core, stmt):
 
 # ---- in-place updates -------------------------------------------------------------
 
-_VIEW_FUNCTIONS = {np.reshape, np.transpose, np.ravel, np.squeeze, np.swapaxes, np.moveaxis,
-                   np.expand_dims, np.asarray, np.broadcast_to, np.atleast_1d, np.atleast_2d,
-                   np.atleast_3d, np.asanyarray}
-
-
 _FRESH_FUNCTIONS = (np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.copy, np.zeros,
                    np.ones, np.full, np.empty)     # always a new array
 
@@ -1762,11 +1757,8 @@ def _sharing(an, value, sf, tables, fresh):
                 given = frozenset().union(*[fresh("global", n) for n in _globals_given_back(obj)])
                 memory, objs = memory | given, objs | given
             return memory, objs, objs
-        try:
-            if obj in _VIEW_FUNCTIONS:
-                return (of(value.args[0]) if value.args else none), none, none
-        except TypeError:
-            pass
+        if rules.facts(obj).view:
+            return (of(value.args[0]) if value.args else none), none, none
     return none, none, none
 
 

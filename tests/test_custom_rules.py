@@ -25,13 +25,9 @@ rng = np.random.default_rng(2024)
 @pytest.fixture(autouse=True)
 def isolated_registry():
     """Restore the rule registry after each test (the registry is process-wide)."""
-    adjoints, tangents = dict(registry._ADJOINTS), dict(registry._TANGENTS)
+    state = registry.snapshot()
     yield
-    registry._ADJOINTS.clear()
-    registry._ADJOINTS.update(adjoints)
-    registry._TANGENTS.clear()
-    registry._TANGENTS.update(tangents)
-    registry.generation += 1                 # builds made with a test's rules are stale
+    registry.restore(state)                  # (builds made with a test's rules are stale)
 
 
 def directional(f, args, i, v, eps=1e-6):

@@ -12,7 +12,6 @@ from .. import rules, runtime
 from ..kinds import UNKNOWN, Array, Scalar, Tree, leaves
 from ..parse import bind_arguments
 from ..sweep import helper_dependencies
-from ..rules.tangents import ELEMENTWISE, LINEAR_GIVEN_SHAPES, REDUCTIONS, linear_positions
 from ..templates import CallSite, Operand, inline
 from ..trees import assign, call, const, copy_node, name
 
@@ -23,8 +22,7 @@ def from_source(obj):
     forward mode over the gradient (`hvp`) differentiates it from its source,
     as it does the user's helpers."""
     if not isinstance(obj, types.FunctionType) or rules.is_nondifferentiable(obj) \
-            or _lookup(obj, LINEAR_GIVEN_SHAPES) is not None or _member(obj, ELEMENTWISE) \
-            or _member(obj, REDUCTIONS) or linear_positions(obj, 1) is not None:
+            or _derivable(obj):
         return False
     return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
 
@@ -50,18 +48,24 @@ def _known_float(kind):
         or isinstance(kind, Tree) and kind.differentiable
 
 
-def _lookup(key, table):
-    try:
-        return table.get(key)
-    except TypeError:
-        return None
+def linear_positions(key, nargs):
+    """(positions, jointly): the arguments `key` is linear in, all together
+    (`sum(xs, start)`) or each factor on its own (`a @ b`); None if neither."""
+    if key is np.einsum:
+        return tuple(range(1, nargs)), False     # every operand after the subscripts
+    facts = rules.facts(key)
+    if facts.linear is not None:
+        return facts.linear, True
+    if facts.factors is not None:
+        return facts.factors, False
+    return None
 
 
-def _member(key, group):
-    try:
-        return key in group
-    except TypeError:
-        return False
+def _derivable(obj):
+    """Does forward mode know `obj`'s tangent from its declared facts?"""
+    facts = rules.facts(obj)
+    return facts.elementwise or facts.linear_given_shapes is not None \
+        or facts.reduction_axis is not None or linear_positions(obj, 1) is not None
 
 
 def _sum_terms(terms):
@@ -208,7 +212,7 @@ class Calls:
                         *[copy_node(a) for a in args],
                         **{k: copy_node(a) for k, a in keywords.items()})
         terms = []
-        if _member(key, ELEMENTWISE):
+        if rules.facts(key).elementwise:
             reverse = rules.lookup_adjoint(key)
             emitted = []
             for i, t in enumerate(tangents):
@@ -232,7 +236,7 @@ class Calls:
                     a for a, t in zip(args, tangents) if t is not None],
                     list(args) + list(keywords.values()), result, result_kind)
             terms = []
-        given_shapes = _lookup(key, LINEAR_GIVEN_SHAPES)
+        given_shapes = rules.facts(key).linear_given_shapes
         if given_shapes is not None:            # the other arguments lend shapes only
             if all(i >= len(tangents) or tangents[i] is None for i in given_shapes):
                 return None
@@ -262,7 +266,8 @@ class Calls:
                     replaced[i] = tangents[i]
                     terms.append(_recall(stmt.value, replaced, keywords))
             return _sum_terms(terms)
-        if _member(key, REDUCTIONS) and sum(t is not None for t in tangents) == 1 and tangents[0] is not None:
+        if rules.facts(key).reduction_axis is not None and sum(t is not None for t in tangents) == 1 \
+                and tangents[0] is not None:
             reverse = rules.lookup_adjoint(key)
             ones = call(gast.Attribute(value=self.ctx.numpy(), attr="ones_like", ctx=gast.Load()),
                         copy_node(result))
@@ -280,7 +285,7 @@ class Calls:
                          **{k: copy_node(a) for k, a in keywords.items()}),
                     const(tuple([True] + [False] * (len(args) - 1))), const(_rule_name(key))),
                     slice=const(0), ctx=gast.Load())
-            at = REDUCTIONS[key]
+            at = rules.facts(key).reduction_axis
             axis = keywords.get("axis", args[at] if len(args) > at else None)
             keepdims = keywords.get("keepdims")
             product = gast.BinOp(left=weights, op=gast.Mult(), right=tangents[0])

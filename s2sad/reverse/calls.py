@@ -93,7 +93,7 @@ class Calls:
             needed = [any(r in sf.active_inputs for r in self.leaf_refs(a)) for a in args]
             outputs = self.call_rule(rule, key, site, needed)
         outputs = self.one_per_argument(stmt, sf, rule, key, args, outputs)
-        if not getattr(rule, "__module__", "").startswith("s2sad."):
+        if not rules.is_builtin(key):
             outputs = self.shaped_like_arguments(key, args, outputs)
         contributions = []
         for i, atom in enumerate(args):

@@ -1,7 +1,7 @@
 """The rule registry: from a function object to its gradient rules.
 
 Rules are data, not code paths.  A reverse rule is an ordinary Python
-function in the form users register with (API.md):
+function in the form users register with (`s2sad.adjoint`):
 
     @adjoint(np.exp)
     def _(g, result, x):
@@ -10,10 +10,22 @@ function in the form users register with (API.md):
 `g` is the adjoint of the result, then come the result and the call's
 arguments as the call site passes them.  The transformer inlines a rule's
 body at the call site where it is simple (see `templates`), so the
-generated code shows the math.  Built-in rules live in `rules/core.py` and
-use this very form.
+generated code shows the math.  The built-in rules use this very form, one
+family per module (`elementwise`, `reductions`, `linalg`, `shapes`,
+`indexing`; `runtime_rules` for what generated code calls, `tangents` for
+the few forward rules that do not follow from a function's facts).  A
+function's rule and its facts (`@adjoint(np.sin, elementwise=True)`, see
+`Facts`) are declared together.
+
+Branches in a rule on `np.ndim(...)`, `is None`, `keepdims` and
+`selects_each_once(...)` are decided when the gradient is built, from the
+argument kinds, so the inlined code is as specific as hand-written code
+(`a.T @ g` for matrices); where the kinds are unknown the rule runs as an
+ordinary function.  Rules stay backend-neutral: no host arrays, only
+functions that dispatch on the array's type.
 """
 
+import dataclasses
 import functools
 import inspect
 import operator
@@ -27,6 +39,9 @@ from ..errors import TransformError
 _ADJOINTS = {}          # id(fn) -> (fn, rule)
 _TANGENTS = {}          # id(fn) -> (fn, rule)
 _NONDIFF = {}           # id(fn) -> fn: outputs carry no gradient
+_FACTS = {}             # id(fn) -> (fn, Facts)
+_BUILTIN = set()        # keys of the rules s2sad itself registers
+_loading_builtins = True
 generation = 0          # bumped by every registration: built gradients are stale
 
 BINARY_OPERATORS = {
@@ -168,13 +183,55 @@ def _same(a, b):
         return False
 
 
-def adjoint(fn):
-    """Register the reverse rule of `fn`: `rule(g, result, *args, **kwargs)`."""
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """What the transformer may assume of a function besides its rules.
+    Forward mode derives a tangent from them where no `@tangent` rule is
+    registered; the analysis asks them which results may share memory."""
+    elementwise: bool = False         # each result element from the same elements of the inputs
+    linear: tuple = None              # positions of the arguments it is linear in, together
+    factors: tuple = None             # positions of the factors it is linear in, each alone
+    linear_given_shapes: tuple = None  # linear in these; the others lend shapes and indices
+    reduction_axis: int = None        # a reduction: the position of its `axis` argument
+    view: bool = False                # may return a view of its first argument
+
+
+_NO_FACTS = Facts()
+
+
+def declare(fn, **facts):
+    """Record facts about `fn` (see `Facts`); given ones replace earlier ones."""
+    entry = _FACTS.get(_key(fn))
+    old = entry[1] if entry is not None and _same(entry[0], fn) else _NO_FACTS
+    _FACTS[_key(fn)] = (fn, dataclasses.replace(old, **facts))
+    _bump()
+
+
+def facts(fn):
+    """The facts declared about `fn` (none: `Facts()`)."""
+    try:
+        entry = _FACTS.get(_key(fn))
+    except TypeError:
+        return _NO_FACTS
+    return entry[1] if entry is not None and _same(entry[0], fn) else _NO_FACTS
+
+
+def is_builtin(fn):
+    """Is `fn`'s reverse rule one of s2sad's own (not one a user registered)?"""
+    return _key(fn) in _BUILTIN and lookup_adjoint(fn) is not None
+
+
+def adjoint(fn, **facts):
+    """Register the reverse rule of `fn`: `rule(g, result, *args, **kwargs)`;
+    keyword arguments declare facts about `fn` (see `Facts`)."""
     _check_target(fn, "adjoint")
+    if facts:
+        declare(fn, **facts)
 
     def register(rule):
         _check_signature(fn, rule, "g, result")
         _ADJOINTS[_key(fn)] = (fn, rule)
+        (_BUILTIN.add if _loading_builtins else _BUILTIN.discard)(_key(fn))
         _bump()
         return rule
     return register
@@ -196,6 +253,19 @@ def nondifferentiable(*fns):
     """Declare functions whose outputs carry no gradient (shapes, indices, constants)."""
     for fn in fns:
         _NONDIFF[_key(fn)] = fn
+    _bump()
+
+
+def snapshot():
+    """The registry's state, for `restore` (tests register rules and take them back)."""
+    return [table.copy() for table in (_ADJOINTS, _TANGENTS, _NONDIFF, _FACTS, _BUILTIN)]
+
+
+def restore(state):
+    """Put back the registry as `snapshot` saw it; gradients built since are stale."""
+    for table, saved in zip((_ADJOINTS, _TANGENTS, _NONDIFF, _FACTS, _BUILTIN), state):
+        table.clear()
+        table.update(saved)
     _bump()
 
 
@@ -223,7 +293,9 @@ def is_user_function(obj):
 
 
 # the built-in rules register themselves, in the form users register with
-from . import core, elementwise, linalg, reductions, shapes, tangents, runtime_rules  # noqa: E402,F401,E501
+from . import elementwise, indexing, linalg, reductions, shapes, tangents, runtime_rules  # noqa: E402,F401,E501
+_loading_builtins = False
 
-__all__ = ["adjoint", "tangent", "nondifferentiable", "lookup_adjoint", "lookup_tangent",
+__all__ = ["adjoint", "tangent", "nondifferentiable", "declare", "facts", "Facts", "is_builtin",
+           "lookup_adjoint", "lookup_tangent",
            "is_nondifferentiable", "is_user_function", "method_key", "TransformError"]

@@ -1,4 +1,4 @@
-"""Built-in reverse rules: elementwise functions (see rules/core.py for the form).
+"""Built-in reverse rules: arithmetic and elementwise functions.
 
 Every rule keeps to the inliner's rules of the game: straight-line bodies,
 branches only on what the argument kinds decide (`x is None`,
@@ -7,126 +7,211 @@ arithmetic, so a rule runs on CuPy arrays as it does on NumPy's and a
 float32 input gets a float32 gradient (constants are Python floats, never
 NumPy float64 scalars, which would promote float32 arrays).
 
-Kinks follow JAX (API.md): `abs` has gradient 0 at 0; `maximum`, `minimum`,
+Kinks follow JAX (docs/rules.md): `abs` has gradient 0 at 0; `maximum`, `minimum`,
 `fmax` and `fmin` share the gradient equally between tied arguments; `where`
 routes it to the branch it chose and exact zeros to the other; `clip` passes
 it where `a_min <= a <= a_max` and gives a bound what lies beyond it.
 """
 
 import math
+import operator
 
 import numpy as np
 
 from ..runtime import log_of_base, power_slope, unbroadcast
 from . import adjoint, method_key
 
+
+# ---- arithmetic -----------------------------------------------------------------
+
+
+@adjoint(operator.add, elementwise=True)
+@adjoint(np.add, elementwise=True)
+def _(g, result, x, y):
+    return unbroadcast(g, x), unbroadcast(g, y)
+
+
+@adjoint(operator.sub, elementwise=True)
+@adjoint(np.subtract, elementwise=True)
+def _(g, result, x, y):
+    return unbroadcast(g, x), unbroadcast(-g, y)
+
+
+@adjoint(operator.mul, elementwise=True)
+@adjoint(np.multiply, elementwise=True)
+def _(g, result, x, y):
+    return unbroadcast(g * y, x), unbroadcast(g * x, y)
+
+
+@adjoint(operator.truediv, elementwise=True)
+@adjoint(np.divide, elementwise=True)
+def _(g, result, x, y):
+    return unbroadcast(g / y, x), unbroadcast(-g * result / y, y)
+
+
+@adjoint(operator.pow, elementwise=True)
+@adjoint(np.power, elementwise=True)
+def _(g, result, x, y):
+    # d/dy reads log(x) as 0 at x == 0, as JAX does: 0 ** y is 0 for every
+    # y > 0, so the exponent's gradient there is 0, not 0 * -inf = nan.
+    # d/dx is power_slope: y * x ** (y - 1), exactly 0 where y == 0 (x ** 0 is 1
+    # everywhere); a constant y folds it (`2 * x`, `g` for y == 1) when inlined.
+    return (unbroadcast(g * power_slope(x, y), x),
+            unbroadcast(g * result * log_of_base(x), y))
+
+
+@adjoint(operator.neg, elementwise=True)
+@adjoint(np.negative, elementwise=True)
+def _(g, result, x):
+    return -g
+
+
+@adjoint(operator.pos, elementwise=True)
+@adjoint(np.positive, elementwise=True)
+def _(g, result, x):
+    return g
+
+
+# ---- elementwise functions ----------------------------------------------------------
+
+
+@adjoint(np.exp, elementwise=True)
+def _(g, result, x):
+    return g * result
+
+
+@adjoint(np.log, elementwise=True)
+def _(g, result, x):
+    return g / x
+
+
+@adjoint(np.sqrt, elementwise=True)
+def _(g, result, x):
+    return g / (2.0 * result)
+
+
+@adjoint(np.sin, elementwise=True)
+def _(g, result, x):
+    return g * np.cos(x)
+
+
+@adjoint(np.cos, elementwise=True)
+def _(g, result, x):
+    return -g * np.sin(x)
+
+
+@adjoint(np.tanh, elementwise=True)
+def _(g, result, x):
+    return g * (1.0 - result * result)
+
+
 # ---- one argument ----------------------------------------------------------------------
 
 
-@adjoint(abs)
-@adjoint(np.abs)                 # np.absolute is the same ufunc
+@adjoint(abs, elementwise=True)
+@adjoint(np.abs, elementwise=True)                 # np.absolute is the same ufunc
 def _(g, result, x, **_):
     return g * np.sign(x)        # 0 at exactly 0
 
 
-@adjoint(np.square)
+@adjoint(np.square, elementwise=True)
 def _(g, result, x, **_):
     return g * (2.0 * x)
 
 
-@adjoint(np.reciprocal)
+@adjoint(np.reciprocal, elementwise=True)
 def _(g, result, x, **_):
     return -g * (result * result)
 
 
-@adjoint(np.log1p)
+@adjoint(np.log1p, elementwise=True)
 def _(g, result, x, **_):
     return g / (1.0 + x)
 
 
-@adjoint(np.expm1)
+@adjoint(np.expm1, elementwise=True)
 def _(g, result, x, **_):
     return g * (result + 1.0)
 
 
-@adjoint(np.log2)
+@adjoint(np.log2, elementwise=True)
 def _(g, result, x, **_):
     return g / (x * math.log(2.0))
 
 
-@adjoint(np.log10)
+@adjoint(np.log10, elementwise=True)
 def _(g, result, x, **_):
     return g / (x * math.log(10.0))
 
 
-@adjoint(np.tan)
+@adjoint(np.tan, elementwise=True)
 def _(g, result, x, **_):
     return g * (1.0 + result * result)
 
 
-@adjoint(np.arcsin)
+@adjoint(np.arcsin, elementwise=True)
 def _(g, result, x, **_):
     return g / np.sqrt(1.0 - x * x)
 
 
-@adjoint(np.arccos)
+@adjoint(np.arccos, elementwise=True)
 def _(g, result, x, **_):
     return -g / np.sqrt(1.0 - x * x)
 
 
-@adjoint(np.arctan)
+@adjoint(np.arctan, elementwise=True)
 def _(g, result, x, **_):
     return g / (1.0 + x * x)
 
 
-@adjoint(np.sinh)
+@adjoint(np.sinh, elementwise=True)
 def _(g, result, x, **_):
     return g * np.cosh(x)
 
 
-@adjoint(np.cosh)
+@adjoint(np.cosh, elementwise=True)
 def _(g, result, x, **_):
     return g * np.sinh(x)
 
 
-@adjoint(np.arcsinh)
+@adjoint(np.arcsinh, elementwise=True)
 def _(g, result, x, **_):
     return g / np.hypot(x, 1.0)          # sqrt(x*x + 1) without overflow for large x
 
 
-@adjoint(np.arctanh)
+@adjoint(np.arctanh, elementwise=True)
 def _(g, result, x, **_):
     return g / (1.0 - x * x)
 
 
-@adjoint(np.fabs)
+@adjoint(np.fabs, elementwise=True)
 def _(g, result, x, **_):
     return g * np.sign(x)        # 0 at exactly 0, as abs
 
 
-@adjoint(np.cbrt)
+@adjoint(np.cbrt, elementwise=True)
 def _(g, result, x, **_):
     return g / (3.0 * result * result)     # infinite at 0, as the derivative is
 
 
-@adjoint(np.exp2)
+@adjoint(np.exp2, elementwise=True)
 def _(g, result, x, **_):
     return g * result * math.log(2.0)
 
 
-@adjoint(np.deg2rad)
-@adjoint(np.radians)
+@adjoint(np.deg2rad, elementwise=True)
+@adjoint(np.radians, elementwise=True)
 def _(g, result, x, **_):
     return g * (math.pi / 180.0)
 
 
-@adjoint(np.rad2deg)
-@adjoint(np.degrees)
+@adjoint(np.rad2deg, elementwise=True)
+@adjoint(np.degrees, elementwise=True)
 def _(g, result, x, **_):
     return g * (180.0 / math.pi)
 
 
-@adjoint(float)
+@adjoint(float, linear=(0,))
 def _(g, result, x):
     if isinstance(x, float) or isinstance(x, int):
         return g
@@ -136,19 +221,19 @@ def _(g, result, x):
 # ---- two arguments ---------------------------------------------------------------------
 
 
-@adjoint(np.arctan2)
+@adjoint(np.arctan2, elementwise=True)
 def _(g, result, y, x, **_):
     sq_norm = x * x + y * y
     return unbroadcast(g * x / sq_norm, y), unbroadcast(-g * y / sq_norm, x)
 
 
-@adjoint(np.hypot)
+@adjoint(np.hypot, elementwise=True)
 def _(g, result, x, y, **_):
     denom = np.where(result == 0.0, 1.0, result)      # at the origin: gradient 0, not 0/0
     return unbroadcast(g * x / denom, x), unbroadcast(g * y / denom, y)
 
 
-@adjoint(np.logaddexp)
+@adjoint(np.logaddexp, elementwise=True)
 def _(g, result, x, y, **_):
     # exp(x - result) is x's share of the sum; fmin only turns the NaN of
     # inf - inf (both arguments -inf, or one +inf) into a share of 1
@@ -156,42 +241,42 @@ def _(g, result, x, y, **_):
             unbroadcast(g * np.exp(np.fmin(y - result, 0.0)), y))
 
 
-@adjoint(np.logaddexp2)
+@adjoint(np.logaddexp2, elementwise=True)
 def _(g, result, x, y, **_):
     # log2(2**x + 2**y): x's share of the sum is 2**(x - result)
     return (unbroadcast(g * np.exp2(np.fmin(x - result, 0.0)), x),
             unbroadcast(g * np.exp2(np.fmin(y - result, 0.0)), y))
 
 
-@adjoint(np.remainder)                # np.mod is the same ufunc
+@adjoint(np.remainder, elementwise=True)                # np.mod is the same ufunc
 def _(g, result, x, y, **_):
     # x - floor(x / y) * y: the floor is piecewise constant
     return unbroadcast(g, x), unbroadcast(-g * np.floor_divide(x, y), y)
 
 
-@adjoint(np.fmod)
+@adjoint(np.fmod, elementwise=True)
 def _(g, result, x, y, **_):
     # x - trunc(x / y) * y
     return unbroadcast(g, x), unbroadcast(-g * np.trunc(x / y), y)
 
 
-@adjoint(np.copysign)
+@adjoint(np.copysign, elementwise=True)
 def _(g, result, x, y, **_):
     # |x| with y's sign: the sign is piecewise constant (0 at x == 0, as abs)
     return unbroadcast(g * np.sign(x) * np.copysign(1.0, y), x), None
 
 
-@adjoint(np.float_power)
+@adjoint(np.float_power, elementwise=True)
 def _(g, result, x, y, **_):
     # as power, in float64 (the result's dtype)
     return (unbroadcast(g * power_slope(x, y, np.float_power), x),
             unbroadcast(g * result * log_of_base(x), y))
 
 
-@adjoint(np.maximum)
-@adjoint(np.minimum)
-@adjoint(np.fmax)
-@adjoint(np.fmin)
+@adjoint(np.maximum, elementwise=True)
+@adjoint(np.minimum, elementwise=True)
+@adjoint(np.fmax, elementwise=True)
+@adjoint(np.fmin, elementwise=True)
 def _(g, result, x, y, **_):
     # to the argument the result is; ties share it equally.  A NaN result of
     # maximum/minimum came from neither; fmax/fmin's came from the non-NaN one.
@@ -201,7 +286,7 @@ def _(g, result, x, y, **_):
     return unbroadcast(g * x_won - tie, x), unbroadcast(g * y_won - tie, y)
 
 
-@adjoint(np.where)
+@adjoint(np.where, elementwise=True)
 def _(g, result, condition, x=None, y=None):
     # exact zeros to the branch not chosen, even where g is inf or NaN there
     return (None, unbroadcast(np.where(condition, g, 0.0), x),
@@ -211,8 +296,8 @@ def _(g, result, condition, x=None, y=None):
 # ---- clip ------------------------------------------------------------------------------
 
 
-@adjoint(np.clip)
-@adjoint(method_key("clip"))
+@adjoint(np.clip, elementwise=True)
+@adjoint(method_key("clip"), elementwise=True)
 def _(g, result, a, *bounds, **_):
     # Positional bounds arrive in `bounds`, so the rule returns one cotangent per
     # positional argument; bounds passed by keyword (a_min=, min=, ...) arrive in
@@ -238,63 +323,63 @@ def _(g, result, a, *bounds, **_):
 
 # ---- the math module: Python floats stay Python floats ---------------------------------
 
-@adjoint(math.sin)
+@adjoint(math.sin, elementwise=True)
 def _(g, result, x):
     return g * math.cos(x)
 
 
-@adjoint(math.cos)
+@adjoint(math.cos, elementwise=True)
 def _(g, result, x):
     return -g * math.sin(x)
 
 
-@adjoint(math.tan)
+@adjoint(math.tan, elementwise=True)
 def _(g, result, x):
     return g * (1.0 + result * result)
 
 
-@adjoint(math.exp)
+@adjoint(math.exp, elementwise=True)
 def _(g, result, x):
     return g * result
 
 
-@adjoint(math.expm1)
+@adjoint(math.expm1, elementwise=True)
 def _(g, result, x):
     return g * (result + 1.0)
 
 
-@adjoint(math.log)
+@adjoint(math.log, elementwise=True)
 def _(g, result, x, *base):
     if len(base) == 0:
         return g / x
     return g / (x * math.log(base[0])), -g * result / (base[0] * math.log(base[0]))
 
 
-@adjoint(math.log1p)
+@adjoint(math.log1p, elementwise=True)
 def _(g, result, x):
     return g / (1.0 + x)
 
 
-@adjoint(math.sqrt)
+@adjoint(math.sqrt, elementwise=True)
 def _(g, result, x):
     return g / (2.0 * result)
 
 
-@adjoint(math.tanh)
+@adjoint(math.tanh, elementwise=True)
 def _(g, result, x):
     return g * (1.0 - result * result)
 
 
-@adjoint(math.atan)
+@adjoint(math.atan, elementwise=True)
 def _(g, result, x):
     return g / (1.0 + x * x)
 
 
-@adjoint(math.pow)
+@adjoint(math.pow, elementwise=True)
 def _(g, result, x, y):
     return g * power_slope(x, y), g * result * (math.log(x) if x > 0 else 0.0)
 
 
-@adjoint(math.fabs)
+@adjoint(math.fabs, elementwise=True)
 def _(g, result, x):
     return g * ((x > 0) - (x < 0))

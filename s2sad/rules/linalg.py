@@ -1,5 +1,4 @@
-"""Built-in reverse rules: products and linear algebra (see rules/core.py for
-the form).
+"""Built-in reverse rules: products and linear algebra.
 
 `vdot`, `vecdot`, `outer`, `inner`, `cross`, `tensordot`, `einsum`,
 `trace`, `diag`, `diagonal` (and the methods `x.trace()`, `x.diagonal()`),
@@ -24,33 +23,67 @@ eigenvalues coincide (their part of the adjoint is left out); so do `svd`'s
 singular vectors where two singular values coincide.
 """
 
+import operator
+
 import numpy as np
 
-from ..runtime import (cholesky_adjoint, cross_adjoint, eigh_adjoint, einsum_adjoint,
-                       einsum_adjoints, inner_adjoint, multi_dot_adjoint, norm_adjoint,
-                       kron_adjoint, lstsq_adjoint, matrix_power_adjoint, pinv_adjoint,
+from ..runtime import (cholesky_adjoint, cross_adjoint, dot_adjoint, eigh_adjoint, einsum_adjoint,
+                       einsum_adjoints, inner_adjoint, kron_adjoint, lstsq_adjoint, matmul_adjoint,
+                       matrix_power_adjoint, multi_dot_adjoint, norm_adjoint, pinv_adjoint,
                        qr_adjoint, solve_adjoint, svd_adjoint, tensordot_adjoint, unbroadcast,
                        undiagonal, untrace)
 from . import adjoint, method_key
 
+
+# ---- products -----------------------------------------------------------------------
+
+
+@adjoint(operator.matmul, factors=(0, 1))
+@adjoint(np.matmul, factors=(0, 1))
+def _(g, result, a, b):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T, a.T @ g
+    if np.ndim(a) == 1 and np.ndim(b) == 2:
+        return b @ g, np.outer(a, g)
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b), g @ a
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b, g * a
+    return matmul_adjoint(g, a, b)
+
+
+@adjoint(np.dot, factors=(0, 1))
+@adjoint(np.ndarray.dot, factors=(0, 1))
+def _(g, result, a, b, **_):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:
+        return g @ b.T, a.T @ g
+    if np.ndim(a) == 1 and np.ndim(b) == 2:
+        return b @ g, np.outer(a, g)
+    if np.ndim(a) == 2 and np.ndim(b) == 1:
+        return np.outer(g, b), g @ a
+    if np.ndim(a) == 1 and np.ndim(b) == 1:
+        return g * b, g * a
+    return dot_adjoint(g, a, b)
+
+
 # ---- products --------------------------------------------------------------------------
 
 
-@adjoint(np.vdot)
+@adjoint(np.vdot, factors=(0, 1))
 def _(g, result, a, b):
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g * b, g * a
     return g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))   # flattened
 
 
-@adjoint(np.outer)
+@adjoint(np.outer, factors=(0, 1))
 def _(g, result, a, b, out=None):
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g @ b, a @ g
     return np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))
 
 
-@adjoint(np.inner)
+@adjoint(np.inner, factors=(0, 1))
 def _(g, result, a, b):
     if np.ndim(a) == 1 and np.ndim(b) == 1:
         return g * b, g * a
@@ -63,7 +96,7 @@ def _(g, result, a, b):
     return inner_adjoint(g, a, b)
 
 
-@adjoint(np.tensordot)
+@adjoint(np.tensordot, factors=(0, 1))
 def _(g, result, a, b, axes=2):
     if axes == 1 and np.ndim(a) == 2 and np.ndim(b) == 2:        # a @ b
         return g @ b.T, a.T @ g
@@ -91,8 +124,8 @@ def _(g, result, *operands, **_):
 # ---- diagonals and traces ----------------------------------------------------------------
 
 
-@adjoint(np.trace)
-@adjoint(method_key("trace"))
+@adjoint(np.trace, linear=(0,))
+@adjoint(method_key("trace"), linear=(0,))
 def _(g, result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     if offset == 0 and axis1 == 0 and axis2 == 1 and np.ndim(a) == 2:
         g_on_diagonal = np.zeros_like(a)
@@ -101,13 +134,13 @@ def _(g, result, a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return untrace(g, a, offset, axis1, axis2)
 
 
-@adjoint(np.diagonal)
-@adjoint(method_key("diagonal"))
+@adjoint(np.diagonal, linear=(0,))
+@adjoint(method_key("diagonal"), linear=(0,))
 def _(g, result, a, offset=0, axis1=0, axis2=1):
     return undiagonal(g, a, offset, axis1, axis2), None, None, None
 
 
-@adjoint(np.diag)
+@adjoint(np.diag, linear=(0,))
 def _(g, result, v, k=0):
     if np.ndim(v) == 1:                  # a vector onto a diagonal: read it back
         return np.diagonal(g, k), None
@@ -117,7 +150,7 @@ def _(g, result, v, k=0):
 # ---- np.linalg ---------------------------------------------------------------------------
 
 
-@adjoint(np.linalg.norm)
+@adjoint(np.linalg.norm, reduction_axis=2)
 def _(g, result, x, ord=None, axis=None, keepdims=False):
     # 2-norm and Frobenius: x / norm, and 0 at the zero vector (not 0/0)
     if ord is None and (axis is None or keepdims or np.ndim(result) == 0):
@@ -146,7 +179,7 @@ def _(g, result, a, b):
     return solve_adjoint(g, result, a, b)
 
 
-@adjoint(np.cross)
+@adjoint(np.cross, factors=(0, 1))
 def _(g, result, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     parts = cross_adjoint(g, a, b, axisa, axisb, axisc, axis)
     return parts[0], parts[1]
@@ -158,7 +191,7 @@ def _(g, result, arrays, **_):
 
 
 for _vecdot in {f for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None)) if f}:
-    @adjoint(_vecdot)
+    @adjoint(_vecdot, factors=(0, 1))
     def _(g, result, x1, x2, axis=-1, **_):
         # the sum over `axis` of x1 * x2 (real arrays)
         return (unbroadcast(np.expand_dims(g, axis) * x2, x1),
@@ -186,7 +219,7 @@ def _(g, result, a, n):
     return matrix_power_adjoint(g, a, n), None
 
 
-@adjoint(np.kron)
+@adjoint(np.kron, factors=(0, 1))
 def _(g, result, a, b):
     parts = kron_adjoint(g, a, b)
     return parts[0], parts[1]

@@ -1,4 +1,4 @@
-"""Built-in reverse rules: reductions (see rules/core.py for the form).
+"""Built-in reverse rules: reductions.
 
 `prod`, `max`/`amax`, `min`/`amin`, `var`, `std` (with `axis` None, an int,
 a negative int or a tuple, `keepdims`, and `ddof` for var/std), their array
@@ -14,7 +14,7 @@ Python float, which `np.expand_dims` would turn into a host array).  Branches te
 argument kinds decide (`axis is None`, `keepdims`, `len(args)`), so the
 rules inline as straight-line code.
 
-Kinks follow JAX (API.md):
+Kinks follow JAX (docs/rules.md):
 
 * `max`/`min`: tied extrema share the gradient equally, each gets
   `g / (number of ties)`; the count is taken in the input's dtype, so
@@ -30,15 +30,37 @@ import numpy as np
 
 from ..runtime import (average_adjoint, builtin_extremum_adjoint, builtin_sum_adjoint,
                        cumprod_adjoint, extremum_adjoint, extremum_shares, median_adjoint,
-                       prod_adjoint, prod_others, quantile_weights, sort_adjoint,
-                       trapezoid_adjoint, unbroadcast, var_adjoint)
+                       prod_adjoint, prod_others, quantile_weights, sort_adjoint, trapezoid_adjoint,
+                       unbroadcast, var_adjoint)
 from . import adjoint, method_key
+
+
+# ---- reductions ---------------------------------------------------------------------
+
+
+@adjoint(np.sum, linear=(0,))
+@adjoint(np.ndarray.sum, linear=(0,))
+def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
+    if axis is None or keepdims or np.ndim(result) == 0:   # g may be a Python float
+        return np.ones_like(x) * g
+    return np.ones_like(x) * np.expand_dims(g, axis)
+
+
+@adjoint(np.mean, linear=(0,))
+@adjoint(np.ndarray.mean, linear=(0,))
+def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
+    if axis is None or np.ndim(result) == 0:
+        return np.ones_like(x) * (g / x.size)
+    if keepdims:
+        return np.ones_like(x) * (g / (x.size / np.size(g)))
+    return np.ones_like(x) * (np.expand_dims(g, axis) / (x.size / np.size(g)))
+
 
 # ---- prod ---------------------------------------------------------------------------
 
 
-@adjoint(np.prod)
-@adjoint(method_key("prod"))
+@adjoint(np.prod, reduction_axis=1)
+@adjoint(method_key("prod"), reduction_axis=1)
 def _(g, result, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
       where=None, **_):
     if initial is not None or where is not None:
@@ -51,12 +73,12 @@ def _(g, result, a, axis=None, dtype=None, out=None, keepdims=False, initial=Non
 # ---- max and min: ties share g ---------------------------------------------------------
 
 
-@adjoint(np.max)
-@adjoint(np.amax)
-@adjoint(np.min)
-@adjoint(np.amin)
-@adjoint(method_key("max"))
-@adjoint(method_key("min"))
+@adjoint(np.max, reduction_axis=1)
+@adjoint(np.amax, reduction_axis=1)
+@adjoint(np.min, reduction_axis=1)
+@adjoint(np.amin, reduction_axis=1)
+@adjoint(method_key("max"), reduction_axis=1)
+@adjoint(method_key("min"), reduction_axis=1)
 def _(g, result, a, axis=None, out=None, keepdims=False, initial=None, where=None, **_):
     if initial is not None or where is not None:     # the result may be no element's
         return extremum_adjoint(g, result, a, axis, keepdims, where)
@@ -70,8 +92,8 @@ def _(g, result, a, axis=None, out=None, keepdims=False, initial=None, where=Non
 # ---- var and std ----------------------------------------------------------------------
 
 
-@adjoint(np.var)
-@adjoint(method_key("var"))
+@adjoint(np.var, reduction_axis=1)
+@adjoint(method_key("var"), reduction_axis=1)
 def _(g, result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
       mean=None, correction=None, **_):
     # d var = 2 (a - mean) / (N - ddof), N the number of elements per result
@@ -88,8 +110,8 @@ def _(g, result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
     return np.expand_dims(g * scale, axis) * (a - np.mean(a, axis=axis, keepdims=True))
 
 
-@adjoint(np.std)
-@adjoint(method_key("std"))
+@adjoint(np.std, reduction_axis=1)
+@adjoint(method_key("std"), reduction_axis=1)
 def _(g, result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=None,
       mean=None, correction=None, **_):
     # d std = d var / (2 std) = (a - mean) / ((N - ddof) std); a zero std divides by zero
@@ -109,8 +131,8 @@ def _(g, result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
 # ---- cumsum: the reversed cumulative sum of g -----------------------------------------------
 
 
-@adjoint(np.cumsum)
-@adjoint(method_key("cumsum"))
+@adjoint(np.cumsum, linear=(0,))
+@adjoint(method_key("cumsum"), linear=(0,))
 def _(g, result, a, axis=None, dtype=None, out=None):
     if axis is None and np.ndim(a) == 1:
         return np.flip(np.cumsum(np.flip(g)))
@@ -195,7 +217,7 @@ def _(g, result, a, axis=-1, kind=None, order=None, **_):
 # ---- Python's builtins -------------------------------------------------------------------
 
 
-@adjoint(sum)
+@adjoint(sum, linear=(0, 1))
 def _(g, result, iterable, *start, **_):
     # over an array: the sum of its rows (axis 0); over a list or tuple: of its elements
     if len(start) == 0:

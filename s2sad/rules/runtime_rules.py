@@ -14,8 +14,8 @@ from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, cross
                        einsum_adjoints, in_dtype_of,
                        inverse_axes, log_of_base, negated, pad_interior, power_slope, selects_each_once,
                        split_points, unbroadcast, zeros_like_value, zeros_list)
-from . import adjoint, lookup_adjoint, method_key, nondifferentiable, tangent
-from .tangents import LINEAR_GIVEN_SHAPES
+from .. import runtime
+from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, tangent
 
 # zeros, indices, axes and counts: no derivative
 nondifferentiable(zeros_list, zeros_like_value, selects_each_once, inverse_axes, checkpoint_every, negated,
@@ -154,8 +154,23 @@ def _(g, result, x):
 # trace (its 2-D form fills a diagonal in place), reshape/transpose/item methods
 for _fn in (max, sum, np.clip, method_key("clip"), np.trace, method_key("trace"),
             np.ndarray.reshape, np.ndarray.transpose, np.ndarray.item, np.atleast_1d):
-    LINEAR_GIVEN_SHAPES[lookup_adjoint(_fn)] = (0,)
-LINEAR_GIVEN_SHAPES[pop_adjoint] = (0,)               # (g's neighbours lend a shape)
+    declare(lookup_adjoint(_fn), linear_given_shapes=(0,))
+declare(pop_adjoint, linear_given_shapes=(0,))               # (g's neighbours lend a shape)
+
+# Runtime helpers a gradient calls, linear in these arguments together; their
+# other arguments lend only shapes, dtypes, structure and indices, so their
+# tangents play no part: `take_adjoint(g, a, i, axis)` has tangent
+# `take_adjoint(dg, a, i, axis)`.  Where the elements went or which one won
+# (sort, median, max) is piecewise constant in the values.
+for _fn in (runtime.take_adjoint, runtime.take_along_axis_adjoint, runtime.setitem_value_adjoint, runtime.shaped_like,
+            runtime.unpack_adjoint, runtime.scalar_output, runtime.builtin_sum_adjoint, runtime.undiagonal,
+            runtime.untrace, runtime.unconcatenate, runtime.fill_zeros, runtime.unravel,
+            runtime.untile, runtime.unrepeat, runtime.unpad, runtime.item_adjoint,
+            runtime.diff_adjoint, runtime.without_diagonal, runtime.diagonal_cotangent,
+            runtime.sort_adjoint, runtime.median_adjoint, runtime.extremum_adjoint, runtime.builtin_extremum_adjoint,
+            runtime.extremum_shares):
+    declare(_fn, linear_given_shapes=(0,))
+declare(runtime.add_lists, linear_given_shapes=(0, 1))
 
 
 def einsum_adjoint_tangent(tangents, g, subscripts, operands, wrt):
