@@ -1454,7 +1454,7 @@ def _check_in_place_updates(an, facts):
                 if seen & memory and (loops or i < last_update):
                     unsafe = True
         facts.stmts[id(stmt)].copy_needed = unsafe
-        if not unsafe:
+        if not unsafe and not of_list:     # (growing or setting a list's items changes no array)
             facts.changed_in_place.update(ref for ref, shared in roots.items() if shared & roots[old])
     if not handed_over:       # (generated code reads no value an update made stale: it
         _StaleReads(an, facts, roots, objects, inner, updates).run()   # copies `dx[0].copy()` first)

@@ -237,8 +237,15 @@ def _snapshot(name, ref, facts):
     if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
         return gast.Call(func=_name("list"), args=[_name(name)], keywords=[])
     if ref in facts.changed_in_place and isinstance(kind, Array):
-        return gast.Call(func=gast.Attribute(value=_name(name), attr="copy", ctx=gast.Load()),
-                         args=[], keywords=[])
+        copied = gast.Call(func=gast.Attribute(value=_name(name), attr="copy", ctx=gast.Load()),
+                           args=[], keywords=[])
+        if kind.ndim is not None:
+            return copied
+        # a kind not known (joined with None before the loop made it): `x.copy()` only
+        # where it is an array by then
+        return gast.IfExp(test=gast.Compare(left=_name(name), ops=[gast.Is()],
+                                            comparators=[gast.Constant(value=None, kind=None)]),
+                          body=_name(name), orelse=copied)
     return _name(name)
 
 

@@ -1817,3 +1817,28 @@ def test_hvp_through_a_replaced_list_item():
     np.testing.assert_allclose(s2sad.hvp(f_list_item_replaced_in_a_while, wrt=1)(A, x, np.ones(3)),
                                2.0 * np.ones(3))
     check_case(f_list_item_replaced_in_a_while, [A, x], wrt=1)
+
+
+def rec_returns_on_depth(v, c, depth):
+    if depth <= 0:
+        return np.sum(v)
+
+
+def f_return_of_helper_in_a_loop_that_appends(y, x, s):
+    acc = np.sum(x).item()
+    hs = []
+    for i in range(1):
+        if acc >= 0.08:
+            return rec_returns_on_depth(y, 0.47, 0)
+        hs.append(y)
+
+
+def test_appending_to_a_list_changes_no_array_in_place():
+    """`hs.append(y)` grows the list, not y: the loop's `result` (None before
+    the loop, what a helper given y returns inside it) was pushed as
+    `result.copy()`, which failed on None."""
+    y, x = np.array([0.18, -0.51, 1.01]), np.array([-0.4, 0.8, 0.56])
+    df = s2sad.grad(f_return_of_helper_in_a_loop_that_appends, wrt=("y",))
+    np.testing.assert_allclose(df(y, x, -0.66)[0], np.ones(3))
+    assert ".copy()" not in s2sad.source(df)
+    check_case(f_return_of_helper_in_a_loop_that_appends, [y, x, -0.66], wrt=("y",))
