@@ -256,6 +256,11 @@ def nondifferentiable(*fns):
     _bump()
 
 
+def registered():
+    """Every function with a reverse rule, in the order they were registered."""
+    return [fn for fn, _ in _ADJOINTS.values()]
+
+
 def snapshot():
     """The registry's state, for `restore` (tests register rules and take them back)."""
     return [table.copy() for table in (_ADJOINTS, _TANGENTS, _NONDIFF, _FACTS, _BUILTIN)]

@@ -194,6 +194,13 @@ def _(g, result, x, **_):
     return g / (3.0 * result * result)     # infinite at 0, as the derivative is
 
 
+@adjoint(np.sinc, elementwise=True)
+def _(g, result, x):
+    # d/dx sin(pi x) / (pi x) = (cos(pi x) - sinc(x)) / x, and 0 at 0
+    at_zero = x == 0.0
+    return g * np.where(at_zero, 0.0, (np.cos(np.pi * x) - result) / np.where(at_zero, 1.0, x))
+
+
 @adjoint(np.exp2, elementwise=True)
 def _(g, result, x, **_):
     return g * result * math.log(2.0)

@@ -1,0 +1,301 @@
+"""One row per registered rule: the function, the expression that calls it,
+and the arguments it is called on.  `test_rule_table.py` turns each row into
+a loss `np.sum(<expression> * c)` and checks its gradient against central
+differences, jvp against the gradient, and the gradient on StrictArrays (no
+rule moves data to the host); and it checks that every rule s2sad registers
+has a row here.
+
+An argument is drawn by its spec: `N(3, 4)` normal, `P(3, 4)` in (0.5, 2),
+`U(3)` in (-0.9, 0.9), `SPD(3)` symmetric positive definite, `F` a Python
+float, `FP` a positive Python float.  A row whose expression is a block
+(statements ending in `return value`) tests statements: `np.add.at(...)`,
+`x[i] = v`, `xs.pop()`.
+"""
+
+import dataclasses
+import math
+import operator
+
+import numpy as np
+
+from s2sad import runtime
+from s2sad.rules import method_key
+
+
+@dataclasses.dataclass
+class Spec:
+    shape: tuple
+    low: float = None
+    high: float = None
+    kind: str = "array"
+
+    def draw(self, rng):
+        if self.kind == "spd":
+            a = rng.normal(size=self.shape)
+            return a @ a.T + self.shape[0] * np.eye(self.shape[0])
+        if self.low is None:
+            value = rng.normal(size=self.shape)
+        else:
+            value = rng.uniform(self.low, self.high, size=self.shape)
+        return float(value) if self.kind == "float" else value
+
+
+def N(*shape):
+    return Spec(shape)
+
+
+def P(*shape):
+    return Spec(shape, 0.5, 2.0)
+
+
+def U(*shape):
+    return Spec(shape, -0.9, 0.9)
+
+
+def SPD(n):
+    return Spec((n, n), kind="spd")
+
+
+F = Spec((), kind="float")
+FP = Spec((), 0.5, 2.0, kind="float")
+
+
+@dataclasses.dataclass
+class Row:
+    fn: object                # the function whose rule the row exercises (None: not in this NumPy)
+    expr: str                 # the value, over the argument names; or a block ending in `return`
+    args: dict                # name -> Spec
+    strict: bool = True       # also on StrictArrays (False where the call itself needs the host)
+    check: object = None      # a check of its own, on the drawn arguments, for a rule no loss reaches
+
+    @property
+    def name(self):
+        text = self.expr.splitlines()[-1] if "\n" in self.expr else self.expr or self.fn.__name__
+        return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_")[:48]
+
+
+def _np(name):
+    return getattr(np, name, None)
+
+
+def _trace_scaled(x, a):
+    return np.trace(x) * a
+
+
+def _check_fill_diagonal(x, a):
+    import s2sad
+    d_trace = s2sad.grad(_trace_scaled)                 # a * I, made by np.fill_diagonal
+    jacobian = s2sad.jacobian(d_trace, wrt=1, mode="rev")(x, a)
+    eps = 1e-6
+    expected = (d_trace(x, a + eps) - d_trace(x, a - eps)) / (2 * eps)
+    np.testing.assert_allclose(jacobian, expected, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(jacobian, np.eye(3))
+
+
+X, Y = N(3, 4), N(4)
+V = N(3)
+
+ROWS = [
+    # ---- arithmetic -------------------------------------------------------------------
+    Row(operator.add, "x + y", {"x": X, "y": Y}),
+    Row(operator.sub, "x - y", {"x": X, "y": Y}),
+    Row(operator.mul, "x * y", {"x": X, "y": Y}),
+    Row(operator.truediv, "x / y", {"x": X, "y": P(4)}),
+    Row(operator.pow, "x ** y", {"x": P(3, 4), "y": N(4)}),
+    Row(operator.neg, "-x", {"x": X}),
+    Row(operator.pos, "+x", {"x": X}),
+    Row(operator.matmul, "a @ b", {"a": N(3, 4), "b": N(4, 2)}),
+    Row(np.add, "np.add(x, y)", {"x": X, "y": Y}),
+    Row(np.subtract, "np.subtract(x, y)", {"x": X, "y": Y}),
+    Row(np.multiply, "np.multiply(x, y)", {"x": X, "y": Y}),
+    Row(np.divide, "np.divide(x, y)", {"x": X, "y": P(4)}),
+    Row(np.power, "np.power(x, y)", {"x": P(3, 4), "y": N(4)}),
+    Row(np.float_power, "np.float_power(x, y)", {"x": P(3, 4), "y": N(4)}),
+    Row(np.negative, "np.negative(x)", {"x": X}),
+    Row(np.positive, "np.positive(x)", {"x": X}),
+    Row(np.reciprocal, "np.reciprocal(x)", {"x": P(3, 4)}),
+    Row(np.square, "np.square(x)", {"x": X}),
+    Row(np.remainder, "np.remainder(x, 3.0)", {"x": P(3, 4)}),
+    Row(np.fmod, "np.fmod(x, 3.0)", {"x": P(3, 4)}),
+    # ---- elementwise functions --------------------------------------------------------
+    Row(np.exp, "np.exp(x)", {"x": X}),
+    Row(np.exp2, "np.exp2(x)", {"x": X}),
+    Row(np.expm1, "np.expm1(x)", {"x": X}),
+    Row(np.log, "np.log(x)", {"x": P(3, 4)}),
+    Row(np.log2, "np.log2(x)", {"x": P(3, 4)}),
+    Row(np.log10, "np.log10(x)", {"x": P(3, 4)}),
+    Row(np.log1p, "np.log1p(x)", {"x": P(3, 4)}),
+    Row(np.sqrt, "np.sqrt(x)", {"x": P(3, 4)}),
+    Row(np.cbrt, "np.cbrt(x)", {"x": P(3, 4)}),
+    Row(np.sinc, "np.sinc(x)", {"x": X}),
+    Row(np.sin, "np.sin(x)", {"x": X}),
+    Row(np.cos, "np.cos(x)", {"x": X}),
+    Row(np.tan, "np.tan(x)", {"x": U(3, 4)}),
+    Row(np.arcsin, "np.arcsin(x)", {"x": U(3, 4)}),
+    Row(np.arccos, "np.arccos(x)", {"x": U(3, 4)}),
+    Row(np.arctan, "np.arctan(x)", {"x": X}),
+    Row(np.sinh, "np.sinh(x)", {"x": X}),
+    Row(np.cosh, "np.cosh(x)", {"x": X}),
+    Row(np.tanh, "np.tanh(x)", {"x": X}),
+    Row(np.arcsinh, "np.arcsinh(x)", {"x": X}),
+    Row(np.arctanh, "np.arctanh(x)", {"x": U(3, 4)}),
+    Row(np.abs, "np.abs(x)", {"x": X}),
+    Row(np.fabs, "np.fabs(x)", {"x": X}),
+    Row(abs, "abs(x)", {"x": X}),
+    Row(np.deg2rad, "np.deg2rad(x)", {"x": X}),
+    Row(np.radians, "np.radians(x)", {"x": X}),
+    Row(np.rad2deg, "np.rad2deg(x)", {"x": X}),
+    Row(np.degrees, "np.degrees(x)", {"x": X}),
+    Row(np.arctan2, "np.arctan2(x, y)", {"x": X, "y": P(4)}),
+    Row(np.hypot, "np.hypot(x, y)", {"x": X, "y": P(4)}),
+    Row(np.logaddexp, "np.logaddexp(x, y)", {"x": X, "y": Y}),
+    Row(np.logaddexp2, "np.logaddexp2(x, y)", {"x": X, "y": Y}),
+    Row(np.copysign, "np.copysign(x, y)", {"x": X, "y": P(4)}),
+    Row(np.maximum, "np.maximum(x, y)", {"x": X, "y": Y}),
+    Row(np.minimum, "np.minimum(x, y)", {"x": X, "y": Y}),
+    Row(np.fmax, "np.fmax(x, y)", {"x": X, "y": Y}),
+    Row(np.fmin, "np.fmin(x, y)", {"x": X, "y": Y}),
+    Row(np.where, "np.where(x > 0.0, x, y)", {"x": X, "y": Y}),
+    Row(np.clip, "np.clip(x, -0.5, 0.5)", {"x": X}),
+    Row(np.ndarray.clip, "x.clip(-0.5, 0.5)", {"x": X}),
+    Row(float, "float(np.sum(x))", {"x": X}, strict=False),
+    Row(max, "max(a, b * 2.0)", {"a": F, "b": FP}),
+    Row(min, "min(a, b * 2.0)", {"a": F, "b": FP}),
+    Row(sum, "sum([x, y, x])", {"x": X, "y": Y}),
+    Row(math.sin, "math.sin(a)", {"a": F}),
+    Row(math.cos, "math.cos(a)", {"a": F}),
+    Row(math.tan, "math.tan(a)", {"a": Spec((), -0.9, 0.9, "float")}),
+    Row(math.tanh, "math.tanh(a)", {"a": F}),
+    Row(math.atan, "math.atan(a)", {"a": F}),
+    Row(math.exp, "math.exp(a)", {"a": F}),
+    Row(math.expm1, "math.expm1(a)", {"a": F}),
+    Row(math.log, "math.log(a)", {"a": FP}),
+    Row(math.log1p, "math.log1p(a)", {"a": FP}),
+    Row(math.sqrt, "math.sqrt(a)", {"a": FP}),
+    Row(math.fabs, "math.fabs(a)", {"a": FP}),
+    Row(math.pow, "math.pow(a, b)", {"a": FP, "b": F}),
+    # ---- reductions -------------------------------------------------------------------
+    Row(np.sum, "np.sum(x, axis=0)", {"x": X}),
+    Row(np.ndarray.sum, "x.sum(axis=1)", {"x": X}),
+    Row(np.mean, "np.mean(x, axis=0)", {"x": X}),
+    Row(np.ndarray.mean, "x.mean()", {"x": X}),
+    Row(np.nansum, "np.nansum(x)", {"x": X}),
+    Row(np.nanmean, "np.nanmean(x, axis=1)", {"x": X}),
+    Row(np.average, "np.average(x, 1, w)", {"x": X, "w": P(4)}),
+    Row(np.prod, "np.prod(x, axis=0)", {"x": X}),
+    Row(np.ndarray.prod, "x.prod()", {"x": X}),
+    Row(np.max, "np.max(x, axis=1)", {"x": X}),
+    Row(np.min, "np.min(x, axis=0)", {"x": X}),
+    Row(np.amax, "np.amax(x)", {"x": X}),
+    Row(np.amin, "np.amin(x)", {"x": X}),
+    Row(np.ndarray.max, "x.max(axis=0)", {"x": X}),
+    Row(np.ndarray.min, "x.min()", {"x": X}),
+    Row(np.var, "np.var(x, axis=0)", {"x": X}),
+    Row(np.ndarray.var, "x.var()", {"x": X}),
+    Row(np.std, "np.std(x, axis=1)", {"x": X}),
+    Row(np.ndarray.std, "x.std()", {"x": X}),
+    Row(np.median, "np.median(x, axis=1)", {"x": X}),
+    Row(np.percentile, "np.percentile(x, 30.0)", {"x": X}),
+    Row(np.quantile, "np.quantile(x, 0.3, axis=0)", {"x": X}),
+    Row(np.sort, "np.sort(x, axis=1)", {"x": X}),
+    Row(np.cumsum, "np.cumsum(x, axis=1)", {"x": X}),
+    Row(np.ndarray.cumsum, "x.cumsum()", {"x": X}),
+    Row(np.cumprod, "np.cumprod(x, axis=0)", {"x": P(3, 4)}),
+    Row(np.ndarray.cumprod, "x.cumprod()", {"x": P(3, 4)}),
+    Row(np.diff, "np.diff(x, axis=1)", {"x": X}),
+    Row(_np("trapezoid"), "np.trapezoid(x)", {"x": X}),
+    # ---- products and linear algebra --------------------------------------------------
+    Row(np.matmul, "np.matmul(a, b)", {"a": N(2, 3, 4), "b": N(4, 2)}),
+    Row(np.dot, "np.dot(a, b)", {"a": N(3, 4), "b": N(4)}),
+    Row(np.ndarray.dot, "a.dot(b)", {"a": N(3, 4), "b": N(4, 2)}),
+    Row(np.vdot, "np.vdot(a, b)", {"a": N(3, 4), "b": N(3, 4)}),
+    Row(np.inner, "np.inner(a, b)", {"a": N(3, 4), "b": N(2, 4)}),
+    Row(np.outer, "np.outer(a, b)", {"a": N(3), "b": N(4)}),
+    Row(np.cross, "np.cross(a, b)", {"a": N(2, 3), "b": N(3)}),
+    Row(np.kron, "np.kron(a, b)", {"a": N(2, 2), "b": N(2, 3)}),
+    Row(np.tensordot, "np.tensordot(a, b, axes=1)", {"a": N(3, 4), "b": N(4, 2)}),
+    Row(np.einsum, "np.einsum('ij,jk->ik', a, b)", {"a": N(3, 4), "b": N(4, 2)}),
+    Row(_np("vecdot"), "np.vecdot(a, b)", {"a": N(3, 4), "b": N(4)}),
+    Row(getattr(np.linalg, "vecdot", None), "np.linalg.vecdot(a, b)", {"a": N(3, 4), "b": N(3, 4)}),
+    Row(np.trace, "np.trace(x)", {"x": N(3, 3)}),
+    Row(np.ndarray.trace, "x.trace()", {"x": N(3, 3)}),
+    Row(np.diag, "np.diag(v)", {"v": V}),
+    Row(np.diagonal, "np.diagonal(x)", {"x": X}),
+    Row(np.ndarray.diagonal, "x.diagonal()", {"x": X}),
+    Row(np.linalg.multi_dot, "np.linalg.multi_dot([a, b, d])", {"a": N(2, 3), "b": N(3, 4), "d": N(4, 2)}),
+    Row(np.linalg.norm, "np.linalg.norm(x, axis=1)", {"x": X}),
+    Row(np.linalg.inv, "np.linalg.inv(x)", {"x": SPD(3)}),
+    Row(np.linalg.solve, "np.linalg.solve(a, b)", {"a": SPD(3), "b": N(3, 2)}),
+    Row(np.linalg.det, "np.linalg.det(x)", {"x": SPD(3)}),
+    Row(np.linalg.slogdet, "np.linalg.slogdet(x)[1]", {"x": SPD(3)}),
+    Row(np.linalg.matrix_power, "np.linalg.matrix_power(x, 3)", {"x": N(3, 3)}),
+    Row(np.linalg.pinv, "np.linalg.pinv(x)", {"x": N(4, 3)}),
+    Row(np.linalg.lstsq, "np.linalg.lstsq(a, b, rcond=None)[0]", {"a": N(4, 3), "b": N(4)}),
+    Row(np.linalg.cholesky, "np.linalg.cholesky((x + x.T) / 2)", {"x": SPD(3)}),   # (reads a symmetric x)
+    Row(np.linalg.eigh, "np.linalg.eigh((x + x.T) / 2)[0]", {"x": SPD(3)}),
+    Row(np.linalg.svd, "np.linalg.svd(x, full_matrices=False)[1]", {"x": N(4, 3)}),
+    Row(np.linalg.qr, "np.linalg.qr(x)[1]", {"x": N(4, 3)}),
+    # ---- shapes -----------------------------------------------------------------------
+    Row(np.reshape, "np.reshape(x, (4, 3))", {"x": X}),
+    Row(np.ndarray.reshape, "x.reshape(2, 6)", {"x": X}),
+    Row(np.transpose, "np.transpose(x)", {"x": X}),
+    Row(np.ndarray.transpose, "x.transpose()", {"x": X}),
+    Row(np.ndarray.T, "x.T", {"x": X}),
+    Row(np.ndarray.mT, "x.mT", {"x": N(2, 3, 4)}),
+    Row(np.ravel, "np.ravel(x)", {"x": X}),
+    Row(np.ndarray.ravel, "x.ravel()", {"x": X}),
+    Row(np.ndarray.flatten, "x.flatten()", {"x": X}),
+    Row(np.squeeze, "np.squeeze(x)", {"x": N(3, 1)}),
+    Row(np.ndarray.squeeze, "x.squeeze()", {"x": N(1, 3)}),
+    Row(np.expand_dims, "np.expand_dims(x, 1)", {"x": V}),
+    Row(np.broadcast_to, "np.broadcast_to(x, (2, 3))", {"x": V}),
+    Row(np.atleast_1d, "np.atleast_1d(x)", {"x": V}),
+    Row(np.atleast_2d, "np.atleast_2d(x)", {"x": V}),
+    Row(np.atleast_3d, "np.atleast_3d(x)", {"x": X}),
+    Row(np.swapaxes, "np.swapaxes(x, 0, 1)", {"x": X}),
+    Row(np.ndarray.swapaxes, "x.swapaxes(0, 1)", {"x": X}),
+    Row(np.moveaxis, "np.moveaxis(x, 0, -1)", {"x": N(2, 3, 4)}),
+    Row(np.ndarray.copy, "x.copy()", {"x": X}),
+    Row(np.copy, "np.copy(x)", {"x": X}),
+    Row(np.array, "np.array(x)", {"x": X}, strict=False),
+    Row(np.asarray, "np.asarray(x)", {"x": X}, strict=False),
+    Row(np.ndarray.astype, "x.astype(np.float64)", {"x": X}),
+    Row(np.ndarray.item, "x.item(1)", {"x": V}, strict=False),
+    Row(np.concatenate, "np.concatenate([x, y], axis=1)", {"x": X, "y": N(3, 2)}),
+    Row(np.stack, "np.stack([x, y])", {"x": V, "y": V}),
+    Row(np.hstack, "np.hstack([x, y])", {"x": V, "y": N(2)}),
+    Row(np.vstack, "np.vstack([x, y])", {"x": X, "y": Y}),
+    Row(np.split, "np.split(x, 2, axis=1)[1]", {"x": X}),
+    Row(np.array_split, "np.array_split(x, 2)[0]", {"x": X}),
+    Row(np.hsplit, "np.hsplit(x, 2)[0]", {"x": X}),
+    Row(np.vsplit, "np.vsplit(x, 3)[2]", {"x": X}),
+    Row(np.dsplit, "np.dsplit(x, 2)[1]", {"x": N(2, 3, 4)}),
+    Row(np.flip, "np.flip(x, axis=1)", {"x": X}),
+    Row(np.fliplr, "np.fliplr(x)", {"x": X}),
+    Row(np.flipud, "np.flipud(x)", {"x": X}),
+    Row(np.rot90, "np.rot90(x)", {"x": X}),
+    Row(np.roll, "np.roll(x, 1, axis=1)", {"x": X}),
+    Row(np.tile, "np.tile(x, (2, 1))", {"x": X}),
+    Row(np.repeat, "np.repeat(x, 2, axis=0)", {"x": X}),
+    Row(np.ndarray.repeat, "x.repeat(2)", {"x": V}),
+    Row(np.tril, "np.tril(x)", {"x": X}),
+    Row(np.triu, "np.triu(x, 1)", {"x": X}),
+    Row(np.pad, "np.pad(x, 1)", {"x": X}),
+    # ---- indexing and constants -------------------------------------------------------
+    Row(operator.getitem, "x[1:, ::2]", {"x": X}),
+    Row(np.take, "np.take(x, [0, 2, 2], axis=1)", {"x": X}),
+    Row(np.ndarray.take, "x.take([3, 0])", {"x": X}),
+    Row(np.take_along_axis, "np.take_along_axis(x, np.argsort(x, axis=1), axis=1)", {"x": X}),
+    Row(np.full, "np.full((2, 3), a)", {"a": F}),
+    Row(np.full_like, "np.full_like(x, a)", {"x": X, "a": F}),
+    Row(runtime.setitem, "y = x * 1.0\ny[1] = v\nreturn y", {"x": X, "v": Y}),
+    Row(np.add.at, "y = x * 1.0\nnp.add.at(y, [0, 0, 2], v)\nreturn y", {"x": X, "v": Y}),
+    # (user code may not fill a diagonal in place; the gradient of a trace does: the
+    # reverse-mode Jacobian of that gradient differentiates np.fill_diagonal)
+    Row(np.fill_diagonal, "", {"x": N(3, 3), "a": F}, check=lambda x, a: _check_fill_diagonal(x, a)),
+    # ---- what generated code calls (their rules serve higher order) ----------------------
+    Row(runtime.unbroadcast, "runtime.unbroadcast(x, y)", {"x": X, "y": Y}),
+    Row(runtime.log_of_base, "runtime.log_of_base(x)", {"x": P(3, 4)}),
+    Row(runtime.as_list, "runtime.as_list(x)[1]", {"x": X}),
+    Row(method_key("pop"), "xs = [x, y]\nz = xs.pop()\nreturn z * xs[0]", {"x": V, "y": V}),
+]

@@ -1,0 +1,67 @@
+"""Every registered rule, driven by one table (`rule_table.ROWS`): the
+gradient of `np.sum(<call> * c)` against central differences, jvp against
+the gradient, and the gradient on StrictArrays (`fdcheck.check_gradient`);
+and a check that no registered rule lacks a row."""
+
+import numpy as np
+import pytest
+
+from s2sad import rules
+
+from fdcheck import check_gradient, cotangent
+from fuzz.oracles import load
+from rule_table import ROWS
+
+HEADER = "import math\nimport operator\n\nimport numpy as np\n\nfrom s2sad import runtime\n"
+
+
+def _loss_source(index, row):
+    """`value_i(args)` and `loss_i(args, c) = np.sum(value * c)`, as source
+    (s2sad reads a function's source)."""
+    params = ", ".join(row.args)
+    if "\n" in row.expr:
+        *body, last = row.expr.splitlines()
+        assert last.startswith("return ")
+        value = last[len("return "):]
+    else:
+        body, value = [], row.expr
+    lines = "".join(f"    {line}\n" for line in body)
+    return (f"\n\ndef value_{index}({params}):\n{lines}    return {value}\n"
+            f"\n\ndef loss_{index}({params}, c):\n{lines}    return np.sum(({value}) * c)\n")
+
+
+ACTIVE = [(i, row) for i, row in enumerate(ROWS) if row.fn is not None]
+MODULE = load(HEADER + "".join(_loss_source(i, row) for i, row in ACTIVE if row.check is None))
+
+
+@pytest.mark.parametrize("index, row", ACTIVE, ids=[f"{i}-{row.name}" for i, row in ACTIVE])
+def test_rule(index, row):
+    rng = np.random.default_rng(index)
+    args = [spec.draw(rng) for spec in row.args.values()]
+    if row.check is not None:
+        return row.check(*args)
+    value = getattr(MODULE, f"value_{index}")(*args)
+    c = cotangent(value, python_float_for_scalar=True)
+    wrt = tuple(i for i, a in enumerate(args) if isinstance(a, (float, np.ndarray)))
+    check_gradient(getattr(MODULE, f"loss_{index}"), args + [c], wrt=wrt, strict=row.strict)
+
+
+def _same(a, b):
+    try:
+        return a is b or a == b
+    except Exception:
+        return False
+
+
+def test_every_registered_rule_has_a_row():
+    builtin = [fn for fn in rules.registered() if rules.is_builtin(fn)]   # (not the tests' own)
+    assert len(builtin) > 150
+    missing = [fn for fn in builtin if not any(_same(row.fn, fn) for row in ROWS)]
+    assert not missing, f"rules without a row in tests/rule_table.py: {missing}"
+
+
+def test_the_table_names_registered_functions():
+    # a row whose function has no rule tests nothing the registry promises
+    stray = [row.expr for row in ROWS
+             if row.fn is not None and rules.lookup_adjoint(row.fn) is None]
+    assert not stray, stray
