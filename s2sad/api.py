@@ -6,21 +6,27 @@ structure), builds the gradient with `build.build_gradient`, caches it,
 and calls it.  A build that fails leaves nothing behind.
 """
 
+from __future__ import annotations
+
 import inspect
 import weakref
+from typing import Any, Callable, Union
 
-
-from . import rules
 import gast
 import numpy as np
 
+from . import rules
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
 from .guards import kind_key as _kind_key, record, recording
 
 
-def grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
+Wrt = Union[int, str, tuple]         # an argument by index or name, or a tuple of them
+
+
+def grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False, verbose: bool = False,
+         checkpoint: bool | int | None = None) -> Callable:
     """The gradient of scalar-valued `f` w.r.t. argument(s) `wrt` (index or name).
 
     `checkpoint=True` keeps about sqrt(T) states of each loop of T trips
@@ -32,7 +38,8 @@ def grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
     return _differentiate(f, wrt, False, has_aux, verbose, checkpoint)
 
 
-def value_and_grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=None):
+def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False,
+                   verbose: bool = False, checkpoint: bool | int | None = None) -> Callable:
     """Like `grad`, but returns `(f(*args), gradient)`."""
     if f is None:
         return lambda func: value_and_grad(func, wrt, has_aux=has_aux, verbose=verbose,
@@ -40,7 +47,7 @@ def value_and_grad(f=None, wrt=0, *, has_aux=False, verbose=False, checkpoint=No
     return _differentiate(f, wrt, True, has_aux, verbose, checkpoint)
 
 
-def jvp(f=None, wrt=0):
+def jvp(f: Callable | None = None, wrt: Wrt = 0) -> Callable:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`,
     the tangent having the structure of the `wrt` argument(s)."""
     if f is None:
@@ -102,7 +109,7 @@ def check_tangent(fname, param, value, t, what="vector"):
                         f"{tuple(shape)}, not {got}")
 
 
-def stop_gradient(x):
+def stop_gradient(x: Any) -> Any:
     """Identity in the forward pass; no gradient flows through it."""
     return x
 
@@ -110,7 +117,7 @@ def stop_gradient(x):
 rules.nondifferentiable(stop_gradient)
 
 
-def source(df, *args, **kwargs):
+def source(df: Callable, *args: Any, **kwargs: Any) -> str:
     """The generated source of `df`: its latest build, or its build for these arguments."""
     state = getattr(df, "__s2sad__", None)
     if state is None:

@@ -9,10 +9,13 @@ returns the result and what the reverse sweep needs of it; `f_bwd` takes
 the result's adjoint and that record and returns the arguments' adjoints.
 """
 
+from __future__ import annotations
+
 import ast
 import inspect
 import weakref
 from dataclasses import dataclass
+from typing import Callable
 
 import gast
 
@@ -414,13 +417,15 @@ class Builder(_ForwardBuilds):
         return Built(fn, "\n\n".join([text] + helper_texts))
 
 
-def build_jvp(func, arg_kinds, wrt, name=None, tangent_only=False):
+def build_jvp(func: Callable, arg_kinds: tuple, wrt: tuple, name: str | None = None,
+              tangent_only: bool = False) -> Built:
     builder = Builder()
     return builder.jvp(func, arg_kinds, wrt, name or f"jvp_{func.__name__}", tangent_only)
 
 
-def build_gradient(func, arg_kinds, wrt, *, with_value=False, has_aux=False, tuple_wrt=False,
-                   name=None, checkpoint=None):
+def build_gradient(func: Callable, arg_kinds: tuple, wrt: tuple, *, with_value: bool = False,
+                   has_aux: bool = False, tuple_wrt: bool = False, name: str | None = None,
+                   checkpoint: bool | int | None = None) -> Built:
     builder = Builder()
     builder.tuple_wrt = tuple_wrt
     return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name, checkpoint)

@@ -10,6 +10,8 @@ tree, in a factory whose parameters are those names, and the inner code
 object is given the right cells.  Nothing is written into user modules.
 """
 
+from __future__ import annotations
+
 import ast
 import itertools
 import linecache
@@ -36,7 +38,7 @@ class FunctionSpec:
     origin: str = ""             # what it was generated from, for the file name
 
 
-def source_text(spec):
+def source_text(spec: FunctionSpec) -> str:
     lines = [f"def {spec.name}({spec.params}):"]
     _block_lines(spec.body, "    ", lines)
     return "\n".join(lines) + "\n"
@@ -71,7 +73,7 @@ def _block_lines(items, indent, lines):
         lines.append(indent + "pass")
 
 
-def compile_function(spec):
+def compile_function(spec: FunctionSpec) -> tuple[types.FunctionType, str]:
     """Compile a spec into a real function; returns (function, source)."""
     text = source_text(spec)
     filename = f"<s2sad {spec.name} of {spec.origin} #{next(_counter)}>"

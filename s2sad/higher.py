@@ -14,13 +14,16 @@ The returned functions are thin loops over generated code, so what they
 cost is the sweeps they run.
 """
 
+from __future__ import annotations
+
 import inspect
 import itertools
 import linecache
+from typing import Callable
 
 import numpy as np
 
-from .api import check_tangent, forward_mode, grad
+from .api import Wrt, check_tangent, forward_mode, grad
 
 _wrappers = itertools.count()
 
@@ -94,7 +97,7 @@ def _stack(parts, shape, axis=-1):
     return np.stack(parts, axis=axis).reshape(shape) if shape else parts[0]
 
 
-def hvp(f, wrt=0):
+def hvp(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hvp(f, wrt)(*args, v)`: the Hessian of scalar `f` w.r.t. argument(s)
     `wrt` times `v`, by forward over reverse (the jvp of the generated
     gradient), so the Hessian is never formed. `v` has the structure of the
@@ -150,7 +153,7 @@ def _weighted_sum(f, sig):
     return scope[vjp_name], w
 
 
-def jacobian(f, wrt=0, mode=None):
+def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     """`jacobian(f, wrt)(*args)`: the derivative of `f` w.r.t. one argument as an
     array of shape `out.shape + in.shape` ((m, n) for R^n -> R^m).
 
@@ -210,7 +213,7 @@ def jacobian(f, wrt=0, mode=None):
     return jacobian_function
 
 
-def hessian(f, wrt=0):
+def hessian(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hessian(f, wrt)(*args)`: the Hessian of scalar `f` w.r.t. one argument,
     of shape `in.shape + in.shape`: the Jacobian of the gradient, one
     Hessian-vector product per input element."""

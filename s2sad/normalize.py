@@ -28,6 +28,8 @@ statement carries `s2sad_origin`, the user statement it came from, for
 comments and error messages.
 """
 
+from __future__ import annotations
+
 import builtins
 from dataclasses import dataclass
 
@@ -63,7 +65,8 @@ class CoreFunction:
         return self.node.body
 
 
-def normalize(source):
+def normalize(source: Source) -> CoreFunction:
+    """Stage 2: the core form of a parsed function."""
     return _Normalizer(source).run()
 
 

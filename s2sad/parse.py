@@ -9,12 +9,15 @@ picks rules; it freezes no data: generated code reads the user's globals and
 closure cells when it runs.
 """
 
+from __future__ import annotations
+
 import ast
 import builtins
 import inspect
 import linecache
 import textwrap
 import types
+from typing import Callable
 
 import gast
 import numpy as np
@@ -125,7 +128,7 @@ def user_text(stmt):
     return text.splitlines()[0] if text else ""
 
 
-def parse_function(func):
+def parse_function(func: Callable) -> Source:
     """Parse `func` into a `Source` whose tree is a plain FunctionDef."""
     if isinstance(func, types.MethodType):
         func = func.__func__

@@ -17,10 +17,18 @@ loop's counter is recounted by the reverse loop, and a loop's trip count
 is recorded only where it cannot be recomputed (`while`, `break`).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import gast
 
 from .kinds import Array, Scalar, Seq, Tree
 from .trees import Comment, child_blocks, copy_node, statements
+
+if TYPE_CHECKING:                   # (for the hints only)
+    from .analyze import Facts
+    from .names import Namer
 
 _LOOPS = (gast.For, gast.While)
 
@@ -48,7 +56,7 @@ class _Block:
         return False
 
 
-def record(forward, reverse, namer, facts, share_stacks=True):
+def record(forward: list, reverse: list, namer: Namer, facts: Facts, share_stacks: bool = True) -> None:
     """Insert the recomputations, pushes and pops; each read they serve is
     marked `s2sad_recorded` (storage leaves it alone).
     (`share_stacks=False` for loops to be checkpointed: a stack shared by a

@@ -14,8 +14,8 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Scalar, Tree, is_namedtuple, kind_of, leaves
-from .analyze import updated_name
+from .kinds import UNKNOWN, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
+from .analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
 from .names import Namer
 from .parse import MISSING, user_text
 from .trees import Comment, call, const, copy_node, name, unparse
@@ -143,6 +143,69 @@ class Sweep:
         for key in ref[2]:
             kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
         return kind
+
+    def moved_from(self, value, outs):
+        """Where each leaf of `target = value` comes from, where the statement only
+        moves values (`b = a`, `t = (a, b)`, `P(a, b)`, `p.w`, `xs[0]` and `xs[1:]` of
+        a tuple): {out ref: source ref, or None for a constant}; None otherwise."""
+        if isinstance(value, gast.Name):
+            return {ref: value.s2sad_ref + (ref[2],) for ref in outs}
+        literal = literal_elements(value, self.src.namespace, self.core.local_names)
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
+            keys, elts = literal if literal is not None else ([k.value for k in value.keys], value.values)
+            by_key = dict(zip(keys, elts))
+            sources = {}
+            for ref in outs:
+                src = getattr(by_key[ref[2][0]], "s2sad_ref", None)
+                sources[ref] = src + (ref[2][1:],) if src is not None else None
+            return sources
+        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
+            base, kind = value.value.s2sad_ref, self.kind(value.value)
+            picked = tree_span(kind, value.slice)
+            if picked is not None:                # `ys = xs[1:]`: by position
+                return {ref: base + ((picked[ref[2][0]],) + ref[2][1:],) for ref in outs}
+            if isinstance(value.slice, gast.Constant):
+                key = kind.key_at(value.slice.value)
+                return {ref: base + ((key,) + ref[2],) for ref in outs}
+            return None                           # an item picked at run time
+        key = named_field(self.kind, value)
+        if key is not None:                       # `p.w` of a named tuple: by position
+            return {ref: value.value.s2sad_ref + ((key,) + ref[2],) for ref in outs}
+        return None
+
+    def assignment_form(self, value, outs):
+        """What `target = value` does, as the sweeps' handler tables name it:
+        "concatenation" (`xs + ys` of lists), "list item" (`xs[i]`), "tuple item"
+        (`t[i]` with i known only at run time), "helper" (a call to one of the
+        user's functions), or "operation" (a primitive).  (Moves come first:
+        `moved_from`.)"""
+        if concatenated_kind(self.kind, value) is not None:
+            return "concatenation"
+        if isinstance(value, gast.Subscript):
+            kind = self.kind(value.value)
+            if isinstance(kind, Seq) and not isinstance(value.slice, gast.Slice) \
+                    and [o[2] for o in outs] == [()]:
+                return "list item"
+            if isinstance(kind, Tree):
+                return "tuple item"
+        if self.helper_called(value) is not None:
+            return "helper"
+        return "operation"
+
+    def helper_called(self, value):
+        """The user's function `value` calls, where the sweep transforms it
+        rather than apply a rule (None otherwise)."""
+        if not isinstance(value, gast.Call):
+            return None
+        func = value.func
+        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+            return None                           # a method
+        obj = self.src.namespace.resolve(func, self.core.local_names)
+        return obj if obj is not MISSING and self.transforms(obj) else None
+
+    def transforms(self, obj):
+        """Does this sweep transform `obj`'s source (not apply a rule)?"""
+        raise NotImplementedError
 
     def is_scalar(self, atom):
         return isinstance(self.kind(atom), Scalar)

@@ -86,3 +86,13 @@ def test_ci_runs_the_readme_test_command():
     command = next(line for line in readme.splitlines() if line.startswith('pip install ".[test]"'))
     assert "ruff check" in command and "pytest" in command
     assert command in (root / ".ci" / "run").read_text().splitlines()
+
+
+def test_node_annotations_are_declared():
+    import re
+    from s2sad.annotations import ANNOTATIONS
+    pattern = re.compile(r'\.(s2sad_[a-z_]+)|(?:getattr|hasattr|setattr)\([^,()]+,\s*"(s2sad_[a-z_]+)"')
+    used = {a or b for path in MODULES.values() for a, b in pattern.findall(path.read_text())}
+    assert {"s2sad_ref", "s2sad_origin", "s2sad_facts"} <= used      # the scan sees them
+    assert not used - set(ANNOTATIONS), sorted(used - set(ANNOTATIONS))
+    assert not set(ANNOTATIONS) - used, sorted(set(ANNOTATIONS) - used)   # none stale

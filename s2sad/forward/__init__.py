@@ -20,13 +20,12 @@ simple), or is derived from what is known of the function:
 import gast
 
 from .. import rules
-from ..analyze import has_effect, concatenated_kind, literal_elements, named_field, updated_name
-from ..kinds import UNKNOWN, Tree
-from ..errors import TransformError
-from ..parse import MISSING, user_text
+from ..analyze import has_effect, updated_name
+from ..kinds import UNKNOWN
+from ..parse import user_text
 from ..sweep import Sweep, annotate
 from ..trees import Comment, copy_node
-from .calls import Calls, describe, from_source
+from .calls import Calls, from_source
 from .containers import Containers
 from .control_flow import ControlFlow
 from .tangents import TangentTable
@@ -34,6 +33,10 @@ from .tangents import TangentTable
 
 class Forward(TangentTable, ControlFlow, Containers, Calls, Sweep):
     """Builds the forward-mode function of one core function."""
+
+    # the tangent of `target = value`, by what the assignment does (`assignment_form`)
+    ASSIGNMENTS = {"concatenation": "concatenation", "list item": "primitive",
+                   "tuple item": "item", "helper": "user_call", "operation": "primitive"}
 
     def __init__(self, core, facts, ctx):
         self.core = core
@@ -48,6 +51,10 @@ class Forward(TangentTable, ControlFlow, Containers, Calls, Sweep):
 
     def kind(self, atom):
         return super().kind(atom) or UNKNOWN
+
+    def transforms(self, obj):
+        # a user's function, or one of s2sad's own a gradient calls with no tangent
+        return rules.lookup_tangent(obj) is None and (from_source(obj) or rules.is_user_function(obj))
 
     def variable_name(self, ref):
         return self.tangent_name(ref)
@@ -92,6 +99,8 @@ class Forward(TangentTable, ControlFlow, Containers, Calls, Sweep):
             self.items, self.last_origin = saved, origin
 
     def statement(self, stmt):
+        """A statement and its tangent: where it moves values, the tangents move
+        with them; otherwise the handler for what it does (`ASSIGNMENTS`)."""
         sf = stmt.s2sad_facts
         self.current_origin = stmt.s2sad_origin     # for errors raised while it is handled
         base = updated_name(stmt)
@@ -119,60 +128,11 @@ class Forward(TangentTable, ControlFlow, Containers, Calls, Sweep):
                 t = self.table.pop(src + (ref[2],), None)
                 self.define(ref, copy_node(t) if t is not None else None)
             return
-        if isinstance(value, gast.Name):
+        moved = self.moved_from(value, outs)
+        if moved is not None:                     # the tangents move with the values
             self.primal(stmt)
-            for ref in outs:
-                self.define(ref, self.table.get(value.s2sad_ref + (ref[2],)))
+            for ref, src in moved.items():
+                self.define(ref, self.table.get(src) if src is not None else None)
             return
-        literal = literal_elements(value, self.src.namespace, self.core.local_names)
-        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
-            self.primal(stmt)
-            if literal is not None:              # (`P(a, b)` of a named tuple too)
-                keys, elts = literal
-            else:
-                elts = value.values
-                keys = [k.value for k in value.keys]
-            by_key = dict(zip(keys, elts))
-            for ref in outs:
-                elt = by_key[ref[2][0]]
-                src = getattr(elt, "s2sad_ref", None)
-                self.define(ref, self.table.get(src + (ref[2][1:],)) if src else None)
-            return
-        if concatenated_kind(self.kind, value) is not None:
-            self.primal(stmt)
-            return self.concatenation(value, outs)
-        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
-            self.primal(stmt)
-            return self.item(value, outs)
-        key = named_field(self.kind, value)
-        if key is not None:                      # `p.w` of a named tuple: by position
-            self.primal(stmt)
-            for ref in outs:
-                self.define(ref, self.table.get(value.value.s2sad_ref + ((key,) + ref[2],)))
-            return
-        if isinstance(value, gast.Call):
-            func = value.func
-            if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
-                obj = self.src.namespace.resolve(func, self.core.local_names)
-                if obj is not MISSING and rules.lookup_tangent(obj) is None \
-                        and from_source(obj):
-                    try:
-                        return self.helper(stmt, sf, obj, outs)
-                    except TransformError as exc:       # named at this (generated) line
-                        what, target = describe(obj)
-                        raise self.src.error(
-                            stmt.s2sad_origin, f"{what}, which this gradient calls, has no "
-                            f"forward (tangent) rule, and its source could not be "
-                            f"differentiated ({exc.message})",
-                            f"register a tangent rule for it (@s2sad.tangent on {target}) and "
-                            f"please report the gap") from None
-                if obj is not MISSING and rules.lookup_tangent(obj) is None \
-                        and rules.is_user_function(obj):
-                    if rules.lookup_adjoint(obj) is not None:
-                        # its source would disagree with the reverse rule that overrides it
-                        raise self.src.error(
-                            stmt.s2sad_origin, f"{obj.__name__} has a registered reverse rule "
-                            f"(@s2sad.adjoint) but no forward rule", f"register one with "
-                            f"@s2sad.tangent({obj.__name__}) so forward mode agrees with grad")
-                    return self.helper(stmt, sf, obj, outs)
-        self.primitive(stmt, sf, outs)
+        handler = getattr(self, self.ASSIGNMENTS[self.assignment_form(value, outs)])
+        return handler(stmt, sf, outs)

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import rules, runtime
 from ..kinds import UNKNOWN, Array, Scalar, Tree, leaves
+from ..errors import TransformError
 from ..parse import bind_arguments
 from ..sweep import helper_dependencies
 from ..templates import CallSite, Operand, inline
@@ -98,6 +99,29 @@ def _rule_name(key):
 
 class Calls:
     """Primitives and helpers, mixed into `Forward`."""
+
+    def user_call(self, stmt, sf, outs):
+        """A call to one of the user's functions (or one of s2sad's own with no
+        tangent, in a gradient differentiated again): its generated jvp."""
+        obj = self.helper_called(stmt.value)
+        if from_source(obj):
+            try:
+                return self.helper(stmt, sf, obj, outs)
+            except TransformError as exc:       # named at this (generated) line
+                what, target = describe(obj)
+                raise self.src.error(
+                    stmt.s2sad_origin, f"{what}, which this gradient calls, has no "
+                    f"forward (tangent) rule, and its source could not be "
+                    f"differentiated ({exc.message})",
+                    f"register a tangent rule for it (@s2sad.tangent on {target}) and "
+                    f"please report the gap") from None
+        if rules.lookup_adjoint(obj) is not None:
+            # its source would disagree with the reverse rule that overrides it
+            raise self.src.error(
+                stmt.s2sad_origin, f"{obj.__name__} has a registered reverse rule "
+                f"(@s2sad.adjoint) but no forward rule", f"register one with "
+                f"@s2sad.tangent({obj.__name__}) so forward mode agrees with grad")
+        return self.helper(stmt, sf, obj, outs)
 
     def primitive(self, stmt, sf, outs):
         value = stmt.value

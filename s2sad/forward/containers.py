@@ -3,7 +3,7 @@ read from lists and tuples, tuple unpacking, items set in place."""
 
 import gast
 
-from ..analyze import (tree_span, is_append, is_pop)
+from ..analyze import (is_append, is_pop)
 from ..kinds import Seq, Tree, leaves
 from ..trees import assign, call, const, copy_node, name
 
@@ -11,8 +11,10 @@ from ..trees import assign, call, const, copy_node, name
 class Containers:
     """Lists, tuples, dicts and updated items, mixed into `Forward`."""
 
-    def concatenation(self, value, outs):
+    def concatenation(self, stmt, sf, outs):
         """`zs = xs + ys` of lists: the tangents joined the same way."""
+        self.primal(stmt)
+        value = stmt.value
         left, right = value.left, value.right
         if isinstance(self.facts.kind(*outs[0][:2]), Tree):
             n = len(self.kind(left).keys)
@@ -44,19 +46,12 @@ class Containers:
                     self.define(ref, gast.Subscript(value=copy_node(t), slice=const(i), ctx=gast.Load())
                                 if t is not None else None)
 
-    def item(self, value, outs):
-        """`x = xs[k]` of a list, tuple or dict: the tangent of what it picks."""
+    def item(self, stmt, sf, outs):
+        """`x = t[k]` of a tuple or dict, k known only at run time: the tangent
+        of what it picks, picked at run time from the tangents of every element."""
+        self.primal(stmt)
+        value = stmt.value
         base = value.value
-        picked = tree_span(self.kind(base), value.slice)
-        if picked is not None:                   # `ys = xs[1:]`: by position
-            for ref in outs:
-                self.define(ref, self.table.get(base.s2sad_ref + ((picked[ref[2][0]],) + ref[2][1:],)))
-            return
-        if isinstance(value.slice, gast.Constant):
-            key = self.kind(base).key_at(value.slice.value)
-            for ref in outs:
-                self.define(ref, self.table.get(base.s2sad_ref + ((key,) + ref[2],)))
-            return
         leaves_ = self.leaf_refs(base)
         if not any(self.table.get(r) is not None for r in leaves_):
             for ref in outs:

@@ -22,9 +22,8 @@ own because the forward sweep overwrote them, is settled afterwards by
 import gast
 
 from .. import rules, runtime
-from ..kinds import Array, Scalar, Seq, Tree
-from ..analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
-from ..parse import MISSING
+from ..kinds import Array, Scalar, Seq
+from ..analyze import updated_name
 from ..trees import assign, call, const, copy_node, name
 from ..sweep import Sweep, access, annotate
 from .adjoints import Adjoint, AdjointTable  # noqa: F401 (the stage's API)
@@ -36,6 +35,10 @@ from .gradients import gradient_of, leaf_gradient  # noqa: F401 (the stage's API
 
 class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
     """Builds the forward and reverse sweeps of one core function."""
+
+    # the reverse of `target = value`, by what the assignment does (`assignment_form`)
+    ASSIGNMENTS = {"concatenation": "concatenation", "list item": "item_of_list",
+                   "tuple item": "item_of_sequence", "helper": "user_call", "operation": "primitive"}
 
     def __init__(self, core, facts, ctx):
         self.core = core
@@ -58,6 +61,9 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
         self.temporary_adjoints = set()   # adjoint names of the normaliser's temporaries
         self.in_place = set()             # loop sums only their own variable holds
         self.pending = []                 # expressions still to be emitted (`release` spares them)
+
+    def transforms(self, obj):
+        return rules.lookup_adjoint(obj) is None and rules.is_user_function(obj)
 
     def entry_expr(self, entry):
         return entry.expr
@@ -147,6 +153,8 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
                     access(ref[0], ref[2], ref[1]))
 
     def statement(self, stmt, sf):
+        """The reverse of `target = value`: where it moves values, the adjoints
+        move back; otherwise the handler for what it does (`ASSIGNMENTS`)."""
         target, value = stmt.targets[0], stmt.value
         if isinstance(target, gast.Tuple):
             return self.unpack(stmt, sf)
@@ -165,69 +173,10 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
                 self.table.pop(outs[0], None)     # still ours alone
                 self.table[src] = adj
                 return
-        if isinstance(value, gast.Name):
-            contributions = []
-            for ref in outs:
-                adj = adjoints[ref[2]]
-                src = value.s2sad_ref + (ref[2],)
-                if adj is not None and src in sf.active_inputs:
-                    contributions.append((src, adj.expr, adj.scalar))
-            return self.finish(outs, contributions)
-        literal = literal_elements(value, self.src.namespace, self.core.local_names)
-        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
-            if literal is not None:              # (`P(a, b)` of a named tuple too)
-                keys, elts = literal
-            else:
-                elts = value.values
-                keys = [k.value for k in value.keys]
-            by_key = dict(zip(keys, elts))
-            contributions = []
-            for ref in outs:
-                adj = adjoints[ref[2]]
-                elt = by_key[ref[2][0]]
-                src_ref = getattr(elt, "s2sad_ref", None)
-                if adj is not None and src_ref is not None and src_ref + (ref[2][1:],) in sf.active_inputs:
-                    contributions.append((src_ref + (ref[2][1:],), adj.expr, adj.scalar))
-            return self.finish(outs, contributions)
-        if concatenated_kind(self.kind, value) is not None:
-            return self.concatenation(stmt, sf, outs, adjoints)
-        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Seq) \
-                and not isinstance(value.slice, gast.Slice) and [o[2] for o in outs] == [()]:
-            return self.item_of_list(stmt, sf, outs, adjoints)
-        picked = tree_span(self.kind(value.value), value.slice) \
-            if isinstance(value, gast.Subscript) else None
-        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree) \
-                and not isinstance(value.slice, gast.Constant) and picked is None:
-            return self.item_of_sequence(stmt, sf, outs, adjoints)
-        if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
-            contributions = []
-            for ref in outs:
-                adj = adjoints[ref[2]]
-                if picked is not None:            # `ys = xs[1:]`: by position
-                    src = value.value.s2sad_ref + ((picked[ref[2][0]],) + ref[2][1:],)
-                else:
-                    src = value.value.s2sad_ref + (
-                        (self.kind(value.value).key_at(value.slice.value),) + ref[2],)
-                if adj is not None and src in sf.active_inputs:
-                    contributions.append((src, adj.expr, adj.scalar))
-            return self.finish(outs, contributions)
-        key = named_field(self.kind, value)
-        if key is not None:                       # `p.w` of a named tuple: by position
-            contributions = []
-            for ref in outs:
-                adj = adjoints[ref[2]]
-                src = value.value.s2sad_ref + ((key,) + ref[2],)
-                if adj is not None and src in sf.active_inputs:
-                    contributions.append((src, adj.expr, adj.scalar))
-            return self.finish(outs, contributions)
-        if isinstance(value, gast.Call):
-            func = value.func
-            if not (isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)):
-                obj = self.src.namespace.resolve(func, self.core.local_names)
-                if obj is not MISSING and rules.lookup_adjoint(obj) is None and rules.is_user_function(obj):
-                    return self.helper(stmt, sf, obj, outs, adjoints)
-        if any(len(ref[2]) > 1 for ref in outs):
-            raise self.src.error(stmt.s2sad_origin, "this operation returns nested tuples or "
-                                 "dicts of arrays, which s2sad cannot differentiate yet",
-                                 "register a rule with @s2sad.adjoint that returns a flat tuple")
-        self.primitive(stmt, sf, outs, adjoints)
+        moved = self.moved_from(value, outs)
+        if moved is not None:                     # the adjoints go where the values came from
+            return self.finish(outs, [(src, adjoints[ref[2]].expr, adjoints[ref[2]].scalar)
+                                      for ref, src in moved.items()
+                                      if adjoints[ref[2]] is not None and src in sf.active_inputs])
+        handler = getattr(self, self.ASSIGNMENTS[self.assignment_form(value, outs)])
+        return handler(stmt, sf, outs, adjoints)

@@ -38,10 +38,18 @@ def _word(atom):
 class Calls:
     """Primitives and helpers, mixed into `Reverse`."""
 
+    def user_call(self, stmt, sf, outs, adjoints):
+        """A call to one of the user's functions: its generated halves."""
+        return self.helper(stmt, sf, self.helper_called(stmt.value), outs, adjoints)
+
     def primitive(self, stmt, sf, outs, adjoints):
         """A call or operation with a rule: `g` is the result's adjoint, or for a
         result that is a tuple or list of arrays, a list of the parts' adjoints
         (None for parts nobody used)."""
+        if any(len(ref[2]) > 1 for ref in outs):
+            raise self.src.error(stmt.s2sad_origin, "this operation returns nested tuples or "
+                                 "dicts of arrays, which s2sad cannot differentiate yet",
+                                 "register a rule with @s2sad.adjoint that returns a flat tuple")
         value = stmt.value
         if len(outs) == 1 and outs[0][2] == ():
             g = adjoints[()]
