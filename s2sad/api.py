@@ -268,6 +268,8 @@ class _Gradient:
                                    checkpoint=getattr(self, "checkpoint", None))
         if self.verbose:
             print(built.source)
+            for note in built.notes or ():
+                print(f"# {note}")
         return built
 
 

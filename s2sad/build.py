@@ -58,6 +58,7 @@ class Built:
     function: object
     source: str                   # the source of the function and its helpers
     names: dict = None            # guards of the user's names it relied on (guards.py)
+    notes: list = None            # remarks on the build, printed with verbose=True
     guards: object = None         # a function checking they hold, run at every call
 
 
@@ -169,7 +170,7 @@ class _ForwardBuilds:
     def jvp(self, func, arg_kinds, wrt, fn_name, tangent_only=False):
         fn, text = self.forward_function(func, arg_kinds, tuple(wrt), fn_name,
                                          tangent_only=tangent_only)
-        return Built(fn, "\n\n".join([text] + self.jvp_sources))
+        return Built(fn, "\n\n".join([text] + self.jvp_sources), notes=self.notes)
 
 
 class Builder(_ForwardBuilds):
@@ -181,6 +182,7 @@ class Builder(_ForwardBuilds):
         self.dependencies = {}             # (helper, kinds) -> what its result depends on
         self.in_progress = set()
         self.function_names = Namer()      # helper halves are named once per build
+        self.notes = []                    # remarks for verbose=True (a rule not inlined)
 
     # ---- kinds of the user's helpers -----------------------------------------------
 
@@ -414,7 +416,7 @@ class Builder(_ForwardBuilds):
             defaults=src.func.__defaults__, kwdefaults=src.func.__kwdefaults__, origin=src.name)
         fn, text = compile_function(spec)
         helper_texts = [t for pair in self.helpers.values() for t in pair.sources]
-        return Built(fn, "\n\n".join([text] + helper_texts))
+        return Built(fn, "\n\n".join([text] + helper_texts), notes=self.notes)
 
 
 def build_jvp(func: Callable, arg_kinds: tuple, wrt: tuple, name: str | None = None,

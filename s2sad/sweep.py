@@ -29,8 +29,13 @@ class Context:
         self.builder = builder
         self.namer = Namer(core.namer.taken, core.namer.bases)
         self.cells = {}             # name -> object the generated code needs
+        self.notes = builder.notes if builder is not None else []   # for verbose=True
         self._spelled = {}
         self._used = None
+
+    def note(self, stmt, text):
+        """Record a remark on the build (printed with `verbose=True`)."""
+        self.notes.append(f"{self.core.source.name}, line {stmt.s2sad_origin.lineno}: {text}")
 
     def spell(self, obj, preferred):
         """The name generated code uses for a library object."""

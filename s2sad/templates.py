@@ -60,12 +60,23 @@ def _template(rule):
     return node
 
 
+class GaveUp:
+    """Why a rule is called rather than inlined (false, where an `Inlined` is true)."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __bool__(self):
+        return False
+
+
 def inline(rule, site):
-    """The rule's body at this call site, or None if it is not straight-line."""
+    """The rule's body at this call site (`Inlined`), or why it cannot be
+    (`GaveUp`: its body is not straight-line code once the kinds are known)."""
     try:
         source = _template(rule)
     except Exception:
-        return None
+        return GaveUp("its source cannot be read")
     sig = inspect.signature(rule)
     params = list(sig.parameters.values())
     bound = {params[0].name: Operand(site.g, site.result_kind, True),
@@ -81,7 +92,7 @@ def inline(rule, site):
         elif p.default is not p.empty:
             bound[p.name] = _default(p.default, site)
         else:
-            return None
+            return GaveUp(f"the call gives no value for its parameter `{p.name}`")
     if varargs is not None:
         elts = [copy_node(a.atom) for a in args]
         for elt, operand in zip(elts, args):
@@ -89,7 +100,7 @@ def inline(rule, site):
         bound[varargs.name] = Operand(gast.Tuple(elts=elts, ctx=gast.Load()),
                                       Tree(tuple, tuple(range(len(args))), tuple(a.kind for a in args)))
     elif args:
-        return None
+        return GaveUp("the call passes more arguments than it has parameters")
     for p in params:
         if p.kind is p.KEYWORD_ONLY:
             if p.name in site.keywords:
@@ -97,34 +108,34 @@ def inline(rule, site):
             elif p.default is not p.empty:
                 bound[p.name] = _default(p.default, site)
             else:
-                return None
+                return GaveUp(f"the call gives no value for its keyword `{p.name}`")
     extra = set(site.keywords) - set(bound)
     kwargs = next((p for p in params if p.kind is p.VAR_KEYWORD), None)
     if extra and kwargs is None:
-        return None
+        return GaveUp(f"it takes no keyword {', '.join(sorted(extra))}")
     body = copy_node(source.node.body)
     locals_ = {n.id for s in body for n in gast.walk(s)
                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     if kwargs is not None and any(isinstance(n, gast.Name) and n.id == kwargs.name
                                   for s in body for n in gast.walk(s)):
-        return None
+        return GaveUp(f"its body reads `**{kwargs.name}`")
     renames = {name: site.fresh(name) for name in sorted(locals_)}
     folder = _Folder(bound, renames, source.namespace, site)
     body = folder.statements(body)
     if folder.failed or not body or not isinstance(body[-1], gast.Return):
-        return None
+        return GaveUp("its body branches on what the argument kinds do not decide")
     if any(not isinstance(s, (gast.Assign, gast.AugAssign, gast.Expr)) for s in body[:-1]):
-        return None
+        return GaveUp("its body has a loop or another compound statement")
     body = [slices_as_values(s) for s in body]
     value = body[-1].value
     outputs = list(value.elts) if isinstance(value, gast.Tuple) else [value]
     outputs = [None if isinstance(o, gast.Constant) and o.value is None else o for o in outputs]
     if len(outputs) == 1 and len(site.args) > 1 and not _one_value(value) and not site.single:
-        return None                      # maybe a call returning the tuple: keep the rule a call
+        return GaveUp("it returns one value for several arguments (a tuple made by a call?)")
     for s in body[:-1] + [o for o in outputs if o is not None]:
         folder.spell_globals(s)
     if folder.failed:
-        return None
+        return GaveUp("it reads a global the generated code cannot name")
     return Inlined(body[:-1], outputs)
 
 

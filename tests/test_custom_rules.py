@@ -856,3 +856,26 @@ def test_a_rule_cotangent_of_a_shape_broadcasting_cannot_explain_is_an_error():
     with pytest.raises(ValueError, match=r"rule of _halved returned a cotangent of shape \(2,\) "
                                          r"for an argument of shape \(3,\)"):
         s2sad.grad(_uses_halved)(np.ones(3))
+
+
+def cube_through_rule(x):
+    return x * x * x
+
+
+def loss_of_cube(x):
+    return np.sum(cube_through_rule(x))
+
+
+def test_verbose_says_why_a_rule_is_called_not_inlined(capsys):
+    @s2sad.adjoint(cube_through_rule)
+    def _(g, result, x):
+        if np.all(x > 100.0):                 # decided by the data: cannot be folded
+            return g * 0.0
+        return g * 3.0 * x * x
+
+    df = s2sad.grad(loss_of_cube, verbose=True)
+    np.testing.assert_allclose(df(np.array([1.0, 2.0])), [3.0, 12.0])
+    printed = capsys.readouterr().out
+    assert "def dloss_of_cube(x):" in printed
+    assert "# loss_of_cube, line " in printed and "the reverse rule of cube_through_rule is " \
+        "called, not inlined: its body branches on what the argument kinds do not decide" in printed

@@ -17,6 +17,9 @@ from ..templates import CallSite, Operand, inline
 from ..trees import assign, call, const, copy_node, name
 
 
+NOT_THIS_WAY = object()      # a way to a tangent that does not apply to this call
+
+
 def from_source(obj):
     """A function of s2sad's own that a generated gradient calls (a reverse
     rule it could not inline, a runtime helper) with no tangent of its own:
@@ -91,10 +94,6 @@ def _recall(value, args, keywords):
         return call(gast.Attribute(value=args[0], attr=func.attr, ctx=gast.Load()), *args[1:],
                     **{k: copy_node(a) for k, a in keywords.items()})
     return call(copy_node(func), *args, **{k: copy_node(a) for k, a in keywords.items()})
-
-
-def _rule_name(key):
-    return getattr(key, "__name__", None) or getattr(key, "name", None) or "rule"
 
 
 class Calls:
@@ -210,117 +209,146 @@ class Calls:
         return site
 
     def call_tangent(self, stmt, key, args, keywords, tangents, result):
+        """The tangent of a call: its registered forward rule, or one derived from
+        the function's declared facts (elementwise, linear, a reduction)."""
         self.current_origin = stmt.s2sad_origin
         result_kind = self.facts.kind(*result.s2sad_ref) if getattr(result, "s2sad_ref", None) \
             else UNKNOWN
+        for way in (self.registered_tangent, self.elementwise_tangent, self.tangent_given_shapes,
+                    self.linear_tangent, self.reduction_tangent):
+            tangent = way(stmt, key, args, keywords, tangents, result, result_kind)
+            if tangent is not NOT_THIS_WAY:
+                return tangent
+        raise self.no_rule(stmt, key)
+
+    def registered_tangent(self, stmt, key, args, keywords, tangents, result, result_kind):
+        """The `@tangent` rule, inlined where it folds, else called."""
         rule = rules.lookup_tangent(key)
-        if rule is not None:
-            elts = []
-            for a, t in zip(args, tangents):
-                node = t if t is not None else const(None)
-                if t is not None:
-                    node.s2sad_operand = Operand(node, self.kind(a) or UNKNOWN, True)
-                elts.append(node)
-            g = gast.Tuple(elts=elts, ctx=gast.Load())
-            site = self.site(args, keywords, g, result, result_kind)
-            site.single = True
-            inlined = inline(rule, site)
-            if inlined is not None:
-                for s in inlined.stmts:
-                    self.emit(s)
-                if len(inlined.outputs) > 1:     # a tuple-valued result's parts
-                    return gast.Tuple(elts=[o if o is not None else const(None)
-                                            for o in inlined.outputs], ctx=gast.Load())
-                return inlined.outputs[0]
-            return call(name(self.ctx.spell(rule, _rule_name(key) + "_tangent")), g, copy_node(result),
-                        *[copy_node(a) for a in args],
-                        **{k: copy_node(a) for k, a in keywords.items()})
-        terms = []
-        if rules.facts(key).elementwise:
-            reverse = rules.lookup_adjoint(key)
-            emitted = []
-            for i, t in enumerate(tangents):
-                if t is None:
-                    continue
-                site = self.site(args, keywords, t, result, result_kind)
-                site.tangent = True
-                inlined = inline(reverse, site)
-                if inlined is None or i >= len(inlined.outputs):
-                    break
-                if inlined.outputs[i] is None:   # no derivative (`np.where`'s condition, a
-                    continue                     # bool whose kind was not known): no term
-                emitted.extend(inlined.stmts)
-                terms.append(inlined.outputs[i])
-            else:
-                if not terms:
-                    return None
-                for s in emitted:
-                    self.emit(s)
-                return self.broadcast_to_result(_sum_terms(terms), emitted, [
-                    a for a, t in zip(args, tangents) if t is not None],
-                    list(args) + list(keywords.values()), result, result_kind)
-            terms = []
+        if rule is None:
+            return NOT_THIS_WAY
+        elts = []
+        for a, t in zip(args, tangents):
+            node = t if t is not None else const(None)
+            if t is not None:
+                node.s2sad_operand = Operand(node, self.kind(a) or UNKNOWN, True)
+            elts.append(node)
+        g = gast.Tuple(elts=elts, ctx=gast.Load())
+        site = self.site(args, keywords, g, result, result_kind)
+        site.single = True
+        inlined = inline(rule, site)
+        if inlined:
+            for s in inlined.stmts:
+                self.emit(s)
+            if len(inlined.outputs) > 1:     # a tuple-valued result's parts
+                return gast.Tuple(elts=[o if o is not None else const(None)
+                                        for o in inlined.outputs], ctx=gast.Load())
+            return inlined.outputs[0]
+        return call(name(self.ctx.spell(rule, rules.function_name(key) + "_tangent")), g, copy_node(result),
+                    *[copy_node(a) for a in args],
+                    **{k: copy_node(a) for k, a in keywords.items()})
+
+    def elementwise_tangent(self, stmt, key, args, keywords, tangents, result, result_kind):
+        """An elementwise function: each varied operand's reverse rule, with `g`
+        its tangent, summed (`dy = dx * np.cos(x)`)."""
+        if not rules.facts(key).elementwise:
+            return NOT_THIS_WAY
+        reverse = rules.lookup_adjoint(key)
+        emitted, terms = [], []
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            site = self.site(args, keywords, t, result, result_kind)
+            site.tangent = True
+            inlined = inline(reverse, site)
+            if not inlined or i >= len(inlined.outputs):
+                return NOT_THIS_WAY
+            if inlined.outputs[i] is None:   # no derivative (`np.where`'s condition, a
+                continue                     # bool whose kind was not known): no term
+            emitted.extend(inlined.stmts)
+            terms.append(inlined.outputs[i])
+        if not terms:
+            return None
+        for s in emitted:
+            self.emit(s)
+        return self.broadcast_to_result(_sum_terms(terms), emitted, [
+            a for a, t in zip(args, tangents) if t is not None],
+            list(args) + list(keywords.values()), result, result_kind)
+
+    def tangent_given_shapes(self, stmt, key, args, keywords, tangents, result, result_kind):
+        """Linear in some arguments, the others lending shapes only: the call again
+        on the tangents (`take_adjoint(dg, a, i, axis)`)."""
         given_shapes = rules.facts(key).linear_given_shapes
-        if given_shapes is not None:            # the other arguments lend shapes only
-            if all(i >= len(tangents) or tangents[i] is None for i in given_shapes):
-                return None
+        if given_shapes is None:
+            return NOT_THIS_WAY
+        if all(i >= len(tangents) or tangents[i] is None for i in given_shapes):
+            return None
+        replaced = [copy_node(a) for a in args]
+        for i in given_shapes:
+            if i < len(args):
+                replaced[i] = tangents[i] if tangents[i] is not None else self.zeros_of(args[i])
+        return _recall(stmt.value, replaced, keywords)
+
+    def linear_tangent(self, stmt, key, args, keywords, tangents, result, result_kind):
+        """Linear in some arguments together (`f(dx, dy)`) or in each factor on
+        its own (`f(dx, y) + f(x, dy)`)."""
+        linear = linear_positions(key, len(args))
+        if linear is None:
+            return NOT_THIS_WAY
+        positions, jointly = linear
+        if any(t is not None and _known_float(self.kind(args[i]))
+               for i, t in enumerate(tangents) if i not in positions):
+            raise self.no_rule(stmt, key)
+        # (the other positions take indices, shapes and axes: an argument there
+        # whose kind was not known, as what a recursive helper saved, has a
+        # tangent only on paper, None at run time)
+        if jointly:                       # f(dx, dy): zeros where an argument is not varied
             replaced = [copy_node(a) for a in args]
-            for i in given_shapes:
+            for i in positions:
                 if i < len(args):
                     replaced[i] = tangents[i] if tangents[i] is not None else self.zeros_of(args[i])
             return _recall(stmt.value, replaced, keywords)
-        linear = linear_positions(key, len(args))
-        if linear is not None:
-            positions, jointly = linear
-            if any(t is not None and _known_float(self.kind(args[i]))
-                   for i, t in enumerate(tangents) if i not in positions):
-                raise self.no_rule(stmt, key)
-            # (the other positions take indices, shapes and axes: an argument there
-            # whose kind was not known, as what a recursive helper saved, has a
-            # tangent only on paper, None at run time)
-            if jointly:                       # f(dx, dy): zeros where an argument is not varied
+        terms = []
+        for i in positions:               # f(dx, y) + f(x, dy)
+            if i < len(tangents) and tangents[i] is not None:
                 replaced = [copy_node(a) for a in args]
-                for i in positions:
-                    if i < len(args):
-                        replaced[i] = tangents[i] if tangents[i] is not None else self.zeros_of(args[i])
-                return _recall(stmt.value, replaced, keywords)
-            for i in positions:               # f(dx, y) + f(x, dy)
-                if i < len(tangents) and tangents[i] is not None:
-                    replaced = [copy_node(a) for a in args]
-                    replaced[i] = tangents[i]
-                    terms.append(_recall(stmt.value, replaced, keywords))
-            return _sum_terms(terms)
-        if rules.facts(key).reduction_axis is not None and sum(t is not None for t in tangents) == 1 \
-                and tangents[0] is not None:
-            reverse = rules.lookup_adjoint(key)
-            ones = call(gast.Attribute(value=self.ctx.numpy(), attr="ones_like", ctx=gast.Load()),
-                        copy_node(result))
-            site = self.site(args, keywords, ones, result, result_kind)
-            inlined = inline(reverse, site)
-            if inlined is not None and inlined.outputs and inlined.outputs[0] is not None:
-                for s in inlined.stmts:
-                    self.emit(s)
-                weights = inlined.outputs[0]
-            else:
-                weights = gast.Subscript(value=call(
-                    name(self.ctx.spell(runtime.cotangents, "cotangents")),
-                    call(name(self.ctx.spell(reverse, _rule_name(key) + "_adjoint")), ones,
-                         copy_node(result), *[copy_node(a) for a in args],
-                         **{k: copy_node(a) for k, a in keywords.items()}),
-                    const(tuple([True] + [False] * (len(args) - 1))), const(_rule_name(key))),
-                    slice=const(0), ctx=gast.Load())
-            at = rules.facts(key).reduction_axis
-            axis = keywords.get("axis", args[at] if len(args) > at else None)
-            keepdims = keywords.get("keepdims")
-            product = gast.BinOp(left=weights, op=gast.Mult(), right=tangents[0])
-            kw = {}
-            if axis is not None:
-                kw["axis"] = copy_node(axis)
-            if keepdims is not None:
-                kw["keepdims"] = copy_node(keepdims)
-            return call(gast.Attribute(value=self.ctx.numpy(), attr="sum", ctx=gast.Load()),
-                        product, **kw)
-        raise self.no_rule(stmt, key)
+                replaced[i] = tangents[i]
+                terms.append(_recall(stmt.value, replaced, keywords))
+        return _sum_terms(terms)
+
+    def reduction_tangent(self, stmt, key, args, keywords, tangents, result, result_kind):
+        """A reduction of one varied array: the tangent weighted by the reverse
+        rule's gradient and summed over the reduced axes."""
+        if rules.facts(key).reduction_axis is None or sum(t is not None for t in tangents) != 1 \
+                or tangents[0] is None:
+            return NOT_THIS_WAY
+        reverse = rules.lookup_adjoint(key)
+        ones = call(gast.Attribute(value=self.ctx.numpy(), attr="ones_like", ctx=gast.Load()),
+                    copy_node(result))
+        site = self.site(args, keywords, ones, result, result_kind)
+        inlined = inline(reverse, site)
+        if inlined and inlined.outputs and inlined.outputs[0] is not None:
+            for s in inlined.stmts:
+                self.emit(s)
+            weights = inlined.outputs[0]
+        else:
+            weights = gast.Subscript(value=call(
+                name(self.ctx.spell(runtime.cotangents, "cotangents")),
+                call(name(self.ctx.spell(reverse, rules.function_name(key) + "_adjoint")), ones,
+                     copy_node(result), *[copy_node(a) for a in args],
+                     **{k: copy_node(a) for k, a in keywords.items()}),
+                const(tuple([True] + [False] * (len(args) - 1))), const(rules.function_name(key))),
+                slice=const(0), ctx=gast.Load())
+        at = rules.facts(key).reduction_axis
+        axis = keywords.get("axis", args[at] if len(args) > at else None)
+        keepdims = keywords.get("keepdims")
+        product = gast.BinOp(left=weights, op=gast.Mult(), right=tangents[0])
+        kw = {}
+        if axis is not None:
+            kw["axis"] = copy_node(axis)
+        if keepdims is not None:
+            kw["keepdims"] = copy_node(keepdims)
+        return call(gast.Attribute(value=self.ctx.numpy(), attr="sum", ctx=gast.Load()),
+                    product, **kw)
 
     def broadcast_to_result(self, expr, stmts, varied, operands, result, result_kind):
         """An elementwise operation's tangent has the shape of what its terms

@@ -93,13 +93,16 @@ class Calls:
             self.table.pop(ref, None)
         if popped is not None:
             outputs = popped
-        elif inlined is not None:
+        elif inlined:
             for s in inlined.stmts:
                 self.emit(s)
             outputs = inlined.outputs
         else:
             needed = [any(r in sf.active_inputs for r in self.leaf_refs(a)) for a in args]
             outputs = self.call_rule(rule, key, site, needed)
+            if inlined is not None:
+                self.ctx.note(stmt, f"the reverse rule of {rules.function_name(key)} is called, not inlined: "
+                                    f"{inlined.reason}")
         outputs = self.one_per_argument(stmt, sf, rule, key, args, outputs)
         if not rules.is_builtin(key):
             outputs = self.shaped_like_arguments(key, args, outputs)

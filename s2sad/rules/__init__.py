@@ -94,6 +94,11 @@ def _name(fn):
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
+def function_name(fn):
+    """A short name for a function or array method, for names and messages."""
+    return getattr(fn, "__name__", None) or getattr(fn, "name", None) or "rule"
+
+
 def _check_target(fn, decorator):
     """Reject registering on something that cannot be called (an array attribute
     such as `np.ndarray.T`, a descriptor, or a `method_key` is fine)."""
