@@ -17,7 +17,7 @@ from . import rules, runtime
 from .kinds import UNKNOWN, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
 from .analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
 from .names import Namer
-from .parse import MISSING, user_text
+from .parse import MISSING, bind_arguments, user_text
 from .trees import Comment, call, const, copy_node, name, unparse
 
 
@@ -207,6 +207,16 @@ class Sweep:
             return None                           # a method
         obj = self.src.namespace.resolve(func, self.core.local_names)
         return obj if obj is not MISSING and self.transforms(obj) else None
+
+    def bind_call(self, stmt, func):
+        """The arguments of a call to one of the user's functions, bound to its
+        parameters (a call that does not match them is the user's error)."""
+        value = stmt.value
+        try:
+            return bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
+        except TypeError as exc:
+            raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
+                                 f"its parameters: {exc}") from None
 
     def transforms(self, obj):
         """Does this sweep transform `obj`'s source (not apply a rule)?"""

@@ -11,7 +11,6 @@ import numpy as np
 from .. import rules, runtime
 from ..kinds import UNKNOWN, Array, Scalar, Tree, leaves
 from ..errors import TransformError
-from ..parse import bind_arguments
 from ..sweep import helper_dependencies
 from ..templates import CallSite, Operand, inline
 from ..trees import assign, call, const, copy_node, name
@@ -408,11 +407,7 @@ class Calls:
 
     def helper(self, stmt, sf, func, outs):
         value = stmt.value
-        try:
-            binding = bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
-        except TypeError as exc:
-            raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
-                                 f"its parameters: {exc}") from None
+        binding = self.bind_call(stmt, func)
         needed = helper_dependencies(self, func, value)    # (see Reverse.helper)
         arg_kinds, active, tangents = {}, [], []
         for param, atom in binding.arguments.items():

@@ -11,7 +11,6 @@ import gast
 from .. import rules, runtime
 from ..kinds import UNKNOWN, Array, Scalar, Seq, Tree
 from ..analyze import (updated_name)
-from ..parse import bind_arguments
 from ..templates import CallSite, Operand, inline
 from ..trees import assign, call, const, copy_node, name, slices_as_values
 from ..names import atom_word
@@ -196,11 +195,7 @@ class Calls:
 
     def helper(self, stmt, sf, func, outs, adjoints):
         value = stmt.value
-        try:
-            binding = bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
-        except TypeError as exc:
-            raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
-                                 f"its parameters: {exc}") from None
+        binding = self.bind_call(stmt, func)
         out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
         # a parameter the used parts of the result do not depend on gets no
         # adjoint, even where its argument is active through another (`f(x, x)`)
