@@ -207,3 +207,21 @@ def test_rule_called_at_run_time_is_checked_too():
     assert "cotangents(" in s2sad.source(df)
     with pytest.raises(ValueError, match="positional argument 2"):
         s2sad.grad(f, wrt=1)(a, b)
+
+
+def two_parameters(a, b):
+    return a * b
+
+
+def calls_with_one_argument(x):
+    return np.sum(two_parameters(x))
+
+
+@pytest.mark.parametrize("make", [lambda f: s2sad.grad(f)(np.ones(3)),
+                                  lambda f: s2sad.jvp(f)(np.ones(3), np.ones(3))],
+                         ids=["grad", "jvp"])
+def test_a_helper_call_that_does_not_match_its_parameters(make):
+    with pytest.raises(s2sad.TransformError, match=r"in calls_with_one_argument .*line \d+\): the call "
+                       r"to two_parameters does not match its parameters: missing a required "
+                       r"argument: 'b'"):
+        make(calls_with_one_argument)
