@@ -1,4 +1,4 @@
-"""What forward mode knows of the built-in functions.
+"""Forward rules for the built-in functions whose tangent no declared fact gives.
 
 Most tangents follow from the facts declared with a function's reverse rule
 (`@adjoint(np.sin, elementwise=True)`, see `rules.Facts`), so they need no
