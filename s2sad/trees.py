@@ -23,6 +23,11 @@ def name(id_, ref=None, store=False):
     return node
 
 
+def store(id_):
+    """The name `id_` as an assignment target."""
+    return name(id_, store=True)
+
+
 def const(value):
     return gast.Constant(value=value, kind=None)
 

@@ -3,7 +3,7 @@ read from lists and tuples, tuple unpacking, items set in place."""
 
 import gast
 
-from ..analyze import (is_append, is_pop)
+from ..analyze import is_append, is_pop
 from ..kinds import Seq, Tree, leaves
 from ..trees import assign, call, const, copy_node, name
 

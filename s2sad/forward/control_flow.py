@@ -4,7 +4,7 @@ variable of its own (zeros on a path that varied nothing)."""
 
 import gast
 
-from ..analyze import (assigned_names_deep)
+from ..analyze import assigned_names_deep
 from ..kinds import Tree, leaves
 from ..sweep import same_atom, tree_literal
 from ..trees import Comment, assign, child_blocks, const, copy_node, name

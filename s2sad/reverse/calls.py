@@ -10,7 +10,7 @@ import gast
 
 from .. import rules, runtime
 from ..kinds import UNKNOWN, Array, Scalar, Seq, Tree
-from ..analyze import (updated_name)
+from ..analyze import updated_name
 from ..templates import CallSite, Operand, inline
 from ..trees import assign, call, const, copy_node, name, slices_as_values
 from ..names import atom_word

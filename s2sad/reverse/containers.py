@@ -6,7 +6,7 @@ import gast
 
 from .. import rules, runtime
 from ..kinds import Array, Scalar, Seq, Tree, leaves
-from ..analyze import (index_atoms, is_append, updated_name)
+from ..analyze import index_atoms, is_append, updated_name
 from ..trees import assign, call, const, copy_node, name
 from .adjoints import Adjoint
 

@@ -15,8 +15,6 @@ leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
 """
 
 import ast
-import builtins
-import copy
 import inspect
 import types
 import warnings
@@ -25,18 +23,15 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import rules, runtime
-from .kinds import (UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, is_namedtuple,
-                    kind_of, leaves)
-from .parse import MISSING
-from .trees import child_blocks
-
-NONDIFF_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "strides",
-                      "flags", "device"}
-VIEW_METHODS = {"reshape", "transpose", "ravel", "view", "swapaxes", "squeeze", "T"}
-_SAFE_BUILTINS = {len, float, int, abs, min, max, sum, round, range, tuple, list, bool,
-                  isinstance, type, complex}
-_ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow, gast.Mod, gast.FloorDiv)
+from .. import rules, runtime
+from ..kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
+from ..parse import MISSING
+from .shape_classes import ShapeClasses
+from .value_kinds import ValueKinds
+from .values import (NONDIFF_ATTRIBUTES, PENDING, SAFE_BUILTINS, VIEW_METHODS,  # noqa: F401 (the stage's API)
+                     appended_kind, assigned_names, assigned_names_deep, concatenated_kind,
+                     constructed_type, flatten, index_atoms, is_append, is_pop, is_pure, literal_elements,
+                     merge_kinds, named_field, statement_value, tree_span, updated_name, value_operands)
 
 
 @dataclass
@@ -50,117 +45,6 @@ class StmtFacts:
     counter: tuple = None                          # for: (name, version) of the counter
     copy_needed: bool = True                       # `x = x.copy()` before `x[i] = v`
     shares: frozenset = None                       # operands the value may share memory with
-
-
-PENDING = Opaque(type(NotImplemented))   # a loop value not made yet on the first walk
-
-
-def merge_kinds(a, b):
-    """The kind of a value that is `a` on one path and `b` on another."""
-    a = None if a == PENDING else a
-    b = None if b == PENDING else b
-    if a is None or a == b:
-        return b if b is not None else a
-    if b is None:
-        return a
-    if isinstance(a, Array) and isinstance(b, Array) and a.ndim == b.ndim:
-        if a.dtype == b.dtype or not (a.differentiable or b.differentiable):
-            return Array(a.ndim, a.dtype if a.dtype == b.dtype else np.promote_types(a.dtype, b.dtype))
-        return Array(a.ndim, None)           # (a float32 or a float64, or an int or a float)
-    if isinstance(a, Scalar) and isinstance(b, Scalar):
-        order = ["bool", "int", "float", "complex"]
-        return Scalar(max(a.dtype, b.dtype, key=order.index))
-    for x, y in ((a, b), (b, a)):            # 0.0, then a numpy float: a 0-d array
-        if isinstance(x, Scalar) and isinstance(y, Array) and y.ndim == 0:
-            # (a float on one path and np.int64 on the other: a float of either width)
-            return Array(0, y.dtype if x.differentiable <= y.differentiable else None)
-    if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.keys == b.keys:
-        return Tree(a.type, a.keys, tuple(merge_kinds(x, y) for x, y in zip(a.children, b.children)))
-    if all(isinstance(k, Seq) or isinstance(k, Tree) and k.type is list for k in (a, b)):
-        element = None                       # lists of different lengths: one element kind
-        for k in (a, b):
-            for child in ((k.element,) if isinstance(k, Seq) else k.children):
-                element = merge_kinds(element, child)
-        return Seq(element if element is not None else UNKNOWN)
-    return UNKNOWN
-
-
-def tree_span(kind, index):
-    """`xs[1:]`, `xs[::2]` of a list or tuple of known length with constant
-    bounds: the positions it picks, else None."""
-    if not isinstance(kind, Tree) or not isinstance(index, gast.Slice):
-        return None
-    bounds = []
-    for part in (index.lower, index.upper, index.step):
-        if part is not None and not (isinstance(part, gast.Constant) and type(part.value) is int):
-            return None
-        bounds.append(part.value if part is not None else None)
-    return kind.span(*bounds)
-
-
-def concatenated_kind(kind_of_atom, value):
-    """The kind of `xs + ys` of two lists (or tuples), or None for any other value."""
-    if not (isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add)):
-        return None
-    a, b = kind_of_atom(value.left), kind_of_atom(value.right)
-    if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.type in (list, tuple):
-        return Tree(a.type, tuple(range(len(a.keys) + len(b.keys))), a.children + b.children)
-    listy = [isinstance(k, Seq) or isinstance(k, Tree) and k.type is list for k in (a, b)]
-    if all(listy):
-        return merge_kinds(a, b)
-    if any(listy) and UNKNOWN in (a, b):     # a list plus a list not known yet (recursion)
-        known = a if listy[0] else b
-        return Seq(known.element) if isinstance(known, Seq) else merge_kinds(known, Seq(UNKNOWN))
-    return None
-
-
-def named_field(kind_of_atom, value):
-    """The position `p.w` picks of a named tuple `p`, else None."""
-    if not isinstance(value, gast.Attribute) or getattr(value, "s2sad_global", False):
-        return None
-    base = kind_of_atom(value.value)
-    return base.field(value.attr) if isinstance(base, Tree) else None
-
-
-def literal_elements(value, ns=None, local_names=()):
-    """`(a, b)`, `[a, b]`, `{"k": a}` with constant keys, or `P(a, b=b)` of a
-    named tuple class (every field given): its keys and element atoms, else None."""
-    if isinstance(value, (gast.Tuple, gast.List)):
-        return list(range(len(value.elts))), list(value.elts)
-    if isinstance(value, gast.Dict):
-        if all(isinstance(k, gast.Constant) for k in value.keys):
-            return [k.value for k in value.keys], list(value.values)
-        return None
-    if ns is None or not isinstance(value, gast.Call) or isinstance(value.func, gast.Attribute) \
-            and not getattr(value.func, "s2sad_global", False):
-        return None
-    cls = ns.resolve(value.func, local_names)
-    if not is_namedtuple(cls) or len(value.args) > len(cls._fields):
-        return None
-    given = dict(zip(cls._fields, value.args))
-    for k in value.keywords:
-        if k.arg not in cls._fields or k.arg in given:
-            return None
-        given[k.arg] = k.value
-    if len(given) != len(cls._fields):
-        return None
-    return list(range(len(cls._fields))), [given[f] for f in cls._fields]
-
-
-def constructed_type(value, ns, local_names):
-    """The named tuple class `P(a, b)` constructs, else None."""
-    if literal_elements(value, ns, local_names) is None or not isinstance(value, gast.Call):
-        return None
-    return ns.resolve(value.func, local_names)
-
-
-def appended_kind(seq, value):
-    """The kind of a list after `seq.append(value)`."""
-    if isinstance(seq, Tree) and seq.type is list:
-        return Tree(list, tuple(range(len(seq.children) + 1)), seq.children + (value,))
-    if isinstance(seq, Seq):
-        return Seq(merge_kinds(seq.element, value))
-    return UNKNOWN
 
 
 @dataclass
@@ -188,110 +72,7 @@ class Facts:
         return ref in self.varied and ref in self.useful
 
 
-def value_operands(value):
-    """The atoms a core value reads, in evaluation order."""
-    if isinstance(value, gast.BinOp):
-        return [value.left, value.right]
-    if isinstance(value, gast.UnaryOp):
-        return [value.operand]
-    if isinstance(value, gast.Compare):
-        return [value.left] + list(value.comparators)
-    if isinstance(value, gast.Call):
-        base = [value.func.value] if isinstance(value.func, gast.Attribute) \
-            and not getattr(value.func, "s2sad_global", False) else []
-        return base + list(value.args) + [k.value for k in value.keywords]
-    if isinstance(value, gast.Attribute):
-        return [] if getattr(value, "s2sad_global", False) else [value.value]
-    if isinstance(value, gast.Subscript):
-        return [value.value] + index_atoms(value.slice)
-    if isinstance(value, (gast.Tuple, gast.List)):
-        return list(value.elts)
-    if isinstance(value, gast.Dict):
-        return list(value.keys) + list(value.values)
-    if isinstance(value, gast.Name):
-        return [value]
-    if isinstance(value, gast.JoinedStr):
-        return [n for n in gast.walk(value) if isinstance(n, gast.Name)]
-    return []
-
-
-def index_atoms(index):
-    if isinstance(index, gast.Slice):
-        return [p for p in (index.lower, index.upper, index.step) if p is not None]
-    if isinstance(index, gast.Tuple):
-        return [a for e in index.elts for a in index_atoms(e)]
-    return [index]
-
-
-def statement_value(stmt):
-    if isinstance(stmt, gast.Assign):
-        return stmt.value
-    if isinstance(stmt, gast.Expr):
-        return stmt.value
-    if isinstance(stmt, gast.Return):
-        return stmt.value
-    if isinstance(stmt, gast.Assert):
-        return gast.Tuple(elts=[stmt.test] + ([stmt.msg] if stmt.msg is not None else []),
-                          ctx=gast.Load())
-    return None
-
-
-def updated_name(stmt):
-    """The array (or list) an in-place update statement changes, or None."""
-    if not getattr(stmt, "s2sad_update", False):
-        return None
-    if isinstance(stmt, gast.Assign):
-        return stmt.targets[0].value.id
-    if is_append(stmt) or is_pop(stmt):
-        return stmt.value.func.value.id
-    return stmt.value.args[0].id
-
-
-def is_append(stmt, method="append"):
-    """`xs.append(v)` (or `xs.pop()`) on a list of the function's own."""
-    value = getattr(stmt, "value", None)
-    return isinstance(stmt, gast.Expr) and getattr(stmt, "s2sad_update", False) \
-        and isinstance(value.func, gast.Attribute) and value.func.attr == method \
-        and not getattr(value.func, "s2sad_global", False)
-
-
-def is_pop(stmt):
-    return is_append(stmt, "pop")
-
-
-def assigned_names(stmt):
-    base = updated_name(stmt)
-    if base is not None:
-        return [base]
-    if not isinstance(stmt, gast.Assign):
-        return []
-    target = stmt.targets[0]
-    if isinstance(target, gast.Name):
-        return [target.id]
-    return [e.id for e in target.elts]
-
-
-def assigned_names_deep(stmt):
-    """Names a statement assigns, inside its blocks too."""
-    names = set(assigned_names(stmt))
-    if isinstance(stmt, gast.For):
-        names.add(stmt.target.id)
-    for block in child_blocks(stmt):
-        for s in block:
-            names |= assigned_names_deep(s)
-    return names
-
-
-def flatten(stmts, loops=()):
-    """Every statement in program order, with the loops around it."""
-    for stmt in stmts:
-        yield stmt, loops
-        inner = loops + (stmt,) if isinstance(stmt, (gast.For, gast.While)) else loops
-        for block in child_blocks(stmt):
-            yield from flatten(block, inner)
-
-
-class Analyzer:
+class Analyzer(ValueKinds, ShapeClasses):
     """Works out the facts of one core function for given argument kinds.
 
     `call_kind(obj, arg_kinds, kw_kinds)` gives the result kind of a call
@@ -322,244 +103,6 @@ class Analyzer:
 
     # ---- kinds ------------------------------------------------------------
 
-    def new_class(self, kind):
-        if getattr(kind, "ndim", None) == 0:
-            return "()"
-        self._classes += 1
-        return self._classes
-
-    def atom_kind(self, atom):
-        if isinstance(atom, gast.Name):
-            if atom.id in self.core.local_names:
-                version = self.current.get(atom.id)
-                return self.kinds.get((atom.id, version), UNKNOWN)
-            value = self.ns.lookup(atom.id)
-            return Opaque(type(None)) if value is MISSING else kind_of(value)
-        if isinstance(atom, gast.Constant):
-            return kind_of(atom.value)
-        if getattr(atom, "s2sad_global", False):
-            value = self.ns.resolve(atom, self.core.local_names)
-            if value is MISSING and isinstance(atom, gast.Attribute):
-                # `W.T` of a global array W: resolving never runs attributes of data,
-                # so its kind comes from the attribute of a stand-in of W's kind
-                base = copy.copy(atom.value)
-                base.s2sad_global = not isinstance(base, gast.Name)
-                if self.atom_kind(base) != UNKNOWN:
-                    return self.evaluate(lambda: getattr(self.stand_in(base), atom.attr))
-            return UNKNOWN if value is MISSING else kind_of(value)
-        return UNKNOWN
-
-    def atom_class(self, atom):
-        if isinstance(atom, gast.Name) and atom.id in self.core.local_names:
-            return self.shape_class.get((atom.id, self.current.get(atom.id)))
-        kind = self.atom_kind(atom)
-        return "()" if getattr(kind, "ndim", None) == 0 else None
-
-    def stand_in(self, atom, for_index=False):
-        if isinstance(atom, gast.Constant):
-            return atom.value
-        kind = self.atom_kind(atom)
-        if for_index and isinstance(kind, Scalar) and kind.dtype == "int":
-            return 0
-        if for_index and isinstance(kind, Array) and kind.dtype is not None \
-                and np.dtype(kind.dtype).kind == "b":
-            return np.ones((1,) * (kind.ndim or 0), dtype=bool)
-        if for_index and isinstance(kind, Array) and kind.dtype is not None \
-                and np.dtype(kind.dtype).kind in "iu":
-            return np.zeros((1,) * (kind.ndim or 0), dtype=kind.dtype)
-        if getattr(atom, "s2sad_global", False):         # `np.newaxis`, `np.pi`
-            value = self.ns.resolve(atom, self.core.local_names)
-        elif not isinstance(atom, gast.Name) or atom.id in self.core.local_names:
-            return dummy(kind, self.dummy_size)
-        else:
-            value = self.ns.lookup(atom.id)              # a global constant
-        if isinstance(value, (int, float, bool, str, type(None), np.dtype, type)):
-            return value
-        if isinstance(value, (types.ModuleType, types.FunctionType)):
-            return value
-        return dummy(kind, self.dummy_size)
-
-    def stand_in_index(self, index):
-        if isinstance(index, gast.Slice):
-            part = lambda p: None if p is None else self.stand_in(p, True)
-            return slice(part(index.lower), part(index.upper), part(index.step))
-        if isinstance(index, gast.Tuple):
-            return tuple(self.stand_in_index(e) for e in index.elts)
-        return self.stand_in(index, True)
-
-    def evaluate(self, thunk):
-        """Kind of what `thunk` returns on stand-ins; UNKNOWN if it cannot run.
-        Stand-ins have dimensions of size one, or twelve where one fails."""
-        for self.dummy_size in (1, 12):
-            try:
-                with np.errstate(all="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return forget_sizes(kind_of(thunk()))
-            except Exception:
-                continue
-            finally:
-                self.dummy_size = 1
-        return UNKNOWN
-
-    def value_kind(self, value):
-        if isinstance(value, (gast.Name, gast.Constant)) or getattr(value, "s2sad_global", False):
-            return self.atom_kind(value)
-        if isinstance(value, (gast.Tuple, gast.List)):
-            t = tuple if isinstance(value, gast.Tuple) else list
-            elts = value.elts
-            return Tree(t, tuple(range(len(elts))), tuple(self.atom_kind(e) for e in elts))
-        if isinstance(value, gast.Dict):
-            if all(isinstance(k, gast.Constant) for k in value.keys):
-                return Tree(dict, tuple(k.value for k in value.keys),
-                            tuple(self.atom_kind(v) for v in value.values))
-            return Opaque(dict)
-        if isinstance(value, gast.JoinedStr):
-            return Opaque(str)
-        if isinstance(value, gast.Subscript):
-            base = self.atom_kind(value.value)
-            if isinstance(base, Tree):
-                picked = tree_span(base, value.slice)
-                if picked is not None:
-                    return Tree(base.type, tuple(range(len(picked))), tuple(base.children[i] for i in picked))
-                if isinstance(value.slice, gast.Constant) and base.key_at(value.slice.value) in base.keys:
-                    return base.child(base.key_at(value.slice.value))
-                if base.children and not isinstance(value.slice, gast.Slice):
-                    kind = base.children[0]         # `xs[k]`, `d[key]`: any of the elements
-                    for child in base.children[1:]:
-                        kind = merge_kinds(kind, child)
-                    return kind
-                return UNKNOWN
-            if isinstance(base, Seq):           # (a stand-in list has one element: a list
-                return base if isinstance(value.slice, gast.Slice) else base.element   # in it too)
-            return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
-        if isinstance(value, gast.Attribute):
-            base = self.atom_kind(value.value)
-            if isinstance(base, Tree):            # `p.w` of a named tuple: its field
-                at = base.field(value.attr)
-                return base.children[at] if at is not None else Opaque(object)
-            if base == UNKNOWN:
-                return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
-            return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))
-        joined = concatenated_kind(self.atom_kind, value)
-        if joined is not None:
-            return joined
-        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
-            return self.evaluate(lambda: _apply(value, self.stand_in))
-        cls = constructed_type(value, self.ns, self.core.local_names)
-        if cls is not None:                      # `P(a, b)`: a named tuple of known fields
-            _, elts = literal_elements(value, self.ns, self.core.local_names)
-            return Tree(cls, tuple(range(len(elts))), tuple(self.atom_kind(e) for e in elts))
-        if isinstance(value, gast.Call):
-            return self.call_result_kind(value)
-        return UNKNOWN
-
-    def reshape_kind(self, base, shape_atoms):
-        """`x.reshape(3, -1)` cannot run on size-one stand-ins: its rank is
-        the number of sizes given."""
-        kinds = [self.atom_kind(a) for a in shape_atoms]
-        if len(kinds) == 1 and isinstance(kinds[0], Tree):
-            kinds = list(kinds[0].children)
-        if isinstance(base, Array) and all(k == Scalar("int") for k in kinds):
-            return Array(len(kinds), base.dtype)
-        return UNKNOWN
-
-    def split_kind(self, base, sections):
-        """`np.split(x, 3)` or `np.split(x, [2, 5])`: a list of that many arrays."""
-        value = sections.value if isinstance(sections, gast.Constant) else None
-        count = value if isinstance(value, int) else len(value) + 1 \
-            if isinstance(value, tuple) else None
-        kind = self.atom_kind(sections)
-        if isinstance(kind, Tree):                      # a list of split points
-            count = len(kind.children) + 1
-        if not isinstance(base, Array) or not isinstance(count, int) or isinstance(count, bool):
-            return UNKNOWN
-        part = Array(base.ndim, base.dtype)
-        return Tree(list, tuple(range(count)), (part,) * count)
-
-    def squeeze_kind(self, base, axis_given):
-        """`np.squeeze(x)` drops every size-one dimension: its rank follows from
-        which dimensions have size one, not from stand-ins (all of size one)."""
-        if axis_given:
-            return None
-        if isinstance(base, Array) and base.ones is not None and None not in base.ones:
-            return Array(base.ones.count(False), base.dtype)
-        return UNKNOWN
-
-    def call_result_kind(self, call):
-        func = call.func
-        axis_given = len(call.args) > 1 or any(k.arg == "axis" and not (
-            isinstance(k.value, gast.Constant) and k.value.value is None) for k in call.keywords)
-        if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
-            base = self.atom_kind(func.value)
-            if func.attr == "reshape" and not call.keywords:
-                return self.reshape_kind(base, call.args)
-            if func.attr == "copy" and not call.args and not call.keywords:
-                return base
-            if func.attr == "squeeze":
-                kind = self.squeeze_kind(base, axis_given or len(call.args) > 0)
-                if kind is not None:
-                    return kind
-            if isinstance(base, Array) and base.ndim is not None or isinstance(base, Scalar):
-                # (a float's `.item()`: np.sum(x) of float64 is one)
-                return self.evaluate(lambda: getattr(self.stand_in(func.value), func.attr)(
-                    *[self.stand_in(a) for a in call.args],
-                    **{k.arg: self.stand_in(k.value) for k in call.keywords}))
-            return UNKNOWN
-        obj = self.ns.resolve(func, self.core.local_names)
-        if obj is MISSING and isinstance(func, gast.Attribute):
-            # `BIAS.reshape(1, -1)`: a method of a global array, on a stand-in of its kind
-            base = copy.copy(func.value)
-            base.s2sad_global = not isinstance(base, gast.Name)
-            if isinstance(self.atom_kind(base), Array) and self.atom_kind(base).ndim is not None:
-                return self.evaluate(lambda: getattr(self.stand_in(base), func.attr)(
-                    *[self.stand_in(a) for a in call.args],
-                    **{k.arg: self.stand_in(k.value) for k in call.keywords}))
-        if obj is MISSING:
-            return UNKNOWN
-        if rules.is_user_function(obj) and rules.lookup_adjoint(obj) is None:
-            return self.call_kind(obj, [self.atom_kind(a) for a in call.args],
-                                  {k.arg: self.atom_kind(k.value) for k in call.keywords})
-        if obj is runtime.zeros_list and len(call.args) == 1:
-            kind = self.atom_kind(call.args[0])          # generated code transformed again:
-            if isinstance(kind, (Seq, Tree)):            # zeros shaped like each element
-                return kind
-        if (obj is list or obj is tuple) and len(call.args) == 1 and not call.keywords:
-            # the length of what stand-ins give is theirs: a list grown in a loop, or
-            # an array's rows, are as long as they are at run time
-            kind = self.atom_kind(call.args[0])
-            if isinstance(kind, Tree) and issubclass(kind.type, (list, tuple)):
-                return Tree(obj, kind.keys, kind.children)
-            if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
-                return Seq(Array(kind.ndim - 1, kind.dtype)) if obj is list else UNKNOWN
-            if isinstance(kind, Seq) or kind == Opaque(range):
-                return Seq(kind.element if isinstance(kind, Seq) else Scalar("int")) \
-                    if obj is list else UNKNOWN
-        if obj is runtime.as_list and len(call.args) == 1:   # a stacked array's rows, or a list
-            kind = self.atom_kind(call.args[0])
-            if isinstance(kind, (Seq, Tree)):
-                return merge_kinds(kind, Seq(PENDING))
-            if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
-                return Seq(Array(kind.ndim - 1, kind.dtype))
-            return Seq(UNKNOWN)
-        if not is_pure(obj):
-            return UNKNOWN
-        if obj is np.squeeze and call.args:
-            kind = self.squeeze_kind(self.atom_kind(call.args[0]), axis_given)
-            if kind is not None:
-                return kind
-        if obj is np.reshape and len(call.args) == 2:
-            return self.reshape_kind(self.atom_kind(call.args[0]), call.args[1:])
-        if any(obj is f for f in _SPLITS) and len(call.args) >= 2:
-            return self.split_kind(self.atom_kind(call.args[0]), call.args[1])
-        if obj in (builtins.max, builtins.min) and len(call.args) >= 2 and not call.keywords:
-            # which argument wins depends on the values, not the stand-ins': the
-            # result may be any of them (`max(np.cos(s), 0)` is a float)
-            kind = None
-            for a in call.args:
-                kind = merge_kinds(kind, self.atom_kind(a))
-            return kind
-        return self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
-                                         **{k.arg: self.stand_in(k.value) for k in call.keywords}))
 
     # ---- the walk ---------------------------------------------------------
 
@@ -948,34 +491,6 @@ class Analyzer:
                          + [f"global:{key}" for a, key in global_operands
                             if not isinstance(self.atom_kind(a), Scalar)])
 
-    def size_fact(self, value):
-        """Whether an int that is an array's size is one (`W.shape[0]`,
-        `len(x)`: from the array's kind), or a tuple of those for a shape,
-        so `np.zeros((B, H))` knows which of its dimensions have size one."""
-        def of(atom):
-            if isinstance(atom, gast.Constant) and type(atom.value) is int:
-                return atom.value == 1
-            if isinstance(atom, gast.Name) and atom.id in self.current:
-                return self.sizes.get((atom.id, self.current[atom.id]))
-            return None
-
-        if isinstance(value, gast.Name):
-            return of(value)
-        if isinstance(value, gast.Attribute) and value.attr == "shape":
-            return self.atom_ones(value.value)
-        if isinstance(value, gast.Subscript) and isinstance(value.slice, gast.Constant):
-            shape = of(value.value)
-            if isinstance(shape, tuple) and type(value.slice.value) is int \
-                    and -len(shape) <= value.slice.value < len(shape):
-                return shape[value.slice.value]
-        if isinstance(value, gast.Tuple):
-            flags = tuple(of(e) for e in value.elts)
-            return flags if all(isinstance(f, bool) for f in flags) else None
-        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and len(value.args) == 1 \
-                and self.ns.resolve(value.func, self.core.local_names) is len:
-            ones = self.atom_ones(value.args[0])
-            return ones[0] if ones else None
-        return None
 
     def define(self, name, kind, cls, sf):
         version = self.current.get(name, -1) + 1
@@ -986,139 +501,6 @@ class Analyzer:
         self.shape_class[(name, version)] = cls if cls is not None else self.new_class(kind)
         sf.writes[name] = version
 
-    def elementwise_operands(self, value):
-        """The operands of an elementwise operation, or None."""
-        if isinstance(value, gast.BinOp) and isinstance(value.op, _ELEMENTWISE_OPS):
-            return [value.left, value.right]
-        if isinstance(value, gast.UnaryOp) and isinstance(value.op, (gast.USub, gast.UAdd)):
-            return [value.operand]
-        if isinstance(value, gast.Call) and not value.keywords:
-            obj = self.ns.resolve(value.func, self.core.local_names)
-            if isinstance(obj, np.ufunc) and obj.signature is None and obj.nin == len(value.args):
-                return list(value.args)
-        return None
-
-    def atom_ones(self, atom):
-        kind = self.atom_kind(atom)
-        if isinstance(kind, Scalar):
-            return ()
-        return kind.ones if isinstance(kind, Array) else None
-
-    def value_ones(self, value, kind):
-        """Which dimensions of the result have size one, where that is provable
-        from the operands' (broadcasting, products, transposes, reductions)."""
-        if not isinstance(kind, Array) or not isinstance(kind.ndim, int):
-            return None
-        if isinstance(value, gast.Name):
-            ones = self.atom_ones(value)
-        else:
-            ones = self.derived_ones(value, kind.ndim)
-        return ones if ones is not None and len(ones) == kind.ndim else None
-
-    def derived_ones(self, value, ndim):
-        if ndim == 0:
-            return ()
-        operands = self.elementwise_operands(value)
-        if operands is not None:
-            masks = [self.atom_ones(a) for a in operands]
-            return None if None in masks else _broadcast_ones(masks)
-        if isinstance(value, gast.Attribute) and value.attr == "T":
-            ones = self.atom_ones(value.value)
-            return None if ones is None else ones[::-1]
-        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
-            return _product_ones(self.atom_ones(value.left), self.atom_ones(value.right))
-        if isinstance(value, gast.Subscript):
-            return self.index_ones(value)
-        if not isinstance(value, gast.Call):
-            return None
-        func = value.func
-        method = isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False)
-        obj = None if method else self.ns.resolve(func, self.core.local_names)
-        args = ([func.value] if method else []) + list(value.args)
-        if (obj is np.matmul or obj is np.dot) and len(args) == 2:
-            return _product_ones(*[self.atom_ones(a) for a in args], dot=obj is np.dot)
-        if any(obj is f for f in (np.zeros, np.ones, np.empty, np.full)) and args:
-            shape = self.size_fact(args[0])          # `np.zeros((B, H))` of sizes of arrays
-            shape = (shape,) if isinstance(shape, bool) else shape
-            return shape if isinstance(shape, tuple) and len(shape) == ndim else None
-        name = func.attr if method else getattr(obj, "__name__", None)
-        if name in _REDUCTIONS and (method or obj is getattr(np, name, None)):
-            keywords = {k.arg: k.value for k in value.keywords}
-            axis = args[1] if len(args) > 1 else keywords.get("axis")
-            keepdims = keywords.get("keepdims")
-            base = self.atom_ones(args[0])
-            if base is None or any(a is not None and not isinstance(a, gast.Constant)
-                                   for a in (axis, keepdims)):
-                return None
-            axes = range(len(base)) if axis is None or axis.value is None else \
-                (axis.value if isinstance(axis.value, tuple) else (axis.value,))
-            try:
-                axes = {a % len(base) for a in axes}
-            except TypeError:
-                return None
-            if keepdims is not None and keepdims.value:
-                return tuple(True if i in axes else o for i, o in enumerate(base))
-            return tuple(o for i, o in enumerate(base) if i not in axes)
-        return None
-
-    def index_ones(self, value):
-        """`xs[t]`, `X[:, j]`: integers drop a dimension, a bare `:` keeps it."""
-        base = self.atom_ones(value.value)
-        index = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-        if base is None or len(index) > len(base):
-            return None
-        out = []
-        for i, part in enumerate(index):
-            if isinstance(part, gast.Slice) and part.lower is None and part.upper is None \
-                    and part.step is None:
-                out.append(base[i])
-            elif not isinstance(part, gast.Slice) and self.atom_kind(part) == Scalar("int"):
-                continue
-            else:
-                return None
-        return tuple(out) + tuple(base[len(index):])
-
-    def unify_operand_classes(self, value, kind):
-        """`a * b` run unconditionally, both with the result's size-one
-        dimensions: broadcasting leaves them no other choice than one shape,
-        so from here on their classes are one (lets the simplifier see that
-        `np.ones_like(a) * b` needs no ones).  Only at the function's top
-        level: a statement that may not run proves nothing."""
-        operands = self.elementwise_operands(value)
-        ones = getattr(kind, "ones", None)
-        if operands is None or ones is None:
-            return
-        classes = []
-        for a in operands:
-            cls = self.atom_class(a)
-            if self.atom_ones(a) == ones and cls not in (None, "()") and cls not in classes:
-                classes.append(cls)
-        for key, cls in self.shape_class.items():
-            if cls in classes[1:]:
-                self.shape_class[key] = classes[0]
-
-    def value_class(self, value, kind):
-        if getattr(kind, "ndim", None) == 0:
-            return "()"
-        if isinstance(value, gast.Name):
-            return self.atom_class(value)
-        operands = self.elementwise_operands(value)
-        if operands is None:
-            return None
-        ones = getattr(kind, "ones", None)
-        if ones is not None:
-            # an operand with the result's size-one dimensions has its shape:
-            # broadcasting makes every other dimension equal to the operand's
-            for a in operands:
-                if self.atom_ones(a) == ones and self.atom_class(a) not in (None, "()"):
-                    return self.atom_class(a)
-        classes = {self.atom_class(a) for a in operands} - {"()"}
-        if len(classes) == 1 and None not in classes:
-            return classes.pop()
-        return None
-
-
-_REDUCTIONS = ("sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std")
 
 # methods of lists, dicts and sets that change them (arrays have none of these names)
 _CONTAINER_MUTATORS = {"extend", "insert", "remove", "clear", "sort", "reverse", "update",
@@ -1179,26 +561,6 @@ def _leaves_arguments(obj):
     return module.split(".")[0] in ("s2sad", "logging", "warnings")
 
 
-def _broadcast_ones(masks):
-    """Size-one dimensions of the broadcast of shapes with these ones."""
-    ndim = max(len(m) for m in masks)
-    padded = [(True,) * (ndim - len(m)) + tuple(m) for m in masks]
-    return tuple(all(dims) for dims in zip(*padded))
-
-
-def _product_ones(a, b, dot=False):
-    """Size-one dimensions of `a @ b` (or np.dot up to 2-D)."""
-    if a is None or b is None or not a or not b or dot and (len(a) > 2 or len(b) > 2):
-        return None
-    if len(a) == 1 and len(b) == 1:
-        return ()
-    if len(a) == 1:
-        return b[:-2] + b[-1:]
-    if len(b) == 1:
-        return a[:-1]
-    return _broadcast_ones([a[:-2], b[:-2]]) + (a[-2], b[-1])
-
-
 def _run(value, stand_in, an):
     """A subscript, attribute or call of the core form, run on stand-ins."""
     if isinstance(value, gast.Subscript):
@@ -1237,35 +599,6 @@ def _may_share(result, array):
         and np.may_share_memory(result, array)
 
 
-def _apply(value, stand_in):
-    if isinstance(value, gast.BinOp):
-        return rules.BINARY_OPERATORS[type(value.op)](stand_in(value.left), stand_in(value.right))
-    if isinstance(value, gast.UnaryOp):
-        return rules.UNARY_OPERATORS[type(value.op)](stand_in(value.operand))
-    left = stand_in(value.left)
-    result = True
-    for op, right in zip(value.ops, value.comparators):
-        right = stand_in(right)
-        result = result & rules.COMPARE_OPERATORS[type(op)](left, right)
-        left = right
-    return result
-
-
-def is_pure(obj):
-    """May this callable run on stand-ins to learn its result kind?"""
-    if rules.lookup_adjoint(obj) is not None or rules.is_nondifferentiable(obj):
-        return True
-    try:
-        if obj in _SAFE_BUILTINS:
-            return True
-    except TypeError:
-        return False
-    module = getattr(obj, "__module__", None) or ""
-    if isinstance(obj, np.ufunc):
-        return True
-    return module.startswith("numpy") and not module.startswith(("numpy.random", "numpy.lib.npyio"))
-
-
 def has_effect(core, stmt):
     """Statements the forward sweep keeps even when nothing reads their result."""
     if isinstance(stmt, (gast.Expr, gast.Assert)):
@@ -1284,8 +617,6 @@ def has_effect(core, stmt):
 
 _FRESH_FUNCTIONS = (np.zeros_like, np.ones_like, np.full_like, np.empty_like, np.copy, np.zeros,
                    np.ones, np.full, np.empty)     # always a new array
-
-_SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 
 
 def _check_in_place_updates(an, facts):
@@ -1771,7 +1102,7 @@ def _globals_given_back(func):
     as an operand of arithmetic or a comparison: those it may return as they
     are, or a view of (`v = BIAS; return v`, `return W.T`), whose in-place
     update by the caller would change the global."""
-    from .parse import parse_function
+    from ..parse import parse_function
     try:
         node = parse_function(func).node
     except Exception:

@@ -1,0 +1,235 @@
+"""Normalising expressions: each operation bound to a temporary named after
+what it holds (`xW`, `logits_minus_y`), its operands atoms; `a if c else b`
+and `and`/`or` as branches; list comprehensions as loops."""
+
+from __future__ import annotations
+
+import builtins
+
+import gast
+
+from ..parse import MISSING
+from ..trees import copy_node, name, store
+from .core_form import is_atom
+
+
+class Expressions:
+    """Expressions, mixed into the normaliser."""
+
+    def atom(self, node, hint=None):
+        value = self.expression(node)
+        if is_atom(value):
+            return value
+        if hint == "out" and not isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            hint = None
+        return self.bind_temp(value, hint)
+
+    def expression(self, node):
+        """Lower an expression to a core value whose operands are atoms."""
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            self.unsupported_expression(node)
+        return method(node)
+
+    def unsupported_expression(self, node):
+        what = type(node).__name__
+        if isinstance(node, (gast.Yield, gast.YieldFrom)):
+            self.fail(self.origin, "generators (`yield`) have no gradient",
+                      "return the value instead (collect items in a list if needed)")
+        if isinstance(node, gast.Await):
+            self.fail(self.origin, "`await` is not supported", "differentiate a plain function")
+        if isinstance(node, (gast.SetComp, gast.DictComp)):
+            self.fail(self.origin, "set and dict comprehensions are not supported",
+                      "build a list comprehension, or the dict with a loop")
+        if isinstance(node, gast.Lambda):
+            self.fail(self.origin, "lambdas inside the differentiated function are not supported",
+                      "define the function outside and call it")
+        if isinstance(node, gast.NamedExpr):
+            self.fail(self.origin, "assignment expressions (`:=`) are not supported",
+                      "assign in a statement of its own")
+        self.fail(self.origin, f"`{what}` expressions are not supported")
+
+    def expr_IfExp(self, node):
+        chosen = self.namer.fresh("chosen")
+        self.locals.add(chosen)
+        return self.choice(node, chosen)
+
+    def expr_BoolOp(self, node):
+        chosen = self.namer.fresh("both" if isinstance(node.op, gast.And) else "either")
+        self.locals.add(chosen)
+        return self.choice(node, chosen)
+
+    def choice(self, node, result):
+        """`a if c else b` and `a and b` evaluate only what Python evaluates:
+        an `if` assigning `result` (`a and b` is `a` if `a` is false, else `b`)."""
+        def assigning(value):
+            saved, self.out = self.out, []
+            self.emit(gast.Assign(targets=[store(result)], value=self.expression(value),
+                                  type_comment=None))
+            made, self.out = self.out, saved
+            return made
+
+        if isinstance(node, gast.IfExp):
+            test = self.condition(node.test)
+            self.emit(gast.If(test=test, body=assigning(node.body), orelse=assigning(node.orelse)))
+            return name(result)
+        self.out.extend(assigning(node.values[0]))
+        for value in node.values[1:]:
+            more = assigning(value)
+            and_ = isinstance(node.op, gast.And)
+            self.emit(gast.If(test=name(result), body=more if and_ else [],
+                              orelse=[] if and_ else more))
+        return name(result)
+
+    def expr_ListComp(self, node):
+        """`[f(x) for x in xs if c(x)]` is a loop appending to a new list; its
+        names are the comprehension's own, so they get fresh ones."""
+        renames = {}
+        for gen in node.generators:
+            if gen.is_async:
+                self.fail(self.origin, "async comprehensions are not supported")
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.namer.fresh(n.id)
+                    self.locals.add(renames[n.id])
+
+        def renamed(tree):
+            tree = copy_node(tree)
+            for n in gast.walk(tree):
+                if isinstance(n, gast.Name) and n.id in renames:
+                    n.id = renames[n.id]
+            return tree
+
+        items = self.namer.fresh("items")
+        self.locals.add(items)
+        self.emit(gast.Assign(targets=[store(items)], value=gast.List(elts=[], ctx=gast.Load()),
+                              type_comment=None))
+        body = [gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=name(items), attr="append", ctx=gast.Load()),
+            args=[renamed(node.elt)], keywords=[]))]
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                body = [gast.If(test=renamed(cond), body=body, orelse=[])]
+            # the first iterable is evaluated outside: its names are the function's
+            iterable = gen.iter if gen is node.generators[0] else renamed(gen.iter)
+            body = [gast.For(target=renamed(gen.target), iter=iterable, body=body, orelse=[],
+                             type_comment=None)]
+        for stmt in body:
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.stmt):
+                    n.s2sad_synthetic = True
+                    gast.copy_location(n, self.origin)
+        origin = self.origin
+        self.statement(body[0])
+        self.origin = origin
+        return name(items)
+
+    expr_GeneratorExp = expr_ListComp
+
+    def expr_Name(self, node):
+        return name(node.id)
+
+    def expr_Constant(self, node):
+        return gast.Constant(value=node.value, kind=None)
+
+    def expr_JoinedStr(self, node):
+        return node                        # an f-string: never differentiated
+
+    def expr_Attribute(self, node):
+        if self.is_global_path(node):
+            node.s2sad_global = True
+            return node
+        return gast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=gast.Load())
+
+    def is_global_path(self, node):
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        return isinstance(node, gast.Name) and node.id not in self.locals
+
+    def expr_BinOp(self, node):
+        return gast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
+
+    def expr_UnaryOp(self, node):
+        operand = self.atom(node.operand)
+        if isinstance(operand, gast.Constant) and isinstance(node.op, (gast.USub, gast.UAdd)) \
+                and isinstance(operand.value, (int, float)):
+            value = -operand.value if isinstance(node.op, gast.USub) else operand.value
+            return gast.Constant(value=value, kind=None)
+        return gast.UnaryOp(op=node.op, operand=operand)
+
+    def expr_Compare(self, node):
+        return gast.Compare(left=self.atom(node.left), ops=node.ops,
+                            comparators=[self.atom(c) for c in node.comparators])
+
+    def expr_Tuple(self, node):
+        elts = [self.item(e) for e in node.elts]
+        if all(isinstance(e, gast.Constant) for e in elts):     # `(1, 0)` stays a literal
+            return gast.Constant(value=tuple(e.value for e in elts), kind=None)
+        return gast.Tuple(elts=elts, ctx=gast.Load())
+
+    def expr_List(self, node):
+        return gast.List(elts=[self.item(e) for e in node.elts], ctx=gast.Load())
+
+    def item(self, node):
+        if isinstance(node, gast.Starred):
+            self.fail(self.origin, "`*` unpacking inside a tuple or list is not supported",
+                      "build the sequence with + or list methods outside the gradient")
+        return self.atom(node)
+
+    def expr_Dict(self, node):
+        if any(k is None for k in node.keys):
+            self.fail(self.origin, "`**` unpacking inside a dict is not supported",
+                      "build the dict key by key")
+        return gast.Dict(keys=[self.atom(k) for k in node.keys],
+                         values=[self.atom(v) for v in node.values])
+
+    def expr_Subscript(self, node):
+        return gast.Subscript(value=self.atom(node.value), slice=self.index(node.slice),
+                              ctx=gast.Load())
+
+    def index(self, node):
+        if isinstance(node, gast.Slice):
+            part = lambda p: None if p is None else self.atom(p)
+            return gast.Slice(lower=part(node.lower), upper=part(node.upper), step=part(node.step))
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
+        return self.atom(node)
+
+    def expr_Call(self, node):
+        func = node.func
+        if self.is_local_pop(node) and not getattr(node, "s2sad_as_statement", False):
+            # `2.0 * xs.pop()`: the item into a name of its own, then the list without it
+            popped = self.namer.fresh(f"{func.value.id}_item")
+            self.locals.add(popped)
+            self.assign([store(popped)], node)
+            return name(popped)
+        if isinstance(func, gast.Name) or (isinstance(func, gast.Attribute) and self.is_global_path(func)):
+            if isinstance(func, gast.Attribute):
+                func.s2sad_global = True
+            target = self.src.namespace.resolve(func, self.locals)
+            if target in (builtins.exec, builtins.eval, builtins.globals, builtins.locals,
+                          builtins.vars) and target is not MISSING:
+                self.fail(self.origin, f"`{target.__name__}` runs code or reads scopes that "
+                                       "cannot be transformed",
+                          "write the computation out as ordinary statements")
+            func = name(func.id) if isinstance(func, gast.Name) else func
+            if target is list and len(node.args) == 1 and not node.keywords \
+                    and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)):
+                return self.expression(node.args[0])   # `list(f(x) for x in xs)`: the new list
+        elif isinstance(func, gast.Attribute):
+            func = gast.Attribute(value=self.atom(func.value), attr=func.attr, ctx=gast.Load())
+        else:
+            func = self.atom(func)
+        args = []
+        for a in node.args:
+            if isinstance(a, gast.Starred):
+                self.fail(self.origin, "calls with `*args` are not supported",
+                          "pass the arguments one by one")
+            args.append(self.atom(a))
+        keywords = []
+        for k in node.keywords:
+            if k.arg is None:
+                self.fail(self.origin, "calls with `**kwargs` are not supported",
+                          "pass the keyword arguments by name")
+            keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value)))
+        return gast.Call(func=func, args=args, keywords=keywords)
