@@ -1,7 +1,7 @@
 """Every registered rule, driven by one table (`rule_table.ROWS`): the
 gradient of `np.sum(<call> * c)` against central differences, jvp against
-the gradient, and the gradient on StrictArrays (`fdcheck.check_gradient`);
-and a check that no registered rule lacks a row."""
+the gradient, and the gradient on StrictArrays (`fdcheck.check_gradient`),
+in float64 and float32; and a check that no registered rule lacks a row."""
 
 import numpy as np
 import pytest
@@ -34,14 +34,19 @@ ACTIVE = [(i, row) for i, row in enumerate(ROWS) if row.fn is not None]
 MODULE = load(HEADER + "".join(_loss_source(i, row) for i, row in ACTIVE if row.check is None))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("index, row", ACTIVE, ids=[f"{i}-{row.name}" for i, row in ACTIVE])
-def test_rule(index, row):
+def test_rule(index, row, dtype):
+    """float32 arrays keep float32 gradients (compared loosely with float64 differences)."""
     rng = np.random.default_rng(index)
     args = [spec.draw(rng) for spec in row.args.values()]
     if row.check is not None:
+        if dtype is not np.float64:
+            pytest.skip("a row with a check of its own runs in float64")
         return row.check(*args)
+    args = [a.astype(dtype) if isinstance(a, np.ndarray) else a for a in args]
     value = getattr(MODULE, f"value_{index}")(*args)
-    c = cotangent(value, python_float_for_scalar=True)
+    c = cotangent(value, dtype=dtype, python_float_for_scalar=True)
     wrt = tuple(i for i, a in enumerate(args) if isinstance(a, (float, np.ndarray)))
     check_gradient(getattr(MODULE, f"loss_{index}"), args + [c], wrt=wrt, strict=row.strict)
 
