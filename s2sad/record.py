@@ -61,132 +61,191 @@ def record(forward: list, reverse: list, namer: Namer, facts: Facts, share_stack
     marked `s2sad_recorded` (storage leaves it alone).
     (`share_stacks=False` for loops to be checkpointed: a stack shared by a
     trip's start and end values would need its first value before each segment.)"""
-    sites, top_sites, counters = _forward_map(forward)
-    needs = {}                            # key -> [(block, anchor), [reading nodes]]
-    order = []
+    _Recorder(forward, reverse, namer, facts, share_stacks).run()
 
-    def need(node, key, site):
+
+class _Recorder:
+    """One `record`: which forward values the reverse reads need (`needs`, in
+    the order first read), then how each is served: recomputed where cheap,
+    else pushed on a stack where made and popped where the reverse of its
+    block starts."""
+
+    def __init__(self, forward, reverse, namer, facts, share_stacks):
+        self.reverse, self.namer, self.facts, self.share_stacks = reverse, namer, facts, share_stacks
+        self.sites, self.top_sites, self.counters = _forward_map(forward)
+        self.needs = {}                   # key -> [(block, anchor), [reading nodes]]
+        self.order = []
+        self.shape_reads = []             # (node, inside): `np.ones_like(x)` needs x's shape only
+
+    def run(self):
+        self.visit(self.reverse, frozenset())
+        self.serve_shape_reads()
+        remade = self.recomputations()
+        if not self.needs:
+            return
+        shared = self.shared_stacks(remade)
+        starts, after_loops = self.stacks(remade, shared)
+        _insert_at_starts(self.reverse, starts)
+        for loop, drop in after_loops:    # what was there before the loop: no longer needed
+            _insert_after(self.reverse, loop, drop)
+        for key in self.order:            # reads that see a popped or remade value
+            for node in self.needs[key][1]:
+                node.s2sad_recorded = True
+
+    # ---- what the reverse reads need ----------------------------------------------------
+
+    def need(self, node, key, site):
         if site is None or not site[0].loops:
             return
-        if key not in needs:
-            needs[key] = [site, []]
-            order.append(key)
-        needs[key][1].append(node)
+        if key not in self.needs:
+            self.needs[key] = [site, []]
+            self.order.append(key)
+        self.needs[key][1].append(node)
 
-    def site_of(ref, inside):
+    def site_of(self, ref, inside):
         """Where the value a reverse read sees was made: a loop's top-of-trip
         value is that trip's inside the loop's reverse, its final one after."""
-        if ref in top_sites and top_sites[ref][0].owner in inside:
-            return top_sites[ref]
-        return sites.get(ref)
+        if ref in self.top_sites and self.top_sites[ref][0].owner in inside:
+            return self.top_sites[ref]
+        return self.sites.get(ref)
 
-    def read(node, inside):
+    def read(self, node, inside):
         if getattr(node, "s2sad_trips_of", None) is not None:
-            need(node, ("trips", node.id), sites.get(("trips", node.id)))
+            self.need(node, ("trips", node.id), self.sites.get(("trips", node.id)))
             return
         ref = getattr(node, "s2sad_ref", None)
-        if ref is None or len(ref) != 2 or counters.get(ref) in inside \
+        if ref is None or len(ref) != 2 or self.counters.get(ref) in inside \
                 or isinstance(node.ctx, gast.Store):
             return                        # (a counter inside its loop: the reverse loop recounts it)
-        site = site_of(ref, inside)
-        need(node, (ref, id(site[0]) if site else None), site)
+        site = self.site_of(ref, inside)
+        self.need(node, (ref, id(site[0]) if site else None), site)
 
-    shape_reads = []                      # (node, inside): `np.ones_like(x)` needs x's shape only
-
-    def visit(items, inside):
+    def visit(self, items, inside):
         for item in items:
             if isinstance(item, Comment):
                 continue
             shaped = {id(n.args[0]) for n in _own_nodes(item) if _shape_only(n)}
             for node in _own_nodes(item):
                 if id(node) in shaped:
-                    shape_reads.append((node, inside))
+                    self.shape_reads.append((node, inside))
                 else:
-                    read(node, inside)
+                    self.read(node, inside)
             pair = getattr(item, "s2sad_pair", None)
             for block in child_blocks(item):
-                visit(block, inside | ({pair} if isinstance(pair, _LOOPS) else set()))
+                self.visit(block, inside | ({pair} if isinstance(pair, _LOOPS) else set()))
 
-    visit(reverse, frozenset())
-    for node, inside in shape_reads:      # a value of the same shape already at hand will do
-        ref = getattr(node, "s2sad_ref", None)
-        site = site_of(ref, inside) if ref is not None else None
-        if site is not None and site[0].loops:
-            for key in order:
-                other = key[0]
-                if other == "trips" or other == ref or needs[key][0][0] is not site[0] \
-                        or facts.kind(*other) != facts.kind(*ref) \
-                        or facts.shape_class.get(other) != facts.shape_class.get(ref) \
-                        or facts.shape_class.get(ref) is None:
-                    continue
-                node.id, node.s2sad_ref = other[0], other
-                needs[key][1].append(node)
-                break
+    def serve_shape_reads(self):
+        """A read of a shape only: a value of the same shape already at hand will do."""
+        facts = self.facts
+        for node, inside in self.shape_reads:
+            ref = getattr(node, "s2sad_ref", None)
+            site = self.site_of(ref, inside) if ref is not None else None
+            if site is not None and site[0].loops:
+                for key in self.order:
+                    other = key[0]
+                    if other == "trips" or other == ref or self.needs[key][0][0] is not site[0] \
+                            or facts.kind(*other) != facts.kind(*ref) \
+                            or facts.shape_class.get(other) != facts.shape_class.get(ref) \
+                            or facts.shape_class.get(ref) is None:
+                        continue
+                    node.id, node.s2sad_ref = other[0], other
+                    self.needs[key][1].append(node)
+                    break
+                else:
+                    self.read(node, inside)
             else:
-                read(node, inside)
-        else:
-            read(node, inside)
-    remade = {}                           # key -> the forward statement recomputed
-    for key in order:                     # grows while recomputations read more
-        (block, anchor), _ = needs[key]
-        if key[0] == "trips" or not _cheap(anchor, key[0], facts):
-            continue
-        operands = [n for n in gast.walk(anchor.value) if getattr(n, "s2sad_ref", None)]
-        if not all(_at_hand(n.s2sad_ref, block, sites, top_sites, counters) for n in operands):
-            continue
-        if any(n.s2sad_ref in facts.changed_in_place for n in operands):
-            continue                      # `a[i]` of an array an update then changes in place
-        if any(n.s2sad_ref in top_sites and (n.s2sad_ref, id(top_sites[n.s2sad_ref][0])) not in needs
-               for n in operands):
-            continue                      # it would record a trip's starting value just for this
-        copied = copy_node(anchor)
-        remade[key] = copied
-        inside = frozenset(loop for loop in block.loops)
-        for node in gast.walk(copied.value):
-            if getattr(node, "s2sad_ref", None) is not None:
-                read(node, inside)
-        needs[key][1].append(copied.targets[0])
-    if not needs:
-        return
-    versions = {}
-    for key in order:
-        if key[0] != "trips":
-            versions.setdefault(key[0][0], set()).add(key[0])
-    # a name carried from trip to trip whose values at the top and at the end
-    # of a trip are both needed: one stack holds them (the top of a trip is
-    # the end of the one before, or the value before the loop)
-    shared = {}                           # end key -> top key
-    for key in order:
-        if key[0] == "trips" or key[0] not in top_sites or key in remade:
-            continue
-        body = top_sites[key[0]][0]
-        if key[1] != id(body):
-            continue
-        name, top = key[0]
-        _, before, end = body.owner.s2sad_facts.carried[name]
-        end_key = ((name, end), id(body))
-        if share_stacks and before is not None and end_key in needs and end_key not in remade \
-                and needs[end_key][0][0] is body and isinstance(needs[end_key][0][1], gast.Assign):
-            shared[end_key] = key
-    skipped = set(shared.values())
-    after_loops = []                      # (forward loop, statement after its reverse)
-    starts = {}                           # (id(owner), field) -> [(block, push or anchor, statements)]
-    for key in order:
-        if key in skipped:
-            continue
-        (block, anchor), nodes = needs[key]
-        name = key[1] if key[0] == "trips" else key[0][0]
-        if key[0] != "trips":
-            if len(versions[name]) > 1:   # two values of one name: each its own
-                target = namer.fresh(f"{name}_{key[0][1]}")
+                self.read(node, inside)
+
+    def recomputations(self):
+        """key -> the forward statement recomputed in the reverse sweep, for the
+        values cheap to make again from what is at hand there (`order` grows
+        while recomputations read more)."""
+        remade = {}
+        for key in self.order:
+            (block, anchor), _ = self.needs[key]
+            if key[0] == "trips" or not _cheap(anchor, key[0], self.facts):
+                continue
+            operands = [n for n in gast.walk(anchor.value) if getattr(n, "s2sad_ref", None)]
+            if not all(_at_hand(n.s2sad_ref, block, self.sites, self.top_sites, self.counters)
+                       for n in operands):
+                continue
+            if any(n.s2sad_ref in self.facts.changed_in_place for n in operands):
+                continue                  # `a[i]` of an array an update then changes in place
+            if any(n.s2sad_ref in self.top_sites
+                   and (n.s2sad_ref, id(self.top_sites[n.s2sad_ref][0])) not in self.needs
+                   for n in operands):
+                continue                  # it would record a trip's starting value just for this
+            copied = copy_node(anchor)
+            remade[key] = copied
+            inside = frozenset(loop for loop in block.loops)
+            for node in gast.walk(copied.value):
+                if getattr(node, "s2sad_ref", None) is not None:
+                    self.read(node, inside)
+            self.needs[key][1].append(copied.targets[0])
+        return remade
+
+    def shared_stacks(self, remade):
+        """A name carried from trip to trip whose values at the top and at the end
+        of a trip are both needed: one stack holds them (the top of a trip is the
+        end of the one before, or the value before the loop).  End key -> top key."""
+        shared = {}
+        for key in self.order:
+            if key[0] == "trips" or key[0] not in self.top_sites or key in remade:
+                continue
+            body = self.top_sites[key[0]][0]
+            if key[1] != id(body):
+                continue
+            name, top = key[0]
+            _, before, end = body.owner.s2sad_facts.carried[name]
+            end_key = ((name, end), id(body))
+            if self.share_stacks and before is not None and end_key in self.needs \
+                    and end_key not in remade and self.needs[end_key][0][0] is body \
+                    and isinstance(self.needs[end_key][0][1], gast.Assign):
+                shared[end_key] = key
+        return shared
+
+    # ---- serving them -------------------------------------------------------------------
+
+    def stacks(self, remade, shared):
+        """The pushes (placed where each value is made) and, per block of the
+        reverse sweep, the statements its start takes: pops in the reverse order
+        of the pushes, then recomputations in forward order."""
+        versions = {}
+        for key in self.order:
+            if key[0] != "trips":
+                versions.setdefault(key[0][0], set()).add(key[0])
+        skipped = set(shared.values())
+        after_loops = []                  # (forward loop, statement after its reverse)
+        starts = {}                       # (id(owner), field) -> [(block, push or anchor, statements)]
+        for key in self.order:
+            if key in skipped:
+                continue
+            (block, anchor), nodes = self.needs[key]
+            name = key[1] if key[0] == "trips" else key[0][0]
+            if key[0] != "trips" and len(versions[name]) > 1:   # two values of one name: each its own
+                target = self.namer.fresh(f"{name}_{key[0][1]}")
                 for node in nodes:
                     node.id = target
-        slot = starts.setdefault((id(block.owner), block.field), [])
-        if key in remade:
-            slot.append((block, anchor, [remade[key]], False))
-            continue
+            slot = starts.setdefault((id(block.owner), block.field), [])
+            if key in remade:
+                slot.append((block, anchor, [remade[key]], False))
+                continue
+            push, taken = self.stack_for(key, name, block, anchor, nodes, shared, after_loops)
+            slot.append((block, push, taken, True))
+        for key, entries in starts.items():
+            pops = sorted((e for e in entries if e[3]), key=lambda e: -_index(e[0].items, e[1]))
+            remakes = sorted((e for e in entries if not e[3]), key=lambda e: _index(e[0].items, e[1]))
+            starts[key] = [s for e in pops + remakes for s in e[2]]
+        return starts, after_loops
+
+    def stack_for(self, key, name, block, anchor, nodes, shared, after_loops):
+        """A stack for one needed value: its initialisation before the outermost
+        loop, the push where the value is made; returns the push and what the
+        start of the reverse block takes (the pop, and the top of the trip
+        where one stack serves both)."""
+        facts = self.facts
         target = nodes[0].id if nodes else name
-        stack = namer.fresh(f"{name}_stack")
+        stack = self.namer.fresh(f"{name}_stack")
         origin = getattr(anchor, "s2sad_origin", None) or getattr(block.owner, "s2sad_origin", None)
         push = gast.Expr(value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
@@ -208,12 +267,12 @@ def record(forward: list, reverse: list, namer: Namer, facts: Facts, share_stack
             keywords=[]), type_comment=None)
         taken = [pop]
         if key in shared:                 # the value at the top of this trip: left on the stack
-            top_nodes = needs[shared[key]][1]
+            top_nodes = self.needs[shared[key]][1]
             top_target = top_nodes[0].id if top_nodes else name
             taken.append(gast.Assign(targets=[_name(top_target, True)], value=gast.Subscript(
                 value=_name(stack), slice=gast.Constant(value=-1, kind=None), ctx=gast.Load()),
                 type_comment=None))
-            holder, loop = sites[shared[key][0]]
+            holder, loop = self.sites[shared[key][0]]
             first = gast.Expr(value=gast.Call(
                 func=gast.Attribute(value=_name(stack), attr="append", ctx=gast.Load()),
                 args=[_snapshot(name, key[0], facts)], keywords=[]))
@@ -223,18 +282,7 @@ def record(forward: list, reverse: list, namer: Namer, facts: Facts, share_stack
                 func=gast.Attribute(value=_name(stack), attr="pop", ctx=gast.Load()), args=[],
                 keywords=[]))
             after_loops.append((loop, drop))
-        slot.append((block, push, taken, True))
-    for key, entries in starts.items():
-        # pops in the reverse order of the pushes, then recomputations in forward order
-        pops = sorted((e for e in entries if e[3]), key=lambda e: -_index(e[0].items, e[1]))
-        remakes = sorted((e for e in entries if not e[3]), key=lambda e: _index(e[0].items, e[1]))
-        starts[key] = [s for e in pops + remakes for s in e[2]]
-    _insert_at_starts(reverse, starts)
-    for loop, drop in after_loops:        # what was there before the loop: no longer needed
-        _insert_after(reverse, loop, drop)
-    for key in order:                     # reads that see a popped or remade value
-        for node in needs[key][1]:
-            node.s2sad_recorded = True
+        return push, taken
 
 
 def _snapshot(name, ref, facts):

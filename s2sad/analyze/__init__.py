@@ -619,19 +619,11 @@ _FRESH_FUNCTIONS = (np.zeros_like, np.ones_like, np.full_like, np.empty_like, np
                    np.ones, np.full, np.empty)     # always a new array
 
 
-def _check_in_place_updates(an, facts):
-    """`a += b` on an array updates the object `a` names.  The core form
-    rebinds `a` to a new array instead, which keeps Python's meaning only if
-    no other name that is read later shares the old array (a copy `z = a`,
-    a view `a[0:2]`, `a.T`, a reshape...).  Where one might, refuse: never a
-    silently different program.  (The caller's own array is never changed:
-    an argument updated in place is copied on write.)"""
+def _memory_sharing(an, facts, order, handed_over):
+    """What each value may share with others, to a fixed point over the
+    statements (`order`), and the updates in place to check: (roots, objects,
+    inner, ids, updates), `ids` naming what each id stands for."""
     core = an.core
-    # code s2sad generated, transformed again (`hvp`): a helper's backward half
-    # pops the stacks its forward half saved (distinct lists), which the caller
-    # hands over and never reads again, so it runs on them in place as it does
-    # at first order
-    handed_over = getattr(core.source.func, "__s2sad_source__", None) is not None
     # (name, version) -> ids of what it may share: `roots` the memory of arrays
     # (an array's, or its elements' for a list), `objects` the object itself (a
     # list's identity: what an append changes), `inner` the lists, dicts and
@@ -655,7 +647,6 @@ def _check_in_place_updates(an, facts):
         ref = (name, 0)
         roots[ref], objects[ref], inner[ref] = (fresh(part, name)
                                                 for part in ("param", "object", "inner"))
-    order = list(flatten(core.body))
     updates = []
     changed = True
     while changed:
@@ -726,6 +717,25 @@ def _check_in_place_updates(an, facts):
                     start = next(i for i, (s_, _) in enumerate(order) if s_ is loops[0]) \
                         if loops else index + 1
                     updates.append((stmt, old, start))
+    return roots, objects, inner, ids, updates
+
+
+def _check_in_place_updates(an, facts):
+    """`a += b` on an array updates the object `a` names.  The core form
+    rebinds `a` to a new array instead, which keeps Python's meaning only if
+    no other name that is read later shares the old array (a copy `z = a`,
+    a view `a[0:2]`, `a.T`, a reshape...).  Where one might, refuse: never a
+    silently different program.  (The caller's own array is never changed:
+    an argument updated in place is copied on write.)"""
+    core = an.core
+    # code s2sad generated, transformed again (`hvp`): a helper's backward half
+    # pops the stacks its forward half saved (distinct lists), which the caller
+    # hands over and never reads again, so it runs on them in place as it does
+    # at first order
+    handed_over = getattr(core.source.func, "__s2sad_source__", None) is not None
+    order = list(flatten(core.body))
+    roots, objects, inner, ids, updates = _memory_sharing(an, facts, order, handed_over)
+    tables = (roots, objects, inner)
     # the copy before `x[i] = v` is not needed where nothing else reads the old
     # array and it is not the caller's
     params = frozenset() if handed_over else \
