@@ -25,7 +25,7 @@ from ..kinds import UNKNOWN
 from ..parse import user_text
 from ..sweep import Sweep, annotate
 from ..trees import Comment, copy_node
-from .calls import Calls, from_source
+from .calls import Calls, derivable, from_source
 from .containers import Containers
 from .control_flow import ControlFlow
 from .tangents import TangentTable
@@ -54,7 +54,9 @@ class Forward(TangentTable, ControlFlow, Containers, Calls, Sweep):
 
     def transforms(self, obj):
         # a user's function, or one of s2sad's own a gradient calls with no tangent
-        return rules.lookup_tangent(obj) is None and (from_source(obj) or rules.is_user_function(obj))
+        # (not where its declared facts give the tangent: `@adjoint(f, elementwise=True)`)
+        return rules.lookup_tangent(obj) is None and not derivable(obj) \
+            and (from_source(obj) or rules.is_user_function(obj))
 
     def variable_name(self, ref):
         return self.tangent_name(ref)

@@ -25,7 +25,7 @@ def from_source(obj):
     forward mode over the gradient (`hvp`) differentiates it from its source,
     as it does the user's helpers."""
     if not isinstance(obj, types.FunctionType) or rules.is_nondifferentiable(obj) \
-            or _derivable(obj):
+            or derivable(obj):
         return False
     return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
 
@@ -64,7 +64,7 @@ def linear_positions(key, nargs):
     return None
 
 
-def _derivable(obj):
+def derivable(obj):
     """Does forward mode know `obj`'s tangent from its declared facts?"""
     facts = rules.facts(obj)
     return facts.elementwise or facts.linear_given_shapes is not None \
