@@ -509,7 +509,7 @@ def test_nan_in_maximum_gets_no_gradient_fmax_passes_the_other():
         np.testing.assert_array_equal(dy, [1.0, 0.0, 0.0])
 
 
-# ---- power: the rule of core.py, through np.power -------------------------------------
+# ---- power: the rule of rules/elementwise.py, through np.power -----------------------
 
 def l_power_const(x, c):
     return np.sum(np.power(x, 3) * c)
