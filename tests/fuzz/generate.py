@@ -300,7 +300,7 @@ class Generator:
              ("np.log1p(np.abs({0}))", 0.3), ("np.sinh(np.tanh({0}))", 0.3),
              ("1.0 / (1.0 + np.exp(-{0}))", 0.6), ("np.hypot({0}, 0.5)", 0.3),
              ("np.arcsinh({0})", 0.3), ("np.expm1(np.sin({0}))", 0.3),
-             ("np.cbrt(1.5 + np.sin({0}))", 0.2)]
+             ("np.cbrt(1.5 + np.sin({0}))", 0.2), ("np.sinc({0})", 0.3)]
 
     def unary_form(self, t, inner):
         form = self.weighted([(w, f) for f, w in self.UNARY])
