@@ -86,17 +86,6 @@ class Loops:
     def stmt_For(self, s):
         flag = self.loop_flags(s)
         origin = self.origin
-        target, iterable = s.target, s.iter
-        prelude = []                      # per trip: bind the user's targets
-        iterable = self.unreversed(iterable)
-        if isinstance(iterable, gast.Call) and self.call_of(iterable) in (enumerate, zip):
-            iterable = gast.Call(func=iterable.func, keywords=iterable.keywords,
-                                 args=[self.unreversed(a) for a in iterable.args])
-            if iterable.args and _is_call_of(self, iterable.args[0], zip):
-                inner = iterable.args[0]            # `enumerate(zip(reversed(xs), ys))`
-                iterable.args[0] = gast.Call(func=inner.func, keywords=inner.keywords,
-                                             args=[self.unreversed(a) for a in inner.args])
-        func = self.call_of(iterable)
         rebound = _names_bound([s.target] + s.body)
 
         def fixed(atom):
@@ -106,10 +95,50 @@ class Loops:
                 return self.bind_temp(atom, f"{atom.id}_start")
             return atom
 
+        counter, bounds, prelude = self.trips(s, self.without_reversed(s.iter), fixed)
+        self.loops += 1
+        self.depth += 1
+        try:
+            saved, self.out = self.out, []
+            for t, value in prelude:
+                self.origin = origin
+                if isinstance(t, gast.Name):
+                    self.emit(gast.Assign(targets=[store(t.id)], value=value, type_comment=None))
+                else:
+                    self.bind(t, self.atom(value) if not is_atom(value) else value)
+            head = self.out
+            self.out = saved
+            body = head + self.block(s.body)
+        finally:
+            self.loops -= 1
+            self.depth -= 1
+        self.origin = origin
+        iter_ = gast.Call(func=name("range"), args=bounds, keywords=[])
+        body = mark_breaks(drop_jumps(body, loop=True), flag)
+        self.emit(gast.For(target=store(counter), iter=iter_, body=body, orelse=[], type_comment=None))
+        self.after_loop(s, flag, s.orelse, returns_inside(body, self.returned))
+
+    def without_reversed(self, iterable):
+        """`reversed(xs)` as `xs[::-1]`, also inside `enumerate` and `zip`."""
+        iterable = self.unreversed(iterable)
+        if isinstance(iterable, gast.Call) and self.call_of(iterable) in (enumerate, zip):
+            iterable = gast.Call(func=iterable.func, keywords=iterable.keywords,
+                                 args=[self.unreversed(a) for a in iterable.args])
+            if iterable.args and _is_call_of(self, iterable.args[0], zip):
+                inner = iterable.args[0]            # `enumerate(zip(reversed(xs), ys))`
+                iterable.args[0] = gast.Call(func=inner.func, keywords=inner.keywords,
+                                             args=[self.unreversed(a) for a in inner.args])
+        return iterable
+
+    def trips(self, s, iterable, fixed):
+        """`for target in iterable` as a loop over `range(*bounds)`: (counter,
+        bounds, prelude), the prelude binding the user's targets each trip as
+        (target, value) pairs."""
+        target, func = s.target, self.call_of(iterable)
+        prelude = []
         if func is range and isinstance(target, gast.Name) and not iterable.keywords:
-            counter = target.id
-            bounds = [fixed(self.atom(a)) for a in iterable.args]
-        elif func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+            return target.id, [fixed(self.atom(a)) for a in iterable.args], prelude
+        if func is enumerate and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
                 and 1 <= len(iterable.args) <= 2 and _is_call_of(
                     self, iterable.args[0], zip) and isinstance(target.elts[1], gast.Tuple) \
                 and len(target.elts[1].elts) == len(iterable.args[0].args):
@@ -141,51 +170,35 @@ class Loops:
                 and iterable.func.attr in ("items", "keys", "values") and not iterable.args \
                 and not getattr(iterable.func, "s2sad_global", False) \
                 and isinstance(iterable.func.value, gast.Name) and iterable.func.value.id in self.locals:
-            # `for k, v in d.items()`: over the keys, in order
-            mapping = name(iterable.func.value.id)
-            keys = self.bind_temp(gast.Call(func=name("list"), args=[mapping], keywords=[]), "keys")
-            counter, bounds = self.index_loop(keys)
-            key = gast.Subscript(value=keys, slice=name(counter), ctx=gast.Load())
-            what = iterable.func.attr
-            if what == "items":
-                if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
-                    self.fail(s, "unpack a dict's items into two names", "`for k, v in d.items():`")
-                key_target, value_target = target.elts
-            else:
-                key_target, value_target = (target, None) if what == "keys" else (None, target)
-            if key_target is None or not isinstance(key_target, gast.Name):
-                key_target = store(self.fresh_counter())
-            prelude.append((key_target, key))
-            if value_target is not None:
-                prelude.append((value_target, gast.Subscript(
-                    value=copy_node(mapping), slice=name(key_target.id), ctx=gast.Load())))
+            return self.dict_trips(s, iterable)
         else:
             seq = fixed(self.atom(iterable))
             counter, bounds = self.index_loop(seq)
             item = gast.Subscript(value=seq, slice=name(counter), ctx=gast.Load())
             item.s2sad_iteration = True
             prelude.append((target, item))
-        self.loops += 1
-        self.depth += 1
-        try:
-            saved, self.out = self.out, []
-            for t, value in prelude:
-                self.origin = origin
-                if isinstance(t, gast.Name):
-                    self.emit(gast.Assign(targets=[store(t.id)], value=value, type_comment=None))
-                else:
-                    self.bind(t, self.atom(value) if not is_atom(value) else value)
-            head = self.out
-            self.out = saved
-            body = head + self.block(s.body)
-        finally:
-            self.loops -= 1
-            self.depth -= 1
-        self.origin = origin
-        iter_ = gast.Call(func=name("range"), args=bounds, keywords=[])
-        body = mark_breaks(drop_jumps(body, loop=True), flag)
-        self.emit(gast.For(target=store(counter), iter=iter_, body=body, orelse=[], type_comment=None))
-        self.after_loop(s, flag, s.orelse, returns_inside(body, self.returned))
+        return counter, bounds, prelude
+
+    def dict_trips(self, s, iterable):
+        """`for k, v in d.items()` (or `.keys()`, `.values()`): over the keys, in order."""
+        target, what = s.target, iterable.func.attr
+        mapping = name(iterable.func.value.id)
+        keys = self.bind_temp(gast.Call(func=name("list"), args=[mapping], keywords=[]), "keys")
+        counter, bounds = self.index_loop(keys)
+        key = gast.Subscript(value=keys, slice=name(counter), ctx=gast.Load())
+        if what == "items":
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                self.fail(s, "unpack a dict's items into two names", "`for k, v in d.items():`")
+            key_target, value_target = target.elts
+        else:
+            key_target, value_target = (target, None) if what == "keys" else (None, target)
+        if key_target is None or not isinstance(key_target, gast.Name):
+            key_target = store(self.fresh_counter())
+        prelude = [(key_target, key)]
+        if value_target is not None:
+            prelude.append((value_target, gast.Subscript(
+                value=copy_node(mapping), slice=name(key_target.id), ctx=gast.Load())))
+        return counter, bounds, prelude
 
     def zip_loop(self, seqs):
         """A counter over the shortest of the sequences."""
