@@ -28,6 +28,7 @@ from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written, settle_names)
 from .parse import bind_arguments, parse_function, user_text
+from .refs import Ref
 from .checkpoint import checkpoint_loops
 from .record import record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
@@ -118,15 +119,16 @@ class _ForwardBuilds:
             for path, leaf in leaves(facts.kind(param, 0)):
                 if not leaf.differentiable:
                     continue
+                ref = Ref(param, 0, path)
                 if path == ():
-                    fwd.table[(param, 0, ())] = name(own)
+                    fwd.table[ref] = name(own)
                     continue
                 part = name(own)
                 for k in path:
                     part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
-                var = fwd.tangent_name((param, 0, path))
+                var = fwd.tangent_name(ref)
                 prologue.append(assign(name(var, store=True), part))
-                fwd.table[(param, 0, path)] = name(var)
+                fwd.table[ref] = name(var)
         fwd.run()
         out = copy_node(core.body[-1].value)
         if facts.output is not None:
@@ -148,7 +150,7 @@ class _ForwardBuilds:
                     return call(name(ctx.spell(runtime.zeros_list, "zeros_list")), part)
                 return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like",
                                            ctx=gast.Load()), part)
-            ref = facts.output + (path,)
+            ref = facts.output.leaf(path)
             t = fwd.table.get(ref)
             return copy_node(t) if t is not None else fwd.zeros(ref)
 
@@ -293,9 +295,9 @@ class Builder(_ForwardBuilds):
             if facts.output is None:          # a constant, global or closure value: no adjoint
                 seeds.append(ctx.namer.fresh("dresult"))
                 continue
-            seed = rev.adjoint_name(facts.output + (path,))
+            seed = rev.adjoint_name(facts.output.leaf(path))
             seeds.append(seed)
-            rev.table[facts.output + (path,)] = Adjoint(name(seed), False, False)
+            rev.table[facts.output.leaf(path)] = Adjoint(name(seed), False, False)
         rev.temporary_adjoints -= set(seeds)      # parameters: never renamed after a user name
         rev.run()
         returns, grads = [], []
@@ -362,13 +364,11 @@ class Builder(_ForwardBuilds):
         rev = Reverse(core, facts, ctx)
         checks = []
         if facts.output is not None:
-            out_name, out_version = facts.output
-            path = (0,) if has_aux else ()
-            seed_ref = (out_name, out_version, path)
+            seed_ref = facts.output.leaf((0,) if has_aux else ())
             if getattr(loss_kind, "ndim", None) == 0:
                 rev.table[seed_ref] = Adjoint(const(1.0), False, isinstance(loss_kind, Scalar))
             else:
-                loss = access(out_name, path, out_version)
+                loss = access(seed_ref)
                 checks.append(gast.Expr(value=call(name(ctx.spell(runtime.scalar_output, "scalar_output")),
                                                    copy_node(loss), const(src.name))))
                 checks[-1].s2sad_effect = True
@@ -445,7 +445,7 @@ def _keep_returned(forward, reverse, ret, namer):
         if not (isinstance(node, gast.Name) and node.id in stored and ref is not None):
             continue
         if node.id not in kept:
-            kept[node.id] = namer.fresh(f"{node.id}_{ref[1]}")
+            kept[node.id] = namer.fresh(f"{node.id}_{ref.version}")
             copy = assign(name(kept[node.id], store=True), name(node.id))
             copy.s2sad_effect = True
             forward.append(copy)
@@ -507,7 +507,7 @@ def _forward_block(rev, core, stmts):
             if isinstance(stmt, (gast.For, gast.While)):
                 # a value first made inside the loop but read at the top of a trip
                 for name_, (phi, before, _) in sorted(stmt.s2sad_facts.carried.items()):
-                    if before is None and rev.facts.active((name_, phi, ())):
+                    if before is None and rev.facts.active(Ref(name_, phi)):
                         start = assign(name(name_, store=True), const(None))
                         start.s2sad_origin = stmt.s2sad_origin
                         extra.append(start)

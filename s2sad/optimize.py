@@ -285,23 +285,23 @@ def assign_storage(forward, reverse, final_versions, namer, kinds=None):
             continue                      # a counter inside its loop: the reverse loop recounts it
         if getattr(node, "s2sad_recorded", False):
             popped.add(ref)               # `record` gives this read its value
-        elif ref[1] != final_versions.get(ref[0]):
+        elif ref.version != final_versions.get(ref.name):
             late.add(ref)
     if not late:
         return
     sites = _definition_sites(forward)
     updated = {updated_name(n) for n in walk_items(forward) if getattr(n, "s2sad_update", False)}
     storage = {}
-    for name in sorted({r[0] for r in late}):
+    for name in sorted({r.name for r in late}):
         versions = [v for (n, v), site in sites.items() if n == name and v > 0]
         if name not in updated and all(sites[(name, v)].plain and sites[(name, v)].top
                                        for v in versions):
             for v in versions:                # the first version keeps the user's name
                 storage[(name, v)] = namer.fresh(f"{name}_{v}")
             continue
-        for ref in sorted(r for r in late if r[0] == name):
+        for ref in sorted(r for r in late if r.name == name):
             site = sites.get(ref)
-            new = storage[ref] = namer.fresh(f"{name}_{ref[1]}")
+            new = storage[ref] = namer.fresh(f"{name}_{ref.version}")
             if site is not None and site.plain and name not in updated and ref not in popped:
                 continue                      # renamed where it is assigned
             value = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
@@ -315,7 +315,7 @@ def assign_storage(forward, reverse, final_versions, namer, kinds=None):
             copy.s2sad_effect = True
             if site is not None:
                 block, index = site.block, _index_in(site.block, site.anchor) + 1
-            elif ref[1] > 0 and _first_reader(forward, ref) is not None:
+            elif ref.version > 0 and _first_reader(forward, ref) is not None:
                 # a copy-on-write copy (`x = x.copy()`) the forward dropped, as the
                 # update needs none: the value just before the update, which reads it
                 block, index = _first_reader(forward, ref)
@@ -358,7 +358,7 @@ def _first_reader(items, ref):
     """(block, index) of the first forward statement that reads `ref`."""
     def reads(item):
         facts = getattr(item, "s2sad_facts", None)
-        return facts is not None and facts.reads.get(ref[0]) == ref[1]
+        return facts is not None and facts.reads.get(ref.name) == ref.version
     return find_statement(items, reads)
 
 

@@ -148,7 +148,7 @@ class _Recorder:
                             or facts.shape_class.get(other) != facts.shape_class.get(ref) \
                             or facts.shape_class.get(ref) is None:
                         continue
-                    node.id, node.s2sad_ref = other[0], other
+                    node.id, node.s2sad_ref = other.name, other
                     self.needs[key][1].append(node)
                     break
                 else:
@@ -346,7 +346,7 @@ def _at_hand(ref, block, sites, top_sites, counters):
         return True
     site = sites.get(ref)
     if site is None or not site[0].loops:
-        return site is not None or ref[1] == 0       # made outside every loop (or a parameter)
+        return site is not None or ref.version == 0       # made outside every loop (or a parameter)
     return block.within(site[0])
 
 

@@ -27,6 +27,7 @@ import gast
 
 from .kinds import Array, Scalar
 from .optimize import header, names_read, names_written
+from .refs import Version
 from .trees import CONTROL, Comment, child_blocks, is_boolean, statements
 
 
@@ -93,7 +94,7 @@ def _sizes_from_values_at_hand(stmt, facts, params):
     inside = {id(_held(n)) for n, _ in holders}
     values = [n.s2sad_ref for n in gast.walk(stmt) if isinstance(n, gast.Name) and id(n) not in inside
               and isinstance(n.ctx, gast.Load) and len(getattr(n, "s2sad_ref", ()) or ()) == 2]
-    at_hand = values + [(p, 0) for p in params]
+    at_hand = values + [Version(p, 0) for p in params]
     for node, typed in holders:
         ref = getattr(_held(node), "s2sad_ref", None)
         if ref is None or len(ref) != 2 or ref in at_hand:
@@ -102,7 +103,7 @@ def _sizes_from_values_at_hand(stmt, facts, params):
             not typed or facts.kind(*v) == facts.kind(*ref) and isinstance(facts.kind(*v), Array))),
             None)                         # (`np.ones_like` of a Python number is a host value)
         if other is not None:
-            name = gast.Name(id=other[0], ctx=gast.Load(), annotation=None, type_comment=None)
+            name = gast.Name(id=other.name, ctx=gast.Load(), annotation=None, type_comment=None)
             name.s2sad_ref = other
             if isinstance(node, gast.Attribute):
                 node.value = name

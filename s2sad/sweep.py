@@ -2,8 +2,8 @@
 annotated with versions, refs and their kinds, zero values, variables of
 their own for table entries, and the primitive operation a statement makes.
 
-A ref is (name, version, path): one leaf of one version of a local value.
-Each sweep keeps a table from ref to what it knows (an `Adjoint` in
+A ref (`refs.Ref`: name, version, path) is one leaf of one version of a
+local value.  Each sweep keeps a table from ref to what it knows (an `Adjoint` in
 reverse, a tangent atom forward); `entry_expr` reads the expression out."""
 
 import operator
@@ -18,6 +18,7 @@ from .kinds import UNKNOWN, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
 from .analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
 from .names import Namer
 from .parse import MISSING, bind_arguments, user_text
+from .refs import Version
 from .trees import Comment, call, const, copy_node, name, unparse
 
 
@@ -79,9 +80,9 @@ def _annotated(core, facts, stmt):
     for node in gast.walk(copied):
         if isinstance(node, gast.Name) and node.id in core.local_names:
             if isinstance(node.ctx, gast.Store):
-                node.s2sad_ref = (node.id, sf.writes[node.id])
+                node.s2sad_ref = Version(node.id, sf.writes[node.id])
             elif node.id in sf.reads:
-                node.s2sad_ref = (node.id, sf.reads[node.id])
+                node.s2sad_ref = Version(node.id, sf.reads[node.id])
     for field_ in blocks:
         setattr(copied, field_, [_annotated(core, facts, s) for s in getattr(stmt, field_)])
     if isinstance(stmt, gast.For):
@@ -90,10 +91,10 @@ def _annotated(core, facts, stmt):
     return copied
 
 
-def access(param, path, version=0):
-    """`params['W1']`: the expression reading a leaf of a value."""
-    node = name(param, (param, version))
-    for key in path:
+def access(ref):
+    """`params['W1']`: the expression reading the leaf `ref` of a value."""
+    node = name(ref.name, ref.local)
+    for key in ref.path:
         node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
     return node
 
@@ -141,11 +142,11 @@ class Sweep:
         ref = getattr(atom, "s2sad_ref", None)
         if ref is None:
             return []
-        return [ref + (path,) for path, _ in leaves(self.facts.kind(*ref))]
+        return [ref.leaf(path) for path, _ in leaves(self.facts.kind(*ref))]
 
     def leaf_kind(self, ref):
-        kind = self.facts.kind(ref[0], ref[1])
-        for key in ref[2]:
+        kind = self.facts.kind(*ref.local)
+        for key in ref.path:
             kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
         return kind
 
@@ -154,28 +155,28 @@ class Sweep:
         moves values (`b = a`, `t = (a, b)`, `P(a, b)`, `p.w`, `xs[0]` and `xs[1:]` of
         a tuple): {out ref: source ref, or None for a constant}; None otherwise."""
         if isinstance(value, gast.Name):
-            return {ref: value.s2sad_ref + (ref[2],) for ref in outs}
+            return {ref: value.s2sad_ref.leaf(ref.path) for ref in outs}
         literal = literal_elements(value, self.src.namespace, self.core.local_names)
         if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
             keys, elts = literal if literal is not None else ([k.value for k in value.keys], value.values)
             by_key = dict(zip(keys, elts))
             sources = {}
             for ref in outs:
-                src = getattr(by_key[ref[2][0]], "s2sad_ref", None)
-                sources[ref] = src + (ref[2][1:],) if src is not None else None
+                src = getattr(by_key[ref.path[0]], "s2sad_ref", None)
+                sources[ref] = src.leaf(ref.path[1:]) if src is not None else None
             return sources
         if isinstance(value, gast.Subscript) and isinstance(self.kind(value.value), Tree):
             base, kind = value.value.s2sad_ref, self.kind(value.value)
             picked = tree_span(kind, value.slice)
             if picked is not None:                # `ys = xs[1:]`: by position
-                return {ref: base + ((picked[ref[2][0]],) + ref[2][1:],) for ref in outs}
+                return {ref: base.leaf((picked[ref.path[0]],) + ref.path[1:]) for ref in outs}
             if isinstance(value.slice, gast.Constant):
                 key = kind.key_at(value.slice.value)
-                return {ref: base + ((key,) + ref[2],) for ref in outs}
+                return {ref: base.leaf((key,) + ref.path) for ref in outs}
             return None                           # an item picked at run time
         key = named_field(self.kind, value)
         if key is not None:                       # `p.w` of a named tuple: by position
-            return {ref: value.value.s2sad_ref + ((key,) + ref[2],) for ref in outs}
+            return {ref: value.value.s2sad_ref.leaf((key,) + ref.path) for ref in outs}
         return None
 
     def assignment_form(self, value, outs):
@@ -189,7 +190,7 @@ class Sweep:
         if isinstance(value, gast.Subscript):
             kind = self.kind(value.value)
             if isinstance(kind, Seq) and not isinstance(value.slice, gast.Slice) \
-                    and [o[2] for o in outs] == [()]:
+                    and [o.path for o in outs] == [()]:
                 return "list item"
             if isinstance(kind, Tree):
                 return "tuple item"

@@ -5,6 +5,8 @@ import ast
 
 import gast
 
+from .refs import Version
+
 CONTROL = (gast.If, gast.For, gast.While)
 
 
@@ -16,10 +18,11 @@ class Comment:
 
 
 def name(id_, ref=None, store=False):
+    """The name `id_`; `ref`, (name, version), says which version of a local it is."""
     node = gast.Name(id=id_, ctx=gast.Store() if store else gast.Load(), annotation=None,
                      type_comment=None)
     if ref is not None:
-        node.s2sad_ref = ref
+        node.s2sad_ref = Version(*ref)
     return node
 
 

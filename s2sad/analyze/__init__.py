@@ -10,8 +10,9 @@
 * activity: a value gets an adjoint only if it depends on a `wrt` input
   (varied) *and* influences the output (useful).
 
-Values are addressed by *refs* `(name, version, path)`: the path picks a
-leaf inside a pytree value (`params["W1"]` is `("params", 0, ("W1",))`).
+Values are addressed by *refs* (`refs.Ref`: name, version, path): the path
+picks a leaf inside a pytree value (`params["W1"]` is
+`Ref("params", 0, ("W1",))`).
 """
 
 import ast
@@ -24,8 +25,9 @@ import gast
 import numpy as np
 
 from .. import rules, runtime
-from ..kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, kind_of, leaves
+from ..kinds import UNKNOWN, Array, Opaque, Scalar, Seq, Tree, leaves
 from ..parse import MISSING
+from ..refs import Ref, Version
 from .shape_classes import ShapeClasses
 from .value_kinds import ValueKinds
 from .values import (NONDIFF_ATTRIBUTES, PENDING, SAFE_BUILTINS, VIEW_METHODS,  # noqa: F401 (the stage's API)
@@ -194,7 +196,7 @@ class Analyzer(ValueKinds, ShapeClasses):
         if isinstance(stmt, gast.Return):
             self.output_kind = self.value_kind(stmt.value)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
-                self.output = (stmt.value.id, self.current[stmt.value.id])
+                self.output = Version(stmt.value.id, self.current[stmt.value.id])
 
     def check_effect(self, stmt, call, for_effect):
         """A call that may change a value of the function in place, other than
@@ -327,7 +329,7 @@ class Analyzer(ValueKinds, ShapeClasses):
                 sf.carried[name] = [sf.writes[name], before[name], None]
             if isinstance(stmt, gast.For):
                 self.define(stmt.target.id, Scalar("int"), "()", sf)
-                sf.counter = (stmt.target.id, sf.writes[stmt.target.id])
+                sf.counter = Version(stmt.target.id, sf.writes[stmt.target.id])
             else:
                 self.read(stmt, sf, [stmt.test])
             self.nesting += 1
@@ -928,7 +930,7 @@ class _StaleReads:
         for name, (phi, _, _) in sf.carried.items():
             inside[name] = phi
         if sf.counter is not None:
-            inside[sf.counter[0]] = sf.counter[1]
+            inside[sf.counter.name] = sf.counter.version
         while True:
             if sf.counter is not None:
                 header.pop(sf.counter, None)
@@ -956,19 +958,19 @@ class _StaleReads:
         del self.breaks[breaks_before:]
         for name, (phi, _, _) in sf.carried.items():
             current[name] = phi
-        if sf.counter is not None and current.get(sf.counter[0]) is None:
-            current[sf.counter[0]] = sf.counter[1]
+        if sf.counter is not None and current.get(sf.counter.name) is None:
+            current[sf.counter.name] = sf.counter.version
         return out
 
 
 def _copies(an, value, sf):
     """Does `x[index]` of an array make a copy: one number (every axis given
     an integer), or an array of indices or a mask anywhere in the index?"""
-    base = _argument_kind(an, value.value, sf)
+    base = an.atom_kind(value.value, sf.reads)
     if not isinstance(base, Array) or not isinstance(base.ndim, int):
         return False
     parts = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-    kinds = [_argument_kind(an, p, sf) if isinstance(p, gast.Name) else
+    kinds = [an.atom_kind(p, sf.reads) if isinstance(p, gast.Name) else
              Scalar("int") if isinstance(p, gast.Constant) and type(p.value) is int else None
              for p in parts]
     def advanced(k):                     # an array or list of indices, or a mask
@@ -1036,7 +1038,7 @@ def _sharing(an, value, sf, tables, fresh):
         return frozenset().union(*[m for m, _ in parts]), frozenset().union(*[o for _, o in parts])
 
     def kind(atom):
-        return _argument_kind(an, atom, sf)
+        return an.atom_kind(atom, sf.reads)
 
     if isinstance(value, gast.Name) or getattr(value, "s2sad_global", False):
         return (glob(value),) * 3                    # `b = BUF`: the global itself
@@ -1144,7 +1146,7 @@ def _globals_given_back(func):
 def _refs(an, name, version):
     """Leaf refs of a local version."""
     kind = an.kinds.get((name, version), UNKNOWN)
-    return [(name, version, path) for path, _ in leaves(kind)]
+    return [Ref(name, version, path) for path, _ in leaves(kind)]
 
 
 def _flows(an, facts):
@@ -1158,7 +1160,7 @@ def _flows(an, facts):
         for name, (phi, *incoming) in list(sf.joins.items()) + list(sf.carried.items()):
             for ref in _refs(an, name, phi):     # a list literal that grows into a Seq:
                 ins = [r for v in incoming if v is not None     # all its elements flow
-                       for r in _refs(an, name, v) if _nested(r[2], ref[2])]
+                       for r in _refs(an, name, v) if _nested(r.path, ref.path)]
                 flows.append((sf, ref, ins))
     return flows
 
@@ -1194,10 +1196,10 @@ def dependencies(an, facts):
         for path, leaf in leaves(an.kinds[(param, 0)]):
             if not leaf.differentiable:
                 continue
-            varied = _varied(an, flows, {(param, 0, path)})
+            varied = _varied(an, flows, {Ref(param, 0, path)})
             for ref in outputs:
-                if ref in varied and ref[2] in deps:
-                    deps[ref[2]].add((param, path))
+                if ref in varied and ref.path in deps:
+                    deps[ref.path].add((param, path))
     return deps
 
 
@@ -1207,14 +1209,14 @@ def _activity(an, facts):
     for name in an.wrt:
         for path, kind in leaves(an.kinds[(name, 0)]):
             if kind.differentiable:
-                seeds.add((name, 0, path))
+                seeds.add(Ref(name, 0, path))
     flows = _flows(an, facts)
     varied = _varied(an, flows, seeds)
     useful = set()
     if facts.output is not None:
         name, version = facts.output
         useful.update(r for r in _refs(an, name, version)
-                      if any(r[2][:len(p)] == p for p in an.output_paths))
+                      if any(r.path[:len(p)] == p for p in an.output_paths))
     changed = True
     while changed:
         changed = False
@@ -1237,40 +1239,17 @@ def _nested(a, b):
 
 
 def _leaf_kind(an, ref):
-    name, version, path = ref
-    kind = an.kinds.get((name, version), UNKNOWN)
-    for key in path:
+    kind = an.kinds.get(ref.local, UNKNOWN)
+    for key in ref.path:
         kind = kind.child(key) if isinstance(kind, Tree) else UNKNOWN
     return kind
-
-
-def _atom_kind(an, atom, sf):
-    if isinstance(atom, gast.Name) and atom.id in sf.reads:
-        return an.kinds.get((atom.id, sf.reads[atom.id]), UNKNOWN)
-    return UNKNOWN
-
-
-def _argument_kind(an, atom, sf):
-    """The kind of an atom a statement reads: a local's version there, a
-    global's or a constant's value."""
-    if isinstance(atom, gast.Name) and atom.id in an.core.local_names:
-        return _atom_kind(an, atom, sf)
-    if isinstance(atom, gast.Name):
-        value = an.ns.lookup(atom.id)
-        return Opaque(type(None)) if value is MISSING else kind_of(value)
-    if isinstance(atom, gast.Constant):
-        return kind_of(atom.value)
-    if getattr(atom, "s2sad_global", False):
-        value = an.ns.resolve(atom, an.core.local_names)
-        return UNKNOWN if value is MISSING else kind_of(value)
-    return UNKNOWN
 
 
 def _atom_refs(an, atom, sf, path=None):
     if isinstance(atom, gast.Name) and atom.id in sf.reads:
         refs = _refs(an, atom.id, sf.reads[atom.id])
         if path is not None:
-            refs = [r for r in refs if r[2][:len(path)] == path]
+            refs = [r for r in refs if r.path[:len(path)] == path]
         return refs
     return []
 
@@ -1307,54 +1286,54 @@ def _flow(an, stmt, sf):
             version = sf.writes[elt.id]
             for ref in _refs(an, elt.id, version):
                 src = _atom_refs(an, value, sf)
-                if src and any(len(r[2]) for r in src):
-                    src = [(r[0], r[1], r[2]) for r in src if r[2][:1] == (i,) and r[2][1:] == ref[2]]
+                if src and any(r.path for r in src):
+                    src = [r for r in src if r.path[:1] == (i,) and r.path[1:] == ref.path]
                 out.append((ref, src))
         return out
     name = target.id
     version = sf.writes[name]
     outs = _refs(an, name, version)
     if isinstance(value, gast.Name):
-        src = {r[2]: r for r in _atom_refs(an, value, sf)}
-        return [(o, [src[o[2]]] if o[2] in src else []) for o in outs]
+        src = {r.path: r for r in _atom_refs(an, value, sf)}
+        return [(o, [src[o.path]] if o.path in src else []) for o in outs]
     literal = literal_elements(value, an.ns, an.core.local_names)
     if literal is not None:
         keys, elts = literal
         if keys is not None:
             flow = []
             for o in outs:
-                if not o[2]:
+                if not o.path:
                     continue
-                key, rest = o[2][0], o[2][1:]
+                key, rest = o.path[0], o.path[1:]
                 elt = elts[list(keys).index(key)]
-                flow.append((o, [r for r in _atom_refs(an, elt, sf) if r[2] == rest]))
+                flow.append((o, [r for r in _atom_refs(an, elt, sf) if r.path == rest]))
             return flow
     if isinstance(value, gast.Subscript) and isinstance(an.kinds.get(
             (value.value.id, sf.reads.get(value.value.id)), None) if isinstance(value.value, gast.Name)
             else None, Tree):
         picked = tree_span(an.kinds[(value.value.id, sf.reads.get(value.value.id))], value.slice)
         if picked is not None:
-            src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
-            return [(o, [src[(picked[o[2][0]],) + o[2][1:]]]
-                     if (picked[o[2][0]],) + o[2][1:] in src else []) for o in outs if o[2]]
+            src = {r.path: r for r in _atom_refs(an, value.value, sf)}
+            return [(o, [src[(picked[o.path[0]],) + o.path[1:]]]
+                     if (picked[o.path[0]],) + o.path[1:] in src else []) for o in outs if o.path]
         if isinstance(value.slice, gast.Constant):
             key = an.kinds[(value.value.id, sf.reads.get(value.value.id))].key_at(value.slice.value)
-            src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
-            return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
-    key = named_field(lambda a: _atom_kind(an, a, sf), value)
+            src = {r.path: r for r in _atom_refs(an, value.value, sf)}
+            return [(o, [src[(key,) + o.path]] if (key,) + o.path in src else []) for o in outs]
+    key = named_field(lambda a: an.atom_kind(a, sf.reads), value)
     if key is not None:                             # `p.w` of a named tuple: its position
-        src = {r[2]: r for r in _atom_refs(an, value.value, sf)}
-        return [(o, [src[(key,) + o[2]]] if (key,) + o[2] in src else []) for o in outs]
-    if concatenated_kind(lambda a: _atom_kind(an, a, sf), value) is not None:
+        src = {r.path: r for r in _atom_refs(an, value.value, sf)}
+        return [(o, [src[(key,) + o.path]] if (key,) + o.path in src else []) for o in outs]
+    if concatenated_kind(lambda a: an.atom_kind(a, sf.reads), value) is not None:
         left, right = _atom_refs(an, value.left, sf), _atom_refs(an, value.right, sf)
         if not isinstance(an.kinds.get((name, version)), Tree):
             return [(o, left + right) for o in outs]          # a list of any length
-        n = len(_atom_kind(an, value.left, sf).keys)
+        n = len(an.atom_kind(value.left, sf.reads).keys)
         flow = []
         for o in outs:
-            key, rest = o[2][0], o[2][1:]
+            key, rest = o.path[0], o.path[1:]
             side, at = (left, key) if key < n else (right, key - n)
-            flow.append((o, [r for r in side if r[2] == (at,) + rest]))
+            flow.append((o, [r for r in side if r.path == (at,) + rest]))
         return flow
     if _nondifferentiable(an, value):
         return [(o, []) for o in outs]
@@ -1376,9 +1355,9 @@ def _helper_flow(an, value, sf, outs):
     if obj is MISSING or not rules.is_user_function(obj) or rules.lookup_adjoint(obj) is not None \
             or rules.lookup_tangent(obj) is not None:
         return None                       # a rule of the user's decides what it depends on
-    deps = an.call_dependencies(obj, [_argument_kind(an, a, sf) for a in value.args],
-                                {k.arg: _argument_kind(an, k.value, sf) for k in value.keywords})
-    if deps is None or any(o[2] not in deps for o in outs):
+    deps = an.call_dependencies(obj, [an.atom_kind(a, sf.reads) for a in value.args],
+                                {k.arg: an.atom_kind(k.value, sf.reads) for k in value.keywords})
+    if deps is None or any(o.path not in deps for o in outs):
         return None
     try:
         signature = inspect.signature(obj)
@@ -1390,10 +1369,10 @@ def _helper_flow(an, value, sf, outs):
     flow = []
     for o in outs:
         ins = []
-        for param, path in sorted(deps[o[2]], key=repr):
+        for param, path in sorted(deps[o.path], key=repr):
             if param in bound:
                 refs = _atom_refs(an, bound[param], sf)
-                ins += [r for r in refs if _nested(r[2], path)] or refs
+                ins += [r for r in refs if _nested(r.path, path)] or refs
         flow.append((o, ins))
     return flow
 

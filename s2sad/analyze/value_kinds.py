@@ -37,10 +37,12 @@ _SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 class ValueKinds:
     """Kinds of values, mixed into `Analyzer`."""
 
-    def atom_kind(self, atom):
+    def atom_kind(self, atom, versions=None):
+        """The kind of an atom: a local's version in `versions` (where the walk
+        is now, by default), a global's or a constant's value."""
         if isinstance(atom, gast.Name):
             if atom.id in self.core.local_names:
-                version = self.current.get(atom.id)
+                version = (self.current if versions is None else versions).get(atom.id)
                 return self.kinds.get((atom.id, version), UNKNOWN)
             value = self.ns.lookup(atom.id)
             return Opaque(type(None)) if value is MISSING else kind_of(value)
@@ -53,7 +55,7 @@ class ValueKinds:
                 # so its kind comes from the attribute of a stand-in of W's kind
                 base = copy.copy(atom.value)
                 base.s2sad_global = not isinstance(base, gast.Name)
-                if self.atom_kind(base) != UNKNOWN:
+                if self.atom_kind(base, versions) != UNKNOWN:
                     return self.evaluate(lambda: getattr(self.stand_in(base), atom.attr))
             return UNKNOWN if value is MISSING else kind_of(value)
         return UNKNOWN

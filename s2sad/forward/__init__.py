@@ -127,7 +127,7 @@ class Forward(TangentTable, ControlFlow, Containers, Calls, Sweep):
         if getattr(stmt, "s2sad_copy_on_write", False) and not sf.copy_needed:
             src = value.func.value.s2sad_ref         # the copy is not needed: nor is its tangent's
             for ref in outs:                         # (nothing else reads the old value)
-                t = self.table.pop(src + (ref[2],), None)
+                t = self.table.pop(src.leaf(ref.path), None)
                 self.define(ref, copy_node(t) if t is not None else None)
             return
         moved = self.moved_from(value, outs)

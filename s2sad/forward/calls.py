@@ -125,7 +125,7 @@ class Calls:
         value = stmt.value
         start = len(self.items)
         self.primal(stmt)
-        self.overwrite = (outs[0][0], sf.reads.get(outs[0][0]), start)
+        self.overwrite = (outs[0].name, sf.reads.get(outs[0].name), start)
         key, args, keywords = self.operation(stmt, value)
         tangents = [self.tangent_expr(a) for a in args]
         if all(t is None for t in tangents):
@@ -145,7 +145,7 @@ class Calls:
                 self.table.pop(ref, None)
             return
         expr = self.keep_overwritten(expr)
-        if len(outs) == 1 and outs[0][2] == ():
+        if len(outs) == 1 and outs[0].path == ():
             self.define(outs[0], expr)
             return
         # a tuple-valued result (`np.split`, `slogdet`): one tangent per part
@@ -154,10 +154,10 @@ class Calls:
                 self.define(ref, None if isinstance(part, gast.Constant) and part.value is None
                             else part)
             return
-        holder = self.ctx.namer.fresh("d" + outs[0][0])
+        holder = self.ctx.namer.fresh("d" + outs[0].name)
         self.emit(assign(name(holder, store=True), expr))
         for i, ref in enumerate(outs):
-            part = gast.Subscript(value=name(holder), slice=const(ref[2][0]), ctx=gast.Load())
+            part = gast.Subscript(value=name(holder), slice=const(ref.path[0]), ctx=gast.Load())
             self.define(ref, part)
 
     def keep_overwritten(self, expr):
@@ -191,13 +191,13 @@ class Calls:
                 return None
             parts = [copy_node(self.table[r]) if self.table.get(r) is not None else self.zeros(r)
                      for r in refs]
-            if any(len(r[2]) != 1 for r in refs) or kind.type is dict:
+            if any(len(r.path) != 1 for r in refs) or kind.type is dict:
                 raise self.src.error(self.current_origin, "nested lists or dicts of arrays as "
                                      "one argument have no forward rule yet",
                                      "pass the arrays one by one")
             node = gast.List if kind.type is list else gast.Tuple
             return node(elts=parts, ctx=gast.Load())
-        t = self.table.get(ref + ((),))
+        t = self.table.get(ref.leaf())
         return copy_node(t) if t is not None else None
 
     def site(self, args, keywords, g, result, result_kind):
@@ -358,16 +358,15 @@ class Calls:
         their broadcast), or a value provably of the result's shape."""
         if isinstance(result_kind, Scalar) or getattr(result_kind, "ndim", None) == 0:
             return expr
-        read = {tuple(a.s2sad_ref[:2]) for a in varied if getattr(a, "s2sad_ref", None)}
+        read = {a.s2sad_ref for a in varied if getattr(a, "s2sad_ref", None)}
         globals_read = set()
         for node in [expr] + list(stmts):
             for n in gast.walk(node):
                 if isinstance(n, gast.Name) and getattr(n, "s2sad_ref", None) is not None:
-                    read.add(tuple(n.s2sad_ref[:2]))
+                    read.add(n.s2sad_ref)
                 elif isinstance(n, gast.Name):
                     globals_read.add(n.id)
         own = getattr(result, "s2sad_ref", None)
-        own = tuple(own[:2]) if own is not None else None
         if own in read or any(self.shaped_as(ref, own, result_kind) for ref in read):
             return expr
         for atom in operands:
@@ -377,7 +376,7 @@ class Calls:
             if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
                 continue                  # a number or a 0-d array widens nothing
             ref = getattr(atom, "s2sad_ref", None)
-            if ref is not None and tuple(ref[:2]) in read:
+            if ref is not None and ref in read:
                 continue
             if ref is None and isinstance(atom, gast.Name) and atom.id in globals_read:
                 continue
@@ -424,7 +423,7 @@ class Calls:
         jvp = self.ctx.builder.jvp_helper(func, arg_kinds, tuple(active), stmt.s2sad_origin, self.src)
         fname = self.ctx.spell(jvp, jvp.__name__)
         target = copy_node(stmt.targets[0])
-        holder = self.ctx.namer.fresh("d" + outs[0][0]) if len(outs) != 1 or outs[0][2] != () \
+        holder = self.ctx.namer.fresh("d" + outs[0].name) if len(outs) != 1 or outs[0].path != () \
             else self.tangent_name(outs[0])
         if holder == self.tangent_name(outs[0]) if outs else False:
             self.release(holder, outs[0])
@@ -432,15 +431,15 @@ class Calls:
         fcall.func = name(fname)
         fcall.args = tangents + list(fcall.args)
         self.emit(assign(gast.Tuple(elts=[target, name(holder, store=True)], ctx=gast.Store()), fcall))
-        if len(outs) == 1 and outs[0][2] == ():
+        if len(outs) == 1 and outs[0].path == ():
             self.table[outs[0]] = name(holder)
             return
-        kinds = dict(leaves(self.facts.kind(*outs[0][:2])))
+        kinds = dict(leaves(self.facts.kind(*outs[0].local)))
         for ref in outs:
-            if not kinds[ref[2]].differentiable:      # an int the helper returns: no tangent
+            if not kinds[ref.path].differentiable:      # an int the helper returns: no tangent
                 self.table.pop(ref, None)
                 continue
             part = name(holder)
-            for key in ref[2]:
+            for key in ref.path:
                 part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
             self.define(ref, part)

@@ -6,6 +6,7 @@ import gast
 
 from ..analyze import assigned_names_deep
 from ..kinds import Tree, leaves
+from ..refs import Ref
 from ..sweep import same_atom, tree_literal
 from ..trees import Comment, assign, child_blocks, const, copy_node, name
 
@@ -62,7 +63,7 @@ class ControlFlow:
             for name_, (phi, *versions) in sf.joins.items():
                 version = versions[which - 1]
                 for path, _ in leaves(self.facts.kind(name_, phi)):
-                    t = self.table.get((name_, version, path)) if version is not None else None
+                    t = self.table.get(Ref(name_, version, path)) if version is not None else None
                     if t is None and version is not None and path == () \
                             and isinstance(self.facts.kind(name_, version), Tree):
                         t = self.grown_literal(name_, version)    # a literal joining a list
@@ -70,9 +71,9 @@ class ControlFlow:
                             holder = self.ctx.namer.fresh("d" + name_)
                             items.append(assign(name(holder, store=True), t))
                             t = name(holder)
-                    self.table.pop((name_, phi, path), None)
+                    self.table.pop(Ref(name_, phi, path), None)
                     if t is not None:
-                        self.table[(name_, phi, path)] = t
+                        self.table[Ref(name_, phi, path)] = t
             results.append((items, self.table))
         (body, t1), (orelse, t2) = results
         made = (_versions_made(stmt.body), _versions_made(stmt.orelse))
@@ -86,7 +87,7 @@ class ControlFlow:
                 continue
             own = self.own_variable(ref, [t1, t2, merged])
             for items, value, other in ((body, a, made[1]), (orelse, b, made[0])):
-                if value is None and ref[:2] in other:
+                if value is None and ref.local in other:
                     # a value only the other branch makes (`x_1 = x` on one path):
                     # this path never reads it, nor its tangent, and has no zeros_like
                     value = const(None)
@@ -104,10 +105,10 @@ class ControlFlow:
         carried = []
         for name_, (phi, before, end) in sorted(sf.carried.items()):
             for path, _ in leaves(self.facts.kind(name_, phi)):
-                ref = (name_, phi, path)
+                ref = Ref(name_, phi, path)
                 if not self.facts.active(ref):
                     continue
-                start = self.table.get((name_, before, path)) if before is not None else None
+                start = self.table.get(Ref(name_, before, path)) if before is not None else None
                 if start is None and before is not None and path == () \
                         and isinstance(self.facts.kind(name_, before), Tree):
                     start = self.grown_literal(name_, before)
@@ -115,19 +116,19 @@ class ControlFlow:
                 if start is None and before is None:
                     value = const(None)           # made in the loop: read only after it is
                 else:
-                    value = start if start is not None else self.zeros((name_, before, path))
+                    value = start if start is not None else self.zeros(Ref(name_, before, path))
                 if not (isinstance(value, gast.Name) and value.id == own):
                     self.release(own, ref)
                     self.emit(self.joined(own, value))
                 self.table[ref] = name(own)
-                carried.append((ref, (name_, end, path), own))
+                carried.append((ref, Ref(name_, end, path), own))
         node = copy_node_shallow(stmt)
         body = self.nested(stmt.body)
         for ref, end, own in carried:       # on every way out of a trip, `break` too
             saved, self.items = self.items, []
             value = self.table.get(end)
-            if value is None and end[2] == () and isinstance(self.facts.kind(*end[:2]), Tree):
-                value = self.grown_literal(*end[:2])
+            if value is None and end.path == () and isinstance(self.facts.kind(*end.local), Tree):
+                value = self.grown_literal(*end.local)
             value = value if value is not None else self.zeros(end)
             if not (isinstance(value, gast.Name) and value.id == own):
                 self.release(own, ref)
@@ -147,7 +148,7 @@ class ControlFlow:
         names = assigned_names_deep(loop)
         assigned = {own for (base, _), own in self.names.items() if base in names}
         for ref, expr in sorted(self.table.items(), key=lambda item: repr(item[0])):
-            if ref[0] in names or not isinstance(expr, gast.Name) or expr.id not in assigned:
+            if ref.name in names or not isinstance(expr, gast.Name) or expr.id not in assigned:
                 continue                  # (a name the loop assigns: its own variable is made below)
             own = self.ctx.namer.fresh(self.tangent_name(ref))
             self.emit(assign(name(own, store=True), name(expr.id)))
@@ -156,12 +157,12 @@ class ControlFlow:
     def grown_literal(self, name_, version):
         """The tangent of a list literal that a loop grows: a list of its
         elements' tangents (None where none is varied)."""
-        parts = [self.table.get((name_, version, path)) for path, _ in
+        parts = [self.table.get(Ref(name_, version, path)) for path, _ in
                  leaves(self.facts.kind(name_, version))]
         if all(p is None for p in parts) or any(len(path) != 1 for path, _ in
                                                 leaves(self.facts.kind(name_, version))):
             return None
         kind = self.facts.kind(name_, version)
         return tree_literal(self.ctx, kind, [       # (a tuple's: a tuple, where a branch
-            copy_node(p) if p is not None else self.zeros((name_, version, path))   # joins it)
+            copy_node(p) if p is not None else self.zeros(Ref(name_, version, path))   # joins it)
             for p, (path, _) in zip(parts, leaves(kind))])

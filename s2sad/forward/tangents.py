@@ -14,10 +14,10 @@ class TangentTable:
     """Tangent bookkeeping, mixed into `Forward`."""
 
     def tangent_name(self, ref):
-        key = (ref[0], ref[2])
+        key = (ref.name, ref.path)
         if key not in self.names:
-            suffix = "_".join(str(p) for p in ref[2])
-            self.names[key] = self.ctx.namer.fresh(f"d{ref[0]}_{suffix}" if suffix else f"d{ref[0]}")
+            suffix = "_".join(str(p) for p in ref.path)
+            self.names[key] = self.ctx.namer.fresh(f"d{ref.name}_{suffix}" if suffix else f"d{ref.name}")
         return self.names[key]
 
     def zeros(self, ref):
@@ -26,20 +26,20 @@ class TangentTable:
             # a tuple, dict or named tuple (what a helper's forward half saved):
             # the structure with a zero per leaf, None where none is differentiable
             return tree_literal(self.ctx, kind, [
-                self.zeros(ref[:2] + (ref[2] + (k,),)) if c.differentiable else const(None)
+                self.zeros(ref.child((k,))) if c.differentiable else const(None)
                 for k, c in zip(kind.keys, kind.children)])
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)
         if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
             return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
-                        access(ref[0], ref[2], ref[1]))
+                        access(ref))
         if isinstance(kind, Array) and kind.ndim is None:
             # a kind not known (a recursive helper's result, or in generated code
             # transformed again what it saved): zeros of whatever it is, a list too
             return call(name(self.ctx.spell(runtime.zeros_like_value, "zeros_like_value")),
-                        access(ref[0], ref[2], ref[1]))
+                        access(ref))
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
-                    access(ref[0], ref[2], ref[1]))
+                    access(ref))
 
     def zeros_of(self, atom):
         """A zero tangent for an operand that is not varied."""
@@ -49,7 +49,7 @@ class TangentTable:
             node = gast.List if kind.type is list else gast.Tuple
             return node(elts=[self.zeros(r) for r in self.leaf_refs(atom)], ctx=gast.Load())
         if ref is not None:
-            return self.zeros(ref + ((),))
+            return self.zeros(ref.leaf())
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
@@ -121,7 +121,7 @@ class TangentTable:
                                                      for k, c in zip(kind.keys, kind.children)])
             if not kind.differentiable:
                 return const(None)
-            t = self.table.get(ref + (path,))
-            return copy_node(t) if t is not None else self.zeros(ref + (path,))
+            t = self.table.get(ref.leaf(path))
+            return copy_node(t) if t is not None else self.zeros(ref.leaf(path))
 
         return build(self.facts.kind(*ref), ())

@@ -106,7 +106,7 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
         them here) and what `dh` ends as is h's adjoint from now on."""
         target, body, reads, assigned, alone = stmt.s2sad_hook
         watched, *values = stmt.value.args
-        ref = watched.s2sad_ref + ((),)
+        ref = watched.s2sad_ref.leaf()
         adj = self.table.get(ref)
         if adj is None:
             return                              # no gradient reaches h here
@@ -148,9 +148,9 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
             return const(0.0)             # broadcasts like a 0-d array, keeps its dtype
         if isinstance(kind, Seq):
             return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
-                        access(ref[0], ref[2], ref[1]))
+                        access(ref))
         return call(gast.Attribute(value=self.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
-                    access(ref[0], ref[2], ref[1]))
+                    access(ref))
 
     def statement(self, stmt, sf):
         """The reverse of `target = value`: where it moves values, the adjoints
@@ -161,12 +161,12 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
         outs = self.leaf_refs(target)
         for ref in outs:
             self.adopt_user_name(ref)
-        adjoints = {ref[2]: self.table.get(ref) for ref in outs}
+        adjoints = {ref.path: self.table.get(ref) for ref in outs}
         if all(a is None for a in adjoints.values()):
             return
         if getattr(stmt, "s2sad_copy_on_write", False):
             value = value.func.value          # `x = x.copy()`: the adjoint passes through
-            adj, src = adjoints.get(()), value.s2sad_ref + ((),)
+            adj, src = adjoints.get(()), value.s2sad_ref.leaf()
             if len(outs) == 1 and adj is not None and isinstance(self.kind(value), Array) and adj.owned \
                     and isinstance(adj.expr, gast.Name) and src in sf.active_inputs and src not in self.table \
                     and adj.expr.id not in self.names_in_use(self.table, outs[0]):
@@ -175,8 +175,8 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
                 return
         moved = self.moved_from(value, outs)
         if moved is not None:                     # the adjoints go where the values came from
-            return self.finish(outs, [(src, adjoints[ref[2]].expr, adjoints[ref[2]].scalar)
+            return self.finish(outs, [(src, adjoints[ref.path].expr, adjoints[ref.path].scalar)
                                       for ref, src in moved.items()
-                                      if adjoints[ref[2]] is not None and src in sf.active_inputs])
+                                      if adjoints[ref.path] is not None and src in sf.active_inputs])
         handler = getattr(self, self.ASSIGNMENTS[self.assignment_form(value, outs)])
         return handler(stmt, sf, outs, adjoints)

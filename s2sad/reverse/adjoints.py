@@ -49,9 +49,9 @@ class AdjointTable:
     """Adjoint bookkeeping, mixed into `Reverse`."""
 
     def adjoint_name(self, ref):
-        key = (ref[0], ref[2])
+        key = (ref.name, ref.path)
         if key not in self.adjoint_names:
-            base, path = ref[0], ref[2]
+            base, path = ref.name, ref.path
             suffix = "_".join(str(p) for p in path)
             self.adjoint_names[key] = self.ctx.namer.fresh(f"d{base}_{suffix}" if suffix else f"d{base}")
             if base not in self.core.user_names:
@@ -70,7 +70,7 @@ class AdjointTable:
         """`dlogits`, not `dlogits_minus_y`: a user variable whose adjoint is
         the very array a temporary's adjoint holds gives it its name."""
         adj = self.table.get(ref)
-        if adj is None or not isinstance(adj.expr, gast.Name) or ref[0] not in self.core.user_names \
+        if adj is None or not isinstance(adj.expr, gast.Name) or ref.name not in self.core.user_names \
                 or adj.expr.id not in self.temporary_adjoints or adj.expr.id in self.pinned:
             return
         old, new = adj.expr.id, self.adjoint_name(ref)
@@ -164,7 +164,7 @@ class AdjointTable:
         return gast.AugAssign(target=name(target, store=True), op=gast.Add(), value=expr)
 
     def is_list(self, ref):
-        return isinstance(self.facts.kind(ref[0], ref[1]), Seq) and ref[2] == ()
+        return isinstance(self.facts.kind(*ref.local), Seq) and ref.path == ()
 
     def plus(self, ref, a, b):
         """The sum of two adjoints of ref (element by element for a list's)."""

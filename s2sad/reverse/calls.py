@@ -45,17 +45,17 @@ class Calls:
         """A call or operation with a rule: `g` is the result's adjoint, or for a
         result that is a tuple or list of arrays, a list of the parts' adjoints
         (None for parts nobody used)."""
-        if any(len(ref[2]) > 1 for ref in outs):
+        if any(len(ref.path) > 1 for ref in outs):
             raise self.src.error(stmt.s2sad_origin, "this operation returns nested tuples or "
                                  "dicts of arrays, which s2sad cannot differentiate yet",
                                  "register a rule with @s2sad.adjoint that returns a flat tuple")
         value = stmt.value
-        if len(outs) == 1 and outs[0][2] == ():
+        if len(outs) == 1 and outs[0].path == ():
             g = adjoints[()]
             g_expr, g_scalar = copy_node(g.expr), g.scalar
         else:
-            g_expr = gast.List(elts=[copy_node(adjoints[ref[2]].expr)
-                                     if adjoints[ref[2]] is not None else const(None)
+            g_expr = gast.List(elts=[copy_node(adjoints[ref.path].expr)
+                                     if adjoints[ref.path] is not None else const(None)
                                      for ref in outs], ctx=gast.Load())
             for elt in g_expr.elts:              # an adjoint there is never None
                 if not isinstance(elt, gast.Constant):
@@ -71,7 +71,7 @@ class Calls:
                 f"register one with @s2sad.adjoint({what}) (see the API docs), or wrap the "
                 f"argument in s2sad.stop_gradient if no gradient should flow through it")
         base = updated_name(stmt)
-        result = name(base, outs[0][:2]) if base else copy_node(stmt.targets[0])
+        result = name(base, outs[0].local) if base else copy_node(stmt.targets[0])
         result.ctx = gast.Load()
         result_kind = self.facts.kind(*result.s2sad_ref)
         operands = [Operand(a, self.kind(a) or UNKNOWN, self.same_shape(result, a)) for a in args]
@@ -129,7 +129,7 @@ class Calls:
         out = []
         for ref in refs:
             part = cotangent
-            for key in ref[2]:
+            for key in ref.path:
                 if isinstance(part, (gast.Tuple, gast.List)) and isinstance(key, int):
                     part = part.elts[key]
                 else:
@@ -196,7 +196,7 @@ class Calls:
     def helper(self, stmt, sf, func, outs, adjoints):
         value = stmt.value
         binding = self.bind_call(stmt, func)
-        out_paths = tuple(ref[2] for ref in outs if adjoints[ref[2]] is not None)
+        out_paths = tuple(ref.path for ref in outs if adjoints[ref.path] is not None)
         # a parameter the used parts of the result do not depend on gets no
         # adjoint, even where its argument is active through another (`f(x, x)`)
         needed = helper_dependencies(self, func, value, out_paths)
@@ -231,7 +231,7 @@ class Calls:
         refs = []
         for param, path in pair.returns:
             atom = binding.arguments[param]
-            refs.append(atom.s2sad_ref + (path,))
+            refs.append(atom.s2sad_ref.leaf(path))
         if not refs:
             return
         # the first adjoint a ref gets takes its name; one it has already, or one

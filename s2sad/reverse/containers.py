@@ -7,6 +7,7 @@ import gast
 from .. import rules, runtime
 from ..kinds import Array, Scalar, Seq, Tree, leaves
 from ..analyze import index_atoms, is_append, updated_name
+from ..refs import Ref, Version
 from ..trees import assign, call, const, copy_node, name
 from .adjoints import Adjoint
 
@@ -27,18 +28,18 @@ class Containers:
         """`x[i] = v` / `np.add.at(x, i, v)`: the new x's adjoint goes to v's
         items and to the old x (less what was overwritten)."""
         base = updated_name(stmt)
-        outs = [(base, sf.writes[base], path) for path, _ in leaves(self.facts.kind(base, sf.writes[base]))]
-        adjoints = {ref[2]: self.table.get(ref) for ref in outs}
+        outs = [Ref(base, sf.writes[base], path) for path, _ in leaves(self.facts.kind(base, sf.writes[base]))]
+        adjoints = {ref.path: self.table.get(ref) for ref in outs}
         if all(a is None for a in adjoints.values()):
             return
         if is_append(stmt):
             return self.append(stmt, sf, outs, adjoints)
-        if isinstance(stmt, gast.Assign) and isinstance(self.facts.kind(*outs[0][:2]), Tree) \
+        if isinstance(stmt, gast.Assign) and isinstance(self.facts.kind(*outs[0].local), Tree) \
                 and isinstance(stmt.targets[0].slice, gast.Constant):
             return self.replace_element(stmt, sf, outs, adjoints)
         if isinstance(stmt, gast.Assign) and self.overwrite_in_place(stmt, sf, outs, adjoints):
             return
-        if isinstance(stmt, gast.Assign) and getattr(self.facts.kind(*outs[0][:2]), "ndim", None) == 0 \
+        if isinstance(stmt, gast.Assign) and getattr(self.facts.kind(*outs[0].local), "ndim", None) == 0 \
                 and getattr(self.kind(stmt.value), "ndim", 0) == 0:
             # `y[...] = v` overwrites all of a 0-d array: its adjoint is v's
             adj = adjoints[()]
@@ -53,18 +54,18 @@ class Containers:
         v's now (their adjoints go to v), the others the old list's."""
         target, value = stmt.targets[0], stmt.value
         base = target.value.id
-        at = self.facts.kind(*outs[0][:2]).key_at(target.slice.value)
-        old = (base, sf.reads[base])
+        at = self.facts.kind(*outs[0].local).key_at(target.slice.value)
+        old = Version(base, sf.reads[base])
         source = getattr(value, "s2sad_ref", None)
         contributions = []
         for ref in outs:
-            adj = adjoints[ref[2]]
+            adj = adjoints[ref.path]
             if adj is None:
                 continue
-            if ref[2][0] != at:
-                src = old + (ref[2],)
+            if ref.path[0] != at:
+                src = old.leaf(ref.path)
             elif source is not None:
-                src = source + (ref[2][1:],)
+                src = source.leaf(ref.path[1:])
             else:
                 continue                          # a constant: no gradient
             if src in sf.active_inputs:
@@ -77,7 +78,7 @@ class Containers:
         the old x's adjoint, touching only the overwritten items."""
         target, value = stmt.targets[0], stmt.value
         g = adjoints.get(())
-        kind = self.facts.kind(*outs[0][:2])
+        kind = self.facts.kind(*outs[0].local)
         if g is None or len(outs) != 1 or not g.owned or not isinstance(g.expr, gast.Name) \
                 or g.expr.id in self.names_in_use(self.table, outs[0]) or not self.exclusive(g.expr.id) \
                 or not isinstance(kind, Array) or not isinstance(kind.ndim, int) or kind.ndim == 0:
@@ -104,7 +105,7 @@ class Containers:
                 expr = call(name(self.ctx.spell(runtime.unbroadcast, "unbroadcast")), expr, copy_node(value))
             self.contribute([(r, expr, False) for r in refs])
         self.emit(assign(item(gast.Store()), const(0)))
-        old = (outs[0][0], sf.reads[outs[0][0]], ())
+        old = Ref(outs[0].name, sf.reads[outs[0].name])
         if old in sf.active_inputs:
             self.contribute([(old, name(g.expr.id), False)])
             if self.table.get(old) is not None and isinstance(self.table[old].expr, gast.Name) \
@@ -122,17 +123,17 @@ class Containers:
         contributions = []
         value_refs = [r for r in self.leaf_refs(value) if r in sf.active_inputs]
         old_refs = [r for r in self.leaf_refs(seq) if r in sf.active_inputs]
-        if isinstance(self.facts.kind(*outs[0][:2]), Tree):
+        if isinstance(self.facts.kind(*outs[0].local), Tree):
             last = len(outs) - 1
             for ref in outs:
-                adj = adjoints[ref[2]]
+                adj = adjoints[ref.path]
                 if adj is None:
                     continue
-                if ref[2][0] == last:
+                if ref.path[0] == last:
                     contributions += [(r, adj.expr, adj.scalar) for r in value_refs
-                                      if r[2] == ref[2][1:]]
+                                      if r.path == ref.path[1:]]
                 else:
-                    contributions += [(r, adj.expr, adj.scalar) for r in old_refs if r[2] == ref[2]]
+                    contributions += [(r, adj.expr, adj.scalar) for r in old_refs if r.path == ref.path]
         else:
             g = adjoints[()].expr
             if isinstance(g, gast.Name) and g.id not in self.names_in_use(self.table):
@@ -159,7 +160,7 @@ class Containers:
         """A list of unknown length whose elements are tuples, lists or dicts:
         its adjoint would be a list of such trees, which the reverse sweep does
         not build yet."""
-        kind = self.facts.kind(*outs[0][:2]) if outs else None
+        kind = self.facts.kind(*outs[0].local) if outs else None
         if isinstance(kind, Seq) and isinstance(kind.element, (Tree, Seq)):
             raise self.src.error(
                 stmt.s2sad_origin, "a list grown in a loop whose elements are tuples, lists or "
@@ -173,13 +174,13 @@ class Containers:
         self.refuse_nested_sequence(stmt, outs)
         lk, rk = self.kind(left), self.kind(right)
         contributions = []
-        if isinstance(self.facts.kind(*outs[0][:2]), Tree):
+        if isinstance(self.facts.kind(*outs[0].local), Tree):
             n = len(lk.keys)
             for ref in outs:
-                adj = adjoints[ref[2]]
-                key, rest = ref[2][0], ref[2][1:]
+                adj = adjoints[ref.path]
+                key, rest = ref.path[0], ref.path[1:]
                 side, at = (left, key) if key < n else (right, key - n)
-                src = side.s2sad_ref + ((at,) + rest,) if getattr(side, "s2sad_ref", None) else None
+                src = side.s2sad_ref.leaf((at,) + rest) if getattr(side, "s2sad_ref", None) else None
                 if adj is not None and src in sf.active_inputs:
                     contributions.append((src, adj.expr, adj.scalar))
             return self.finish(outs, contributions)
@@ -203,8 +204,8 @@ class Containers:
                 if ref not in sf.active_inputs:
                     continue
                 if isinstance(part, list):        # a list literal's elements: by position
-                    expr = part[ref[2][0]]
-                    for key in ref[2][1:]:
+                    expr = part[ref.path[0]]
+                    for key in ref.path[1:]:
                         expr = gast.Subscript(value=expr, slice=const(key), ctx=gast.Load())
                     contributions.append((ref, copy_node(expr), False))
                 else:
@@ -217,7 +218,7 @@ class Containers:
         value = stmt.value
         adj = adjoints[()]
         self.table.pop(outs[0], None)
-        list_ref = value.value.s2sad_ref + ((),)
+        list_ref = value.value.s2sad_ref.leaf()
         if adj is None or list_ref not in sf.active_inputs:
             return
         current = self.table.get(list_ref)
@@ -246,9 +247,9 @@ class Containers:
         leaves = self.leaf_refs(value.value)
         by_rest = {}
         for ref in leaves:
-            by_rest.setdefault(ref[2][1:], []).append(ref)
-        if any(len(refs) != len(kind.keys) or [r[2][0] for r in refs] != list(kind.keys)
-               for refs in by_rest.values()) or {o[2] for o in outs} != set(by_rest):
+            by_rest.setdefault(ref.path[1:], []).append(ref)
+        if any(len(refs) != len(kind.keys) or [r.path[0] for r in refs] != list(kind.keys)
+               for refs in by_rest.values()) or {o.path for o in outs} != set(by_rest):
             raise self.src.error(stmt.s2sad_origin, "indexing a list of lists or dicts of "
                                  "different shapes with a value known only at run time cannot be "
                                  "differentiated", "give every element the same keys, or index "
@@ -259,9 +260,9 @@ class Containers:
                                            ctx=gast.Load()), position)
         helper = name(self.ctx.spell(runtime.add_at_item, "add_at_item"))
         for out in outs:
-            adj = adjoints[out[2]]
+            adj = adjoints[out.path]
             self.table.pop(out, None)
-            refs = by_rest[out[2]]
+            refs = by_rest[out.path]
             if adj is None or not any(ref in sf.active_inputs for ref in refs):
                 continue
             parts, targets = [], []
@@ -286,7 +287,7 @@ class Containers:
             for ref in self.leaf_refs(elt):
                 adj = self.table.pop(ref, None)
                 if isinstance(source_kind, Tree):
-                    src = value.s2sad_ref + ((i,) + ref[2],)
+                    src = value.s2sad_ref.leaf((i,) + ref.path)
                     if adj is not None and src in sf.active_inputs:
                         contributions.append((src, adj.expr, adj.scalar))
                 else:

@@ -5,6 +5,7 @@ carried from trip to trip in variables of their own."""
 import gast
 
 from ..kinds import Scalar, Tree
+from ..refs import Ref
 from ..trees import assign, call, const, copy_node, name
 from ..sweep import same_atom
 from .adjoints import Adjoint
@@ -60,7 +61,7 @@ class ControlFlow:
                     adj = self.table.pop(ref, None)
                     version = versions[which - 1]
                     if adj is not None and version is not None:
-                        self.hand_to((name_, version, ref[2]), ref, adj)
+                        self.hand_to(Ref(name_, version, ref.path), ref, adj)
             self.aside.append([a.expr for a in entry.values()])
             items = self.nested(block)
             self.aside.pop()
@@ -94,13 +95,13 @@ class ControlFlow:
         `ref` (the value before the loop, at the end of a trip, or at the end of
         a branch); where that is a list literal and the join a list of any
         length, its elements' adjoints are `adj[i]`."""
-        if not (isinstance(self.facts.kind(ref[0], ref[1]), Tree) and self.is_list(joined)):
+        if not (isinstance(self.facts.kind(*ref.local), Tree) and self.is_list(joined)):
             self.table[ref] = adj
             return
-        for leaf in self.leaf_refs(name(ref[0], ref[:2])):
+        for leaf in self.leaf_refs(name(ref.name, ref.local)):
             if self.facts.active(leaf):
                 part = copy_node(adj.expr)
-                for key in leaf[2]:
+                for key in leaf.path:
                     part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
                 self.table[leaf] = Adjoint(part, False, False)
 
@@ -121,19 +122,19 @@ class ControlFlow:
                 if adj is None or not (isinstance(adj.expr, gast.Name) and adj.expr.id == own):
                     pre.append(assign(name(own, store=True),
                                       copy_node(adj.expr) if adj is not None else self.zeros(ref)))
-                carried.append((ref, (name_, before, ref[2]) if before is not None else None,
-                                (name_, end, ref[2]), own, bool(adj and adj.scalar)))
+                carried.append((ref, Ref(name_, before, ref.path) if before is not None else None,
+                                Ref(name_, end, ref.path), own, bool(adj and adj.scalar)))
         defined = _defined_in(stmt)
         fresh_sums, summed = set(), set()
         for ref in sorted(_active_inputs(stmt), key=repr):
-            if (ref[0], ref[1]) in defined:
+            if ref.local in defined:
                 continue
             adj = self.table.get(ref)         # summed over the trips
             own = self.own_variable(ref, tables)
             if adj is None or not (isinstance(adj.expr, gast.Name) and adj.expr.id == own):
                 pre.append(assign(name(own, store=True),
                                   copy_node(adj.expr) if adj is not None else self.zeros(ref)))
-            if adj is None and not isinstance(self.facts.kind(ref[0], ref[1]), (Scalar, Tree)) \
+            if adj is None and not isinstance(self.facts.kind(*ref.local), (Scalar, Tree)) \
                     and own not in self.in_place:
                 fresh_sums.add(own)           # a new array: updated in place
             self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))

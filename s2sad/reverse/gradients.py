@@ -6,6 +6,7 @@ import gast
 
 from .. import runtime
 from ..kinds import Opaque, Scalar, Tree
+from ..refs import Ref
 from ..sweep import access, tree_literal
 from ..trees import call, const, copy_node, name
 
@@ -15,12 +16,13 @@ def leaf_gradient(rev, param, path, kind, final=True):
     none, and (`final`, for the user) a Python float for a float."""
     if not kind.differentiable or isinstance(kind, Opaque):
         return const(None)
-    adj = rev.table.get((param, 0, path))
+    leaf = Ref(param, 0, path)
+    adj = rev.table.get(leaf)
     if adj is None:
         if isinstance(kind, Scalar):
             return const(0.0)
         return call(gast.Attribute(value=rev.ctx.numpy(), attr="zeros_like", ctx=gast.Load()),
-                    access(param, path))
+                    access(leaf))
     expr = copy_node(adj.expr)
     if not final:
         return expr
@@ -31,9 +33,9 @@ def leaf_gradient(rev, param, path, kind, final=True):
     if isinstance(expr, gast.Constant) or adj.scalar or getattr(kind, "ndim", None) == 0:
         # (a 0-d array's gradient a 0-d array: NumPy's reductions give NumPy scalars)
         return call(gast.Attribute(value=rev.ctx.numpy(), attr="full_like", ctx=gast.Load()),
-                    access(param, path), expr)
+                    access(leaf), expr)
     if getattr(kind, "dtype", None) in ("float32", "float16", "complex64"):
-        return call(name(rev.ctx.spell(runtime.in_dtype_of, "in_dtype_of")), expr, access(param, path))
+        return call(name(rev.ctx.spell(runtime.in_dtype_of, "in_dtype_of")), expr, access(leaf))
     return expr
 
 
