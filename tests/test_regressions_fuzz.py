@@ -1842,3 +1842,53 @@ def test_appending_to_a_list_changes_no_array_in_place():
     np.testing.assert_allclose(df(y, x, -0.66)[0], np.ones(3))
     assert ".copy()" not in s2sad.source(df)
     check_case(f_return_of_helper_in_a_loop_that_appends, [y, x, -0.66], wrt=("y",))
+
+
+def identity_with_keyword(v, q=0.5):
+    return v
+
+
+def sum_through_a_keyword_helper(v):
+    s1 = v
+    t, b = (s1, identity_with_keyword(v, q=s1))
+    return np.sum(b)
+
+
+def f_saved_tuples_on_a_stack(s, A, x):
+    for i in range(x.shape[0]):
+        x *= sum_through_a_keyword_helper(x)
+    return np.sum(x)
+
+
+def test_hvp_of_a_loop_that_stacks_what_a_helper_saved():
+    """The hvp (forward over the generated gradient) made the stack's zero
+    tangent with `zeros_list`, which could not zero a list of tuples."""
+    check_case(f_saved_tuples_on_a_stack, [0.09257, np.array([[0.48, 0.49, -0.61], [1.19, 0.53, 0.77]]),
+                                           np.array([0.27, 0.87, 0.91])], wrt=(2, 1, 0), hvp=True)
+
+
+def rec_arctan2(v, c, depth):
+    if depth <= 0:
+        return v
+    return rec_arctan2(np.arctan2(v, 1.5 + c), c, depth - 1)
+
+
+def through_rec_arctan2(Q, g):
+    g = rec_arctan2(g, 1.45, 1)
+    return g
+
+
+def f_nested_saved_tuple_read_from_a_stack(x, A, k):
+    j = 0
+    while j < 3:
+        j += 1
+        x = through_rec_arctan2(A, x)
+    return np.sum(x)
+
+
+def test_hvp_reads_every_key_of_a_nested_saved_tuple():
+    """Forward mode over `saved = stack[-1]`, an item of nested tuples, took
+    `dsaved[0]` for each leaf `dsaved[0][k]`."""
+    x = np.array([0.26, 0.65, 0.88])
+    A = np.array([[0.73, 1.05, -0.82], [1.07, 0.11, -1.14], [-0.68, 0.11, 0.07], [1.1, -1.13, -0.38]])
+    check_case(f_nested_saved_tuple_read_from_a_stack, [x, A, 3], wrt=("x", "A"), hvp=True)

@@ -149,15 +149,17 @@ class Calls:
             self.define(outs[0], expr)
             return
         # a tuple-valued result (`np.split`, `slogdet`): one tangent per part
-        if isinstance(expr, gast.Tuple) and len(expr.elts) == len(outs):
+        if isinstance(expr, gast.Tuple) and [ref.path for ref in outs] == [(i,) for i in range(len(expr.elts))]:
             for ref, part in zip(outs, expr.elts):
                 self.define(ref, None if isinstance(part, gast.Constant) and part.value is None
                             else part)
             return
         holder = self.ctx.namer.fresh("d" + outs[0].name)
         self.emit(assign(name(holder, store=True), expr))
-        for i, ref in enumerate(outs):
-            part = gast.Subscript(value=name(holder), slice=const(ref.path[0]), ctx=gast.Load())
+        for ref in outs:                          # (nested: `saved[0][1]` of a list of tuples)
+            part = name(holder)
+            for key in ref.path:
+                part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
             self.define(ref, part)
 
     def keep_overwritten(self, expr):

@@ -236,8 +236,9 @@ def add_lists(a, b):
 
 
 def zeros_list(values):
-    """A zero adjoint for each element of a list."""
-    return [np.zeros_like(v) if not isinstance(v, (int, float)) else 0.0 for v in values]
+    """A zero adjoint for each element of a list (of arrays, numbers, or
+    tuples of them: what a loop saved for the reverse sweep)."""
+    return [zeros_like_value(v) for v in values]
 
 
 def zeros_like_value(value):

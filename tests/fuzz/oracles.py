@@ -726,6 +726,7 @@ class _Case:
         self.wrt_index = [self.names.index(w) if isinstance(w, str) else w
                           for w in (wrt if self.wrt_tuple else (wrt,))]
         self.generated = dataclasses.make_dataclass("G", ["wrt"])(wrt)
+        self.frozen = None                # (no `stop_gradient` the oracles know of)
 
     call = Program.call
 
@@ -734,11 +735,12 @@ class _Case:
         return Probe(), scalar_value(self.call(self.module, args))
 
 
-def check_case(f, args, wrt):
+def check_case(f, args, wrt, hvp=False):
     """The oracles that need no generator, on one function at given arguments
     (what a shrunk failure's regression test runs): finite differences,
     structure, unchanged arguments, value_and_grad, jvp; float32 arguments
-    against the float64 gradient.  Raises AssertionError naming the check."""
+    against the float64 gradient; with `hvp`, the hvp against differences of
+    the gradient.  Raises AssertionError naming the check."""
     case = _Case(f, args, wrt)
     try:
         df = s2sad.grad(f, wrt=wrt)
@@ -749,5 +751,7 @@ def check_case(f, args, wrt):
         value = scalar_value(case.call(case.module, args64))
         _check_value_and_grad(case, args64, g64, value)
         _check_jvp(case, args64, g64, np.random.default_rng(0), value)
+        if hvp:
+            _check_hvp(case, args64, np.random.default_rng(0))
     except Failure as failure:
         raise AssertionError(f"{failure.outcome.oracle}: {failure.outcome.detail}") from None

@@ -232,7 +232,8 @@ def as_test(program, seed, outcome):
     lines.append(ast.unparse(ast.Module(body=body, type_ignores=[])))
     lines += ["", "", f"def test_fuzz{suffix}():",
               f"    args = {_literal(list(outcome.args or []))}",
-              f"    check_case(f{suffix}, args, wrt={program.wrt!r})"]
+              f"    check_case(f{suffix}, args, wrt={program.wrt!r}"
+              f"{', hvp=True' if (outcome.oracle or '').startswith('hvp') else ''})"]
     return "\n".join(lines)
 
 
