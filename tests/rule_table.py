@@ -1,15 +1,23 @@
-"""One row per registered rule: the function, the expression that calls it,
-and the arguments it is called on.  `test_rule_table.py` turns each row into
-a loss `np.sum(<expression> * c)` and checks its gradient against central
+"""One row per registered rule (or more: one per form of the call), the
+expression that calls it, and the arguments it is called on.
+`test_rule_table.py` turns each case of each row into a loss
+`np.sum(<expression> * c)` and checks its gradient against central
 differences, jvp against the gradient, and the gradient on StrictArrays (no
-rule moves data to the host); and it checks that every rule s2sad registers
-has a row here.
+rule moves data to the host), in float64 and float32; and it checks that
+every rule s2sad registers has a row here.
 
 An argument is drawn by its spec: `N(3, 4)` normal, `P(3, 4)` in (0.5, 2),
-`U(3)` in (-0.9, 0.9), `SPD(3)` symmetric positive definite, `F` a Python
-float, `FP` a positive Python float.  A row whose expression is a block
-(statements ending in `return value`) tests statements: `np.add.at(...)`,
-`x[i] = v`, `xs.pop()`.
+`U(3)` in (-0.9, 0.9), `A(3)` with 0.5 <= |x| <= 1.5 and random signs (away
+from a kink or zero at 0), `SPD(3)` symmetric positive definite, `F` a
+Python float, `FP` a positive Python float; `spec.of(shape)` the same draw
+in another shape (`FLOAT`: a Python float), `R(low, high)` any range.  A
+row's `args` is one case (name -> spec) or a list of cases: `each("x", A,
+ALL)` the same draw over several shapes, `over(names, factories, shape
+lists)` for several arguments.  A row of an elementwise function (its rule
+declares `elementwise=True`) given one case of arrays also runs on
+`ELEMENTWISE_SHAPES` (0-d, Python floats, broadcasting), with the same
+draws.  A row whose expression is a block (statements ending in
+`return value`) tests statements: `np.add.at(...)`, `x[i] = v`, `xs.pop()`.
 """
 
 import dataclasses
@@ -18,26 +26,44 @@ import operator
 
 import numpy as np
 
-from s2sad import runtime
+from s2sad import rules, runtime
 from s2sad.rules import method_key
+
+FLOAT = "float"           # a Python float, in shape lists
 
 
 @dataclasses.dataclass
 class Spec:
-    shape: tuple
+    shape: object             # a tuple, or FLOAT
     low: float = None
     high: float = None
-    kind: str = "array"
+    kind: str = "array"       # "array", "float", "spd"
+    signed: bool = False      # |x| in (low, high), random signs
 
     def draw(self, rng):
         if self.kind == "spd":
             a = rng.normal(size=self.shape)
             return a @ a.T + self.shape[0] * np.eye(self.shape[0])
+        size = () if self.kind == "float" else self.shape
         if self.low is None:
-            value = rng.normal(size=self.shape)
+            value = rng.normal(size=size)
         else:
-            value = rng.uniform(self.low, self.high, size=self.shape)
+            value = rng.uniform(self.low, self.high, size=size)
+        if self.signed:
+            value = value * rng.choice([-1.0, 1.0], size=size)
         return float(value) if self.kind == "float" else value
+
+    def of(self, shape):
+        """The same draw in another shape (FLOAT: a Python float)."""
+        if shape == FLOAT:
+            return dataclasses.replace(self, shape=(), kind="float")
+        return dataclasses.replace(self, shape=tuple(shape), kind="array")
+
+    @property
+    def id(self):
+        if self.kind == "float":
+            return "float"
+        return "x".join(map(str, self.shape)) or "0d"
 
 
 def N(*shape):
@@ -52,6 +78,15 @@ def U(*shape):
     return Spec(shape, -0.9, 0.9)
 
 
+def A(*shape):
+    return Spec(shape, 0.5, 1.5, signed=True)
+
+
+def R(low, high, signed=False):
+    """Draws in (low, high) (`signed`: |x| there, random signs), in any shape."""
+    return lambda *shape: Spec(shape, low, high, signed=signed)
+
+
 def SPD(n):
     return Spec((n, n), kind="spd")
 
@@ -59,12 +94,39 @@ def SPD(n):
 F = Spec((), kind="float")
 FP = Spec((), 0.5, 2.0, kind="float")
 
+ND0, ND1, ND2, ND3 = (), (5,), (3, 4), (2, 3, 4)
+ALL = [ND0, ND1, ND2, ND3]
+ANY1 = [ND1, ND2, ND3]            # axis 0 / -1 need a dimension
+ANY2 = [ND2, ND3]                 # axis 1 needs two
+ONLY3 = [ND3]                     # axis (0, 2)
+
+
+def each(name, spec, shapes):
+    """One case per shape: {name: spec in that shape}."""
+    return [{name: spec(*shape) if shape != FLOAT else spec().of(FLOAT)} for shape in shapes]
+
+
+def over(names, specs, shape_lists):
+    """One case per list of shapes (one shape per argument); `specs` are
+    factories such as N, P or R(low, high)."""
+    return [{n: spec(*shape) if shape != FLOAT else spec().of(FLOAT)
+             for n, spec, shape in zip(names, specs, shapes)} for shapes in shape_lists]
+
+
+# the shapes an elementwise row also runs on, by its number of array arguments
+ELEMENTWISE_SHAPES = {
+    1: [((),), ((5,),), ((2, 3, 4),), (FLOAT,)],
+    2: [((), ()), ((5,), (5,)), ((3, 4), (3, 4)), ((2, 3, 4), (2, 3, 4)), ((4,), (3, 4)), ((3, 1), (1, 4)),
+        ((1,), (2, 3)), ((2, 3, 4), (3, 1)), ((3, 4), ()), ((3, 4), FLOAT), (FLOAT, (3, 4)),
+        (FLOAT, FLOAT)],
+}
+
 
 @dataclasses.dataclass
 class Row:
     fn: object                # the function whose rule the row exercises (None: not in this NumPy)
     expr: str                 # the value, over the argument names; or a block ending in `return`
-    args: dict                # name -> Spec
+    args: object              # name -> Spec, or a list of those (one per case)
     strict: bool = True       # also on StrictArrays (False where the call itself needs the host)
     check: object = None      # a check of its own, on the drawn arguments, for a rule no loss reaches
 
@@ -72,6 +134,24 @@ class Row:
     def name(self):
         text = self.expr.splitlines()[-1] if "\n" in self.expr else self.expr or self.fn.__name__
         return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_")[:48]
+
+    @property
+    def cases(self):
+        """Every argument case: the row's own, and for an elementwise function
+        given one case of arrays, the same draws over `ELEMENTWISE_SHAPES`
+        (Python floats only where no method of the argument is called)."""
+        if isinstance(self.args, list):
+            return self.args
+        specs = self.args
+        facts = rules.facts(self.fn) if self.fn is not None else None
+        arrays = all(s.kind == "array" for s in specs.values())
+        if facts is None or not facts.elementwise or not arrays or "\n" in self.expr \
+                or len(specs) not in ELEMENTWISE_SHAPES:
+            return [specs]
+        methods = any(f"{n}." in self.expr for n in specs)
+        return [specs] + [{n: s.of(shape) for (n, s), shape in zip(specs.items(), shapes)}
+                          for shapes in ELEMENTWISE_SHAPES[len(specs)]
+                          if not (methods and FLOAT in shapes)]
 
 
 def _np(name):
@@ -93,6 +173,10 @@ def _check_fill_diagonal(x, a):
 
 
 X, Y = N(3, 4), N(4)
+AWAY = R(0.2, 2.0, signed=True)         # away from a kink at 0
+JUMPY = [((5,), (5,)), ((3, 4), (4,)), ((3, 1), (1, 4)), (FLOAT, (3,))]
+CLIP_BOUNDS = [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (4,)), ((3, 4), (3, 1), ()), ((4,), (3, 1), (1, 4)),
+               ((2, 3, 4), (), (3, 4)), ((3, 4), FLOAT, FLOAT), ((), (), ())]
 V = N(3)
 
 ROWS = [
@@ -102,6 +186,9 @@ ROWS = [
     Row(operator.mul, "x * y", {"x": X, "y": Y}),
     Row(operator.truediv, "x / y", {"x": X, "y": P(4)}),
     Row(operator.pow, "x ** y", {"x": P(3, 4), "y": N(4)}),
+    Row(operator.pow, "x ** 3", each("x", N, [(3, 4), (), FLOAT])),
+    Row(operator.pow, "x ** -1.5", each("x", P, [(3, 4), FLOAT])),
+    Row(operator.pow, "2.0 ** x", each("x", N, [(3, 4), FLOAT])),
     Row(operator.neg, "-x", {"x": X}),
     Row(operator.pos, "+x", {"x": X}),
     Row(operator.matmul, "a @ b", {"a": N(3, 4), "b": N(4, 2)}),
@@ -109,7 +196,7 @@ ROWS = [
     Row(np.subtract, "np.subtract(x, y)", {"x": X, "y": Y}),
     Row(np.multiply, "np.multiply(x, y)", {"x": X, "y": Y}),
     Row(np.divide, "np.divide(x, y)", {"x": X, "y": P(4)}),
-    Row(np.power, "np.power(x, y)", {"x": P(3, 4), "y": N(4)}),
+    Row(np.power, "np.power(x, y)", {"x": P(3, 4), "y": P(4)}),
     Row(np.float_power, "np.float_power(x, y)", {"x": P(3, 4), "y": N(4)}),
     Row(np.negative, "np.negative(x)", {"x": X}),
     Row(np.positive, "np.positive(x)", {"x": X}),
@@ -117,6 +204,11 @@ ROWS = [
     Row(np.square, "np.square(x)", {"x": X}),
     Row(np.remainder, "np.remainder(x, 3.0)", {"x": P(3, 4)}),
     Row(np.fmod, "np.fmod(x, 3.0)", {"x": P(3, 4)}),
+    # (|x| < |y|, both away from the jumps of the quotient's floor and trunc)
+    Row(np.mod, "np.mod(x, y)", over("xy", [R(0.1, 0.9, True), R(1.1, 2.0, True)], JUMPY)),
+    Row(np.fmod, "np.fmod(x, y)", over("xy", [R(0.1, 0.9, True), R(1.1, 2.0, True)], JUMPY)),
+    Row(np.copysign, "np.copysign(x, y)", over("xy", [R(0.1, 0.9, True), R(1.1, 2.0, True)], JUMPY)),
+    Row(np.float_power, "np.float_power(x, y)", over("xy", [R(0.1, 0.9), R(1.1, 2.0, True)], JUMPY)),
     # ---- elementwise functions --------------------------------------------------------
     Row(np.exp, "np.exp(x)", {"x": X}),
     Row(np.exp2, "np.exp2(x)", {"x": X}),
@@ -126,11 +218,11 @@ ROWS = [
     Row(np.log10, "np.log10(x)", {"x": P(3, 4)}),
     Row(np.log1p, "np.log1p(x)", {"x": P(3, 4)}),
     Row(np.sqrt, "np.sqrt(x)", {"x": P(3, 4)}),
-    Row(np.cbrt, "np.cbrt(x)", {"x": P(3, 4)}),
+    Row(np.cbrt, "np.cbrt(x)", {"x": AWAY(3, 4)}),
     Row(np.sinc, "np.sinc(x)", {"x": X}),
     Row(np.sin, "np.sin(x)", {"x": X}),
     Row(np.cos, "np.cos(x)", {"x": X}),
-    Row(np.tan, "np.tan(x)", {"x": U(3, 4)}),
+    Row(np.tan, "np.tan(x)", {"x": R(-1.2, 1.2)(3, 4)}),
     Row(np.arcsin, "np.arcsin(x)", {"x": U(3, 4)}),
     Row(np.arccos, "np.arccos(x)", {"x": U(3, 4)}),
     Row(np.arctan, "np.arctan(x)", {"x": X}),
@@ -139,15 +231,16 @@ ROWS = [
     Row(np.tanh, "np.tanh(x)", {"x": X}),
     Row(np.arcsinh, "np.arcsinh(x)", {"x": X}),
     Row(np.arctanh, "np.arctanh(x)", {"x": U(3, 4)}),
-    Row(np.abs, "np.abs(x)", {"x": X}),
-    Row(np.fabs, "np.fabs(x)", {"x": X}),
-    Row(abs, "abs(x)", {"x": X}),
+    Row(np.abs, "np.abs(x)", {"x": AWAY(3, 4)}),
+    Row(np.absolute, "np.absolute(x)", {"x": AWAY(3, 4)}),
+    Row(np.fabs, "np.fabs(x)", {"x": AWAY(3, 4)}),
+    Row(abs, "abs(x)", {"x": AWAY(3, 4)}),
     Row(np.deg2rad, "np.deg2rad(x)", {"x": X}),
     Row(np.radians, "np.radians(x)", {"x": X}),
     Row(np.rad2deg, "np.rad2deg(x)", {"x": X}),
     Row(np.degrees, "np.degrees(x)", {"x": X}),
-    Row(np.arctan2, "np.arctan2(x, y)", {"x": X, "y": P(4)}),
-    Row(np.hypot, "np.hypot(x, y)", {"x": X, "y": P(4)}),
+    Row(np.arctan2, "np.arctan2(x, y)", {"x": AWAY(3, 4), "y": AWAY(4)}),
+    Row(np.hypot, "np.hypot(x, y)", {"x": AWAY(3, 4), "y": AWAY(4)}),
     Row(np.logaddexp, "np.logaddexp(x, y)", {"x": X, "y": Y}),
     Row(np.logaddexp2, "np.logaddexp2(x, y)", {"x": X, "y": Y}),
     Row(np.copysign, "np.copysign(x, y)", {"x": X, "y": P(4)}),
@@ -156,8 +249,22 @@ ROWS = [
     Row(np.fmax, "np.fmax(x, y)", {"x": X, "y": Y}),
     Row(np.fmin, "np.fmin(x, y)", {"x": X, "y": Y}),
     Row(np.where, "np.where(x > 0.0, x, y)", {"x": X, "y": Y}),
-    Row(np.clip, "np.clip(x, -0.5, 0.5)", {"x": X}),
-    Row(np.ndarray.clip, "x.clip(-0.5, 0.5)", {"x": X}),
+    Row(np.where, "np.where(m > 0, x, y)", over("mxy", [N, N, N], [
+        ((3, 4), (3, 4), (3, 4)), ((5,), (5,), ()), ((3, 4), (4,), ()), ((3, 1), (1, 4), FLOAT),
+        ((2, 3, 4), (3, 4), (2, 1, 4)), ((), (3,), (3,)), ((), (), ())])),
+    Row(np.clip, "np.clip(x, -0.5, 0.5)", {"x": AWAY(3, 4)}),
+    Row(np.clip, "np.clip(x, a_min=-0.5, a_max=0.5)", each("x", AWAY, ALL)),
+    Row(np.clip, "np.clip(x, lo, hi)", over(["x", "lo", "hi"], [R(-2.0, 2.0), R(-1.0, -0.3), R(0.3, 1.0)],
+                                            CLIP_BOUNDS)),
+    Row(np.clip, "np.clip(x, None, hi)", over(["x", "hi"], [R(-2.0, 2.0), R(0.0, 1.0)], [((3, 4), (4,))])),
+    Row(np.clip, "np.clip(x, lo, None)", over(["x", "lo"], [R(-2.0, 2.0), R(-1.0, 0.0)], [((3, 4), (3, 1))])),
+    Row(np.ndarray.clip, "x.clip(-0.5, 0.5)", {"x": AWAY(3, 4)}),
+    Row(np.ndarray.clip, "x.clip(max=0.5)", each("x", AWAY, ALL)),
+    Row(np.ndarray.clip, "x.clip(min=-0.5)", each("x", AWAY, ALL)),
+    Row(np.ndarray.clip, "x.clip(None, 0.5)", each("x", AWAY, ALL)),
+    Row(np.ndarray.clip, "x.clip(lo)", over(["x", "lo"], [R(-2.0, 2.0), R(-1.0, 0.0)], [((3, 4), (3, 1))])),
+    Row(np.ndarray.clip, "x.clip(lo, hi)", over(["x", "lo", "hi"], [R(-2.0, 2.0), R(-1.0, -0.3), R(0.3, 1.0)],
+                                                [b for b in CLIP_BOUNDS if b[0] != ()])),
     Row(float, "float(np.sum(x))", {"x": X}, strict=False),
     Row(max, "max(a, b * 2.0)", {"a": F, "b": FP}),
     Row(min, "min(a, b * 2.0)", {"a": F, "b": FP}),
