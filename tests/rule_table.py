@@ -7,7 +7,7 @@ rule moves data to the host), in float64 and float32; and it checks that
 every rule s2sad registers has a row here.
 
 An argument is drawn by its spec: `N(3, 4)` normal, `P(3, 4)` in (0.5, 2),
-`U(3)` in (-0.9, 0.9), `A(3)` with 0.5 <= |x| <= 1.5 and random signs (away
+`U(3)` in (-0.9, 0.9), `INC(5)` increasing, `A(3)` with 0.5 <= |x| <= 1.5 and random signs (away
 from a kink or zero at 0), `SPD(3)` symmetric positive definite, `F` a
 Python float, `FP` a positive Python float; `spec.of(shape)` the same draw
 in another shape (`FLOAT`: a Python float), `R(low, high)` any range.  A
@@ -41,6 +41,8 @@ class Spec:
     signed: bool = False      # |x| in (low, high), random signs
 
     def draw(self, rng):
+        if self.kind == "increasing":         # sample points, increasing along the last axis
+            return np.cumsum(rng.uniform(0.5, 1.5, size=self.shape), axis=-1)
         if self.kind == "spd":
             a = rng.normal(size=self.shape)
             return a @ a.T + self.shape[0] * np.eye(self.shape[0])
@@ -87,6 +89,10 @@ def R(low, high, signed=False):
     return lambda *shape: Spec(shape, low, high, signed=signed)
 
 
+def INC(*shape):
+    return Spec(shape, kind="increasing")
+
+
 def SPD(n):
     return Spec((n, n), kind="spd")
 
@@ -129,6 +135,7 @@ class Row:
     args: object              # name -> Spec, or a list of those (one per case)
     strict: bool = True       # also on StrictArrays (False where the call itself needs the host)
     check: object = None      # a check of its own, on the drawn arguments, for a rule no loss reaches
+    wrt: tuple = None         # the arguments differentiated (None: every float and float array)
 
     @property
     def name(self):
@@ -286,31 +293,93 @@ ROWS = [
     Row(np.ndarray.sum, "x.sum(axis=1)", {"x": X}),
     Row(np.mean, "np.mean(x, axis=0)", {"x": X}),
     Row(np.ndarray.mean, "x.mean()", {"x": X}),
-    Row(np.nansum, "np.nansum(x)", {"x": X}),
     Row(np.nanmean, "np.nanmean(x, axis=1)", {"x": X}),
     Row(np.average, "np.average(x, 1, w)", {"x": X, "w": P(4)}),
-    Row(np.prod, "np.prod(x, axis=0)", {"x": X}),
-    Row(np.ndarray.prod, "x.prod()", {"x": X}),
-    Row(np.max, "np.max(x, axis=1)", {"x": X}),
     Row(np.min, "np.min(x, axis=0)", {"x": X}),
     Row(np.amax, "np.amax(x)", {"x": X}),
     Row(np.amin, "np.amin(x)", {"x": X}),
-    Row(np.ndarray.max, "x.max(axis=0)", {"x": X}),
     Row(np.ndarray.min, "x.min()", {"x": X}),
-    Row(np.var, "np.var(x, axis=0)", {"x": X}),
     Row(np.ndarray.var, "x.var()", {"x": X}),
-    Row(np.std, "np.std(x, axis=1)", {"x": X}),
-    Row(np.ndarray.std, "x.std()", {"x": X}),
-    Row(np.median, "np.median(x, axis=1)", {"x": X}),
     Row(np.percentile, "np.percentile(x, 30.0)", {"x": X}),
     Row(np.quantile, "np.quantile(x, 0.3, axis=0)", {"x": X}),
     Row(np.sort, "np.sort(x, axis=1)", {"x": X}),
-    Row(np.cumsum, "np.cumsum(x, axis=1)", {"x": X}),
-    Row(np.ndarray.cumsum, "x.cumsum()", {"x": X}),
     Row(np.cumprod, "np.cumprod(x, axis=0)", {"x": P(3, 4)}),
     Row(np.ndarray.cumprod, "x.cumprod()", {"x": P(3, 4)}),
     Row(np.diff, "np.diff(x, axis=1)", {"x": X}),
     Row(_np("trapezoid"), "np.trapezoid(x)", {"x": X}),
+    Row(np.prod, "np.prod(x)", each("x", A, ALL)),
+    Row(np.prod, "np.prod(x, axis=0)", each("x", A, ANY1)),
+    Row(np.prod, "np.prod(x, axis=1)", each("x", A, ANY2)),
+    Row(np.prod, "np.prod(x, axis=-1)", each("x", A, ANY1)),
+    Row(np.prod, "np.prod(x, axis=(0, 2))", each("x", A, ONLY3)),
+    Row(np.prod, "np.prod(x, keepdims=True)", each("x", A, ALL)),
+    Row(np.prod, "np.prod(x, axis=1, keepdims=True)", each("x", A, ANY2)),
+    Row(np.prod, "np.prod(x, -1)", each("x", A, ANY1)),
+    Row(np.ndarray.prod, "x.prod()", each("x", A, ALL)),
+    Row(np.ndarray.prod, "x.prod(axis=1)", each("x", A, ANY2)),
+    Row(np.ndarray.prod, "x.prod(0, keepdims=True)", each("x", A, ANY1)),
+    Row(np.max, "np.max(x)", each("x", N, ALL)),
+    Row(np.max, "np.max(x, axis=0)", each("x", N, ANY1)),
+    Row(np.max, "np.max(x, axis=1)", each("x", N, ANY2)),
+    Row(np.amax, "np.amax(x, axis=-1)", each("x", N, ANY1)),
+    Row(np.max, "np.max(x, axis=(0, 2))", each("x", N, ONLY3)),
+    Row(np.max, "np.max(x, keepdims=True)", each("x", N, ALL)),
+    Row(np.max, "np.max(x, axis=1, keepdims=True)", each("x", N, ANY2)),
+    Row(np.min, "np.min(x)", each("x", N, ALL)),
+    Row(np.min, "np.min(x, axis=-1)", each("x", N, ANY1)),
+    Row(np.amin, "np.amin(x, axis=0, keepdims=True)", each("x", N, ANY1)),
+    Row(np.min, "np.min(x, 0)", each("x", N, ANY1)),
+    Row(np.ndarray.max, "x.max()", each("x", N, ALL)),
+    Row(np.ndarray.max, "x.max(axis=0)", each("x", N, ANY1)),
+    Row(np.ndarray.min, "x.min(axis=-1, keepdims=True)", each("x", N, ANY1)),
+    Row(np.ndarray.min, "x.min(1)", each("x", N, ANY2)),
+    Row(np.var, "np.var(x)", each("x", N, ANY1)),
+    Row(np.var, "np.var(x, axis=0)", each("x", N, ANY1)),
+    Row(np.var, "np.var(x, axis=-1, ddof=1)", each("x", N, ANY1)),
+    Row(np.var, "np.var(x, axis=(0, 2), keepdims=True)", each("x", N, ONLY3)),
+    Row(np.var, "np.var(x, ddof=1, keepdims=True)", each("x", N, ANY1)),
+    Row(np.var, "np.var(x, axis=0, correction=1)", each("x", N, [(3, 4)])),
+    Row(np.std, "np.std(x)", each("x", N, ANY1)),
+    Row(np.std, "np.std(x, axis=1)", each("x", N, ANY2)),
+    Row(np.std, "np.std(x, axis=-1, ddof=1, keepdims=True)", each("x", N, ANY1)),
+    Row(np.std, "np.std(x, axis=(0, 2))", each("x", N, ONLY3)),
+    Row(np.ndarray.var, "x.var(ddof=1)", each("x", N, ANY1)),
+    Row(np.ndarray.var, "x.var(axis=0)", each("x", N, ANY2)),
+    Row(np.ndarray.std, "x.std()", each("x", N, ANY1)),
+    Row(np.ndarray.std, "x.std(-1, ddof=1)", each("x", N, ANY2)),
+    Row(np.cumsum, "np.cumsum(x)", each("x", N, ALL)),
+    Row(np.cumsum, "np.cumsum(x, axis=0)", each("x", N, ANY1)),
+    Row(np.cumsum, "np.cumsum(x, axis=1)", each("x", N, ANY2)),
+    Row(np.cumsum, "np.cumsum(x, axis=-1)", each("x", N, ANY1)),
+    Row(np.ndarray.cumsum, "x.cumsum()", each("x", N, ALL)),
+    Row(np.ndarray.cumsum, "x.cumsum(axis=1)", each("x", N, ANY2)),
+    Row(np.nansum, "np.nansum(x)", each("x", N, ALL)),
+    Row(np.nansum, "np.nansum(x, axis=0)", each("x", N, ANY1)),
+    Row(np.nanmean, "np.nanmean(x)", each("x", N, ANY1)),
+    Row(np.nanmean, "np.nanmean(x, axis=1, keepdims=True)", each("x", N, ANY2)),
+    Row(np.median, "np.median(x)", each("x", N, ANY1)),
+    Row(np.median, "np.median(x, axis=1)", each("x", N, ANY2)),
+    Row(np.median, "np.median(x, axis=0, keepdims=True)", each("x", N, ANY1)),
+    Row(np.average, "np.average(x, axis=0)", each("x", N, ANY1)),
+    Row(_np("trapezoid"), "np.trapezoid(x, dx=0.25)", each("x", N, ANY1)),
+    Row(_np("trapezoid"), "np.trapezoid(x, axis=0)", each("x", N, ANY2)),
+    Row(np.quantile, "np.quantile(x, 0.3)", each("x", N, ANY1)),
+    Row(np.quantile, "np.quantile(x, 0.75, axis=1)", each("x", N, ANY2)),
+    Row(np.percentile, "np.percentile(x, 90, axis=0, keepdims=True)", each("x", N, ANY1)),
+    Row(np.cumprod, "np.cumprod(x)", each("x", A, ALL)),
+    Row(np.cumprod, "np.cumprod(x, axis=1)", each("x", A, ANY2)),
+    Row(np.ndarray.cumprod, "x.cumprod(axis=-1)", each("x", A, ANY1)),
+    Row(np.sort, "np.sort(x)", each("x", N, ANY1)),
+    Row(np.sort, "np.sort(x, axis=0)", each("x", N, ANY1)),
+    Row(np.sort, "np.sort(x, axis=None)", each("x", N, ANY1)),
+    Row(np.average, "np.average(x, 1, w)", over("xw", [N, P], [((3, 4), (4,)), ((3, 4), (3, 4))])),
+    Row(np.average, "np.average(x, axis=1, weights=w, keepdims=True)", {"x": X, "w": P(4)},
+        wrt=("x",)),                                       # (weights by keyword: a constant)
+    Row(_np("trapezoid"), "np.trapezoid(y, x)", over("yx", [N, INC], [((5,), (5,)), ((3, 5), (3, 5)),
+                                                                      ((3, 5), (5,))])),
+    Row(_np("trapezoid"), "np.trapezoid(y, x=x, axis=0)", {"y": N(5, 3), "x": INC(5)}, wrt=("y",)),
+    Row(sum, "sum(x)", each("x", N, ANY1)),
+    Row(sum, "sum([a, b])", over("ab", [N, N], [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (2, 3))])),
     # ---- products and linear algebra --------------------------------------------------
     Row(np.matmul, "np.matmul(a, b)", {"a": N(2, 3, 4), "b": N(4, 2)}),
     Row(np.dot, "np.dot(a, b)", {"a": N(3, 4), "b": N(4)}),
