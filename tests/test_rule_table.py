@@ -33,13 +33,15 @@ def _loss_source(index, row):
 
 ACTIVE = [(i, row) for i, row in enumerate(ROWS) if row.fn is not None]
 MODULE = load(HEADER + "".join(_loss_source(i, row) for i, row in ACTIVE if row.check is None))
-CASES = [pytest.param(i, row, case, id=f"{i}-{row.name}-" + "-".join(s.id for s in case.values()))
-         for i, row in ACTIVE for case in row.cases]
+CASES = [pytest.param(i, row, case, wrt, id=f"{i}-{row.name}-" + "-".join(s.id for s in case.values())
+                      + (f"-wrt_{'_'.join(wrt)}" if isinstance(row.wrt, list) else ""))
+         for i, row in ACTIVE for case in row.cases
+         for wrt in (row.wrt if isinstance(row.wrt, list) else [row.wrt])]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("index, row, case", CASES)
-def test_rule(index, row, case, dtype):
+@pytest.mark.parametrize("index, row, case, wrt", CASES)
+def test_rule(index, row, case, wrt, dtype):
     """float32 arrays keep float32 gradients (compared loosely with float64 differences)."""
     rng = np.random.default_rng(index)
     args = [spec.draw(rng) for spec in case.values()]
@@ -51,7 +53,7 @@ def test_rule(index, row, case, dtype):
     value = getattr(MODULE, f"value_{index}")(*args)
     c = cotangent(value, dtype=dtype, python_float_for_scalar=True)
     wrt = tuple(i for i, (n, a) in enumerate(zip(case, args))
-                if isinstance(a, (float, np.ndarray)) and (row.wrt is None or n in row.wrt))
+                if isinstance(a, (float, np.ndarray)) and (wrt is None or n in wrt))
     check_gradient(getattr(MODULE, f"loss_{index}"), args + [c], wrt=wrt, strict=row.strict)
 
 
