@@ -8,7 +8,8 @@ every rule s2sad registers has a row here.
 
 An argument is drawn by its spec: `N(3, 4)` normal, `P(3, 4)` in (0.5, 2),
 `U(3)` in (-0.9, 0.9), `INC(5)` increasing, `A(3)` with 0.5 <= |x| <= 1.5 and random signs (away
-from a kink or zero at 0), `SPD(3)` symmetric positive definite, `F` a
+from a kink or zero at 0), `SPD(3)` symmetric positive definite,
+`WC(2, 3, 3)` (a stack of) well-conditioned square matrices, `F` a
 Python float, `FP` a positive Python float; `spec.of(shape)` the same draw
 in another shape (`FLOAT`: a Python float), `R(low, high)` any range.  A
 row's `args` is one case (name -> spec) or a list of cases: `each("x", A,
@@ -43,6 +44,11 @@ class Spec:
     def draw(self, rng):
         if self.kind == "increasing":         # sample points, increasing along the last axis
             return np.cumsum(rng.uniform(0.5, 1.5, size=self.shape), axis=-1)
+        if self.kind == "wellcond":           # square matrices far from singular, det < 0 too
+            n = self.shape[-1]
+            a = rng.normal(size=self.shape) + n * np.eye(n)
+            a[..., 0, :] *= -1.0
+            return a
         if self.kind == "spd":
             a = rng.normal(size=self.shape)
             return a @ a.T + self.shape[0] * np.eye(self.shape[0])
@@ -91,6 +97,10 @@ def R(low, high, signed=False):
 
 def INC(*shape):
     return Spec(shape, kind="increasing")
+
+
+def WC(*shape):
+    return Spec(shape, kind="wellcond")
 
 
 def SPD(n):
@@ -188,6 +198,7 @@ MATMUL_SHAPES = [((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)), ((3, 4), (4, 5)),
 DOT_SHAPES = [((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)), ((3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
               ((2, 3, 4), (4, 5)), ((2, 3, 4), (4,)), ((3, 4), (2, 4, 5)), ((), (3, 4)), ((3, 4), ())]
 SIZE12 = [(12,), (3, 4), (2, 3, 2), (6, 2)]
+SQUARE = [(3, 3), (1, 1), (2, 4, 4)]
 CLIP_BOUNDS = [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (4,)), ((3, 4), (3, 1), ()), ((4,), (3, 1), (1, 4)),
                ((2, 3, 4), (), (3, 4)), ((3, 4), FLOAT, FLOAT), ((), (), ())]
 V = N(3)
@@ -379,24 +390,11 @@ ROWS = [
     Row(sum, "sum(x)", each("x", N, ANY1)),
     Row(sum, "sum([a, b])", over("ab", [N, N], [((3, 4), (3, 4)), ((3, 4), (4,)), ((), (2, 3))])),
     # ---- products and linear algebra --------------------------------------------------
-    Row(np.vdot, "np.vdot(a, b)", {"a": N(3, 4), "b": N(3, 4)}),
-    Row(np.inner, "np.inner(a, b)", {"a": N(3, 4), "b": N(2, 4)}),
-    Row(np.outer, "np.outer(a, b)", {"a": N(3), "b": N(4)}),
     Row(np.cross, "np.cross(a, b)", {"a": N(2, 3), "b": N(3)}),
-    Row(np.kron, "np.kron(a, b)", {"a": N(2, 2), "b": N(2, 3)}),
-    Row(np.tensordot, "np.tensordot(a, b, axes=1)", {"a": N(3, 4), "b": N(4, 2)}),
-    Row(np.einsum, "np.einsum('ij,jk->ik', a, b)", {"a": N(3, 4), "b": N(4, 2)}),
     Row(_np("vecdot"), "np.vecdot(a, b)", {"a": N(3, 4), "b": N(4)}),
     Row(getattr(np.linalg, "vecdot", None), "np.linalg.vecdot(a, b)", {"a": N(3, 4), "b": N(3, 4)}),
-    Row(np.trace, "np.trace(x)", {"x": N(3, 3)}),
-    Row(np.ndarray.trace, "x.trace()", {"x": N(3, 3)}),
     Row(np.diag, "np.diag(v)", {"v": V}),
-    Row(np.diagonal, "np.diagonal(x)", {"x": X}),
-    Row(np.ndarray.diagonal, "x.diagonal()", {"x": X}),
-    Row(np.linalg.multi_dot, "np.linalg.multi_dot([a, b, d])", {"a": N(2, 3), "b": N(3, 4), "d": N(4, 2)}),
-    Row(np.linalg.norm, "np.linalg.norm(x, axis=1)", {"x": X}),
     Row(np.linalg.inv, "np.linalg.inv(x)", {"x": SPD(3)}),
-    Row(np.linalg.solve, "np.linalg.solve(a, b)", {"a": SPD(3), "b": N(3, 2)}),
     Row(np.linalg.det, "np.linalg.det(x)", {"x": SPD(3)}),
     Row(np.linalg.slogdet, "np.linalg.slogdet(x)[1]", {"x": SPD(3)}),
     Row(np.linalg.matrix_power, "np.linalg.matrix_power(x, 3)", {"x": N(3, 3)}),
@@ -406,6 +404,101 @@ ROWS = [
     Row(np.linalg.eigh, "np.linalg.eigh((x + x.T) / 2)[0]", {"x": SPD(3)}),
     Row(np.linalg.svd, "np.linalg.svd(x, full_matrices=False)[1]", {"x": N(4, 3)}),
     Row(np.linalg.qr, "np.linalg.qr(x)[1]", {"x": N(4, 3)}),
+    # ---- products, einsum, diagonals, norms, solves on several shapes
+    Row(np.vdot, "np.vdot(a, b)", over('ab', [N, N], [((4,), (4,)), ((3, 4), (3, 4)), ((2, 6), (3, 4)), ((), ())])),
+    Row(np.outer, "np.outer(a, b)", over('ab', [N, N], [((3,), (4,)), ((2, 3), (4,)), ((3,), (2, 2)), ((), (3,))])),
+    Row(np.inner, "np.inner(a, b)",
+        over('ab', [N, N], [((4,), (4,)), ((3, 4), (4,)), ((4,), (2, 4)), ((3, 4), (2, 4)),
+                            ((2, 3, 4), (5, 4)), ((4,), (2, 3, 4)), ((), (3, 4)), ((3, 4), ())])),
+    Row(np.tensordot, "np.tensordot(a, b)",
+        over('ab', [N, N], [((2, 3, 4), (3, 4, 5)), ((3, 4), (3, 4)), ((2, 3, 4), (3, 4))])),
+    Row(np.tensordot, "np.tensordot(a, b, axes=1)",
+        over('ab', [N, N], [((3, 4), (4, 5)), ((2, 3), (3,)), ((4,), (4, 2, 3))])),
+    Row(np.tensordot, "np.tensordot(a, b, 0)", over('ab', [N, N], [((3,), (4,)), ((2, 3), (2,))])),
+    Row(np.tensordot, "np.tensordot(a, b, axes=([1, 0], [0, 2]))",
+        over('ab', [N, N], [((2, 3), (3, 4, 2)), ((2, 3, 5), (3, 4, 2))])),
+    Row(np.tensordot, "np.tensordot(a, b, axes=(-1, 0))", over('ab', [N, N], [((2, 3), (3, 4)), ((4, 2, 3), (3,))])),
+    Row(np.einsum, "np.einsum('ij->', x)", each("x", N, [(3, 4)])),
+    Row(np.einsum, "np.einsum('ij->i', x)", each("x", N, [(3, 4)])),
+    Row(np.einsum, "np.einsum('ij->j', x)", each("x", N, [(3, 4)])),
+    Row(np.einsum, "np.einsum('ij->ji', x)", each("x", N, [(3, 4)])),
+    Row(np.einsum, "np.einsum('ij', x)", each("x", N, [(3, 4)])),
+    Row(np.einsum, "np.einsum('ji', x)", each("x", N, [(3, 4)])),
+    Row(np.einsum, "np.einsum('ii->i', x)", each("x", N, [(4, 4)])),
+    Row(np.einsum, "np.einsum('ii', x)", each("x", N, [(4, 4)])),
+    Row(np.einsum, "np.einsum('ii->', x)", each("x", N, [(4, 4)])),
+    Row(np.einsum, "np.einsum('iij->ij', x)", each("x", N, [(3, 3, 2)])),
+    Row(np.einsum, "np.einsum('iji->j', x)", each("x", N, [(3, 2, 3)])),
+    Row(np.einsum, "np.einsum('...ii->...i', x)", each("x", N, [(2, 3, 3)])),
+    Row(np.einsum, "np.einsum('i...->...', x)", each("x", N, [(3, 2, 4)])),
+    Row(np.einsum, "np.einsum('i->', x)", each("x", N, [(5,)])),
+    Row(np.einsum, "np.einsum('->', x)", each("x", N, [()])),
+    Row(np.einsum, "np.einsum('ijk->kij', x)", each("x", N, ONLY3)),
+    Row(np.einsum, "np.einsum('iii->', x)", each("x", N, [(2, 2, 2)])),
+    Row(np.einsum, "np.einsum('i...i', x)", each("x", N, [(3, 2, 3)])),
+    Row(np.einsum, "np.einsum('ij,jk->ik', a, b)", over('ab', [N, N], [((3, 4), (4, 2))])),
+    Row(np.einsum, "np.einsum('ij,jk', a, b)", over('ab', [N, N], [((3, 4), (4, 2))])),
+    Row(np.einsum, "np.einsum('i,i->', a, b)", over('ab', [N, N], [((5,), (5,))])),
+    Row(np.einsum, "np.einsum('i,j->ij', a, b)", over('ab', [N, N], [((3,), (4,))])),
+    Row(np.einsum, "np.einsum('bij,bjk->bik', a, b)", over('ab', [N, N], [((2, 3, 4), (2, 4, 5))])),
+    Row(np.einsum, "np.einsum('...ij,...jk->...ik', a, b)",
+        over('ab', [N, N], [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 2, 4, 5)),
+                            ((2, 1, 3, 4), (3, 4, 2))])),
+    Row(np.einsum, "np.einsum('...i,...i', a, b)",
+        over('ab', [N, N], [((2, 3), (3,)), ((4,), (2, 3, 4)), ((2, 1, 3), (4, 3))])),
+    Row(np.einsum, "np.einsum('i j , j k -> k i', a, b)", over('ab', [N, N], [((3, 4), (4, 2))])),
+    Row(np.einsum, "np.einsum('ij,ij->ij', a, b)", over('ab', [N, N], [((3, 1), (3, 4)), ((1, 4), (3, 4))])),
+    Row(np.einsum, "np.einsum('ij,j->i', a, b)", over('ab', [N, N], [((3, 4), (4,))])),
+    Row(np.einsum, "np.einsum('aB,Bc', a, b)", over('ab', [N, N], [((3, 4), (4, 2))])),
+    Row(np.einsum, "np.einsum('ii,ij->j', a, b)", over('ab', [N, N], [((3, 3), (3, 2))])),
+    Row(np.trace, "np.trace(x)", each("x", N, [(3, 3), (3, 4), (4, 2), (2, 3, 4)])),
+    Row(np.trace, "np.trace(x, 1)", each("x", N, [(3, 3), (3, 4), (2, 3, 2)])),
+    Row(np.trace, "np.trace(x, offset=-1)", each("x", N, [(3, 3), (4, 2)])),
+    Row(np.trace, "np.trace(x, axis1=1, axis2=2)", each("x", N, [(2, 3, 3), (2, 3, 4)])),
+    Row(np.trace, "np.trace(x, 1, 2, 0)", each("x", N, [(3, 2, 4)])),
+    Row(np.ndarray.trace, "x.trace()", each("x", N, [(3, 3), (2, 3, 4)])),
+    Row(np.ndarray.trace, "x.trace(offset=1, axis1=0, axis2=2)", each("x", N, [(3, 2, 4)])),
+    Row(np.diag, "np.diag(x)", each("x", N, [(4,), (3, 3), (3, 4), (4, 2)])),
+    Row(np.diag, "np.diag(x, 1)", each("x", N, [(4,), (3, 4), (3, 3)])),
+    Row(np.diag, "np.diag(x, k=-2)", each("x", N, [(3,), (4, 3)])),
+    Row(np.diagonal, "np.diagonal(x)", each("x", N, [(3, 3), (3, 4), (2, 3, 4)])),
+    Row(np.diagonal, "np.diagonal(x, offset=-1)", each("x", N, [(3, 3), (4, 3, 2)])),
+    Row(np.diagonal, "np.diagonal(x, 0, -1, 0)", each("x", N, [(3, 2, 4)])),
+    Row(np.ndarray.diagonal, "x.diagonal()", each("x", N, [(3, 3), (2, 4, 3)])),
+    Row(np.ndarray.diagonal, "x.diagonal(1, 1, 2)", each("x", N, ONLY3)),
+    Row(np.linalg.norm, "np.linalg.norm(x)", each("x", N, ANY1)),
+    Row(np.linalg.norm, "np.linalg.norm(x, axis=1)", each("x", N, ANY2)),
+    Row(np.linalg.norm, "np.linalg.norm(x, axis=-1, keepdims=True)", each("x", N, [(5,), (3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, keepdims=True)", each("x", N, [(5,), (3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, 'fro')", each("x", N, [(3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord='fro', axis=(0, 2))", each("x", N, ONLY3)),
+    Row(np.linalg.norm, "np.linalg.norm(x, axis=(1, 2))", each("x", N, ONLY3)),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=1)", each("x", N, [(5,), (3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=2)", each("x", N, [(5,), (3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=np.inf)", each("x", N, [(5,), (3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=-np.inf)", each("x", N, [(5,), (3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=3)", each("x", N, [(5,)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=1, axis=1)", each("x", N, [(3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=np.inf, axis=0, keepdims=True)", each("x", N, [(3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, 2, -1)", each("x", N, [(5,), (2, 3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, 'nuc')", each("x", N, [(3, 4)])),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=1, axis=(1, 2))", each("x", N, ONLY3)),
+    Row(np.linalg.norm, "np.linalg.norm(x, ord=np.inf, axis=(0, 1), keepdims=True)", each("x", N, [(3, 4, 2)])),
+    Row(np.linalg.inv, "np.linalg.inv(a)", each("a", WC, SQUARE)),
+    Row(np.linalg.solve, "np.linalg.solve(a, b)",
+        over('ab', [WC, N], [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 4)), ((2, 3, 3), (3,)),
+                             ((3, 3), (2, 3, 2)), ((2, 1, 3, 3), (4, 3, 2))])),
+    Row(np.linalg.det, "np.linalg.det(a)", each("a", WC, SQUARE)),
+    Row(np.linalg.slogdet, 'sign, logdet = np.linalg.slogdet(a)\nreturn logdet', each("a", WC, SQUARE)),
+    Row(np.linalg.slogdet, "np.linalg.slogdet(a)[1]", each("a", WC, SQUARE)),
+    Row(np.linalg.slogdet, 'sign, logdet = np.linalg.slogdet(a)\nreturn sign * logdet',
+        each("a", WC, SQUARE)),
+    Row(np.linalg.multi_dot, "np.linalg.multi_dot([a, b, d])",
+        over('abd', [N, N, N], [((2, 3), (3, 4), (4, 2)), ((3,), (3, 4), (4,)), ((3,), (3, 4), (4, 2)),
+                                ((2, 3), (3, 4), (4,))])),
+    Row(np.kron, "np.kron(a, b)",
+        over('ab', [N, N], [((2,), (3,)), ((2, 3), (4, 2)), ((3,), (2, 2)), ((2, 2), (3,))])),
+    Row(np.linalg.pinv, "np.linalg.pinv(a)", each("a", N, [(4, 3), (3, 5), (3, 3)])),
     # ---- shapes -----------------------------------------------------------------------
     Row(np.reshape, "np.reshape(x, (4, 3))", {"x": X}),
     Row(np.ndarray.reshape, "x.reshape(2, 6)", {"x": X}),
