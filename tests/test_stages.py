@@ -9,6 +9,7 @@ from s2sad.build import Builder
 from s2sad.kinds import Array, Scalar, kind_of
 from s2sad.normalize import normalize
 from s2sad.parse import parse_function
+from s2sad.refs import Ref, Version
 from s2sad.templates import CallSite, GaveUp, Inlined, Operand, inline
 from s2sad.trees import name, unparse
 
@@ -76,6 +77,10 @@ def test_analysis_versions_kinds_and_activity():
     assert facts.kinds[("x", 0)] == Array(ndim=1, dtype="float64", ones=(False,))
     assert facts.kinds[("z", 0)] == Scalar(dtype="float")
     assert ("z", 0, ()) not in facts.varied
+    (ref,) = y.active_inputs                                # refs are named tuples
+    assert isinstance(ref, Ref) and (ref.name, ref.version, ref.path) == ("x", 0, ())
+    assert ref.local == Version("x", 0) and ref.local.leaf((1,)) == Ref("x", 0, (1,))
+    assert isinstance(facts.output, Version)
 
 
 def test_analysis_gives_a_loop_its_carried_versions():
