@@ -16,6 +16,7 @@ import gast
 import numpy as np
 
 from . import rules
+from .bound import as_function
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
@@ -60,6 +61,7 @@ def forward_mode(f, wrt, tangent_only):
     that what only the value needs is not computed."""
     if not callable(f):
         raise TypeError(f"s2sad.jvp expects a function, not {type(f).__name__}")
+    f = as_function(f)
     state = _Gradient(f, wrt, False, False, False)
     state.name = "jvp_" + state.name[1:]
     state.forward = True
@@ -332,6 +334,7 @@ def _wrt_kind(fname, param, kind):
 def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
     if not callable(f):
         raise TypeError(f"s2sad.grad expects a function, not {type(f).__name__}")
+    f = as_function(f)
     if not (checkpoint is None or checkpoint is True or checkpoint is False
             or type(checkpoint) is int and checkpoint >= 1):
         raise TypeError(f"checkpoint must be True (about sqrt(T) states per loop) or a number "

@@ -16,6 +16,7 @@ import inspect
 import numpy as np
 
 from .api import grad
+from .bound import as_function
 
 
 class GradientCheckError(AssertionError):
@@ -41,6 +42,7 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
     """
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, not {rtol!r}")
+    f = as_function(f)
     try:
         bound = inspect.signature(f).bind(*[_float64(a) for a in args])
     except TypeError as exc:

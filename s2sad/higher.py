@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .api import Wrt, check_tangent, forward_mode, grad
+from .bound import as_function
 
 _wrappers = itertools.count()
 
@@ -33,9 +34,11 @@ def _name(f):
     return "lambda" if name == "<lambda>" else name
 
 
-def _check_callable(f, what):
+def _function(f, what):
+    """`f`, checked to be callable (a `functools.partial` as a function of its free parameters)."""
     if not callable(f):
         raise TypeError(f"s2sad.{what} expects a function, not {type(f).__name__}")
+    return as_function(f)
 
 
 def _signature(f):
@@ -102,7 +105,7 @@ def hvp(f: Callable, wrt: Wrt = 0) -> Callable:
     `wrt` times `v`, by forward over reverse (the jvp of the generated
     gradient), so the Hessian is never formed. `v` has the structure of the
     `wrt` argument, a tuple of them for a tuple `wrt`."""
-    _check_callable(f, "hvp")
+    f = _function(f, "hvp")
     fname = _name(f)
     forward = forward_mode(grad(f, wrt), wrt, tangent_only=True)   # builds nothing yet
     sig = _signature(f)
@@ -160,7 +163,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     mode "fwd" runs one jvp per input element, "rev" one reverse sweep per
     output element; None picks "fwd" when the input has no more elements than
     the output, else "rev"."""
-    _check_callable(f, "jacobian")
+    f = _function(f, "jacobian")
     if mode not in (None, "fwd", "rev"):
         raise ValueError(f"mode must be None, 'fwd' or 'rev', not {mode!r}")
     fname = _name(f)
@@ -217,7 +220,7 @@ def hessian(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hessian(f, wrt)(*args)`: the Hessian of scalar `f` w.r.t. one argument,
     of shape `in.shape + in.shape`: the Jacobian of the gradient, one
     Hessian-vector product per input element."""
-    _check_callable(f, "hessian")
+    f = _function(f, "hessian")
     fname = _name(f)
     sig = _signature(f)
     param = _wrt_name(f, sig, wrt)
