@@ -16,7 +16,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .bound import as_function
+from .bound import through_partial, unbound
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
@@ -26,6 +26,7 @@ from .guards import kind_key as _kind_key, record, recording
 Wrt = Union[int, str, tuple]         # an argument by index or name, or a tuple of them
 
 
+@through_partial
 def grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False, verbose: bool = False,
          checkpoint: bool | int | None = None) -> Callable:
     """The gradient of scalar-valued `f` w.r.t. argument(s) `wrt` (index or name).
@@ -39,6 +40,7 @@ def grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False, verb
     return _differentiate(f, wrt, False, has_aux, verbose, checkpoint)
 
 
+@through_partial
 def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False,
                    verbose: bool = False, checkpoint: bool | int | None = None) -> Callable:
     """Like `grad`, but returns `(f(*args), gradient)`."""
@@ -48,6 +50,7 @@ def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = F
     return _differentiate(f, wrt, True, has_aux, verbose, checkpoint)
 
 
+@through_partial
 def jvp(f: Callable | None = None, wrt: Wrt = 0) -> Callable:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`,
     the tangent having the structure of the `wrt` argument(s)."""
@@ -61,7 +64,6 @@ def forward_mode(f, wrt, tangent_only):
     that what only the value needs is not computed."""
     if not callable(f):
         raise TypeError(f"s2sad.jvp expects a function, not {type(f).__name__}")
-    f = as_function(f)
     state = _Gradient(f, wrt, False, False, False)
     state.name = "jvp_" + state.name[1:]
     state.forward = True
@@ -121,6 +123,10 @@ rules.nondifferentiable(stop_gradient)
 
 def source(df: Callable, *args: Any, **kwargs: Any) -> str:
     """The generated source of `df`: its latest build, or its build for these arguments."""
+    if args or kwargs:
+        df, args, kwargs = unbound(df, args, kwargs)     # (a partial's: its function's)
+    else:
+        df, _, _ = unbound(df, args, kwargs)
     state = getattr(df, "__s2sad__", None)
     if state is None:
         raise TypeError(f"{df!r} is not a function made by s2sad.grad or s2sad.value_and_grad")
@@ -162,6 +168,10 @@ class _Gradient:
     """What a gradient function keeps: options, the build cache, the latest build."""
 
     def __init__(self, f, wrt, with_value, has_aux, verbose):
+        if getattr(f, "__s2sad_bound__", None) is not None:
+            raise TypeError("the gradient of a functools.partial cannot be transformed again; "
+                            "take the partial of the gradient instead: "
+                            "functools.partial(s2sad.grad(loss), X=X)")
         self.f = f
         self.inner = getattr(f, "__s2sad__", None)   # f is itself made by s2sad (grad of grad)
         if self.inner is not None:
@@ -334,7 +344,6 @@ def _wrt_kind(fname, param, kind):
 def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
     if not callable(f):
         raise TypeError(f"s2sad.grad expects a function, not {type(f).__name__}")
-    f = as_function(f)
     if not (checkpoint is None or checkpoint is True or checkpoint is False
             or type(checkpoint) is int and checkpoint >= 1):
         raise TypeError(f"checkpoint must be True (about sqrt(T) states per loop) or a number "

@@ -16,7 +16,7 @@ import inspect
 import numpy as np
 
 from .api import grad
-from .bound import as_function
+from .bound import name_of, unbound
 
 
 class GradientCheckError(AssertionError):
@@ -42,17 +42,16 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
     """
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, not {rtol!r}")
-    f = as_function(f)
     try:
         bound = inspect.signature(f).bind(*[_float64(a) for a in args])
     except TypeError as exc:
-        raise TypeError(f"check_grad: {f.__name__}(): {exc}") from None
+        raise TypeError(f"check_grad: {name_of(f)}(): {exc}") from None
     wrts = tuple(wrt) if isinstance(wrt, (tuple, list)) else (wrt,)
     df = grad(f, wrt=wrts)                              # checks `wrt`, names each parameter
-    names = list(df.__s2sad__.wrt)
+    names = list(unbound(df, (), {})[0].__s2sad__.wrt)
     for name in names:
         if name not in bound.arguments:
-            raise TypeError(f"check_grad: pass {f.__name__}'s argument {name!r} explicitly "
+            raise TypeError(f"check_grad: pass {name_of(f)}'s argument {name!r} explicitly "
                             f"(a default is not checked)")
         if type(bound.arguments[name]) is int:          # s2sad takes a Python int as a float
             bound.arguments[name] = float(bound.arguments[name])
@@ -66,7 +65,7 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
         finally:
             bound.arguments[name] = saved
         if out.size != 1:
-            raise ValueError(f"check_grad: {f.__name__} must return a scalar, "
+            raise ValueError(f"check_grad: {name_of(f)} must return a scalar, "
                              f"not shape {out.shape}")
         return float(out.reshape(()))
 
@@ -79,7 +78,7 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
             g = np.zeros_like(numeric) if g is None else np.asarray(g, dtype=np.float64)
             label = name + "".join(f"[{k!r}]" for k in path)
             if g.shape != numeric.shape:
-                raise GradientCheckError(f"check_grad({f.__name__}): the gradient of {label} has "
+                raise GradientCheckError(f"check_grad({name_of(f)}): the gradient of {label} has "
                                          f"shape {g.shape}, the argument has shape {numeric.shape}")
             if not g.size:
                 continue
@@ -95,7 +94,7 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
         print(_table(f, rows, rtol, atol, eps))
     bad = [r for r in rows if r[5] > rtol]
     if bad:
-        lines = [f"s2sad's gradient of {f.__name__} disagrees with central differences "
+        lines = [f"s2sad's gradient of {name_of(f)} disagrees with central differences "
                  f"(rtol={rtol:g}, atol={atol:g}, eps={eps:g}):"]
         for label, size, i, g, n, e, count in bad:
             where = f"{count} of {size} elements differ; worst at index {i}: " if i else ""
@@ -167,7 +166,7 @@ def _central_differences(value_at, leaf, eps):
 
 def _table(f, rows, rtol, atol, eps):
     evaluations = 2 * sum(r[1] for r in rows)
-    lines = [f"check_grad({f.__name__}): central differences, eps={eps:g}, rtol={rtol:g}, "
+    lines = [f"check_grad({name_of(f)}): central differences, eps={eps:g}, rtol={rtol:g}, "
              f"atol={atol:g} ({evaluations} evaluations)"]
     header = ("argument", "size", "worst index", "s2sad", "numeric", "rel. error", "")
     cells = [header] + [(label, str(size), str(i) if i else "-", f"{g:.8g}", f"{n:.8g}", f"{e:.2e}",

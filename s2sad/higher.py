@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .api import Wrt, check_tangent, forward_mode, grad
-from .bound import as_function
+from .bound import through_partial
 
 _wrappers = itertools.count()
 
@@ -34,11 +34,9 @@ def _name(f):
     return "lambda" if name == "<lambda>" else name
 
 
-def _function(f, what):
-    """`f`, checked to be callable (a `functools.partial` as a function of its free parameters)."""
+def _check_callable(f, what):
     if not callable(f):
         raise TypeError(f"s2sad.{what} expects a function, not {type(f).__name__}")
-    return as_function(f)
 
 
 def _signature(f):
@@ -100,12 +98,13 @@ def _stack(parts, shape, axis=-1):
     return np.stack(parts, axis=axis).reshape(shape) if shape else parts[0]
 
 
+@through_partial
 def hvp(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hvp(f, wrt)(*args, v)`: the Hessian of scalar `f` w.r.t. argument(s)
     `wrt` times `v`, by forward over reverse (the jvp of the generated
     gradient), so the Hessian is never formed. `v` has the structure of the
     `wrt` argument, a tuple of them for a tuple `wrt`."""
-    f = _function(f, "hvp")
+    _check_callable(f, "hvp")
     fname = _name(f)
     forward = forward_mode(grad(f, wrt), wrt, tangent_only=True)   # builds nothing yet
     sig = _signature(f)
@@ -156,6 +155,7 @@ def _weighted_sum(f, sig):
     return scope[vjp_name], w
 
 
+@through_partial
 def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     """`jacobian(f, wrt)(*args)`: the derivative of `f` w.r.t. one argument as an
     array of shape `out.shape + in.shape` ((m, n) for R^n -> R^m).
@@ -163,7 +163,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     mode "fwd" runs one jvp per input element, "rev" one reverse sweep per
     output element; None picks "fwd" when the input has no more elements than
     the output, else "rev"."""
-    f = _function(f, "jacobian")
+    _check_callable(f, "jacobian")
     if mode not in (None, "fwd", "rev"):
         raise ValueError(f"mode must be None, 'fwd' or 'rev', not {mode!r}")
     fname = _name(f)
@@ -216,11 +216,12 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     return jacobian_function
 
 
+@through_partial
 def hessian(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hessian(f, wrt)(*args)`: the Hessian of scalar `f` w.r.t. one argument,
     of shape `in.shape + in.shape`: the Jacobian of the gradient, one
     Hessian-vector product per input element."""
-    f = _function(f, "hessian")
+    _check_callable(f, "hessian")
     fname = _name(f)
     sig = _signature(f)
     param = _wrt_name(f, sig, wrt)

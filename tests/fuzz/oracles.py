@@ -10,6 +10,8 @@
 (e) no call changes its arguments;
 (f) metamorphic: two rewrites of `rewrite.REWRITES`, drawn per program
     (`metamorphic="all"`: each), give the same gradient (to 1e-12 relative);
+    so does, on a sample, `functools.partial` binding the arguments not
+    differentiated by keyword;
 (g) the same gradient function called again with other sizes and other
     globals (a global float sometimes made a 0-d array) is still right;
 (h) on a sample, `hvp` against differences of the gradient.
@@ -22,6 +24,7 @@ be drawn away from its kinks is invalid and says nothing.
 
 import copy
 import dataclasses
+import functools
 import importlib.util
 import itertools
 import math
@@ -41,6 +44,7 @@ FD_EPS = 1e-6
 FD_RTOL = 1e-5            # |g - fd| <= FD_RTOL * max(1, |fd|, |g|), worst element
 F32_RTOL = 2e-3           # a float32 gradient against the float64 one
 META_RTOL = 1e-12         # a rewritten program's gradient against the original's
+PARTIAL_RATE = 0.3        # programs also differentiated through a functools.partial
 JVP_RTOL = 1e-9
 MARGIN = 1e-3             # inputs this far from every kink, or drawn again
 DRAWS = 12
@@ -545,6 +549,8 @@ def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3
         for name in names if metamorphic else ():
             _check_rewrite(program, name, REWRITES[name], args64, g64,
                            int(rewrite_rng.integers(1 << 30)))
+        if metamorphic and rewrite_rng.random() < PARTIAL_RATE:
+            _check_partial(program, args64, g64)
     if stage.last:
         return Outcome("ok")
 
@@ -671,6 +677,30 @@ def _check_rewrite(program, name, rewrite, args, g, seed):
     err = worst(got, g)
     if err > META_RTOL:
         raise Failure("wrong", f"rewrite {name}", f"relative difference {err:.2e}\n{source}")
+
+
+def _check_partial(program, args, g):
+    """(f) `functools.partial` binding every argument not differentiated by
+    keyword: its gradient with respect to the others, called by name, is the
+    same."""
+    wrt = [program.names[i] for i in program.wrt_index]
+    bound = {n: copy.deepcopy(a) for n, a in zip(program.names, args) if n not in wrt}
+    try:
+        dg = s2sad.grad(functools.partial(program.module.f, **bound),
+                        wrt=tuple(wrt) if program.wrt_tuple else wrt[0])
+        grads = dg(**{n: copy.deepcopy(args[program.names.index(n)]) for n in wrt})
+        got = [x for i, gi in zip(program.wrt_index, per_argument(program, grads))
+               for x in gradient_leaves(gi, args[i], "partial")]
+    except s2sad.TransformError as exc:
+        program.__dict__.setdefault("rewrite_refusals", []).append(f"partial: {construct_of(exc)}")
+        return
+    except Failure:
+        raise
+    except Exception as exc:
+        raise Failure("crash", f"partial raises {type(exc).__name__}", str(exc)[:500]) from None
+    err = worst(got, g)
+    if err > META_RTOL:
+        raise Failure("wrong", "partial", f"relative difference {err:.2e}")
 
 
 def _check_hvp(program, args, rng):
