@@ -16,7 +16,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .bound import through_partial, unbound
+from .bound import through_bound, unbound
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
@@ -26,7 +26,7 @@ from .guards import kind_key as _kind_key, record, recording
 Wrt = Union[int, str, tuple]         # an argument by index or name, or a tuple of them
 
 
-@through_partial
+@through_bound
 def grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False, verbose: bool = False,
          checkpoint: bool | int | None = None) -> Callable:
     """The gradient of scalar-valued `f` w.r.t. argument(s) `wrt` (index or name).
@@ -40,7 +40,7 @@ def grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False, verb
     return _differentiate(f, wrt, False, has_aux, verbose, checkpoint)
 
 
-@through_partial
+@through_bound
 def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False,
                    verbose: bool = False, checkpoint: bool | int | None = None) -> Callable:
     """Like `grad`, but returns `(f(*args), gradient)`."""
@@ -50,7 +50,7 @@ def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = F
     return _differentiate(f, wrt, True, has_aux, verbose, checkpoint)
 
 
-@through_partial
+@through_bound
 def jvp(f: Callable | None = None, wrt: Wrt = 0) -> Callable:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`,
     the tangent having the structure of the `wrt` argument(s)."""

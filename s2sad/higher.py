@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .api import Wrt, check_tangent, forward_mode, grad
-from .bound import through_partial
+from .bound import through_bound
 
 _wrappers = itertools.count()
 
@@ -98,7 +98,7 @@ def _stack(parts, shape, axis=-1):
     return np.stack(parts, axis=axis).reshape(shape) if shape else parts[0]
 
 
-@through_partial
+@through_bound
 def hvp(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hvp(f, wrt)(*args, v)`: the Hessian of scalar `f` w.r.t. argument(s)
     `wrt` times `v`, by forward over reverse (the jvp of the generated
@@ -155,7 +155,7 @@ def _weighted_sum(f, sig):
     return scope[vjp_name], w
 
 
-@through_partial
+@through_bound
 def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     """`jacobian(f, wrt)(*args)`: the derivative of `f` w.r.t. one argument as an
     array of shape `out.shape + in.shape` ((m, n) for R^n -> R^m).
@@ -216,7 +216,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
     return jacobian_function
 
 
-@through_partial
+@through_bound
 def hessian(f: Callable, wrt: Wrt = 0) -> Callable:
     """`hessian(f, wrt)(*args)`: the Hessian of scalar `f` w.r.t. one argument,
     of shape `in.shape + in.shape`: the Jacobian of the gradient, one

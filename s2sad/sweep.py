@@ -14,7 +14,7 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
+from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
 from .analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
 from .names import Namer
 from .parse import MISSING, bind_arguments, user_text
@@ -262,14 +262,37 @@ class Sweep:
             keywords = {k.arg: k.value for k in value.keywords}
             func = value.func
             if isinstance(func, gast.Attribute) and not getattr(func, "s2sad_global", False):
+                self.refuse_method_call(stmt, func)
                 return rules.method_key(func.attr), [func.value] + list(value.args), keywords
             obj = self.src.namespace.resolve(func, self.core.local_names)
             if obj is MISSING:
                 raise self.src.error(stmt.s2sad_origin,
                                      f"cannot tell which function `{unparse(func)}` is",
                                      "call a function defined at module level or imported")
+            call = getattr(type(obj), "__call__", None)
+            if isinstance(call, types.FunctionType) and not isinstance(obj, (type, types.FunctionType)) \
+                    and rules.lookup_adjoint(obj) is None:
+                owner = type(obj).__name__
+                raise self.src.error(
+                    stmt.s2sad_origin, f"`{unparse(func)}(...)` calls a {owner} object, which s2sad "
+                    f"does not differentiate inside a function yet",
+                    f"call its method through the class: `{owner}.__call__({unparse(func)}, ...)`")
             return obj, list(value.args), keywords
         raise self.src.error(stmt.s2sad_origin, f"`{type(value).__name__}` cannot be differentiated")
+
+    def refuse_method_call(self, stmt, func):
+        """`self.features(x)`: a method of one of the user's objects (not an array's)."""
+        kind = self.kind(func.value)
+        owner = getattr(kind, "type", None)
+        if not isinstance(kind, Opaque) or not isinstance(owner, type) \
+                or not callable(getattr(owner, func.attr, None)):
+            return
+        receiver = unparse(func.value)
+        raise self.src.error(
+            stmt.s2sad_origin,
+            f"`{receiver}.{func.attr}(...)` calls a method of `{receiver}` (a {owner.__name__}), "
+            f"which s2sad does not differentiate yet",
+            f"call it through its class: `{owner.__name__}.{func.attr}({receiver}, ...)`")
 
     def comment(self, origin):
         if origin is not self.last_origin:
