@@ -124,7 +124,8 @@ def test_generated_programs_run():
 def _values(source, args, globals_):
     module = oracles.load(source)
     oracles.set_globals(module, globals_)
-    return module.f(*copy.deepcopy(args))
+    f = module.bound_f() if hasattr(module, "bound_f") else module.f     # (`method`)
+    return f(*copy.deepcopy(args))
 
 
 @pytest.mark.parametrize("name", sorted(rewrite.REWRITES))

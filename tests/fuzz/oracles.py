@@ -661,7 +661,8 @@ def _check_rewrite(program, name, rewrite, args, g, seed):
     module = load(source)
     set_globals(module, {k: getattr(program.module, k) for k in ("SCALE", "BIAS", "W")})
     try:
-        dg = s2sad.grad(module.f, wrt=program.generated.wrt)
+        f = module.bound_f() if hasattr(module, "bound_f") else module.f    # (`method`)
+        dg = s2sad.grad(f, wrt=program.generated.wrt)
         got = [x for i, gi in zip(program.wrt_index, per_argument(program, dg(*copy.deepcopy(args))))
                for x in gradient_leaves(gi, args[i], f"rewrite {name}")]
     except s2sad.TransformError as exc:

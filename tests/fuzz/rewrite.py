@@ -9,7 +9,9 @@ the same gradient for the rewritten program:
 * `unroll`: a `for` loop over a literal `range` with no jumps inside
   becomes its trips, one after the other;
 * `outline`: a run of plain assignments in `f` moves into a new helper
-  that takes what the run reads and returns what it assigns.
+  that takes what the run reads and returns what it assigns;
+* `method`: `f` becomes a method whose object holds the globals it reads
+  (`self.SCALE`), differentiated as the bound method.
 
 Each returns the new source, or None where the program offers nothing to
 rewrite.  `instrument` gives a version of a program whose comparisons and
@@ -261,7 +263,34 @@ def outline(source, rng=None):
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
-REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "outline": outline}
+def method(source, rng=None):
+    """`f` becomes a method of a class whose instance holds the globals it
+    reads (`self.SCALE`); `bound_f()` gives the bound method `Model().f` with
+    the attributes set from the module's globals of the moment."""
+    tree = ast.parse(source)
+    f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
+    names = sorted({"SCALE", "BIAS", "W"} - _stores(f))
+    for node in ast.walk(f):
+        for field, value in ast.iter_fields(node):
+            if isinstance(value, ast.Name) and value.id in names and isinstance(value.ctx, ast.Load):
+                setattr(node, field, ast.Attribute(value=ast.Name("self", ast.Load()), attr=value.id,
+                                                   ctx=ast.Load()))
+            elif isinstance(value, list):
+                value[:] = [ast.Attribute(value=ast.Name("self", ast.Load()), attr=v.id, ctx=ast.Load())
+                            if isinstance(v, ast.Name) and v.id in names and isinstance(v.ctx, ast.Load)
+                            else v for v in value]
+    f.args.args.insert(0, ast.arg("self"))
+    tree.body.remove(f)
+    model = ast.parse("class Model:\n    pass\n").body[0]
+    model.body = [f]
+    tree.body.append(model)
+    attributes = "".join(f"    model.{n} = {n}\n" for n in names)
+    tree.body.append(ast.parse(f"def bound_f():\n    model = Model()\n{attributes}    return model.f\n").body[0])
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "outline": outline,
+            "method": method}
 
 
 # ---- instrumentation: how far from every kink -------------------------------------
