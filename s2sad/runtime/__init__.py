@@ -322,7 +322,6 @@ def cotangents(value, needed, rule_name, slots=0):
 
 
 # helpers of the rule catalogue, one module per area
-from .elementwise import *  # noqa: E402,F401,F403
 from .linalg import *  # noqa: E402,F401,F403
 from .reductions import *  # noqa: E402,F401,F403
 from .shapes import *  # noqa: E402,F401,F403

@@ -1,1 +1,0 @@
-"""Run-time helpers for the elementwise rules (generated code calls them)."""
