@@ -74,6 +74,16 @@ def test_logistic_regression(tmp_path):
     check_plot(result, "boundary_plot")
 
 
+def test_method_model_trains_a_model_of_named_tuples(tmp_path):
+    result = run_fast("method_model", tmp_path)
+    assert result["final_loss"] < 0.2 * result["initial_loss"]
+    model = result["model"]
+    assert type(model).__name__ == "MLP" and type(model.hidden).__name__ == "Dense"
+    assert result["gradient_type"] == "MLP"
+    check_plot(result)
+    check_plot(result, "fit_plot")
+
+
 def test_perceptron_separates_the_toy_set(tmp_path):
     result = run_fast("perceptron", tmp_path)
     assert result["final_loss"] < result["initial_loss"]
