@@ -6,6 +6,7 @@ call overrides, attributes read at each call, builds shared with the
 function, and the generated source."""
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -230,3 +231,32 @@ def test_a_property_is_read_as_a_constant():
             return np.sum(np.sin(x)) * self.scale
 
     np.testing.assert_allclose(s2sad.grad(Scaled().loss)(XM), 2.5 * np.cos(XM), rtol=1e-12)
+
+
+# ---- a model of named tuples: the gradient with respect to `self` --------------------------
+
+
+class Linear(NamedTuple):
+    W: np.ndarray
+    b: np.ndarray
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+    def loss(self, x, y):
+        r = Linear.__call__(self, x) - y
+        return np.mean(r * r)
+
+
+def test_the_gradient_with_respect_to_self_is_of_selfs_type():
+    rng = np.random.default_rng(5)
+    m = Linear(rng.normal(size=(3, 2)), rng.normal(size=2))
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    g = s2sad.grad(Linear.loss)(m, x, y)
+    assert type(g) is Linear
+    np.testing.assert_allclose(g.W, _fd(lambda W: m._replace(W=W).loss(x, y), [m.W], 0), rtol=1e-6)
+    np.testing.assert_allclose(g.b, _fd(lambda b: m._replace(b=b).loss(x, y), [m.b], 0), rtol=1e-6)
+    direction = Linear(rng.normal(size=(3, 2)), rng.normal(size=2))
+    _, tangent = s2sad.jvp(Linear.loss)(m, x, y, direction)
+    assert tangent == pytest.approx(float(np.sum(g.W * direction.W) + np.sum(g.b * direction.b)), rel=1e-10)
+    np.testing.assert_allclose(s2sad.grad(m.loss)(x, y), _fd(lambda x: m.loss(x, y), [x], 0), rtol=1e-6)
