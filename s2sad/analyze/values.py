@@ -3,6 +3,8 @@ joined (`merge_kinds`), what a literal, a concatenation, an index or a named
 field picks, which name a statement updates, whether a call may run on
 stand-ins (`is_pure`)."""
 
+import types
+
 import gast
 import numpy as np
 
@@ -249,3 +251,18 @@ def is_pure(obj):
     if isinstance(obj, np.ufunc):
         return True
     return module.startswith("numpy") and not module.startswith(("numpy.random", "numpy.lib.npyio"))
+
+IMMUTABLE = (str, bytes, type(None), type, bool, int, float, complex, range, slice,
+              type(Ellipsis), np.dtype, types.ModuleType, types.FunctionType,
+              types.BuiltinFunctionType)
+
+
+def mutable(kind):
+    """Can a value of this kind be changed in place (an array, list, dict, object)?"""
+    if isinstance(kind, Scalar):
+        return False
+    if isinstance(kind, Opaque):
+        return not issubclass(kind.type, IMMUTABLE)
+    if isinstance(kind, Tree) and issubclass(kind.type, tuple):
+        return any(mutable(c) for c in kind.children)
+    return True
