@@ -1892,3 +1892,45 @@ def test_hvp_reads_every_key_of_a_nested_saved_tuple():
     x = np.array([0.26, 0.65, 0.88])
     A = np.array([[0.73, 1.05, -0.82], [1.07, 0.11, -1.14], [-0.68, 0.11, 0.07], [1.1, -1.13, -0.38]])
     check_case(f_nested_saved_tuple_read_from_a_stack, [x, A, 3], wrt=("x", "A"), hvp=True)
+
+
+def adds_bias_in_place(c):
+    c += 0.45
+    return c
+
+
+def f_helper_changes_a_0d_array_updated_in_place(z0, x):
+    z0 *= z0
+    return z0 if adds_bias_in_place(z0) < 0.29 else z0 * np.sum(x)
+
+
+def f_alias_of_a_0d_array_updated_twice(z0, x):
+    z0 *= 2.0
+    y = z0
+    z0 += 1.0
+    return y * np.sum(x)
+
+
+def f_0d_array_updated_twice(z0, x):
+    z0 *= 2.0
+    z0 += 1.0
+    return z0 * np.sum(x)
+
+
+def test_a_0d_array_updated_in_place_stays_an_array_that_others_share():
+    """`z0 *= z0` on a 0-d array changes that array, which stays one; the core
+    form's `z0 = z0 * z0` is a NumPy scalar, and the analysis took it for an
+    immutable number: a helper's `c += b` on it (which Python sees in the
+    caller) and an alias `y = z0` updated through `z0 += 1` gave wrong values
+    (fuzz seed 4, program 39566).  Both are refused now; without an alias the
+    updates are followed."""
+    x = np.array([1.0, 2.0])
+    with pytest.raises(s2sad.TransformError, match="changes an array its caller passed in"):
+        s2sad.grad(f_helper_changes_a_0d_array_updated_in_place, wrt=1)(np.array(-0.38), x)
+    with pytest.raises(s2sad.TransformError, match="shares and reads later"):
+        s2sad.grad(f_alias_of_a_0d_array_updated_twice, wrt=1)(np.array(0.5), x)
+    value, g = s2sad.value_and_grad(f_0d_array_updated_twice, wrt=(0, 1))(np.array(0.5), x)
+    assert value == pytest.approx(6.0)
+    np.testing.assert_allclose(g[0], 6.0)                  # d/dz0 (2 z0 + 1) * 3
+    np.testing.assert_allclose(g[1], [2.0, 2.0])           # 2 z0 + 1
+    check_case(f_0d_array_updated_twice, [np.array(0.5), x], wrt=(0, 1))

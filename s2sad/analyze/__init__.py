@@ -381,6 +381,11 @@ class Analyzer(ValueKinds, ShapeClasses):
                 "in one array (`np.stack(xs)`) and slice that")
         if isinstance(target, gast.Name):
             kind = self.value_kind(value)
+            old = self.atom_kind(target) if getattr(stmt, "s2sad_augmented", False) else None
+            if isinstance(old, Array) and old.ndim == 0 and isinstance(kind, Scalar):
+                # `z *= 2` changes a 0-d array in place, so z stays that array (which
+                # another name may share); the core form's `z = z * 2` is a NumPy scalar
+                kind = old
             ones = self.value_ones(value, kind)
             if ones is not None:
                 kind = Array(kind.ndim, kind.dtype, ones)
