@@ -1934,3 +1934,22 @@ def test_a_0d_array_updated_in_place_stays_an_array_that_others_share():
     np.testing.assert_allclose(g[0], 6.0)                  # d/dz0 (2 z0 + 1) * 3
     np.testing.assert_allclose(g[1], [2.0, 2.0])           # 2 z0 + 1
     check_case(f_0d_array_updated_twice, [np.array(0.5), x], wrt=(0, 1))
+
+
+def f_list_summed_in_a_loop(x, k):
+    hs = []
+    for i in range(1):
+        hs.append(x)
+    gs = []
+    for i in range(2):
+        gs.append(sum(hs))
+    return np.sum(gs)
+
+
+def test_a_lists_adjoint_summed_over_a_loop_adds_element_by_element():
+    """The adjoint of `hs`, read by every trip of a loop, was summed as
+    `dhs += ...`, which on a list extends it: the gradient was 1 for 2
+    (fuzz seed 5, program 11112)."""
+    x = np.array([1.0, 0.46, -0.9, 1.12, -0.21])
+    np.testing.assert_array_equal(s2sad.grad(f_list_summed_in_a_loop)(x, 3), np.full(5, 2.0))
+    check_case(f_list_summed_in_a_loop, [x, 3], wrt=("x",))

@@ -114,8 +114,10 @@ class AdjointTable:
             value = self.plus(ref, copy_node(current.expr), expr)
             scalar = scalar and current.scalar
         target = current.expr.id if current is not None and current.owned else self.adjoint_name(ref)
-        if current is not None and current.owned and (target in self.in_place or self.scattered(
-                expr) and target not in self.names_in_use(self.table, ref) and self.exclusive(target)):
+        if current is not None and current.owned and not self.is_list(ref) and (
+                target in self.in_place or self.scattered(expr)
+                and target not in self.names_in_use(self.table, ref) and self.exclusive(target)):
+            # (`dx += c` adds arrays; on a list's adjoints, `+=` would extend the list)
             self.emit(self.add_in_place(target, expr))
             return
         self.release(target, ref, value)

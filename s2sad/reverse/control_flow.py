@@ -4,7 +4,7 @@ carried from trip to trip in variables of their own."""
 
 import gast
 
-from ..kinds import Scalar, Tree
+from ..kinds import Scalar, Seq, Tree
 from ..refs import Ref
 from ..trees import assign, call, const, copy_node, name
 from ..sweep import same_atom
@@ -134,7 +134,7 @@ class ControlFlow:
             if adj is None or not (isinstance(adj.expr, gast.Name) and adj.expr.id == own):
                 pre.append(assign(name(own, store=True),
                                   copy_node(adj.expr) if adj is not None else self.zeros(ref)))
-            if adj is None and not isinstance(self.facts.kind(*ref.local), (Scalar, Tree)) \
+            if adj is None and not isinstance(self.facts.kind(*ref.local), (Scalar, Tree, Seq)) \
                     and own not in self.in_place:
                 fresh_sums.add(own)           # a new array: updated in place
             self.table[ref] = Adjoint(name(own), True, bool(adj and adj.scalar))
