@@ -37,10 +37,10 @@ class MLP(NamedTuple):
     out: Dense
 
     def predict(self, x):
-        return Dense.__call__(self.out, np.tanh(Dense.__call__(self.hidden, x)))
+        return self.out(np.tanh(self.hidden(x)))
 
     def loss(self, x, y):
-        r = MLP.predict(self, x) - y
+        r = self.predict(x) - y
         return np.mean(r * r)
 
 
@@ -52,7 +52,7 @@ class Trainer:
 
     def objective(self, model, x, y):
         penalty = np.sum(model.hidden.W ** 2) + np.sum(model.out.W ** 2)
-        return MLP.loss(model, x, y) + self.decay * penalty
+        return model.loss(x, y) + self.decay * penalty
 
 
 def init(rng, width):

@@ -10,10 +10,11 @@ from .check import GradientCheckError, check_grad
 from .errors import TransformError
 from .hooks import grad_of
 from .higher import hessian, hvp, jacobian
+from .runtime.pytrees import register_pytree
 from .rules import adjoint, tangent
 from . import optim
 
 __all__ = ["grad", "value_and_grad", "jvp", "hvp", "jacobian", "hessian", "source", "adjoint",
            "tangent", "stop_gradient", "grad_of", "TransformError", "optim",
-           "check_grad", "GradientCheckError"]
+           "check_grad", "GradientCheckError", "register_pytree"]
 __version__ = "0.1.0"

@@ -16,6 +16,7 @@ import gast
 import numpy as np
 
 from . import rules
+from .runtime import pytrees
 from .bound import through_bound, unbound
 from .build import Built, build_gradient, build_jvp, core_of
 from .emit import FunctionSpec, compile_function
@@ -92,19 +93,22 @@ def forward_mode(f, wrt, tangent_only):
 
 
 
-def check_tangent(fname, param, value, t, what="vector"):
+def check_tangent(fname, param, value, t, what="vector", inside=False):
     """`t` must have the structure of `value`: a number for a number, an array
     of the same shape for an array, the same containers for a pytree."""
-    if isinstance(value, (dict, list, tuple)):
-        same = type(t) is type(value) and len(t) == len(value) and (
-            not isinstance(value, dict) or t.keys() == value.keys())
-        if not same:
+    kids = pytrees.children(value)
+    if kids is not None:
+        t_kids = pytrees.children(t) if type(t) is type(value) else None
+        if isinstance(t, dict) and t_kids is not None and t.keys() == value.keys():
+            t_kids = [(k, t[k]) for k in value]               # (a dict's order does not matter)
+        if t_kids is None or [k for k, _ in t_kids] != [k for k, _ in kids]:
             raise TypeError(f"{fname}(): the {what} for {param!r} must have its structure "
-                            f"({type(value).__name__} of {len(value)}), not {type(t).__name__}")
-        keys = value.keys() if isinstance(value, dict) else range(len(value))
-        for k in keys:
-            check_tangent(fname, f"{param}[{k!r}]", value[k], t[k], what)
+                            f"({type(value).__name__} of {len(kids)}), not {type(t).__name__}")
+        for (k, v), (_, tv) in zip(kids, t_kids):
+            check_tangent(fname, pytrees.path_text(param, (k,)), v, tv, what, inside=True)
         return
+    if inside and not kind_of(value).differentiable:
+        return                          # (an int, string, ... inside a pytree: its tangent unused)
     shape, t_shape = np.shape(value), getattr(t, "shape", None)
     if t_shape is None and not isinstance(t, (int, float)) or isinstance(t, bool) \
             or tuple(t_shape or ()) != tuple(shape):
@@ -338,7 +342,9 @@ def _wrt_kind(fname, param, kind):
     what = {Scalar: lambda k: f"a Python {k.dtype}", Array: lambda k: f"an array of dtype {k.dtype}",
             Opaque: lambda k: f"a {k.type.__name__}"}[type(kind)](kind)
     raise TypeError(f"cannot differentiate {fname} with respect to {param!r}: it is {what}, which "
-                    f"cannot carry a gradient (pass a float or a floating-point array)")
+                    f"cannot carry a gradient (pass a float, a floating-point array, or a pytree of "
+                    f"them: a dict, list, tuple, named tuple, dataclass, or a class registered "
+                    f"with s2sad.register_pytree)")
 
 
 def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):

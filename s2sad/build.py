@@ -20,10 +20,11 @@ from typing import Callable
 import gast
 
 from .analyze import Analyzer, dependencies, has_effect
+from .analyze.methods import MethodCall, rewritten
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
-from .names import Namer
+from .names import Namer, function_word
 from .normalize import normalize
 from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_code,
                        fold_temporaries, free_names, names_written, settle_names)
@@ -36,7 +37,7 @@ from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_up
 from .reverse import Adjoint, Reverse, gradient_of, leaf_gradient
 from .sweep import Context, access, tree_literal
 from . import runtime
-from .trees import Comment, assign, call, const, copy_node, name
+from .trees import Comment, at, assign, call, const, copy_node, name, unparse
 
 _CORES = weakref.WeakKeyDictionary()      # function -> (its code, its core form)
 
@@ -91,7 +92,7 @@ class _ForwardBuilds:
         key = ("jvp", func, tuple(sorted(arg_kinds.items(), key=lambda kv: kv[0])), active)
         if key in self.helpers:
             return self.helpers[key]
-        base = core.node.name if core.node.name != "_" else "rule"    # (a built-in rule's `_`)
+        base = function_word(func)
         pending = self.helpers[key] = Later(self.function_names.fresh(f"{base}_jvp"))
         try:
             fn, text = self.forward_function(func, arg_kinds, active, pending.__name__, helper=True)
@@ -106,10 +107,7 @@ class _ForwardBuilds:
 
     def forward_function(self, func, arg_kinds, active, fn_name, helper=False, tangent_only=False):
         from .forward import Forward
-        core = core_of(func)
-        kinds = self.param_kinds(func, core, arg_kinds)
-        facts = Analyzer(core, kinds, active, self.helper_kind, helper=helper,
-                         call_dependencies=self.helper_dependencies).run()
+        core, facts = self.analysis(func, arg_kinds, active, helper=helper)
         ctx = Context(core, self)
         fwd = Forward(core, facts, ctx)
         tangent_params, prologue = [], []
@@ -123,9 +121,7 @@ class _ForwardBuilds:
                 if path == ():
                     fwd.table[ref] = name(own)
                     continue
-                part = name(own)
-                for k in path:
-                    part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
+                part = at(name(own), path)
                 var = fwd.tangent_name(ref)
                 prologue.append(assign(name(var, store=True), part))
                 fwd.table[ref] = name(var)
@@ -143,9 +139,7 @@ class _ForwardBuilds:
             if facts.output is None:          # a constant, global or closure value: zero
                 if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
                     return const(0.0)
-                part = copy_node(out)
-                for k in path:
-                    part = gast.Subscript(value=part, slice=const(k), ctx=gast.Load())
+                part = at(copy_node(out), path)
                 if isinstance(kind, Seq):
                     return call(name(ctx.spell(runtime.zeros_list, "zeros_list")), part)
                 return call(gast.Attribute(value=ctx.numpy(), attr="zeros_like",
@@ -198,7 +192,7 @@ class Builder(_ForwardBuilds):
 
     def helper_kind(self, func, args, keywords):
         try:
-            core = core_of(func)
+            core_of(func)                 # (a function s2sad cannot read: no kind known)
             bound = bind_arguments(func, args, keywords).arguments
         except (TypeError, TransformError):
             return UNKNOWN
@@ -206,8 +200,7 @@ class Builder(_ForwardBuilds):
             return UNKNOWN
         self.in_progress.add(func)
         try:
-            facts = Analyzer(core, self.param_kinds(func, core, bound), (), self.helper_kind,
-                             helper=True, call_dependencies=self.helper_dependencies).run()
+            _, facts = self.analysis(func, bound, (), helper=True)
         finally:
             self.in_progress.discard(func)
         return facts.output_kind
@@ -229,9 +222,8 @@ class Builder(_ForwardBuilds):
             return self.dependencies[key]
         self.in_progress.add(func)
         try:
-            analyzer = Analyzer(core, kinds, (), self.helper_kind, helper=True,
-                                call_dependencies=self.helper_dependencies)
-            deps = dependencies(analyzer, analyzer.run())
+            analyzer, facts = self.analysis(func, bound, (), helper=True, analyzer=True)
+            deps = dependencies(analyzer, facts)
         finally:
             self.in_progress.discard(func)
         self.dependencies[key] = deps
@@ -239,9 +231,26 @@ class Builder(_ForwardBuilds):
 
     # ---- builds ----------------------------------------------------------------------
 
-    def analyze(self, func, core, arg_kinds, wrt, output_paths=((),), helper=False):
-        return Analyzer(core, self.param_kinds(func, core, arg_kinds), wrt, self.helper_kind,
-                        output_paths, helper, self.helper_dependencies).run()
+    def analysis(self, func, arg_kinds, wrt, output_paths=((),), helper=False, analyzer=False):
+        """(core, facts) of `func` for these argument kinds: its core form, with
+        each method call of the user's classes written against its class
+        (`analyze.methods`: the analysis finds them one at a time), and what
+        the analysis found of it (or, with `analyzer`, (analyzer, facts))."""
+        core = core_of(func)
+        kinds = self.param_kinds(func, core, arg_kinds)
+        while True:
+            run = Analyzer(core, kinds, wrt, self.helper_kind, output_paths, helper,
+                           self.helper_dependencies)
+            try:
+                facts = run.run()
+            except MethodCall as call:
+                done = core.__dict__.setdefault("against_class", {})
+                key = (id(call.stmt), call.cls, unparse(call.value))
+                if key not in done:
+                    done[key] = rewritten(core, call)
+                core = done[key]
+                continue
+            return (run if analyzer else core), facts
 
     def helper(self, func, arg_kinds, active, out_paths, origin, caller):
         core = core_of(func)
@@ -251,8 +260,8 @@ class Builder(_ForwardBuilds):
             return self.helpers[key]
         # a recursive call meets this pair before it exists: it calls it through
         # a stand-in that forwards to the generated function once it is built
-        names = (self.function_names.fresh(f"{core.node.name}_fwd"),
-                 self.function_names.fresh(f"{core.node.name}_bwd"))
+        names = (self.function_names.fresh(f"{function_word(func)}_fwd"),
+                 self.function_names.fresh(f"{function_word(func)}_bwd"))
         returns = [(param, path) for param in active
                    for path, leaf in leaves(arg_kinds[param]) if leaf.differentiable]
         pending = self.helpers[key] = HelperPair(Later(names[0]), Later(names[1]), returns, [])
@@ -286,8 +295,7 @@ class Builder(_ForwardBuilds):
                         cell.cell_contents = value.function
 
     def split(self, func, arg_kinds, active, out_paths, names):
-        core = core_of(func)
-        facts = self.analyze(func, core, arg_kinds, active, out_paths, helper=True)
+        core, facts = self.analysis(func, arg_kinds, active, out_paths, helper=True)
         ctx = Context(core, self)
         rev = Reverse(core, facts, ctx)
         seeds = []
@@ -355,10 +363,9 @@ class Builder(_ForwardBuilds):
         return HelperPair(fwd, bwd, returns, [fwd_text, bwd_text])
 
     def joint(self, func, arg_kinds, wrt, with_value, has_aux, name_, checkpoint=None):
-        core = core_of(func)
-        src = core.source
         output_paths = ((0,),) if has_aux else ((),)
-        facts = self.analyze(func, core, arg_kinds, wrt, output_paths)
+        core, facts = self.analysis(func, arg_kinds, wrt, output_paths)
+        src = core.source
         loss_kind = _check_output(src, facts, has_aux)
         ctx = Context(core, self)
         rev = Reverse(core, facts, ctx)

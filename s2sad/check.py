@@ -15,6 +15,7 @@ import inspect
 
 import numpy as np
 
+from .runtime import pytrees
 from .api import grad
 from .bound import name_of, unbound
 
@@ -28,7 +29,8 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
     """Compare `s2sad.grad(f, wrt)(*args)` with central finite differences.
 
     `wrt` is an argument index or name, or a tuple of them.  Arguments may be
-    floats, floating arrays, or pytrees (dicts, lists, tuples) of them; ints
+    floats, floating arrays, or pytrees (dicts, lists, tuples, named
+    tuples, dataclasses, registered classes) of them; ints
     and other leaves inside a pytree are not checked.  Each element of each
     checked argument is perturbed by +-eps in turn, so the check costs
     2 * n evaluations of `f` for n checked elements (O(n)): meant for small
@@ -59,7 +61,7 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
 
     def value_at(name, path, leaf):
         saved = bound.arguments[name]
-        bound.arguments[name] = _replace(saved, path, leaf)
+        bound.arguments[name] = pytrees.replace(saved, path, leaf)
         try:
             out = np.asarray(f(*bound.args, **bound.kwargs))
         finally:
@@ -74,9 +76,9 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
         worst[name] = 0.0
         for path, leaf in _leaves(bound.arguments[name]):
             numeric = _central_differences(lambda v: value_at(name, path, v), leaf, eps)
-            g = _at(g_tree, path)
+            g = pytrees.at(g_tree, path)
             g = np.zeros_like(numeric) if g is None else np.asarray(g, dtype=np.float64)
-            label = name + "".join(f"[{k!r}]" for k in path)
+            label = pytrees.path_text(name, path)
             if g.shape != numeric.shape:
                 raise GradientCheckError(f"check_grad({name_of(f)}): the gradient of {label} has "
                                          f"shape {g.shape}, the argument has shape {numeric.shape}")
@@ -107,10 +109,9 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, verbose=False):
 def _float64(value):
     """A float64 copy of `value` (floating arrays and scalars, through pytrees);
     copies also keep `f` from changing the caller's arrays between evaluations."""
-    if isinstance(value, dict):
-        return {k: _float64(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_float64(v) for v in value)
+    kids = pytrees.children(value)
+    if kids is not None:
+        return pytrees.rebuild(value, [_float64(v) for _, v in kids])
     if isinstance(value, np.ndarray):
         return value.astype(np.float64) if value.dtype.kind == "f" else value.copy()
     if isinstance(value, np.floating):
@@ -118,37 +119,11 @@ def _float64(value):
     return value
 
 
-def _leaves(tree, path=()):
+def _leaves(tree):
     """(path, leaf) of each float leaf (Python float, floating scalar or array)."""
-    if isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _leaves(v, path + (k,))
-    elif isinstance(tree, (list, tuple)):
-        for k, v in enumerate(tree):
-            yield from _leaves(v, path + (k,))
-    elif isinstance(tree, (float, np.floating)) or \
-            isinstance(tree, np.ndarray) and tree.dtype.kind == "f":
-        yield path, tree
-
-
-def _at(tree, path):
-    for k in path:
-        if tree is None:
-            return None
-        tree = tree[k]
-    return tree
-
-
-def _replace(tree, path, leaf):
-    """`tree` with the leaf at `path` replaced (containers along the path copied)."""
-    if not path:
-        return leaf
-    k, rest = path[0], path[1:]
-    if isinstance(tree, dict):
-        return {**tree, k: _replace(tree[k], rest, leaf)}
-    items = list(tree)
-    items[k] = _replace(items[k], rest, leaf)
-    return type(tree)(items)
+    return [(path, leaf) for path, leaf in pytrees.leaves(tree)
+            if isinstance(leaf, (float, np.floating)) or
+            isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"]
 
 
 def _central_differences(value_at, leaf, eps):

@@ -24,6 +24,8 @@ import types
 
 import numpy as np
 
+from .runtime import pytrees
+
 MISSING = object()                   # a name that names nothing (an empty cell)
 
 SCALAR_TYPES = (float, int, bool, complex)
@@ -49,6 +51,12 @@ def kind_key(value):
         return (t,) + tuple(kind_key(v) for v in value)
     if t is dict:
         return (t,) + tuple((k, kind_key(v)) for k, v in value.items())
+    if isinstance(value, type):    # a class: which one decides what `cls.make(x)` calls
+        return (type, value)
+    kids = pytrees.children(value) if t in pytrees.REGISTERED or hasattr(t, "__dataclass_fields__") \
+        else None
+    if kids is not None:           # a dataclass or registered class: its fields' kinds count
+        return (t, pytrees.aux_of(value)) + tuple((k, kind_key(v)) for k, v in kids)
     shape = getattr(value, "shape", None)
     if shape is not None:          # size-one dimensions decide broadcasting, so they count
         return (t, tuple(n == 1 for n in shape), getattr(value, "dtype", None))

@@ -23,8 +23,10 @@ from typing import Callable
 
 import numpy as np
 
+from .runtime import pytrees
 from .api import Wrt, check_tangent, forward_mode, grad
 from .bound import through_bound
+from .runtime import zeros_like_value
 
 _wrappers = itertools.count()
 
@@ -70,14 +72,40 @@ def _bind(fname, sig, args, kwargs):
 
 
 def _input(fname, param, x):
-    """The one argument a Jacobian or Hessian is taken with respect to."""
+    """The one argument a Jacobian or Hessian is taken with respect to: a
+    float, a floating array, or a pytree holding some."""
     if isinstance(x, (int, float)) and not isinstance(x, bool):
         return float(x)
-    if getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and hasattr(x, "shape"):
+    if _is_float_array(x) or pytrees.children(x) is not None and _float_leaves(x):
         return x
     what = type(x).__name__ + (f" of dtype {x.dtype}" if hasattr(x, "dtype") else "")
     raise TypeError(f"{fname}(): cannot differentiate with respect to {param!r}: it is {what}; "
-                    f"pass a float or a floating-point array")
+                    f"pass a float, a floating-point array, or a pytree of them")
+
+
+def _is_float_array(x):
+    return getattr(x, "dtype", None) is not None and x.dtype.kind == "f" and hasattr(x, "shape")
+
+
+def _float_leaves(x):
+    """(path, leaf) of the leaves of `x` a derivative is taken along ((), x) for
+    a float or an array)."""
+    return [(path, float(leaf) if isinstance(leaf, int) and path == () else leaf)
+            for path, leaf in pytrees.leaves(x)
+            if isinstance(leaf, float) or _is_float_array(leaf)]
+
+
+def _units(x, path, leaf):
+    """Tangents of x's structure, zero but for one element of the leaf at `path`."""
+    zero = zeros_like_value(x)
+    for e in _basis(leaf):
+        yield pytrees.replace(zero, path, e)
+
+
+def _by_leaf(x, parts):
+    """A pytree of x's structure holding `parts[path]` at each float leaf
+    (None at the others); for a float or an array x, `parts[()]` itself."""
+    return pytrees.map_leaves(lambda path, _: parts.get(path), x)
 
 
 def _basis(x):
@@ -189,24 +217,23 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
 
     def jacobian_function(*args, **kwargs):
         x = _input(name, param, _bind(name, sig, args, kwargs)[param])
-        in_shape = np.shape(x)
-        in_size = int(np.prod(in_shape))
-        how = mode
-        if how is None:
-            out = f(*args, **kwargs)
-            how = "fwd" if in_size <= np.size(out) else "rev"
+        along = _float_leaves(x)
+        in_size = sum(int(np.size(leaf)) for _, leaf in along)
+        out = f(*args, **kwargs)
+        how = mode or ("fwd" if in_size <= np.size(out) else "rev")
         if how == "fwd":
-            out = f(*args, **kwargs) if mode is not None else out
-            cols = [forward(*args, e, **kwargs) for e in _basis(x)]
-            return _stack(cols, np.shape(out) + in_shape)
-        out = f(*args, **kwargs) if mode is not None else out
+            return _by_leaf(x, {path: _stack([forward(*args, e, **kwargs) for e in _units(x, path, leaf)],
+                                             np.shape(out) + np.shape(leaf))
+                                for path, leaf in along})
         rows = []
+        dtype = np.result_type(getattr(out, "dtype", float), *[getattr(v, "dtype", float) for _, v in along])
         for i in range(np.size(out)):
-            w = np.zeros_like(out, dtype=np.result_type(getattr(out, "dtype", float),
-                                                        getattr(x, "dtype", float)))
+            w = np.zeros_like(out, dtype=dtype)
             w.reshape(-1)[i] = 1
             rows.append(vjp(args, kwargs, w))
-        return _stack(rows, np.shape(out) + in_shape, axis=0)     # one row per output element
+        return _by_leaf(x, {path: _stack([pytrees.at(r, path) for r in rows], np.shape(out) + np.shape(leaf),
+                                         axis=0)                # one row per output element
+                            for path, leaf in along})
 
     name = "jacobian_" + fname
     jacobian_function.__name__ = jacobian_function.__qualname__ = name
@@ -229,8 +256,15 @@ def hessian(f: Callable, wrt: Wrt = 0) -> Callable:
 
     def hessian_function(*args, **kwargs):
         x = _input(name, param, _bind(name, sig, args, kwargs)[param])
-        cols = [product(*args, e, **kwargs) for e in _basis(x)]
-        return _stack(cols, np.shape(x) * 2)
+        along = _float_leaves(x)
+        blocks = {}                         # {(row leaf, column leaf): block}
+        for col, leaf in along:
+            cols = [product(*args, e, **kwargs) for e in _units(x, col, leaf)]
+            for row, row_leaf in along:
+                blocks[row, col] = _stack([pytrees.at(c, row) for c in cols],
+                                          np.shape(row_leaf) + np.shape(leaf))
+        return _by_leaf(x, {row: _by_leaf(x, {col: blocks[row, col] for col, _ in along})
+                            for row, _ in along})
 
     name = "hessian_" + fname
     hessian_function.__name__ = hessian_function.__qualname__ = name

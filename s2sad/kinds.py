@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .runtime import pytrees
+from .runtime.pytrees import Field
+
 
 @dataclass(frozen=True)
 class Scalar:
@@ -55,10 +58,13 @@ def is_namedtuple(t):
 @dataclass(frozen=True)
 class Tree:
     """A dict, list or tuple (or named tuple: `type` is its class, keys are
-    positions): `keys` in order, one kind per key."""
+    positions), or a dataclass or registered class (keys are `Field`s, its
+    attributes; `aux` a registered class's static data): `keys` in order,
+    one kind per key."""
     type: type
     keys: tuple
     children: tuple
+    aux: object = None
 
     @property
     def differentiable(self):
@@ -68,10 +74,16 @@ class Tree:
         return self.children[self.keys.index(key)]
 
     def field(self, attr):
-        """The position `p.attr` of a named tuple picks, else None."""
+        """The key `p.attr` picks: a named tuple's position, a dataclass's
+        `Field`; else None."""
         if is_namedtuple(self.type) and attr in self.type._fields:
             return self.type._fields.index(attr)
-        return None
+        return next((k for k in self.keys if isinstance(k, Field) and k == attr), None)
+
+    @property
+    def by_attribute(self):
+        """Are the children attributes (a dataclass or registered class)?"""
+        return any(isinstance(k, Field) for k in self.keys)
 
     def span(self, lower, upper, step):
         """The positions `xs[lower:upper:step]` of a list or tuple picks (None if not one)."""
@@ -105,8 +117,11 @@ class Seq:
 
 @dataclass(frozen=True)
 class Opaque:
-    """Anything else (None, strings, dtypes, modules): never differentiated."""
+    """Anything else (None, strings, dtypes, modules): never differentiated.
+    A class of the user's is `Opaque(type, cls)`: which class it is decides
+    what `cls.make(x)` calls."""
     type: type
+    cls: object = None
 
     differentiable = False
     ndim = None
@@ -129,13 +144,27 @@ def kind_of(value):
                     tuple(kind_of(v) for v in value))
     if t is dict:
         return Tree(dict, tuple(value), tuple(kind_of(v) for v in value.values()))
+    if pytrees.registered(t) or pytrees.is_dataclass_value(value):
+        kids = pytrees.children(value)
+        return Tree(t, tuple(k for k, _ in kids), tuple(kind_of(v) for _, v in kids),
+                    pytrees.aux_of(value))
     if isinstance(value, float):                 # np.float64 is a float subclass
         return Scalar("float")
     dtype = getattr(value, "dtype", None)
     ndim = getattr(value, "ndim", None)
     if dtype is not None and isinstance(ndim, int) and hasattr(value, "shape"):
         return Array(ndim, np.dtype(dtype).name, tuple(n == 1 for n in value.shape))
+    if isinstance(value, type) and user_class(value):
+        return Opaque(t, value)
     return Opaque(t)
+
+
+def user_class(cls):
+    """Is `cls` a class of the user's (not a builtin's or a library's)?"""
+    from .rules import LIBRARY_PREFIXES
+    module = getattr(cls, "__module__", None)
+    return isinstance(module, str) and module != "builtins" \
+        and module.split(".")[0] not in LIBRARY_PREFIXES
 
 
 def forget_sizes(kind):
@@ -143,7 +172,7 @@ def forget_sizes(kind):
     if isinstance(kind, Array):
         return kind.without_ones()
     if isinstance(kind, Tree):
-        return Tree(kind.type, kind.keys, tuple(forget_sizes(c) for c in kind.children))
+        return Tree(kind.type, kind.keys, tuple(forget_sizes(c) for c in kind.children), kind.aux)
     return kind
 
 
@@ -177,6 +206,8 @@ def dummy(kind, size=1):
         values = [dummy(c, size) for c in kind.children]
         if kind.type is dict:
             return dict(zip(kind.keys, values))
+        if kind.by_attribute:
+            return pytrees.build(kind.type, kind.keys, values, kind.aux)
         return kind.type._make(values) if is_namedtuple(kind.type) else kind.type(values)
     if isinstance(kind, Seq):
         return [dummy(kind.element, size)]

@@ -54,6 +54,20 @@ def _identifier(text):
     return text
 
 
+def function_word(func):
+    """The word the generated functions of a helper are named by: its name;
+    `Layer_call` for a special method (`Layer.__call__`); `rule` for a
+    rule's `_`."""
+    name = func.__name__
+    if name == "_":
+        return "rule"
+    if name.startswith("__") and name.endswith("__"):
+        owner = func.__qualname__.split(".")[-2:-1]
+        word = name.strip("_")
+        return f"{owner[0]}_{word}" if owner and owner[0] != "<locals>" else word
+    return name
+
+
 def atom_word(node):
     """A short word for an operand: its name, or a small constant's digits."""
     if isinstance(node, gast.Name):

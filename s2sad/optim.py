@@ -41,12 +41,13 @@ are arrays or Python floats. A leaf whose gradient is `None` (what
 `s2sad.grad` gives for ints, strings, ... inside a pytree) is left as it is.
 """
 
-import copy
 import math
 import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from .runtime import pytrees
 
 __all__ = ["SGD", "Adam", "AdamW", "SGDState", "AdamState", "step_decay", "cosine", "warmup"]
 
@@ -54,35 +55,8 @@ __all__ = ["SGD", "Adam", "AdamW", "SGDState", "AdamState", "step_decay", "cosin
 # --------------------------------------------------------------------------
 # pytrees
 
-def _is_namedtuple(x):
-    return isinstance(x, tuple) and hasattr(x, "_fields")
-
-
-def _children(tree):
-    """The (key, child) pairs of a container, or None for a leaf."""
-    if isinstance(tree, dict):
-        return list(tree.items())
-    if isinstance(tree, (list, tuple)):
-        return list(enumerate(tree))
-    return None
-
-
-def _rebuild(like, values):
-    """A container of `like`'s type holding `values` (in `_children` order)."""
-    if isinstance(like, dict):
-        if type(like) is dict:
-            return dict(zip(like.keys(), values))
-        new = copy.copy(like)                          # OrderedDict, defaultdict, ... keep their type
-        new.clear()
-        new.update(zip(like.keys(), values))
-        return new
-    if _is_namedtuple(like):
-        return type(like)(*values)
-    return type(like)(values)
-
-
 def _path_str(name, path):
-    return name + "".join(f"[{k!r}]" for k in path)
+    return pytrees.path_text(name, path)
 
 
 def _tree_map(fn, trees, names, path=()):
@@ -91,10 +65,10 @@ def _tree_map(fn, trees, names, path=()):
     The others must match it container by container; a mismatch is a
     ValueError naming where (`grads['layer'][1]`) and how they differ."""
     first = trees[0]
-    kids = _children(first)
+    kids = pytrees.children(first)
     if kids is None:
         for tree, name in zip(trees[1:], names[1:]):
-            if _children(tree) is not None:
+            if pytrees.children(tree) is not None:
                 raise ValueError(f"{_path_str(names[0], path)} is a leaf ({type(first).__name__}) but "
                                  f"{_path_str(name, path)} is a {type(tree).__name__}: "
                                  f"{names[0]} and {name} must have the same structure")
@@ -109,7 +83,7 @@ def _tree_map(fn, trees, names, path=()):
                 extra = [k for k in tree if k not in first]
                 raise ValueError(f"{_path_str(name, path)} has different keys from "
                                  f"{_path_str(names[0], path)}: missing {missing}, unexpected {extra}")
-        else:
+        elif isinstance(first, (list, tuple)):
             if not isinstance(tree, (list, tuple)) or isinstance(tree, list) != isinstance(first, list):
                 raise ValueError(f"{_path_str(names[0], path)} is a {type(first).__name__} but "
                                  f"{_path_str(name, path)} is a {type(tree).__name__}: "
@@ -117,8 +91,13 @@ def _tree_map(fn, trees, names, path=()):
             if len(tree) != len(first):
                 raise ValueError(f"{_path_str(names[0], path)} has {len(first)} entries but "
                                  f"{_path_str(name, path)} has {len(tree)}")
-    values = [_tree_map(fn, [tree[k] for tree in trees], names, path + (k,)) for k, _ in kids]
-    return _rebuild(first, values)
+        elif type(tree) is not type(first):          # a dataclass or registered class
+            raise ValueError(f"{_path_str(names[0], path)} is a {type(first).__name__} but "
+                             f"{_path_str(name, path)} is a {type(tree).__name__}: "
+                             f"{names[0]} and {name} must have the same structure")
+    values = [_tree_map(fn, [pytrees.child(tree, k) for tree in trees], names, path + (k,))
+              for k, _ in kids]
+    return pytrees.rebuild(first, values)
 
 
 def _is_float_leaf(x):
@@ -458,10 +437,10 @@ class AdamW(Adam):
 def _unzip(like, tree, n):
     """Split a tree whose leaves are n-tuples into n trees shaped like `like`."""
     def walk(like_node, node):
-        kids = _children(like_node)
+        kids = pytrees.children(like_node)
         if kids is None:
             return node
-        parts = [walk(c, node[k]) for k, c in kids]
-        return tuple(_rebuild(like_node, [part[i] for part in parts]) for i in range(n))
+        parts = [walk(c, pytrees.child(node, k)) for k, c in kids]
+        return tuple(pytrees.rebuild(like_node, [part[i] for part in parts]) for i in range(n))
 
     return walk(like, tree)

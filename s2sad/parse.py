@@ -64,7 +64,10 @@ class Namespace:
             return self.lookup(node.id)
         if isinstance(node, gast.Attribute):
             base = self.resolve(node.value, local_names)
-            if base is MISSING or not isinstance(base, (types.ModuleType, type, np.ufunc)):
+            # (a property's `fget`, a class method's `__func__`: what a method call
+            # written against its class names, analyze/methods.py)
+            if base is MISSING or not isinstance(base, (types.ModuleType, type, np.ufunc, property,
+                                                         types.MethodType)):
                 return MISSING
             value = getattr(base, node.attr, MISSING)
             if RECORDING.stack and self.recorded and _users(base):   # `helpers.act`, `Model.forward`

@@ -6,6 +6,7 @@ A ref (`refs.Ref`: name, version, path) is one leaf of one version of a
 local value.  Each sweep keeps a table from ref to what it knows (an `Adjoint` in
 reverse, a tangent atom forward); `entry_expr` reads the expression out."""
 
+import inspect
 import operator
 
 import types
@@ -14,12 +15,14 @@ import gast
 import numpy as np
 
 from . import rules, runtime
-from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
+from .runtime import pytrees
+from .kinds import UNKNOWN, Scalar, Seq, Tree, is_namedtuple, kind_of, leaves
 from .analyze import concatenated_kind, literal_elements, named_field, tree_span, updated_name
+from .analyze.methods import receiver_class
 from .names import Namer
 from .parse import MISSING, bind_arguments, user_text
 from .refs import Version
-from .trees import Comment, call, const, copy_node, name, unparse
+from .trees import Comment, at, call, const, copy_node, name, unparse
 
 
 class Context:
@@ -93,20 +96,37 @@ def _annotated(core, facts, stmt):
 
 def access(ref):
     """`params['W1']`: the expression reading the leaf `ref` of a value."""
-    node = name(ref.name, ref.local)
-    for key in ref.path:
-        node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
-    return node
+    return at(name(ref.name, ref.local), ref.path)
 
 
 def tree_literal(ctx, kind, children):
-    """A dict, list, tuple or named tuple of the kind's structure holding `children`."""
+    """A dict, list, tuple, named tuple, dataclass or registered class of the
+    kind's structure holding `children`."""
     if kind.type is dict:
         return gast.Dict(keys=[const(k) for k in kind.keys], values=children)
     if is_namedtuple(kind.type):                  # `P(dw, None)`: the argument's own class
         return call(name(ctx.spell(kind.type, kind.type.__name__)), *children)
+    if pytrees.plain_init(kind.type):             # `Params(W=dW, b=db)`
+        return call(name(ctx.spell(kind.type, kind.type.__name__)),
+                    **{str(k): c for k, c in zip(kind.keys, children)})
+    if kind.by_attribute:                         # (its __init__ may not take its fields as given)
+        aux = [] if kind.aux is None else [_literal(kind.aux) or name(
+            ctx.spell(kind.aux, kind.type.__name__ + "_aux"))]
+        return call(name(ctx.spell(pytrees.new, "new_pytree")),
+                    name(ctx.spell(kind.type, kind.type.__name__)), *aux,
+                    **{str(k): c for k, c in zip(kind.keys, children)})
     node = gast.List if kind.type is list else gast.Tuple
     return node(elts=children, ctx=gast.Load())
+
+
+def _literal(value):
+    """`value` as a constant or a tuple of constants, where it is one; else None."""
+    if type(value) in (int, float, bool, str) or value is None:
+        return const(value)
+    if type(value) is tuple:
+        parts = [_literal(v) for v in value]
+        return gast.Tuple(elts=parts, ctx=gast.Load()) if all(p is not None for p in parts) else None
+    return None
 
 
 def helper_dependencies(sweep, func, call_, out_paths=None):
@@ -214,10 +234,16 @@ class Sweep:
         parameters (a call that does not match them is the user's error)."""
         value = stmt.value
         try:
-            return bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
+            binding = bind_arguments(func, value.args, {k.arg: k.value for k in value.keywords})
         except TypeError as exc:
             raise self.src.error(stmt.s2sad_origin, f"the call to {func.__name__} does not match "
                                  f"its parameters: {exc}") from None
+        if any(p.kind is p.VAR_POSITIONAL for p in binding.signature.parameters.values()):
+            # (its *args would hold atoms no table knows: their tangents silently lost)
+            raise self.src.error(stmt.s2sad_origin, f"{func.__name__} takes *args, which s2sad does "
+                                 f"not differentiate through", "name each parameter of "
+                                 f"{func.__name__} (pass a list or tuple to group them)")
+        return binding
 
     def transforms(self, obj):
         """Does this sweep transform `obj`'s source (not apply a rule)?"""
@@ -272,27 +298,30 @@ class Sweep:
             call = getattr(type(obj), "__call__", None)
             if isinstance(call, types.FunctionType) and not isinstance(obj, (type, types.FunctionType)) \
                     and rules.lookup_adjoint(obj) is None:
-                owner = type(obj).__name__
+                # (an object of the user's classes is called through its class: analyze/methods.py)
+                owner = f"{type(obj).__name__} object (from {type(obj).__module__.split('.')[0]})"
                 raise self.src.error(
-                    stmt.s2sad_origin, f"`{unparse(func)}(...)` calls a {owner} object, which s2sad "
-                    f"does not differentiate inside a function yet",
-                    f"call its method through the class: `{owner}.__call__({unparse(func)}, ...)`")
+                    stmt.s2sad_origin, f"`{unparse(func)}(...)` calls a {owner}, whose "
+                    f"`__call__` s2sad does not differentiate",
+                    f"register a rule for it (`@s2sad.adjoint({unparse(func)})`), or write what it "
+                    f"computes with array operations")
             return obj, list(value.args), keywords
         raise self.src.error(stmt.s2sad_origin, f"`{type(value).__name__}` cannot be differentiated")
 
     def refuse_method_call(self, stmt, func):
         """`self.features(x)`: a method of one of the user's objects (not an array's)."""
         kind = self.kind(func.value)
-        owner = getattr(kind, "type", None)
-        if not isinstance(kind, Opaque) or not isinstance(owner, type) \
+        owner = receiver_class(kind)
+        if owner is None or isinstance(kind, Tree) and kind.field(func.attr) is not None \
                 or not callable(getattr(owner, func.attr, None)):
             return
         receiver = unparse(func.value)
+        what = type(inspect.getattr_static(owner, func.attr)).__name__
         raise self.src.error(
             stmt.s2sad_origin,
-            f"`{receiver}.{func.attr}(...)` calls a method of `{receiver}` (a {owner.__name__}), "
-            f"which s2sad does not differentiate yet",
-            f"call it through its class: `{owner.__name__}.{func.attr}({receiver}, ...)`")
+            f"`{receiver}.{func.attr}(...)` calls a method of `{receiver}` (a {owner.__name__}) "
+            f"that is not a function s2sad can read the source of (a {what})",
+            f"call the function it wraps through its class: `{owner.__name__}.<function>({receiver}, ...)`")
 
     def comment(self, origin):
         if origin is not self.last_origin:

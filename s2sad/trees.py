@@ -5,6 +5,7 @@ import ast
 
 import gast
 
+from .runtime.pytrees import Field
 from .refs import Version
 
 CONTROL = (gast.If, gast.For, gast.While)
@@ -38,6 +39,17 @@ def const(value):
 def call(func, *args, **keywords):
     return gast.Call(func=func, args=list(args),
                      keywords=[gast.keyword(arg=k, value=v) for k, v in keywords.items()])
+
+
+def at(node, path):
+    """`node['W1'][0].w`: the part of a value at `path` (a `Field` key is an
+    attribute of a dataclass, an int or other key an item)."""
+    for key in path:
+        if isinstance(key, Field):
+            node = gast.Attribute(value=node, attr=str(key), ctx=gast.Load())
+        else:
+            node = gast.Subscript(value=node, slice=const(key), ctx=gast.Load())
+    return node
 
 
 def assign(target, value):

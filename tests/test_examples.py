@@ -84,6 +84,16 @@ def test_method_model_trains_a_model_of_named_tuples(tmp_path):
     check_plot(result, "fit_plot")
 
 
+def test_dataclass_mlp_trains_a_model_of_frozen_dataclasses(tmp_path):
+    result = run_fast("dataclass_mlp", tmp_path)
+    assert result["final_loss"] < 0.1 * result["initial_loss"] and result["accuracy"] > 0.95
+    model = result["model"]
+    assert type(model).__name__ == "MLP" and all(type(layer).__name__ == "Dense" for layer in model.layers)
+    assert model.leak == 0.01 and model.decay == 1e-4       # None gradients: left as they were
+    assert result["gradient_type"] == "MLP"
+    check_plot(result)
+
+
 def test_perceptron_separates_the_toy_set(tmp_path):
     result = run_fast("perceptron", tmp_path)
     assert result["final_loss"] < result["initial_loss"]

@@ -63,7 +63,7 @@ def test_normalize_gives_the_core_form(f, expected):
 def _facts(f, args, wrt):
     core = normalize(parse_function(f))
     kinds = list(zip(core.params, [kind_of(a) for a in args]))
-    return core, Builder().analyze(f, core, kinds, wrt)
+    return Builder().analysis(f, kinds, wrt)
 
 
 def test_analysis_versions_kinds_and_activity():

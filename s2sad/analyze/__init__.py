@@ -37,6 +37,7 @@ from .activity import activity, dependencies  # noqa: F401 (the stage's API)
 from .in_place import FRESH_FUNCTIONS, check_in_place_updates
 from .shape_classes import ShapeClasses
 from .value_kinds import ValueKinds
+from .methods import MethodCall, against_class
 from .values import (IMMUTABLE, NONDIFF_ATTRIBUTES, PENDING, SAFE_BUILTINS, VIEW_METHODS,  # noqa: F401 (the stage's API)
                      appended_kind, assigned_names, assigned_names_deep, concatenated_kind,
                      constructed_type, flatten, index_atoms, is_append, is_pop, is_pure, literal_elements,
@@ -154,6 +155,11 @@ class Analyzer(ValueKinds, ShapeClasses):
         value = statement_value(stmt)
         self.read(stmt, sf, value_operands(value) if value is not None else [])
         base = updated_name(stmt)
+        if isinstance(stmt, (gast.Assign, gast.Expr)) and base is None:
+            resolved = against_class(stmt.value, self.value_kind,
+                                     lambda node: self.ns.resolve(node, core.local_names))
+            if resolved is not None:      # `self.features(x)`: analysed again as `Model.features(self, x)`
+                raise MethodCall(stmt, *resolved)
         if base is not None:               # `x[i] = v`, `np.add.at(x, i, v)`: a new value of x
             target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
             if target is not None:

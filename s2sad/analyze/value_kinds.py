@@ -141,7 +141,7 @@ class ValueKinds:
             base = self.atom_kind(value.value)
             if isinstance(base, Tree):            # `p.w` of a named tuple: its field
                 at = base.field(value.attr)
-                return base.children[at] if at is not None else Opaque(object)
+                return base.child(at) if at is not None else Opaque(object)
             if base == UNKNOWN:
                 return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
             return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))
@@ -150,10 +150,10 @@ class ValueKinds:
             return joined
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
             return self.evaluate(lambda: _apply(value, self.stand_in))
-        cls = constructed_type(value, self.ns, self.core.local_names)
-        if cls is not None:                      # `P(a, b)`: a named tuple of known fields
-            _, elts = literal_elements(value, self.ns, self.core.local_names)
-            return Tree(cls, tuple(range(len(elts))), tuple(self.atom_kind(e) for e in elts))
+        constructed = constructed_type(value, self.ns, self.core.local_names)
+        if constructed is not None:              # `P(a, b)`: a named tuple or dataclass of known fields
+            keys, elts = literal_elements(value, self.ns, self.core.local_names)
+            return Tree(constructed[0], tuple(keys), tuple(self.atom_kind(e) for e in elts), constructed[1])
         if isinstance(value, gast.Call):
             return self.call_result_kind(value)
         return UNKNOWN

@@ -3,12 +3,14 @@ joined (`merge_kinds`), what a literal, a concatenation, an index or a named
 field picks, which name a statement updates, whether a call may run on
 stand-ins (`is_pure`)."""
 
+import dataclasses
 import types
 
 import gast
 import numpy as np
 
 from .. import rules
+from ..runtime import pytrees
 from ..kinds import (UNKNOWN, Array, Opaque, Scalar, Seq, Tree, is_namedtuple)
 from ..trees import child_blocks
 
@@ -46,8 +48,10 @@ def merge_kinds(a, b):
         if isinstance(x, Scalar) and isinstance(y, Array) and y.ndim == 0:
             # (a float on one path and np.int64 on the other: a float of either width)
             return Array(0, y.dtype if x.differentiable <= y.differentiable else None)
-    if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.keys == b.keys:
-        return Tree(a.type, a.keys, tuple(merge_kinds(x, y) for x, y in zip(a.children, b.children)))
+    if isinstance(a, Tree) and isinstance(b, Tree) and a.type == b.type and a.keys == b.keys \
+            and a.aux == b.aux:
+        return Tree(a.type, a.keys, tuple(merge_kinds(x, y) for x, y in zip(a.children, b.children)),
+                    a.aux)
     if all(isinstance(k, Seq) or isinstance(k, Tree) and k.type is list for k in (a, b)):
         element = None                       # lists of different lengths: one element kind
         for k in (a, b):
@@ -95,8 +99,10 @@ def named_field(kind_of_atom, value):
 
 
 def literal_elements(value, ns=None, local_names=()):
-    """`(a, b)`, `[a, b]`, `{"k": a}` with constant keys, or `P(a, b=b)` of a
-    named tuple class (every field given): its keys and element atoms, else None."""
+    """`(a, b)`, `[a, b]`, `{"k": a}` with constant keys, `P(a, b=b)` of a
+    named tuple class (every field given) or of a dataclass whose
+    `__init__` takes its fields as given (a field left out has a constant
+    default): its keys and element atoms, else None."""
     if isinstance(value, (gast.Tuple, gast.List)):
         return list(range(len(value.elts))), list(value.elts)
     if isinstance(value, gast.Dict):
@@ -107,23 +113,48 @@ def literal_elements(value, ns=None, local_names=()):
             and not getattr(value.func, "s2sad_global", False):
         return None
     cls = ns.resolve(value.func, local_names)
-    if not is_namedtuple(cls) or len(value.args) > len(cls._fields):
+    if cls is pytrees.new:                # `new_pytree(Params, W=dW)` of generated code
+        return [pytrees.Field(k.arg) for k in value.keywords], [k.value for k in value.keywords]
+    if is_namedtuple(cls):
+        names, defaults = cls._fields, {}
+    elif isinstance(cls, type) and pytrees.plain_init(cls):
+        fields = [f for f in dataclasses.fields(cls)]
+        names = tuple(f.name for f in fields)
+        defaults = {f.name: f.default for f in fields if type(f.default) in (int, float, bool, str)
+                    or f.default is None}
+    else:
         return None
-    given = dict(zip(cls._fields, value.args))
+    if len(value.args) > len(names) or any(isinstance(a, gast.Starred) for a in value.args):
+        return None
+    given = dict(zip(names, value.args))
     for k in value.keywords:
-        if k.arg not in cls._fields or k.arg in given:
+        if k.arg not in names or k.arg in given:
             return None
         given[k.arg] = k.value
-    if len(given) != len(cls._fields):
+    for f in names:
+        if f not in given and f in defaults:
+            given[f] = gast.Constant(value=defaults[f], kind=None)
+    if len(given) != len(names):
         return None
-    return list(range(len(cls._fields))), [given[f] for f in cls._fields]
+    keys = list(range(len(names))) if is_namedtuple(cls) else [pytrees.Field(f) for f in names]
+    return keys, [given[f] for f in names]
 
 
 def constructed_type(value, ns, local_names):
-    """The named tuple class `P(a, b)` constructs, else None."""
+    """(class, aux) of the named tuple or dataclass `P(a, b)` constructs (or
+    `new_pytree(Linear, aux, W=dW, b=db)`), else None."""
     if literal_elements(value, ns, local_names) is None or not isinstance(value, gast.Call):
         return None
-    return ns.resolve(value.func, local_names)
+    cls = ns.resolve(value.func, local_names)
+    if cls is not pytrees.new:
+        return cls, None
+    cls, *aux = [a.value if isinstance(a, gast.Constant) else _constant_tuple(a) if isinstance(a, gast.Tuple)
+                 else ns.resolve(a, local_names) for a in value.args]
+    return cls, aux[0] if aux else None
+
+
+def _constant_tuple(node):
+    return tuple(e.value if isinstance(e, gast.Constant) else _constant_tuple(e) for e in node.elts)
 
 
 def appended_kind(seq, value):

@@ -13,7 +13,7 @@ from ..kinds import UNKNOWN, Array, Scalar, Tree, leaves
 from ..errors import TransformError
 from ..sweep import helper_dependencies
 from ..templates import CallSite, Operand, inline
-from ..trees import assign, call, const, copy_node, name
+from ..trees import assign, at, call, const, copy_node, name
 
 
 NOT_THIS_WAY = object()      # a way to a tangent that does not apply to this call
@@ -157,10 +157,7 @@ class Calls:
         holder = self.ctx.namer.fresh("d" + outs[0].name)
         self.emit(assign(name(holder, store=True), expr))
         for ref in outs:                          # (nested: `saved[0][1]` of a list of tuples)
-            part = name(holder)
-            for key in ref.path:
-                part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
-            self.define(ref, part)
+            self.define(ref, at(name(holder), ref.path))
 
     def keep_overwritten(self, expr):
         """`y = y * x`: the tangent reads the old y, which the statement just
@@ -441,7 +438,4 @@ class Calls:
             if not kinds[ref.path].differentiable:      # an int the helper returns: no tangent
                 self.table.pop(ref, None)
                 continue
-            part = name(holder)
-            for key in ref.path:
-                part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
-            self.define(ref, part)
+            self.define(ref, at(name(holder), ref.path))

@@ -12,8 +12,8 @@ from .. import rules, runtime
 from ..kinds import UNKNOWN, Array, Scalar, Seq, Tree
 from ..analyze import updated_name
 from ..templates import CallSite, Operand, inline
-from ..trees import assign, call, const, copy_node, name, slices_as_values
-from ..names import atom_word
+from ..trees import assign, at, call, const, copy_node, name, slices_as_values
+from ..names import atom_word, function_word
 from ..sweep import helper_dependencies
 from .adjoints import Adjoint
 
@@ -133,7 +133,7 @@ class Calls:
                 if isinstance(part, (gast.Tuple, gast.List)) and isinstance(key, int):
                     part = part.elts[key]
                 else:
-                    part = gast.Subscript(value=copy_node(part), slice=const(key), ctx=gast.Load())
+                    part = at(copy_node(part), (key,))
             if not (isinstance(part, gast.Constant) and part.value is None):
                 out.append((ref, part, False))
         return out
@@ -210,7 +210,7 @@ class Calls:
                                        stmt.s2sad_origin, self.src)
         fwd = self.ctx.spell(pair.forward, pair.forward.__name__)
         bwd = self.ctx.spell(pair.backward, pair.backward.__name__)
-        saved = self.ctx.namer.fresh(f"{func.__name__}_saved")
+        saved = self.ctx.namer.fresh(f"{function_word(func)}_saved")
         # forward: y, saved = f_fwd(...)
         target = copy_node(stmt.targets[0])
         fcall = copy_node(value)

@@ -8,7 +8,7 @@ from .. import rules, runtime
 from ..kinds import Array, Scalar, Seq, Tree, leaves
 from ..analyze import index_atoms, is_append, updated_name
 from ..refs import Ref, Version
-from ..trees import assign, call, const, copy_node, name
+from ..trees import assign, at, call, const, copy_node, name
 from .adjoints import Adjoint
 
 
@@ -179,8 +179,8 @@ class Containers:
             for ref in outs:
                 adj = adjoints[ref.path]
                 key, rest = ref.path[0], ref.path[1:]
-                side, at = (left, key) if key < n else (right, key - n)
-                src = side.s2sad_ref.leaf((at,) + rest) if getattr(side, "s2sad_ref", None) else None
+                side, pos = (left, key) if key < n else (right, key - n)
+                src = side.s2sad_ref.leaf((pos,) + rest) if getattr(side, "s2sad_ref", None) else None
                 if adj is not None and src in sf.active_inputs:
                     contributions.append((src, adj.expr, adj.scalar))
             return self.finish(outs, contributions)
@@ -189,13 +189,13 @@ class Containers:
             return self.finish(outs, [])
         span = lambda lower, upper: gast.Subscript(value=copy_node(g.expr), slice=gast.Slice(
             lower=lower, upper=upper, step=None), ctx=gast.Load())
-        at = lambda i: gast.Subscript(value=copy_node(g.expr), slice=i, ctx=gast.Load())
+        item = lambda i: gast.Subscript(value=copy_node(g.expr), slice=i, ctx=gast.Load())
         if isinstance(lk, Tree):
-            parts = [(left, [at(const(i)) for i in range(len(lk.keys))]), (right, span(const(len(lk.keys)), None))]
+            parts = [(left, [item(const(i)) for i in range(len(lk.keys))]), (right, span(const(len(lk.keys)), None))]
         elif isinstance(rk, Tree):
             m = len(rk.keys)
             parts = [(left, span(None, const(-m)) if m else copy_node(g.expr)),
-                     (right, [at(const(i - m)) for i in range(m)])]
+                     (right, [item(const(i - m)) for i in range(m)])]
         else:
             n = call(name("len"), copy_node(left))
             parts = [(left, span(None, n)), (right, span(copy_node(n), None))]
@@ -204,9 +204,7 @@ class Containers:
                 if ref not in sf.active_inputs:
                     continue
                 if isinstance(part, list):        # a list literal's elements: by position
-                    expr = part[ref.path[0]]
-                    for key in ref.path[1:]:
-                        expr = gast.Subscript(value=expr, slice=const(key), ctx=gast.Load())
+                    expr = at(part[ref.path[0]], ref.path[1:])
                     contributions.append((ref, copy_node(expr), False))
                 else:
                     contributions.append((ref, copy_node(part), False))

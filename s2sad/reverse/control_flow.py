@@ -6,7 +6,7 @@ import gast
 
 from ..kinds import Scalar, Seq, Tree
 from ..refs import Ref
-from ..trees import assign, call, const, copy_node, name
+from ..trees import assign, at, call, copy_node, name
 from ..sweep import same_atom
 from .adjoints import Adjoint
 
@@ -100,9 +100,7 @@ class ControlFlow:
             return
         for leaf in self.leaf_refs(name(ref.name, ref.local)):
             if self.facts.active(leaf):
-                part = copy_node(adj.expr)
-                for key in leaf.path:
-                    part = gast.Subscript(value=part, slice=const(key), ctx=gast.Load())
+                part = at(copy_node(adj.expr), leaf.path)
                 self.table[leaf] = Adjoint(part, False, False)
 
     def reverse_loop(self, stmt, sf):

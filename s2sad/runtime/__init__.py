@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from . import pytrees
+
 
 def checkpoint_every(trips, every):
     """Trips between checkpoints: `every`, or about sqrt(trips) for None (the
@@ -248,13 +250,9 @@ def zeros_like_value(value):
     dict of those, None for None."""
     if value is None:
         return None
-    if isinstance(value, list):
-        return [zeros_like_value(v) for v in value]
-    if isinstance(value, tuple):
-        parts = [zeros_like_value(v) for v in value]
-        return type(value)(*parts) if hasattr(value, "_fields") else tuple(parts)
-    if isinstance(value, dict):
-        return {k: zeros_like_value(v) for k, v in value.items()}
+    kids = pytrees.children(value)
+    if kids is not None:
+        return pytrees.rebuild(value, [zeros_like_value(v) for _, v in kids])
     if isinstance(value, (bool, int, float)):
         return 0.0
     return np.zeros_like(value)

@@ -11,7 +11,9 @@
 (f) metamorphic: two rewrites of `rewrite.REWRITES`, drawn per program
     (`metamorphic="all"`: each), give the same gradient (to 1e-12 relative);
     so does, on a sample, `functools.partial` binding the arguments not
-    differentiated by keyword;
+    differentiated by keyword, and the differentiated arguments as the fields
+    of a dataclass or named tuple (read by a function or by a method
+    differentiated with respect to `self`);
 (g) the same gradient function called again with other sizes and other
     globals (a global float sometimes made a 0-d array) is still right;
 (h) on a sample, `hvp` against differences of the gradient.
@@ -45,6 +47,7 @@ FD_RTOL = 1e-5            # |g - fd| <= FD_RTOL * max(1, |fd|, |g|), worst eleme
 F32_RTOL = 2e-3           # a float32 gradient against the float64 one
 META_RTOL = 1e-12         # a rewritten program's gradient against the original's
 PARTIAL_RATE = 0.3        # programs also differentiated through a functools.partial
+PYTREE_RATE = 0.3         # ... with the differentiated arguments as fields of a dataclass or named tuple
 JVP_RTOL = 1e-9
 MARGIN = 1e-3             # inputs this far from every kink, or drawn again
 DRAWS = 12
@@ -551,6 +554,8 @@ def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3
                            int(rewrite_rng.integers(1 << 30)))
         if metamorphic and rewrite_rng.random() < PARTIAL_RATE:
             _check_partial(program, args64, g64)
+        if metamorphic and rewrite_rng.random() < PYTREE_RATE:
+            _check_parameter_object(program, args64, g64, int(rewrite_rng.integers(1 << 30)))
     if stage.last:
         return Outcome("ok")
 
@@ -702,6 +707,54 @@ def _check_partial(program, args, g):
     err = worst(got, g)
     if err > META_RTOL:
         raise Failure("wrong", "partial", f"relative difference {err:.2e}")
+
+
+PARAMETER_OBJECTS = {
+    "dataclass": "@dataclasses.dataclass\nclass Params:\n{fields}\n{method}",
+    "frozen dataclass": "@dataclasses.dataclass(frozen=True)\nclass Params:\n{fields}\n{method}",
+    "named tuple": "class Params(typing.NamedTuple):\n{fields}\n{method}",
+}
+
+
+def _check_parameter_object(program, args, g, seed):
+    """(f) The differentiated arguments as the fields of a dataclass (frozen
+    or not) or a named tuple, read by a function (`f(p.a, x, p.b)`) or by a
+    method differentiated with respect to `self`: its gradient is of the
+    same class, each field the argument's gradient."""
+    import random
+    rng = random.Random(seed)
+    wrt = [program.names[i] for i in program.wrt_index]
+    others = [n for n in program.names if n not in wrt]
+    kind = rng.choice(sorted(PARAMETER_OBJECTS))
+    as_method = rng.random() < 0.5
+    receiver = "self" if as_method else "params"
+    passed = ", ".join(f"{receiver}.{n}" if n in wrt else n for n in program.names)
+    body = f"    return f({passed})\n"
+    method = f"    def loss(self, {', '.join(others)}):\n    " + body if as_method else ""
+    source = ("import dataclasses\nimport typing\n\n"
+              + PARAMETER_OBJECTS[kind].format(fields="".join(f"    {n}: object\n" for n in wrt), method=method)
+              + ("" if as_method else f"\n\ndef loss(params, {', '.join(others)}):\n{body}"))
+    module = load(source)
+    module.f = program.module.f
+    params = module.Params(**{n: copy.deepcopy(args[program.names.index(n)]) for n in wrt})
+    rest = [copy.deepcopy(args[program.names.index(n)]) for n in others]
+    try:
+        dg = s2sad.grad(module.Params.loss if as_method else module.loss, wrt=0)
+        got_params = dg(params, *rest)
+        if type(got_params) is not module.Params:
+            raise Failure("wrong", "structure", f"{kind}: a {type(got_params).__name__} for a Params")
+        got = [x for n, i in zip(wrt, program.wrt_index)
+               for x in gradient_leaves(getattr(got_params, n), args[i], f"{kind} field {n}")]
+    except s2sad.TransformError as exc:
+        program.__dict__.setdefault("rewrite_refusals", []).append(f"{kind}: {construct_of(exc)}")
+        return
+    except Failure:
+        raise
+    except Exception as exc:
+        raise Failure("crash", f"{kind} raises {type(exc).__name__}", f"{exc}\n{source}") from None
+    err = worst(got, g)
+    if err > META_RTOL:
+        raise Failure("wrong", kind, f"relative difference {err:.2e}\n{source}")
 
 
 def _check_hvp(program, args, rng):

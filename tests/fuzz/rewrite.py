@@ -11,7 +11,8 @@ the same gradient for the rewritten program:
 * `outline`: a run of plain assignments in `f` moves into a new helper
   that takes what the run reads and returns what it assigns;
 * `method`: `f` becomes a method whose object holds the globals it reads
-  (`self.SCALE`), differentiated as the bound method.
+  (`self.SCALE`), differentiated as the bound method; some helpers become
+  static methods, called as `self.h(...)` and `Model.h(...)`.
 
 Each returns the new source, or None where the program offers nothing to
 rewrite.  `instrument` gives a version of a program whose comparisons and
@@ -266,9 +267,22 @@ def outline(source, rng=None):
 def method(source, rng=None):
     """`f` becomes a method of a class whose instance holds the globals it
     reads (`self.SCALE`); `bound_f()` gives the bound method `Model().f` with
-    the attributes set from the module's globals of the moment."""
+    the attributes set from the module's globals of the moment.  Some
+    helpers become static methods of the class too, which `f` calls as
+    `self.h(...)` and the others as `Model.h(...)`."""
+    rng = rng or random.Random(0)
     tree = ast.parse(source)
     f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
+    called = {id(n.func) for fn in _functions(tree) for n in ast.walk(fn) if isinstance(n, ast.Call)}
+    other_uses = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}
+    moved = [fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name != "f"
+             and fn.name not in other_uses and rng.random() < 0.5]
+    for fn in _functions(tree):
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in {m.name for m in moved}:
+                node.func = ast.Attribute(value=ast.Name("self" if fn is f else "Model", ast.Load()),
+                                          attr=node.func.id, ctx=ast.Load())
     names = sorted({"SCALE", "BIAS", "W"} - _stores(f))
     for node in ast.walk(f):
         for field, value in ast.iter_fields(node):
@@ -283,6 +297,10 @@ def method(source, rng=None):
     tree.body.remove(f)
     model = ast.parse("class Model:\n    pass\n").body[0]
     model.body = [f]
+    for fn in moved:
+        tree.body.remove(fn)
+        fn.decorator_list = [ast.Name("staticmethod", ast.Load())]
+        model.body.insert(0, fn)
     tree.body.append(model)
     attributes = "".join(f"    model.{n} = {n}\n" for n in names)
     tree.body.append(ast.parse(f"def bound_f():\n    model = Model()\n{attributes}    return model.f\n").body[0])
