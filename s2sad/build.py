@@ -372,15 +372,16 @@ class Builder(_ForwardBuilds):
         checks = []
         if facts.output is not None:
             seed_ref = facts.output.leaf((0,) if has_aux else ())
-            if getattr(loss_kind, "ndim", None) == 0:
-                rev.table[seed_ref] = Adjoint(const(1.0), False, isinstance(loss_kind, Scalar))
-            else:
+            if isinstance(loss_kind, Scalar):
+                rev.table[seed_ref] = Adjoint(const(1.0), False, True)
+            else:                 # (a 0-d array too: a rule may call its adjoint's methods, `g.reshape`)
                 loss = access(seed_ref)
-                checks.append(gast.Expr(value=call(name(ctx.spell(runtime.scalar_output, "scalar_output")),
-                                                   copy_node(loss), const(src.name))))
-                checks[-1].s2sad_effect = True
+                if getattr(loss_kind, "ndim", None) != 0:
+                    checks.append(gast.Expr(value=call(name(ctx.spell(runtime.scalar_output, "scalar_output")),
+                                                       copy_node(loss), const(src.name))))
+                    checks[-1].s2sad_effect = True
                 seed = rev.adjoint_name(seed_ref)
-                rev.items.append(Comment(user_text(core.body[-1].s2sad_origin)))
+                rev.comment(core.body[-1].s2sad_origin)
                 rev.items.append(assign(name(seed, store=True), call(gast.Attribute(
                     value=ctx.numpy(), attr="ones_like", ctx=gast.Load()), loss)))
                 rev.table[seed_ref] = Adjoint(name(seed), True, False)

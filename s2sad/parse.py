@@ -167,6 +167,13 @@ def _parse_block(text, first, filename, name):
                              filename=filename, lineno=first) from None
     _shift_lines(tree, first - 1)
     node = tree.body[0]
+    if isinstance(node, gast.AsyncFunctionDef):
+        lineno = node.lineno
+        raise TransformError(f"`{name}` is an `async def`: calling it makes a coroutine, not a "
+                             f"number, so it has no gradient", function=name, filename=filename,
+                             lineno=lineno, line=linecache.getline(filename, lineno).rstrip("\n"),
+                             hint="differentiate a plain `def` that computes the value, and await "
+                                  "around it")
     if not isinstance(node, gast.FunctionDef):
         raise TransformError("its source is not a `def` statement", function=name,
                              filename=filename, lineno=first)

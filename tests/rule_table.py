@@ -27,6 +27,7 @@ import operator
 
 import numpy as np
 
+import s2sad
 from s2sad import rules, runtime
 from s2sad.rules import method_key
 
@@ -180,6 +181,19 @@ def _trace_scaled(x, a):
     return np.trace(x) * a
 
 
+def _check_float32_cast(x):
+    """A cast to float32: differences through it are float32 noise, so the
+    gradient is checked exactly (a float32 gradient of 2 for a float32 x;
+    the float64 x's own dtype for a float64 one), in both modes."""
+    def f(x):
+        return np.sum(np.float32(x) * 2.0)
+
+    g = s2sad.grad(f)(x)
+    assert np.all(g == 2.0) and getattr(g, "dtype", None) == getattr(x, "dtype", None)
+    _, t = s2sad.jvp(f)(x, np.ones_like(x))
+    assert t == 2.0 * np.size(x)
+
+
 def _check_fill_diagonal(x, a):
     import s2sad
     d_trace = s2sad.grad(_trace_scaled)                 # a * I, made by np.fill_diagonal
@@ -286,6 +300,9 @@ ROWS = [
     Row(np.ndarray.clip, "x.clip(lo, hi)", over(["x", "lo", "hi"], [R(-2.0, 2.0), R(-1.0, -0.3), R(0.3, 1.0)],
                                                 [b for b in CLIP_BOUNDS if b[0] != ()])),
     Row(float, "float(np.sum(x))", {"x": X}, strict=False),
+    Row(np.float64, "np.float64(np.sum(x * x))", {"x": X}, strict=False),
+    Row(np.float64, "np.sum(np.float64(x) ** 2)", each("x", A, ALL), strict=False),
+    Row(np.float32, "", each("x", A, ALL), check=lambda x: _check_float32_cast(x)),
     Row(max, "max(a, b * 2.0)", {"a": F, "b": FP}),
     Row(min, "min(a, b * 2.0)", {"a": F, "b": FP}),
     Row(sum, "sum([x, y, x])", {"x": X, "y": Y}),

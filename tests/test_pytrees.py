@@ -6,6 +6,7 @@ not s2sad's own pytree code), in reverse and forward mode, through `hvp`,
 the function; refusals and errors."""
 
 import dataclasses
+import typing
 from typing import NamedTuple
 
 import numpy as np
@@ -407,3 +408,25 @@ def test_gradient_with_respect_to_self_through_methods_properties_and_callable_f
     expected = sum(np.sum(np.asarray(read(g)) * read(net)) for _, read, _ in NET_FIELDS)
     assert t == pytest.approx(expected, rel=1e-8)
     np.testing.assert_allclose(s2sad.grad(net.loss)(X, Y), numerical_grad(net.loss, [X, Y], 0), rtol=1e-6)
+
+
+def test_class_constants_read_through_self_are_constants_read_at_each_call():
+    @dataclasses.dataclass
+    class Scaled:
+        w: np.ndarray
+        eps: typing.ClassVar[float] = 0.1
+        scale = np.array([1.0, 2.0, 3.0])
+
+        def loss(self, x):
+            return np.sum(np.tanh(x * self.w) ** 2 * self.scale) + self.eps * np.sum(self.w ** 2)
+
+    s, x = Scaled(np.array([0.5, -1.0, 2.0])), np.array([0.3, 0.2, -0.4])
+    df = s2sad.grad(Scaled.loss)
+    sources = set()
+    for scale in (np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0, 3.0], [0.5, 0.5, 0.5]]), 2.0):
+        Scaled.scale = scale                                  # value and kind changed between calls
+        np.testing.assert_allclose(df(s, x).w, numerical_grad(lambda w: Scaled(w).loss(x), [s.w], 0),
+                                   rtol=1e-6, err_msg=str(scale))
+        sources.add(s2sad.source(df))
+    assert len(sources) == 2                                  # a float: built again, no unbroadcast
+    assert "scalar_output" not in s2sad.source(df)            # its kind known: no run-time checks

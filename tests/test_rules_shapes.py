@@ -439,7 +439,7 @@ GENERATED = [   # (loss, the operation it sums, shape, what the gradient's code 
     (l_moveaxis_tuple, lambda x: np.moveaxis(x, (0, 1), (2, 0)), (2, 3, 4), "np.moveaxis("),
     (l_expand0, lambda x: np.expand_dims(x, 0), (3,), "dx = np.squeeze("),
     (l_squeeze_ax1, lambda x: np.squeeze(x, axis=1), (3, 1), "dx = np.reshape("),
-    (l_mflatten_F, lambda x: x.flatten("F"), (3, 4), ".reshape(x.shape, order='F')"),
+    (l_mflatten_F, lambda x: x.flatten("F"), (3, 4), "np.reshape(dx_flatten, x.shape, order='F')"),
     (l_flip02, lambda x: np.flip(x, (0, 2)), (2, 3, 4), "dx = np.flip("),
     (l_roll2_axm1, lambda x: np.roll(x, 2, axis=-1), (3, 4), ", -2, axis=-1)"),
     (l_tile23, lambda x: np.tile(x, (2, 3)), (3, 4), "dx = untile("),

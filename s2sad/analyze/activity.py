@@ -208,7 +208,7 @@ def _flow(an, stmt, sf):
             side, at = (left, key) if key < n else (right, key - n)
             flow.append((o, [r for r in side if r.path == (at,) + rest]))
         return flow
-    if _nondifferentiable(an, value):
+    if _nondifferentiable(an, value) or _class_constant(an, value, sf):
         return [(o, []) for o in outs]
     helper = _helper_flow(an, value, sf, outs)
     if helper is not None:
@@ -248,6 +248,16 @@ def _helper_flow(an, value, sf, outs):
                 ins += [r for r in refs if _nested(r.path, path)] or refs
         flow.append((o, ins))
     return flow
+
+
+def _class_constant(an, value, sf):
+    """`p.eps` of a named tuple or dataclass `p` that is no field of it: a
+    constant of its class (properties are called through their getters by
+    then, `analyze.methods`)."""
+    if not isinstance(value, gast.Attribute) or getattr(value, "s2sad_global", False):
+        return False
+    base = an.atom_kind(value.value, sf.reads)
+    return isinstance(base, Tree) and base.field(value.attr) is None
 
 
 def _nondifferentiable(an, value):

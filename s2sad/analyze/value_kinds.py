@@ -4,6 +4,7 @@ dimensions where the kind says so), the result's kind read off."""
 
 import builtins
 import copy
+import inspect
 import types
 import warnings
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from .. import rules, runtime
 from ..kinds import (UNKNOWN, Array, Opaque, Scalar, Seq, Tree, dummy, forget_sizes, kind_of)
+from ..guards import RECORDING, note
 from ..parse import MISSING
 from .values import (NONDIFF_ATTRIBUTES, PENDING, concatenated_kind,
                      constructed_type, is_pure, literal_elements, merge_kinds, tree_span)
@@ -32,6 +34,22 @@ def _apply(value, stand_in):
 
 
 _SPLITS = (np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
+
+
+def _class_attribute_kind(cls, attr):
+    """The kind of `p.attr` where `attr` is no field of `p` but a constant of
+    its class (`eps = 1e-3`, a `ClassVar`), read at run time: a build relies
+    on its kind as on a global's (a guard rebuilds when it changes)."""
+    try:
+        found = inspect.getattr_static(cls, attr)
+    except AttributeError:
+        return Opaque(object)
+    if callable(found) or hasattr(type(found), "__get__"):
+        return Opaque(object)                       # (a method or descriptor: not a constant)
+    if RECORDING.stack:
+        owner = next(c for c in cls.__mro__ if attr in vars(c))
+        note(owner, attr, found)
+    return forget_sizes(kind_of(found))
 
 
 class ValueKinds:
@@ -139,9 +157,9 @@ class ValueKinds:
             return self.evaluate(lambda: self.stand_in(value.value)[self.stand_in_index(value.slice)])
         if isinstance(value, gast.Attribute):
             base = self.atom_kind(value.value)
-            if isinstance(base, Tree):            # `p.w` of a named tuple: its field
+            if isinstance(base, Tree):            # `p.w` of a named tuple or dataclass: its field
                 at = base.field(value.attr)
-                return base.child(at) if at is not None else Opaque(object)
+                return base.child(at) if at is not None else _class_attribute_kind(base.type, value.attr)
             if base == UNKNOWN:
                 return Opaque(tuple) if value.attr in NONDIFF_ATTRIBUTES else UNKNOWN
             return self.evaluate(lambda: getattr(self.stand_in(value.value), value.attr))

@@ -224,6 +224,11 @@ class Calls:
         rule = rules.lookup_tangent(key)
         if rule is None:
             return NOT_THIS_WAY
+        if not rules.is_builtin(key):
+            wrong = rules.check_call(key, rule, (None, None), args, keywords, "tangent rule")
+            if wrong is not None:
+                raise self.src.error(stmt.s2sad_origin, wrong,
+                                     "give the rule that parameter (or **kwargs for the ones it ignores)")
         elts = []
         for a, t in zip(args, tangents):
             node = t if t is not None else const(None)

@@ -172,12 +172,12 @@ class _Normalizer(Statements, Loops, Assignments, Expressions):
             self.fail(s, "definitions inside the differentiated function are not supported",
                       "define the helper outside this function and call it; s2sad "
                       "differentiates calls to your own functions")
-        if isinstance(s, (gast.Import, gast.ImportFrom)):
-            self.fail(s, "imports inside the differentiated function are not supported",
-                      "move the import to module level")
         if isinstance(s, (gast.Try, gast.Raise)):
             self.fail(s, f"`{what.lower()}` statements are not supported",
                       "move error handling outside the differentiated function")
+        if type(s).__name__ == "Match":
+            self.fail(s, "`match` statements are not supported",
+                      "write it as `if`/`elif` on the subject (`if mode == \"sum\": ...`)")
         if isinstance(s, (gast.With, gast.AsyncWith)):
             self.fail(s, "`with` blocks are not supported (only `with s2sad.grad_of(h) as dh:`)",
                       "open the context outside the differentiated function and call it inside")

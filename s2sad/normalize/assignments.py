@@ -9,7 +9,7 @@ import numpy as np
 
 from ..names import hint_for
 from ..parse import MISSING
-from ..trees import copy_node, name, store
+from ..trees import copy_node, name, store, unparse
 from .core_form import same_object
 
 
@@ -155,9 +155,14 @@ class Assignments:
         self.in_place(target, atom)
 
     def in_place(self, target, atom=None):
+        if isinstance(target, gast.Attribute):
+            owner = unparse(target.value)
+            self.fail(self.origin, f"assigning to an attribute (`{owner}.{target.attr} = ...`) is not "
+                      f"differentiated: it changes an object the gradient cannot follow",
+                      f"keep the value in a local name (`{target.attr} = ...`) and use that; for a "
+                      f"dataclass or named tuple, build a new one with the new field")
         if not isinstance(target, gast.Subscript) or atom is None:
-            what = "items" if isinstance(target, gast.Subscript) else "attributes"
-            self.fail(self.origin, f"assigning to {what} inside an unpacking is not supported",
+            self.fail(self.origin, "assigning to items inside an unpacking is not supported",
                       "assign to a name first, then store it with its own statement")
         base, index = self.update_target(target)
         self.update(base, index, atom)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
+import types
+
 import gast
 import numpy as np
 
@@ -58,6 +61,38 @@ class Statements:
 
     def stmt_Delete(self, s):
         pass                              # freeing a name changes no value
+
+    def stmt_Import(self, s):
+        """`import scipy.special as sp` inside: the module is imported now and
+        its name resolved like a global (modules are imported once, so where
+        the statement stands changes nothing)."""
+        for alias in s.names:
+            module = self.imported(s, alias.name)
+            if alias.asname is None:      # `import a.b` binds `a`
+                module = self.imported(s, alias.name.split(".")[0])
+            self.bind_import(alias.asname or alias.name.split(".")[0], module)
+
+    def stmt_ImportFrom(self, s):
+        package = self.src.func.__module__ if s.level else None
+        base = "." * (s.level or 0) + (s.module or "")
+        module = self.imported(s, base, package)
+        for alias in s.names:             # (`import *` is a SyntaxError inside a function)
+            value = getattr(module, alias.name, MISSING)
+            if value is MISSING:
+                value = self.imported(s, f"{base}.{alias.name}", package)
+            self.bind_import(alias.asname or alias.name, value)
+
+    def imported(self, s, module_name, package=None):
+        try:
+            return importlib.import_module(module_name, package)
+        except ImportError as exc:
+            self.fail(s, f"the import inside the function fails: {exc}", "check the module name")
+
+    def bind_import(self, name_, value):
+        if name_ in self.locals:
+            self.fail(self.origin, f"`{name_}` is imported inside the function and also assigned there",
+                      "give one of them another name")
+        self.src.namespace.cells[name_] = types.CellType(value)
 
     def stmt_Expr(self, s):
         value = s.value

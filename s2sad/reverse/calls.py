@@ -70,6 +70,11 @@ class Calls:
                 f"`{what}` has no gradient rule and no Python source s2sad can read",
                 f"register one with @s2sad.adjoint({what}) (see the API docs), or wrap the "
                 f"argument in s2sad.stop_gradient if no gradient should flow through it")
+        if not rules.is_builtin(key):
+            wrong = rules.check_call(key, rule, (None, None), args, keywords)
+            if wrong is not None:
+                raise self.src.error(stmt.s2sad_origin, wrong, "give the rule that parameter (or "
+                                     "**kwargs for the ones it ignores)")
         base = updated_name(stmt)
         result = name(base, outs[0].local) if base else copy_node(stmt.targets[0])
         result.ctx = gast.Load()
@@ -164,7 +169,7 @@ class Calls:
         """A user's rule need not sum its cotangents down to broadcast
         arguments' shapes: `shaped_like(c, x, name)` does, and refuses a
         shape broadcasting cannot explain."""
-        what = getattr(key, "__name__", None) or repr(key)
+        what = rules.function_name(key)
         helper = name(self.ctx.spell(runtime.shaped_like, "shaped_like"))
         return [call(copy_node(helper), out, copy_node(atom), const(what))
                 if out is not None and isinstance(self.kind(atom), Array) else out

@@ -95,8 +95,23 @@ def _name(fn):
 
 
 def function_name(fn):
-    """A short name for a function or array method, for names and messages."""
+    """A short name for a function or array method, for names and messages
+    (a `functools.partial`'s function's)."""
+    if isinstance(fn, functools.partial):
+        return function_name(fn.func)
     return getattr(fn, "__name__", None) or getattr(fn, "name", None) or "rule"
+
+
+def check_call(fn, rule, head, args, keywords, what="rule"):
+    """The message where a user's rule cannot take what a call passes (a
+    partial's rule need not take the keywords its calls leave out), else None."""
+    try:
+        inspect.signature(rule).bind(*head, *args, **keywords)
+    except TypeError as exc:
+        return f"the {what} registered for {function_name(fn)} cannot take what this call passes: {exc}"
+    except ValueError:
+        pass
+    return None
 
 
 def _check_target(fn, decorator):
@@ -131,7 +146,11 @@ def _check_signature(fn, rule, head):
         return
     else:
         positional, keywords = [], {}
+        partial = isinstance(fn, functools.partial)
         for p in fn_sig.parameters.values():
+            if partial and (p.name in fn.keywords or p.default is not p.empty):
+                continue                # (a partial's rule takes what its calls pass: the
+                #                           keywords it froze, and the defaults, are not required)
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
                 positional.append(object())
             elif p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):

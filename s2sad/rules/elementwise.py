@@ -225,6 +225,15 @@ def _(g, result, x):
     return np.full_like(x, g)            # a 0-d or size-1 array: its shape and dtype
 
 
+@adjoint(np.float64, linear=(0,))
+@adjoint(np.float32, linear=(0,))
+def _(g, result, x):
+    # (of an array, a cast: the adjoint cast back to the array's dtype)
+    if isinstance(x, float) or isinstance(x, int):
+        return g
+    return (g * np.ones_like(x)).astype(x.dtype, copy=False)
+
+
 # ---- two arguments ---------------------------------------------------------------------
 
 

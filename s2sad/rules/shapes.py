@@ -34,8 +34,8 @@ def _(g, result, x, shape=None, order="C", **_):
 @adjoint(np.ndarray.reshape, linear=(0,))
 def _(g, result, x, *shape, order="C", **_):
     if order == "C":
-        return (g.reshape(x.shape),) + (None,) * len(shape)
-    return (g.reshape(x.shape, order=order),) + (None,) * len(shape)
+        return (np.reshape(g, x.shape),) + (None,) * len(shape)
+    return (np.reshape(g, x.shape, order=order),) + (None,) * len(shape)
 
 
 @adjoint(np.transpose, linear=(0,), view=True)
@@ -114,7 +114,7 @@ def _(g, result, a, axis=None):
 
 @adjoint(method_key("squeeze"), linear=(0,))
 def _(g, result, x, axis=None):
-    return g.reshape(x.shape), None
+    return np.reshape(g, x.shape), None
 
 
 @adjoint(np.ravel, linear=(0,), view=True)
@@ -130,9 +130,9 @@ def _(g, result, a, order="C"):
 @adjoint(method_key("flatten"), linear=(0,))
 def _(g, result, x, order="C"):
     if order == "C":
-        return g.reshape(x.shape), None
+        return np.reshape(g, x.shape), None
     if order == "F":
-        return g.reshape(x.shape, order="F"), None
+        return np.reshape(g, x.shape, order="F"), None
     return unravel(g, x, order), None
 
 

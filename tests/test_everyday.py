@@ -1,0 +1,202 @@
+"""Everyday Python around the NumPy: the forms a loss's scalar is returned in,
+inner functions, comprehensions, star calls and displays; each in reverse
+and forward mode against central finite differences."""
+
+import numpy as np
+import pytest
+
+import s2sad
+from fdcheck import numerical_grad
+
+RNG = np.random.default_rng(16)
+X = RNG.normal(size=(3, 4))
+
+
+def _check_both_modes(f, args, i=0, rtol=1e-6):
+    """grad against central differences, and jvp along ones against the
+    gradient's sum."""
+    expected = numerical_grad(f, list(args), i)
+    got = s2sad.grad(f, wrt=i)(*args)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-9)
+    x = args[i]
+    along = np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
+    value, tangent = s2sad.jvp(f, wrt=i)(*args, along)
+    assert float(value) == pytest.approx(float(np.asarray(f(*args))), rel=1e-12)
+    assert float(tangent) == pytest.approx(float(np.sum(expected)), rel=rtol, abs=1e-9)
+    return got
+
+
+# ---- 0-d returns ------------------------------------------------------------------------
+
+def reshaped(x):
+    return np.sum(np.tanh(x) ** 2, keepdims=True).reshape(())
+
+
+def as_float64(x):
+    return np.float64(np.sum(x * np.sin(x)))
+
+
+def cast_inside(x):
+    return np.sum(np.float64(x) ** 3)
+
+
+def as_item(x):
+    return np.sum(x * x).item()
+
+
+def as_float(x):
+    return float(np.mean(np.exp(x)))
+
+
+def zero_d_array(x):
+    return np.asarray(np.sum(x ** 2))[()] * 2.0
+
+
+@pytest.mark.parametrize("f", [reshaped, as_float64, cast_inside, as_item, as_float])
+@pytest.mark.parametrize("shape", [(3, 4), (5,), ()])
+def test_zero_d_returns(f, shape):
+    x = RNG.normal(size=shape)
+    _check_both_modes(f, [x])
+
+
+def test_a_float32_cast_keeps_its_dtype():
+    def f(x):
+        return np.sum(np.float32(x) * 2.0)
+
+    x = RNG.normal(size=4).astype(np.float32)
+    g = s2sad.grad(f)(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, 2.0)
+
+
+def test_the_seed_of_a_zero_d_array_output_is_an_array():
+    df = s2sad.grad(reshaped)
+    df(X)
+    assert "np.reshape(np.ones_like(" in s2sad.source(df)
+
+
+# ---- error messages: the construct, the line, a fix that works ---------------------------
+
+class Box:
+    def __init__(self, a):
+        self.a = a
+
+
+def sets_an_attribute(box, x):
+    box.a = x * 2.0
+    return np.sum(box.a)
+
+
+def sets_an_attribute_fixed(box, x):
+    a = x * 2.0
+    return np.sum(a)
+
+
+async def coroutine(x):
+    return np.sum(x)
+
+
+def matches(x, mode):
+    match mode:
+        case "sum":
+            return np.sum(x)
+        case _:
+            return np.sum(x * x)
+
+
+def matches_fixed(x, mode):
+    if mode == "sum":
+        return np.sum(x)
+    return np.sum(x * x)
+
+
+def _line_of(f, text):
+    import inspect
+    lines, first = inspect.getsourcelines(f)
+    return first + next(i for i, line in enumerate(lines) if text in line)
+
+
+def test_assigning_an_attribute_names_it_and_the_fix_works():
+    with pytest.raises(s2sad.TransformError) as info:
+        s2sad.grad(sets_an_attribute, wrt=1)(Box(1.0), X)
+    message = str(info.value)
+    assert "assigning to an attribute (`box.a = ...`)" in message and "unpacking" not in message
+    assert f"line {_line_of(sets_an_attribute, 'box.a = x')}" in message
+    assert "keep the value in a local name" in message
+    _check_both_modes(sets_an_attribute_fixed, [Box(1.0), X], 1)
+
+
+def test_an_async_function_is_named_with_its_line_and_a_fix():
+    with pytest.raises(s2sad.TransformError) as info:
+        s2sad.grad(coroutine)(X)
+    message = str(info.value)
+    assert "`async def`" in message and f"line {_line_of(coroutine, 'async def')}" in message
+    assert "async def coroutine(x):" in message and "plain `def`" in message
+
+
+def test_match_is_named_with_a_fix_that_works():
+    with pytest.raises(s2sad.TransformError) as info:
+        s2sad.grad(matches)(X, "sum")
+    message = str(info.value)
+    assert "`match` statements are not supported" in message
+    assert f"line {_line_of(matches, 'match mode')}" in message and "`if`/`elif`" in message
+    for mode in ("sum", "squares"):
+        _check_both_modes(matches_fixed, [X, mode])
+
+
+def test_np_vectorize_is_named_with_a_fix():
+    square = np.vectorize(lambda v: v * v)
+
+    def loss(x):
+        return np.sum(square(x))
+
+    with pytest.raises(s2sad.TransformError, match=r"calls a vectorize object \(from numpy\)"):
+        s2sad.grad(loss)(X)
+
+
+# ---- rules for partials -------------------------------------------------------------------
+
+def test_a_partials_rule_takes_what_its_calls_pass():
+    import functools
+    snap = functools.partial(np.round, decimals=1)
+
+    @s2sad.adjoint(snap)                      # no `decimals`, no `out`: the calls pass neither
+    def _(g, result, a):
+        return g                              # straight through
+
+    @s2sad.tangent(snap)
+    def _(t, result, a):
+        return t
+
+    def loss(x):
+        return np.sum(snap(x) * np.sin(x))
+
+    x = np.array([0.123, -0.456, 0.789])
+    expected = np.sin(x) + snap(x) * np.cos(x)
+    np.testing.assert_allclose(s2sad.grad(loss)(x), expected, rtol=1e-12)
+    _, t = s2sad.jvp(loss)(x, np.ones(3))
+    assert t == pytest.approx(np.sum(expected), rel=1e-12)
+
+    def passes_out(x):
+        return np.sum(snap(x, out=None) * x)
+
+    for transform, extra in ((s2sad.grad, ()), (s2sad.jvp, (np.ones(3),))):
+        with pytest.raises(s2sad.TransformError, match=r"rule registered for round cannot take what "
+                                                       r"this call passes: .*'out'") as info:
+            transform(passes_out)(x, *extra)
+        assert f"line {_line_of(passes_out, 'out=None')}" in str(info.value)
+
+
+# ---- imports inside ------------------------------------------------------------------------
+
+def imports_inside(x):
+    import numpy as onp
+    from numpy import tanh as th
+    import numpy.linalg
+    from numpy.linalg import norm
+    return onp.sum(th(x) ** 2) + norm(x) + numpy.linalg.norm(x * 2.0)
+
+
+def test_imports_inside_the_function():
+    _check_both_modes(imports_inside, [X])
+    _check_both_modes(imports_inside, [RNG.normal(size=5)])
