@@ -665,24 +665,32 @@ def _check_rewrite(program, name, rewrite, args, g, seed):
         return
     module = load(source)
     set_globals(module, {k: getattr(program.module, k) for k in ("SCALE", "BIAS", "W")})
-    try:
+
+    def gradient_leaves_of_rewrite():
         f = module.bound_f() if hasattr(module, "bound_f") else module.f    # (`method`)
         dg = s2sad.grad(f, wrt=program.generated.wrt)
-        got = [x for i, gi in zip(program.wrt_index, per_argument(program, dg(*copy.deepcopy(args))))
-               for x in gradient_leaves(gi, args[i], f"rewrite {name}")]
+        return [x for i, gi in zip(program.wrt_index, per_argument(program, dg(*copy.deepcopy(args))))
+                for x in gradient_leaves(gi, args[i], f"rewrite {name}")]
+
+    _same_gradient(program, f"rewrite {name}", name, gradient_leaves_of_rewrite, g, source)
+
+
+def _same_gradient(program, label, refusal_label, compute, g, context=""):
+    """Another route to the gradient, `compute()` giving its leaves: refusing
+    what it cannot prove right is allowed (counted apart, no gradient to
+    compare); a crash or a different gradient is a failure."""
+    try:
+        got = compute()
     except s2sad.TransformError as exc:
-        # refusing what it cannot prove right is allowed; counted apart, and no gradient to compare
-        state_refusals = program.__dict__.setdefault("rewrite_refusals", [])
-        state_refusals.append(f"{name}: {construct_of(exc)}")
+        program.__dict__.setdefault("rewrite_refusals", []).append(f"{refusal_label}: {construct_of(exc)}")
         return
     except Failure:
         raise
     except Exception as exc:
-        raise Failure("crash", f"rewrite {name} raises {type(exc).__name__}",
-                      f"{exc}\n{source}") from None
+        raise Failure("crash", f"{label} raises {type(exc).__name__}", f"{exc}\n{context}"[:2000]) from None
     err = worst(got, g)
     if err > META_RTOL:
-        raise Failure("wrong", f"rewrite {name}", f"relative difference {err:.2e}\n{source}")
+        raise Failure("wrong", label, f"relative difference {err:.2e}\n{context}")
 
 
 def _check_partial(program, args, g):
@@ -691,22 +699,15 @@ def _check_partial(program, args, g):
     same."""
     wrt = [program.names[i] for i in program.wrt_index]
     bound = {n: copy.deepcopy(a) for n, a in zip(program.names, args) if n not in wrt}
-    try:
+
+    def gradient_leaves_of_partial():
         dg = s2sad.grad(functools.partial(program.module.f, **bound),
                         wrt=tuple(wrt) if program.wrt_tuple else wrt[0])
         grads = dg(**{n: copy.deepcopy(args[program.names.index(n)]) for n in wrt})
-        got = [x for i, gi in zip(program.wrt_index, per_argument(program, grads))
-               for x in gradient_leaves(gi, args[i], "partial")]
-    except s2sad.TransformError as exc:
-        program.__dict__.setdefault("rewrite_refusals", []).append(f"partial: {construct_of(exc)}")
-        return
-    except Failure:
-        raise
-    except Exception as exc:
-        raise Failure("crash", f"partial raises {type(exc).__name__}", str(exc)[:500]) from None
-    err = worst(got, g)
-    if err > META_RTOL:
-        raise Failure("wrong", "partial", f"relative difference {err:.2e}")
+        return [x for i, gi in zip(program.wrt_index, per_argument(program, grads))
+                for x in gradient_leaves(gi, args[i], "partial")]
+
+    _same_gradient(program, "partial", "partial", gradient_leaves_of_partial, g)
 
 
 PARAMETER_OBJECTS = {
@@ -738,23 +739,16 @@ def _check_parameter_object(program, args, g, seed):
     module.f = program.module.f
     params = module.Params(**{n: copy.deepcopy(args[program.names.index(n)]) for n in wrt})
     rest = [copy.deepcopy(args[program.names.index(n)]) for n in others]
-    try:
+
+    def gradient_leaves_of_fields():
         dg = s2sad.grad(module.Params.loss if as_method else module.loss, wrt=0)
         got_params = dg(params, *rest)
         if type(got_params) is not module.Params:
             raise Failure("wrong", "structure", f"{kind}: a {type(got_params).__name__} for a Params")
-        got = [x for n, i in zip(wrt, program.wrt_index)
-               for x in gradient_leaves(getattr(got_params, n), args[i], f"{kind} field {n}")]
-    except s2sad.TransformError as exc:
-        program.__dict__.setdefault("rewrite_refusals", []).append(f"{kind}: {construct_of(exc)}")
-        return
-    except Failure:
-        raise
-    except Exception as exc:
-        raise Failure("crash", f"{kind} raises {type(exc).__name__}", f"{exc}\n{source}") from None
-    err = worst(got, g)
-    if err > META_RTOL:
-        raise Failure("wrong", kind, f"relative difference {err:.2e}\n{source}")
+        return [x for n, i in zip(wrt, program.wrt_index)
+                for x in gradient_leaves(getattr(got_params, n), args[i], f"{kind} field {n}")]
+
+    _same_gradient(program, kind, kind, gradient_leaves_of_fields, g, source)
 
 
 def _check_hvp(program, args, rng):
