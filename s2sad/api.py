@@ -137,11 +137,26 @@ def source(df: Callable, *args: Any, **kwargs: Any) -> str:
     if args or kwargs:
         if getattr(state, "forward", False) and len(args) > len(state.params):
             args = args[:-1]              # called as jf(*args, tangent): the tangent is not needed
-        return state.lookup(args, kwargs).source
+        return GeneratedSource(state.lookup(args, kwargs).source)
     if state.latest is None:
         raise ValueError("this gradient has not been built yet: call it once, or pass example "
                          "arguments: s2sad.source(df, *args)")
-    return state.latest.source
+    return GeneratedSource(state.latest.source)
+
+
+class GeneratedSource(str):
+    """The generated source, a `str`; a notebook shows it highlighted (its
+    `_repr_html_`, with Pygments where installed, as IPython is)."""
+
+    def _repr_html_(self):
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            import html
+            return f"<pre>{html.escape(str(self))}</pre>"
+        return highlight(str(self), PythonLexer(), HtmlFormatter(noclasses=True))
 
 
 _BUILDS = weakref.WeakKeyDictionary()      # function -> {(options, argument kinds): build}

@@ -20,7 +20,7 @@ from typing import Callable
 import gast
 
 from .analyze import Analyzer, dependencies, has_effect
-from .analyze.methods import MethodCall, rewritten
+from .analyze.rewrites import Rewrite, rewritten
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
@@ -243,7 +243,7 @@ class Builder(_ForwardBuilds):
                            self.helper_dependencies)
             try:
                 facts = run.run()
-            except MethodCall as call:
+            except Rewrite as call:
                 done = core.__dict__.setdefault("against_class", {})
                 key = (id(call.stmt), call.cls, unparse(call.value))
                 if key not in done:

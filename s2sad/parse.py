@@ -135,6 +135,13 @@ def parse_function(func: Callable) -> Source:
     """Parse `func` into a `Source` whose tree is a plain FunctionDef."""
     if isinstance(func, types.MethodType):
         func = func.__func__
+    lifted = getattr(func, "__s2sad_lifted__", None)
+    if lifted is not None:                # a function defined inside another (normalize/inner.py)
+        from .trees import copy_node
+        node, filename, namespace = lifted
+        source = Source(func, copy_node(node), filename)
+        source.namespace = namespace
+        return source
     if not isinstance(func, types.FunctionType):
         raise TransformError(
             f"{func!r} is not a Python function, so it has no source to transform",

@@ -119,6 +119,20 @@ def tree_literal(ctx, kind, children):
     return node(elts=children, ctx=gast.Load())
 
 
+def _copied_sequence(sweep, value):
+    """The list or tuple `list(a)` / `tuple(a)` copies (a list or tuple of
+    known length, or a list of any length to a list), else None."""
+    if not isinstance(value, gast.Call) or len(value.args) != 1 or value.keywords \
+            or not getattr(value.args[0], "s2sad_ref", None):
+        return None
+    obj = sweep.src.namespace.resolve(value.func, sweep.core.local_names)
+    kind = sweep.kind(value.args[0])
+    if obj in (list, tuple) and (isinstance(kind, Tree) and issubclass(kind.type, (list, tuple))
+                                 or isinstance(kind, Seq)):
+        return value.args[0]
+    return None
+
+
 def _literal(value):
     """`value` as a constant or a tuple of constants, where it is one; else None."""
     if type(value) in (int, float, bool, str) or value is None:
@@ -176,6 +190,9 @@ class Sweep:
         a tuple): {out ref: source ref, or None for a constant}; None otherwise."""
         if isinstance(value, gast.Name):
             return {ref: value.s2sad_ref.leaf(ref.path) for ref in outs}
+        copied = _copied_sequence(self, value)
+        if copied is not None:                    # `list(t)`, `tuple(xs)`: element by element
+            return {ref: copied.s2sad_ref.leaf(ref.path) for ref in outs}
         literal = literal_elements(value, self.src.namespace, self.core.local_names)
         if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) or literal is not None:
             keys, elts = literal if literal is not None else ([k.value for k in value.keys], value.values)

@@ -40,10 +40,10 @@ def uses_exec(x):
     return x * 2.0
 
 
-def uses_nested_def(x):
-    def inner(y):
-        return y * 2.0
-    return inner(x)
+def uses_nested_class(x):
+    class Inner:
+        k = 2.0
+    return x * Inner.k
 
 
 def uses_c_function(x):
@@ -69,7 +69,7 @@ def uses_partial(x):
     (uses_yield, 1.5, "yield x * 2.0", "yield"),
     (uses_global, 1.5, "global G", "global"),
     (uses_exec, 1.5, 'exec("y = 1")', "exec"),
-    (uses_nested_def, 1.5, "def inner(y):", "definitions inside"),
+    (uses_nested_class, 1.5, "class Inner:", "classes defined inside"),
     (uses_c_function, 1.5, "return math.gamma(y)", "gamma"),
     (uses_linalg_without_rule, np.eye(2), "eigvalsh(x)", "eigvalsh"),
     (uses_with, 1.5, "with open(HERE)", "with"),

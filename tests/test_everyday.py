@@ -17,7 +17,7 @@ def _check_both_modes(f, args, i=0, rtol=1e-6):
     gradient's sum."""
     expected = numerical_grad(f, list(args), i)
     got = s2sad.grad(f, wrt=i)(*args)
-    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-9)
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-7)
     x = args[i]
     along = np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
     value, tangent = s2sad.jvp(f, wrt=i)(*args, along)
@@ -200,3 +200,153 @@ def imports_inside(x):
 def test_imports_inside_the_function():
     _check_both_modes(imports_inside, [X])
     _check_both_modes(imports_inside, [RNG.normal(size=5)])
+
+
+# ---- star calls and displays ----------------------------------------------------------------
+
+XS = [RNG.normal(size=4), RNG.normal(size=4)]
+
+
+def scaled_product(a, b, scale=1.0, shift=0.0):
+    return a * b * scale + shift
+
+
+def star_call(xs, y):
+    pair = (xs[0] * y, xs[1])
+    options = {"scale": 3.0, "shift": y}
+    return np.sum(scaled_product(*pair, **options)) + np.sum(np.stack([*xs, y]))
+
+
+def star_call_of_an_argument(xs, y):
+    return np.sum(scaled_product(*xs, scale=2.0) * y)
+
+
+def star_displays(xs, y):
+    parts = [*xs, y * 2.0]
+    more = (y, *parts[1:], *(xs[0],))
+    return np.sum(parts[2] * parts[0]) + np.sum(more[1] * more[3] * more[0])
+
+
+@pytest.mark.parametrize("f", [star_call, star_call_of_an_argument, star_displays])
+def test_star_calls_and_displays(f):
+    y = RNG.normal(size=4)
+    _check_both_modes(f, [XS, y], 1)
+    expected = [numerical_grad(lambda a: f([a, XS[1]], y), [XS[0]], 0),
+                numerical_grad(lambda b: f([XS[0], b], y), [XS[1]], 0)]
+    got = s2sad.grad(f)(XS, y)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-9)
+
+
+def test_a_star_call_of_a_list_of_unknown_length_is_refused():
+    def f(x):
+        parts = []
+        for i in range(3):
+            parts.append(x * i)
+        return np.sum(scaled_product(*parts[:2]))
+
+    with pytest.raises(s2sad.TransformError, match=r"a call with `\*` or `\*\*` of a list whose length"):
+        s2sad.grad(f)(X)
+
+
+# ---- functions defined inside -----------------------------------------------------------------
+
+import functools  # noqa: E402
+
+
+def lambda_called(x):
+    sq = lambda v: v * v                                     # noqa: E731
+    return np.sum(sq(x) + sq(np.sin(x)))
+
+
+def closure_read_at_call_time(x):
+    c = 2.0
+    scaled = lambda v: v * c                                 # noqa: E731
+    a = scaled(x)
+    c = np.sin(x)                                            # the closure reads the new c
+    return np.sum(a + scaled(x))
+
+
+def def_in_a_loop(x):
+    w = x * 0.5
+
+    def step(h):
+        return np.tanh(h * w + x)
+
+    h = x
+    for _ in range(3):
+        h = step(h)
+    return np.sum(h)
+
+
+def recursive_inner(x):
+    def power(v, n):
+        if n == 0:
+            return 1.0
+        return v * power(v, n - 1)
+
+    return np.sum(power(x, 3))
+
+
+def siblings_and_nesting(x):
+    c = x * 0.5
+
+    def first(v):
+        return v * c
+
+    def second(v):
+        g = lambda u: u * x                                  # noqa: E731
+        return first(v) + g(np.sin(v))
+
+    return np.sum(second(x) * second(x * 2.0))
+
+
+def reduce_and_map(x):
+    xs = [x, x * 2.0, np.cos(x)]
+    product = functools.reduce(lambda a, b: a * b, xs)
+    total = functools.reduce(lambda a, b: a + b * x, xs, np.zeros_like(x))
+    squashed = list(map(np.tanh, xs))
+    scaled = map(lambda v: v * x, xs)
+    return np.sum(product) + np.sum(total) + np.sum(squashed[1]) + sum(np.sum(v) for v in scaled)
+
+
+@pytest.mark.parametrize("f", [lambda_called, closure_read_at_call_time, def_in_a_loop, recursive_inner,
+                               siblings_and_nesting, reduce_and_map])
+@pytest.mark.parametrize("shape", [(4,), (2, 3)])
+def test_functions_defined_inside(f, shape):
+    _check_both_modes(f, [RNG.normal(size=shape)])
+
+
+def test_an_inner_function_reads_as_a_helper_in_the_generated_code():
+    df = s2sad.grad(closure_read_at_call_time)
+    df(X)
+    text = s2sad.source(df)
+    assert "scaled_fwd1(x, c=c)" in text and "def scaled_fwd(v, *, c):" in text
+
+
+def test_inner_functions_that_cannot_be_followed_are_refused():
+    def stored(x):
+        fs = [lambda v: v * 2.0]
+        return np.sum(fs[0](x))
+
+    def changes_a_list_of_the_function(x):
+        hs = []
+
+        def keep(v):
+            hs.append(v)
+            return v
+
+        keep(x * 2.0)
+        return np.sum(hs[0])
+
+    def default_reads_a_name(x):
+        k = 2.0
+        f = lambda v, k=k: v * k                             # noqa: E731
+        return np.sum(f(x))
+
+    with pytest.raises(s2sad.TransformError, match="cannot tell which function"):
+        s2sad.grad(stored)(X)
+    with pytest.raises(s2sad.TransformError, match="changes a list its caller passed in"):
+        s2sad.grad(changes_a_list_of_the_function)(X)
+    with pytest.raises(s2sad.TransformError, match="a default of an inner function reads a name"):
+        s2sad.grad(default_reads_a_name)(X)

@@ -37,7 +37,8 @@ from .activity import activity, dependencies  # noqa: F401 (the stage's API)
 from .in_place import FRESH_FUNCTIONS, check_in_place_updates
 from .shape_classes import ShapeClasses
 from .value_kinds import ValueKinds
-from .methods import MethodCall, against_class
+from .methods import against_class
+from .rewrites import Rewrite, expand_star_call, is_star_call
 from .values import (IMMUTABLE, NONDIFF_ATTRIBUTES, PENDING, SAFE_BUILTINS, VIEW_METHODS,  # noqa: F401 (the stage's API)
                      appended_kind, assigned_names, assigned_names_deep, concatenated_kind,
                      constructed_type, flatten, index_atoms, is_append, is_pop, is_pure, literal_elements,
@@ -153,13 +154,23 @@ class Analyzer(ValueKinds, ShapeClasses):
         if isinstance(stmt, (gast.For, gast.While)):
             return self.loop(stmt, sf)
         value = statement_value(stmt)
+        if isinstance(stmt, (gast.Assign, gast.Expr)) and is_star_call(stmt.value):
+            self.read(stmt, sf, [a.value if isinstance(a, gast.Starred) else a for a in stmt.value.args]
+                      + [k.value for k in stmt.value.keywords])
+            expanded = expand_star_call(stmt.value, self.atom_kind)
+            if expanded is None:
+                raise core.source.error(
+                    stmt.s2sad_origin, "a call with `*` or `**` of a list whose length, or a dict whose "
+                    "keys, the build cannot know", "pass the arguments one by one (`f(xs[0], xs[1])`), or "
+                    "from a tuple or a dict literal")
+            raise Rewrite(stmt, expanded[0], None, expanded[1])   # `f(*parts)`: `f(parts_0, parts_1)`
         self.read(stmt, sf, value_operands(value) if value is not None else [])
         base = updated_name(stmt)
         if isinstance(stmt, (gast.Assign, gast.Expr)) and base is None:
             resolved = against_class(stmt.value, self.value_kind,
                                      lambda node: self.ns.resolve(node, core.local_names))
             if resolved is not None:      # `self.features(x)`: analysed again as `Model.features(self, x)`
-                raise MethodCall(stmt, *resolved)
+                raise Rewrite(stmt, *resolved)
         if base is not None:               # `x[i] = v`, `np.add.at(x, i, v)`: a new value of x
             target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
             if target is not None:

@@ -4,15 +4,13 @@
 one of the user's classes name a function only once the receiver's class is
 known, which the core form cannot tell: the analysis can, from the
 receiver's kind (an argument's, a local's, or a global object's).  When it
-meets one, it raises `MethodCall` with the call written out against the
+meets one, it raises a `Rewrite` with the call written out against the
 class -- `Model.features(self, x)`, `Model.__call__(model, x)`,
 `Model.width.fget(self)`, `Model.make.__func__(Model, x)` for a class
-method -- and the builder analyses the function again with that statement
-rewritten (`rewritten`).  From then on the call is a call of one of the
+method (`rewrites.py`).  From then on the call is a call of one of the
 user's functions, which every later stage differentiates like any helper.
 """
 
-import copy
 import inspect
 import types
 
@@ -20,20 +18,8 @@ import gast
 
 from .. import rules
 from ..kinds import Opaque, Tree, user_class
-from ..normalize.core_form import CoreFunction
-from ..trees import assign, child_blocks, copy_node, name
-
-
-class MethodCall(Exception):
-    """The statement `stmt` calls a method; `value` is the call against its
-    class `cls`.  `split`, where the callee is an object held in a field
-    (`self.out(h)`), is `(hint, expr, holder)`: `expr` is first assigned to a
-    name of its own (`self_out = self.out`), which the Name `holder` in
-    `value` takes."""
-
-    def __init__(self, stmt, value, cls, split=None):
-        super().__init__(f"method call at line {getattr(stmt, 'lineno', '?')}")
-        self.stmt, self.value, self.cls, self.split = stmt, value, cls, split
+from ..trees import copy_node, name
+from .rewrites import First
 
 
 def receiver_class(kind):
@@ -125,7 +111,7 @@ def _held(value, kind_of_atom):
     holder = name("")
     hint = f"{value.func.value.id}_{value.func.attr}"
     return (_written(_path(cls, "__call__"), [holder] + list(value.args),
-                     [copy_node(k) for k in value.keywords]), cls, (hint, copy_node(value.func), holder))
+                     [copy_node(k) for k in value.keywords]), cls, [First(hint, copy_node(value.func), holder)])
 
 
 def _written(func, args, keywords):
@@ -165,53 +151,3 @@ def _path(cls, *attrs):
         node = gast.Attribute(value=node, attr=attr, ctx=gast.Load())
         node.s2sad_global = True
     return node
-
-
-def rewritten(core, call):
-    """A copy of `core` with `call.stmt`'s value replaced by `call.value` (and
-    the holder of a split call assigned first), in a namespace where the
-    class's name names it (a cell of its own where the user's globals do
-    not already)."""
-    node = copy_node(core.node)
-    local_names = core.local_names
-    for block in _blocks(node.body):
-        for i, (old, new) in enumerate(zip(_original(core.body, node.body, block), block)):
-            if old is not call.stmt:
-                continue
-            new.value = call.value
-            if call.split is not None:
-                hint, expr, holder = call.split
-                holder.id = core.namer.fresh(hint)
-                local_names = local_names | {holder.id}
-                first = assign(name(holder.id, store=True), expr)
-                first.__dict__.update({k: v for k, v in new.__dict__.items() if k not in new._fields})
-                block.insert(i, first)
-            break
-    source = core.source
-    ns = source.namespace
-    spelled = [n for n in ns.names_bound_to(call.cls) if n not in core.local_names]
-    spelling = spelled[0] if spelled else core.namer.fresh(call.cls.__name__)
-    if not spelled:
-        source = copy.copy(source)
-        source.namespace = copy.copy(ns)
-        source.namespace.cells = {**ns.cells, spelling: types.CellType(call.cls)}
-    for n in gast.walk(call.value):
-        if getattr(n, "s2sad_class", None) is not None:
-            n.id = spelling
-    return CoreFunction(source, node, core.params, local_names, core.namer, core.user_names)
-
-
-def _blocks(body):
-    """Every statement list of a function body, nested ones too."""
-    yield body
-    for stmt in body:
-        for block in child_blocks(stmt):
-            yield from _blocks(block)
-
-
-def _original(old_body, new_body, block):
-    """The statements of `old_body` at the places of `block`'s in `new_body` (a copy)."""
-    for old, new in zip(_blocks(old_body), _blocks(new_body)):
-        if new is block:
-            return old
-    return []

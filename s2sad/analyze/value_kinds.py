@@ -254,9 +254,10 @@ class ValueKinds:
                 return Tree(obj, kind.keys, kind.children)
             if isinstance(kind, Array) and isinstance(kind.ndim, int) and kind.ndim >= 1:
                 return Seq(Array(kind.ndim - 1, kind.dtype)) if obj is list else UNKNOWN
-            if isinstance(kind, Seq) or kind == Opaque(range):
-                return Seq(kind.element if isinstance(kind, Seq) else Scalar("int")) \
-                    if obj is list else UNKNOWN
+            if isinstance(kind, Seq):            # (a tuple of any length reads as such a list)
+                return kind
+            if kind == Opaque(range):
+                return Seq(Scalar("int")) if obj is list else UNKNOWN
         if obj is runtime.as_list and len(call.args) == 1:   # a stacked array's rows, or a list
             kind = self.atom_kind(call.args[0])
             if isinstance(kind, (Seq, Tree)):

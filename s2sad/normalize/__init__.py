@@ -37,6 +37,7 @@ from ..trees import name, store
 from .assignments import Assignments
 from .core_form import CoreFunction, append_to_fallthrough, drop_jumps, is_atom, may_jump
 from .expressions import Expressions
+from .inner import InnerFunctions, inner_function_names, outer_names
 from .loops import Loops
 from .statements import Statements
 
@@ -62,14 +63,16 @@ def _local_names(fn):
     return names
 
 
-class _Normalizer(Statements, Loops, Assignments, Expressions):
+class _Normalizer(Statements, Loops, Assignments, Expressions, InnerFunctions):
     """Rewrites one parsed function into core form."""
 
     def __init__(self, source):
         self.src = source
         fn = source.node
         self.fn = fn
-        self.locals = _local_names(fn)
+        self.inner_names = inner_function_names(fn)      # lifted: functions, not locals
+        self.outer = outer_names(fn)
+        self.locals = _local_names(fn) - self.inner_names
         self.user_names = frozenset(self.locals)
         taken = {n.id for n in gast.walk(fn) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))
@@ -168,10 +171,10 @@ class _Normalizer(Statements, Loops, Assignments, Expressions):
             self.fail(s, f"`{word}` statements rebind state outside the function, which a "
                          "gradient cannot follow",
                       "pass the value in as an argument and return the new value")
-        if isinstance(s, (gast.FunctionDef, gast.AsyncFunctionDef, gast.ClassDef)):
-            self.fail(s, "definitions inside the differentiated function are not supported",
-                      "define the helper outside this function and call it; s2sad "
-                      "differentiates calls to your own functions")
+        if isinstance(s, (gast.AsyncFunctionDef, gast.ClassDef)):
+            what = "classes" if isinstance(s, gast.ClassDef) else "`async def`s"
+            self.fail(s, f"{what} defined inside the differentiated function are not supported",
+                      "define it at module level")
         if isinstance(s, (gast.Try, gast.Raise)):
             self.fail(s, f"`{what.lower()}` statements are not supported",
                       "move error handling outside the differentiated function")

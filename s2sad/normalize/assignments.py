@@ -41,6 +41,10 @@ class Assignments:
             self.assign([s.target], s.value)
 
     def stmt_Assign(self, s):
+        if isinstance(s.value, gast.Lambda) and len(s.targets) == 1 \
+                and isinstance(s.targets[0], gast.Name) and s.targets[0].id in self.inner_names:
+            self.lift_lambda_assignment(s.targets[0], s.value)     # `sq = lambda v: v * v`
+            return
         self.assign(s.targets, s.value)
 
     def stmt_AugAssign(self, s):

@@ -41,9 +41,6 @@ class Expressions:
         if isinstance(node, (gast.SetComp, gast.DictComp)):
             self.fail(self.origin, "set and dict comprehensions are not supported",
                       "build a list comprehension, or the dict with a loop")
-        if isinstance(node, gast.Lambda):
-            self.fail(self.origin, "lambdas inside the differentiated function are not supported",
-                      "define the function outside and call it")
         if isinstance(node, gast.NamedExpr):
             self.fail(self.origin, "assignment expressions (`:=`) are not supported",
                       "assign in a statement of its own")
@@ -162,19 +159,38 @@ class Expressions:
                             comparators=[self.atom(c) for c in node.comparators])
 
     def expr_Tuple(self, node):
-        elts = [self.item(e) for e in node.elts]
+        if any(isinstance(e, gast.Starred) for e in node.elts):
+            return self.starred_display(node, gast.Tuple, "tuple")
+        elts = [self.atom(e) for e in node.elts]
         if all(isinstance(e, gast.Constant) for e in elts):     # `(1, 0)` stays a literal
             return gast.Constant(value=tuple(e.value for e in elts), kind=None)
         return gast.Tuple(elts=elts, ctx=gast.Load())
 
     def expr_List(self, node):
-        return gast.List(elts=[self.item(e) for e in node.elts], ctx=gast.Load())
+        if any(isinstance(e, gast.Starred) for e in node.elts):
+            return self.starred_display(node, gast.List, "list")
+        return gast.List(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
 
-    def item(self, node):
-        if isinstance(node, gast.Starred):
-            self.fail(self.origin, "`*` unpacking inside a tuple or list is not supported",
-                      "build the sequence with + or list methods outside the gradient")
-        return self.atom(node)
+    def starred_display(self, node, display, copy):
+        """`[*xs, y, *zs]` as `list(xs) + [y] + list(zs)` (a tuple's with
+        `tuple(...)`): copies and concatenations, which the sweeps follow
+        element by element."""
+        pieces, run = [], []
+        for e in node.elts:
+            if isinstance(e, gast.Starred):
+                if run:
+                    pieces.append(self.atom(display(elts=run, ctx=gast.Load())))
+                    run = []
+                pieces.append(self.atom(gast.Call(func=name(copy), args=[e.value], keywords=[])))
+            else:
+                run.append(e)
+        if run:
+            pieces.append(self.atom(display(elts=run, ctx=gast.Load())))
+        out = pieces[0]
+        for piece in pieces[1:-1]:
+            out = self.atom(gast.BinOp(left=out, op=gast.Add(), right=piece))
+        return gast.BinOp(left=out, op=gast.Add(), right=pieces[-1]) if len(pieces) > 1 \
+            else out
 
     def expr_Dict(self, node):
         if any(k is None for k in node.keys):
@@ -216,20 +232,23 @@ class Expressions:
             if target is list and len(node.args) == 1 and not node.keywords \
                     and isinstance(node.args[0], (gast.GeneratorExp, gast.ListComp)):
                 return self.expression(node.args[0])   # `list(f(x) for x in xs)`: the new list
+            if target is tuple and len(node.args) == 1 and not node.keywords \
+                    and isinstance(node.args[0], gast.GeneratorExp):     # `tuple(f(x) for x in xs)`
+                return gast.Call(func=func, args=[self.atom(node.args[0])], keywords=[])
+            if target is list and len(node.args) == 1 and not node.keywords \
+                    and isinstance(node.args[0], gast.Call) \
+                    and self.src.namespace.resolve(node.args[0].func, self.locals) is map:
+                return self.expression(node.args[0])   # `list(map(f, xs))`: the comprehension
+            written = self.reduce_or_map(target, node)
+            if written is not None:
+                return written
         elif isinstance(func, gast.Attribute):
             func = gast.Attribute(value=self.atom(func.value), attr=func.attr, ctx=gast.Load())
         else:
             func = self.atom(func)
-        args = []
+        args = []                         # (`*parts`, `**options` are expanded by the analysis)
         for a in node.args:
-            if isinstance(a, gast.Starred):
-                self.fail(self.origin, "calls with `*args` are not supported",
-                          "pass the arguments one by one")
-            args.append(self.atom(a))
-        keywords = []
-        for k in node.keywords:
-            if k.arg is None:
-                self.fail(self.origin, "calls with `**kwargs` are not supported",
-                          "pass the keyword arguments by name")
-            keywords.append(gast.keyword(arg=k.arg, value=self.atom(k.value)))
-        return gast.Call(func=func, args=args, keywords=keywords)
+            args.append(gast.Starred(value=self.atom(a.value), ctx=gast.Load())
+                        if isinstance(a, gast.Starred) else self.atom(a))
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+        return self.lifted_call(func, args, keywords) or gast.Call(func=func, args=args, keywords=keywords)

@@ -10,6 +10,11 @@ the same gradient for the rewritten program:
   becomes its trips, one after the other;
 * `outline`: a run of plain assignments in `f` moves into a new helper
   that takes what the run reads and returns what it assigns;
+* `inner`: the same, the helper defined inside `f` and reading what the
+  run reads but does not assign as a closure;
+* `lambdas`: some plain assignments `t = e` become `t = (lambda: e)()`;
+* `star`: calls of the program's helpers pass their arguments as
+  `*(a, b)` / `*[a, b]`, the last sometimes as `**{"b": b}`;
 * `method`: `f` becomes a method whose object holds the globals it reads
   (`self.SCALE`), differentiated as the bound method; some helpers become
   static methods, called as `self.h(...)` and `Model.h(...)`.
@@ -225,7 +230,9 @@ def _plain(stmt):
                    and n.func.attr in ("pop", "append") for n in ast.walk(stmt.value))
 
 
-def outline(source, rng=None):
+def outline(source, rng=None, inside=False):
+    """(`inside`: the helper is defined inside `f`, just before the call, and
+    reads what the run reads but does not assign as a closure.)"""
     rng = rng or random.Random(0)
     tree = ast.parse(source)
     f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
@@ -253,15 +260,65 @@ def outline(source, rng=None):
         reads |= {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)
                   and isinstance(n.ctx, ast.Load) and n.id in local} - bound_here - writes
         writes |= {n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if inside:                        # the others: read from f, as a closure
+        reads &= writes
     reads, writes = sorted(reads), sorted(writes)
     result = writes[0] if len(writes) == 1 else ", ".join(writes)
     helper = ast.parse(f"def outlined({', '.join(reads)}):\n    pass\n    return {result}\n").body[0]
     helper.body[0:1] = copy.deepcopy(block)
     call = ast.parse(f"{result} = outlined({', '.join(reads)})").body[0]
-    f.body[start:stop] = [call]
-    at = tree.body.index(f)
-    tree.body.insert(at, helper)
+    f.body[start:stop] = [helper, call] if inside else [call]
+    if not inside:
+        tree.body.insert(tree.body.index(f), helper)
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
+def inner(source, rng=None):
+    return outline(source, rng, inside=True)
+
+
+def lambdas(source, rng=None):
+    """Some plain assignments `t = e` in `f` become `t = (lambda: e)()`: a
+    lambda reading `f`'s names, called at once."""
+    rng = rng or random.Random(0)
+    tree = ast.parse(source)
+    f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
+    count = 0
+    for node in ast.walk(f):
+        if _plain(node) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and not any(isinstance(n, (ast.Lambda, ast.NamedExpr)) for n in ast.walk(node.value)) \
+                and rng.random() < 0.5:
+            node.value = ast.Call(func=ast.Lambda(args=ast.arguments(
+                posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                defaults=[]), body=node.value), args=[], keywords=[])
+            count += 1
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n" if count else None
+
+
+def star(source, rng=None):
+    """Calls of the program's helpers pass their positional arguments as
+    `*(a, b)` or `*[a, b]`, the last sometimes as `**{"name": b}`."""
+    rng = rng or random.Random(0)
+    tree = ast.parse(source)
+    helpers = {fn.name: fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name != "f"}
+    count = 0
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in helpers
+                and node.args and not any(isinstance(a, ast.Starred) for a in node.args)):
+            continue
+        params = [a.arg for a in helpers[node.func.id].args.args]
+        args = list(node.args)
+        keywords = []
+        if len(args) >= 2 and len(args) <= len(params) and rng.random() < 0.5 \
+                and params[len(args) - 1] not in {k.arg for k in node.keywords}:
+            last = args.pop()
+            keywords = [ast.keyword(arg=None, value=ast.Dict(keys=[ast.Constant(params[len(args)])],
+                                                              values=[last]))]
+        display = ast.Tuple if rng.random() < 0.5 else ast.List
+        node.args = [ast.Starred(value=display(elts=args, ctx=ast.Load()), ctx=ast.Load())]
+        node.keywords = list(node.keywords) + keywords
+        count += 1
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n" if count else None
 
 
 def method(source, rng=None):
@@ -308,7 +365,7 @@ def method(source, rng=None):
 
 
 REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "outline": outline,
-            "method": method}
+            "method": method, "inner": inner, "lambdas": lambdas, "star": star}
 
 
 # ---- instrumentation: how far from every kink -------------------------------------
