@@ -150,8 +150,9 @@ def test_np_vectorize_is_named_with_a_fix():
     def loss(x):
         return np.sum(square(x))
 
-    with pytest.raises(s2sad.TransformError, match=r"calls a vectorize object \(from numpy\)"):
+    with pytest.raises(s2sad.TransformError, match=r"calls a vectorize object \(from numpy\)") as info:
         s2sad.grad(loss)(X)
+    assert f"line {_line_of(loss, 'square(x)')}" in str(info.value) and "@s2sad.adjoint(square)" in str(info.value)
 
 
 # ---- rules for partials -------------------------------------------------------------------
@@ -350,3 +351,29 @@ def test_inner_functions_that_cannot_be_followed_are_refused():
         s2sad.grad(changes_a_list_of_the_function)(X)
     with pytest.raises(s2sad.TransformError, match="a default of an inner function reads a name"):
         s2sad.grad(default_reads_a_name)(X)
+
+
+# ---- comprehensions ------------------------------------------------------------------------------
+
+def dict_comprehension(w, b):
+    p = {"W": w, "b": b}
+    scaled = {k: p[k] * 2.0 for k in ("W", "b")}
+    return np.sum(np.tanh(scaled["W"]) ** 2) + np.sum(scaled["b"] ** 3)
+
+
+def generators_into_builtins(x):
+    t = tuple(np.sin(x * k) for k in range(3))
+    top = max(np.sum(v) for v in (x, x * 2.0))
+    low = min(x[i] * 2.0 for i in range(2))
+    if any(v > 10.0 for v in x) or not all(v < 10.0 for v in x):
+        return np.sum(x)
+    return np.sum(t[1] * t[2]) + top + low + sum(np.sum(v ** 2) for v in [x, t[0]])
+
+
+@pytest.mark.parametrize("i", [0, 1])
+def test_dict_comprehension_over_constant_keys(i):
+    _check_both_modes(dict_comprehension, [RNG.normal(size=(2, 3)), RNG.normal(size=3)], i)
+
+
+def test_generator_expressions_into_builtins():
+    _check_both_modes(generators_into_builtins, [np.array([0.3, -0.5, 1.2])])

@@ -39,8 +39,10 @@ class Expressions:
         if isinstance(node, gast.Await):
             self.fail(self.origin, "`await` is not supported", "differentiate a plain function")
         if isinstance(node, (gast.SetComp, gast.DictComp)):
-            self.fail(self.origin, "set and dict comprehensions are not supported",
-                      "build a list comprehension, or the dict with a loop")
+            self.fail(self.origin, "set comprehensions, and dict comprehensions other than over a "
+                      "literal tuple or list of constant keys, are not supported",
+                      "write the dict out (`{\"W\": ..., \"b\": ...}`), or iterate over a literal "
+                      "tuple of its keys")
         if isinstance(node, gast.NamedExpr):
             self.fail(self.origin, "assignment expressions (`:=`) are not supported",
                       "assign in a statement of its own")
@@ -191,6 +193,31 @@ class Expressions:
             out = self.atom(gast.BinOp(left=out, op=gast.Add(), right=piece))
         return gast.BinOp(left=out, op=gast.Add(), right=pieces[-1]) if len(pieces) > 1 \
             else out
+
+    def expr_DictComp(self, node):
+        """`{k: f(p[k]) for k in ("W", "b")}`: the dict literal it makes, one
+        entry per constant key."""
+        gen = node.generators[0] if len(node.generators) == 1 else None
+        if gen is None or gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name) \
+                or not isinstance(gen.iter, (gast.Tuple, gast.List)) \
+                or not all(isinstance(e, gast.Constant) for e in gen.iter.elts):
+            self.unsupported_expression(node)
+        keys, values = [], []
+        for key in gen.iter.elts:
+            def put(tree, value=key.value):
+                for n in gast.walk(tree):
+                    for field, child in gast.iter_fields(n):
+                        if isinstance(child, gast.Name) and child.id == gen.target.id:
+                            setattr(n, field, gast.Constant(value=value, kind=None))
+                        elif isinstance(child, list):
+                            child[:] = [gast.Constant(value=value, kind=None)
+                                        if isinstance(c, gast.Name) and c.id == gen.target.id else c
+                                        for c in child]
+                return tree
+            wrapped = put(gast.Expr(value=copy_node(node.key)))
+            keys.append(wrapped.value)
+            values.append(put(gast.Expr(value=copy_node(node.value))).value)
+        return self.expr_Dict(gast.Dict(keys=keys, values=values))
 
     def expr_Dict(self, node):
         if any(k is None for k in node.keys):

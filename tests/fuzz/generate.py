@@ -448,6 +448,9 @@ class Generator:
             body = self.unary_form("V", "hh")
             if self.chance(0.5):
                 return f"sum(np.sum({body}) for hh in {source})"
+            if over_list and self.chance(0.3):
+                self.use("tuple(generator)")
+                return f"np.sum(np.stack(tuple({body} for hh in {source})))"
             self.use("list comprehension")
             return f"np.sum(np.stack([{body} for hh in {source}]))" if over_list else \
                 f"sum([{body} for hh in {source}])"
