@@ -17,6 +17,7 @@ ANNOTATIONS = {
     "s2sad_iteration": "the item a `for` loop over a sequence reads each trip",
     "s2sad_synthetic": "a statement the normaliser made up (no user line of its own to report)",
     "s2sad_as_statement": "`xs.pop()` called for its effect: no item is kept",
+    "s2sad_dictcomp": "the user's dict comprehension over a dict's items a `dict(p)` marker stands for",
     "s2sad_word": "the word a temporary was named by (`x_shape_0`), for names made from it",
     "s2sad_hook": "`with s2sad.grad_of(h) as dh:`: (target, body, reads, assigned, alone)",
     # analyze

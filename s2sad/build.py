@@ -20,7 +20,7 @@ from typing import Callable
 import gast
 
 from .analyze import Analyzer, dependencies, has_effect
-from .analyze.rewrites import Rewrite, rewritten
+from .analyze.rewrites import DictKeys, Rewrite, rewritten, written_out
 from .emit import FunctionSpec, compile_function
 from .errors import TransformError
 from .kinds import UNKNOWN, Opaque, Scalar, Seq, Tree, kind_of, leaves
@@ -248,6 +248,13 @@ class Builder(_ForwardBuilds):
                 key = (id(call.stmt), call.cls, unparse(call.value))
                 if key not in done:
                     done[key] = rewritten(core, call)
+                core = done[key]
+                continue
+            except DictKeys as comp:      # the user's source written out, and normalised again
+                done = core.__dict__.setdefault("written_out", {})
+                key = (id(comp.comprehension), comp.keys)
+                if key not in done:
+                    done[key] = normalize(written_out(core.source, comp))
                 core = done[key]
                 continue
             return (run if analyzer else core), facts

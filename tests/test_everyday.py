@@ -377,3 +377,27 @@ def test_dict_comprehension_over_constant_keys(i):
 
 def test_generator_expressions_into_builtins():
     _check_both_modes(generators_into_builtins, [np.array([0.3, -0.5, 1.2])])
+
+
+def dict_comprehension_over_items(w, b, gw):
+    p, g = {"W": w, "b": b}, {"W": gw, "b": b * 0.5}
+    stepped = {k: v - 0.1 * g[k] for k, v in p.items()}
+    squares = {k: np.sum(p[k] ** 2) for k in p}
+    return np.sum(np.tanh(stepped["W"]) ** 2) + np.sum(stepped["b"] ** 3) + squares["b"] * squares["W"]
+
+
+@pytest.mark.parametrize("i", [0, 1, 2])
+def test_dict_comprehension_over_a_dicts_items(i):
+    _check_both_modes(dict_comprehension_over_items,
+                      [RNG.normal(size=(2, 3)), RNG.normal(size=3), RNG.normal(size=(2, 3))], i)
+
+
+def test_a_dict_comprehension_over_items_of_a_pytree_argument():
+    def loss(p):
+        doubled = {k: v * 2.0 for k, v in p.items()}
+        return np.sum(doubled["W"] ** 2) + np.sum(np.sin(doubled["b"]))
+
+    p = {"W": RNG.normal(size=(2, 2)), "b": RNG.normal(size=2)}
+    g = s2sad.grad(loss)(p)
+    np.testing.assert_allclose(g["W"], 8.0 * p["W"], rtol=1e-12)
+    np.testing.assert_allclose(g["b"], 2.0 * np.cos(2.0 * p["b"]), rtol=1e-12)

@@ -38,7 +38,7 @@ from .in_place import FRESH_FUNCTIONS, check_in_place_updates
 from .shape_classes import ShapeClasses
 from .value_kinds import ValueKinds
 from .methods import against_class
-from .rewrites import Rewrite, expand_star_call, is_star_call
+from .rewrites import DictKeys, Rewrite, expand_star_call, is_star_call
 from .values import (IMMUTABLE, NONDIFF_ATTRIBUTES, PENDING, SAFE_BUILTINS, VIEW_METHODS,  # noqa: F401 (the stage's API)
                      appended_kind, assigned_names, assigned_names_deep, concatenated_kind,
                      constructed_type, flatten, index_atoms, is_append, is_pop, is_pure, literal_elements,
@@ -154,6 +154,15 @@ class Analyzer(ValueKinds, ShapeClasses):
         if isinstance(stmt, (gast.For, gast.While)):
             return self.loop(stmt, sf)
         value = statement_value(stmt)
+        comprehension = getattr(value, "s2sad_dictcomp", None)
+        if comprehension is not None:        # `{k: f(v) for k, v in p.items()}`: p's keys decide
+            self.read(stmt, sf, value.args)
+            kind = self.atom_kind(value.args[0])
+            if not (isinstance(kind, Tree) and kind.type is dict):
+                raise core.source.error(stmt.s2sad_origin, f"a dict comprehension over `{value.args[0].id}`, "
+                                        f"whose keys the build cannot know", "iterate over a dict argument "
+                                        "or literal, or over a literal tuple of keys")
+            raise DictKeys(comprehension, kind.keys)
         if isinstance(stmt, (gast.Assign, gast.Expr)) and is_star_call(stmt.value):
             self.read(stmt, sf, [a.value if isinstance(a, gast.Starred) else a for a in stmt.value.args]
                       + [k.value for k in stmt.value.keywords])

@@ -36,6 +36,57 @@ class Rewrite(Exception):
         self.stmt, self.value, self.cls, self.firsts = stmt, value, cls, list(firsts)
 
 
+class DictKeys(Exception):
+    """A dict comprehension over the items of a dict whose keys the kind
+    tells: the user's source is to read the dict literal it makes
+    (`{k: v * 2 for k, v in p.items()}` as `{"W": p["W"] * 2, "b": p["b"] * 2}`)."""
+
+    def __init__(self, comprehension, keys):
+        super().__init__(f"dict comprehension at line {getattr(comprehension, 'lineno', '?')}")
+        self.comprehension, self.keys = comprehension, tuple(keys)
+
+
+def written_out(source, rewrite):
+    """A copy of the user's source with the comprehension replaced by its
+    literal (the key named by the loop's key, the value by `p[key]`)."""
+    from ..parse import Source
+    comp = rewrite.comprehension
+    gen = comp.generators[0]
+    it = gen.iter
+    over = it.func.value if isinstance(it, gast.Call) else it
+    k = gen.target.elts[0].id if isinstance(gen.target, gast.Tuple) else gen.target.id
+    v = gen.target.elts[1].id if isinstance(gen.target, gast.Tuple) else None
+
+    def entry(expr, key):
+        expr = copy_node(expr)
+        holder = gast.Expr(value=expr)
+        for n in gast.walk(holder):
+            for field, child in gast.iter_fields(n):
+                swap = lambda c: (const(key) if c.id == k else gast.Subscript(
+                    value=name(over.id), slice=const(key), ctx=gast.Load()))
+                if isinstance(child, gast.Name) and child.id in (k, v) and isinstance(child.ctx, gast.Load):
+                    setattr(n, field, swap(child))
+                elif isinstance(child, list):
+                    child[:] = [swap(c) if isinstance(c, gast.Name) and c.id in (k, v)
+                                and isinstance(c.ctx, gast.Load) else c for c in child]
+        return holder.value
+
+    literal = gast.Dict(keys=[entry(comp.key, key) for key in rewrite.keys],
+                        values=[entry(comp.value, key) for key in rewrite.keys])
+    gast.copy_location(literal, comp)
+    node = copy_node(source.node)
+    for old, new in zip(gast.walk(source.node), gast.walk(node)):
+        for field, child in gast.iter_fields(new):
+            original = getattr(old, field, None)
+            if original is comp:
+                setattr(new, field, literal)
+            elif isinstance(child, list) and isinstance(original, list) and any(c is comp for c in original):
+                child[:] = [literal if o is comp else c for o, c in zip(original, child)]
+    out = Source(source.func, node, source.filename)
+    out.namespace = source.namespace
+    return out
+
+
 def expand_star_call(value, kind_of_atom):
     """`f(x, *parts, **options)` as `f(x, parts_0, parts_1, scale=options_scale)`
     where `parts` is a list or tuple of known length and `options` a dict of

@@ -13,6 +13,20 @@ from ..trees import copy_node, name, store
 from .core_form import is_atom
 
 
+def _dict_iterated(gen):
+    """The dict `p` of `for k, v in p.items()`, `for k in p.keys()` or `for k in p`, else None."""
+    it, target = gen.iter, gen.target
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args \
+            and isinstance(it.func.value, gast.Name):
+        if it.func.attr == "items" and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and all(isinstance(e, gast.Name) for e in target.elts):
+            return it.func.value
+        if it.func.attr == "keys" and isinstance(target, gast.Name):
+            return it.func.value
+        return None
+    return it if isinstance(it, gast.Name) and isinstance(target, gast.Name) else None
+
+
 class Expressions:
     """Expressions, mixed into the normaliser."""
 
@@ -196,8 +210,15 @@ class Expressions:
 
     def expr_DictComp(self, node):
         """`{k: f(p[k]) for k in ("W", "b")}`: the dict literal it makes, one
-        entry per constant key."""
+        entry per constant key.  Over a dict's items (`for k, v in p.items()`,
+        `for k in p`), whose keys only its kind tells: a marker the analysis
+        meets, where the comprehension is written out (`rewrites.DictKeys`)."""
         gen = node.generators[0] if len(node.generators) == 1 else None
+        over = _dict_iterated(gen) if gen is not None and not gen.ifs and not gen.is_async else None
+        if over is not None and over.id in self.locals:
+            marker = gast.Call(func=name("dict"), args=[name(over.id)], keywords=[])
+            marker.s2sad_dictcomp = node
+            return marker
         if gen is None or gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name) \
                 or not isinstance(gen.iter, (gast.Tuple, gast.List)) \
                 or not all(isinstance(e, gast.Constant) for e in gen.iter.elts):

@@ -13,6 +13,8 @@ the same gradient for the rewritten program:
 * `inner`: the same, the helper defined inside `f` and reading what the
   run reads but does not assign as a closure;
 * `lambdas`: some plain assignments `t = e` become `t = (lambda: e)()`;
+* `dict_copy`: a dict parameter is first copied by a comprehension over
+  its items;
 * `star`: calls of the program's helpers pass their arguments as
   `*(a, b)` / `*[a, b]`, the last sometimes as `**{"b": b}`;
 * `method`: `f` becomes a method whose object holds the globals it reads
@@ -364,8 +366,23 @@ def method(source, rng=None):
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
+def dict_copy(source, rng=None):
+    """A dict parameter of `f` (one read as `p["w"]`) is first copied by a
+    comprehension over its items, `p = {k: v for k, v in p.items()}`."""
+    tree = ast.parse(source)
+    f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
+    params = {a.arg for a in f.args.args}
+    dicts = sorted({n.value.id for n in ast.walk(f) if isinstance(n, ast.Subscript)
+                    and isinstance(n.value, ast.Name) and n.value.id in params
+                    and isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)})
+    if not dicts:
+        return None
+    f.body[0:0] = [ast.parse(f"{d} = {{key: value for key, value in {d}.items()}}").body[0] for d in dicts]
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
 REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "outline": outline,
-            "method": method, "inner": inner, "lambdas": lambdas, "star": star}
+            "method": method, "inner": inner, "lambdas": lambdas, "star": star, "dict_copy": dict_copy}
 
 
 # ---- instrumentation: how far from every kink -------------------------------------
