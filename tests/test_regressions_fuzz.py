@@ -1953,3 +1953,21 @@ def test_a_lists_adjoint_summed_over_a_loop_adds_element_by_element():
     x = np.array([1.0, 0.46, -0.9, 1.12, -0.21])
     np.testing.assert_array_equal(s2sad.grad(f_list_summed_in_a_loop)(x, 3), np.full(5, 2.0))
     check_case(f_list_summed_in_a_loop, [x, 3], wrt=("x",))
+
+
+def f_list_emptied_then_refilled_with_an_int(A, y, x):
+    hs = [x, x]
+    while hs:
+        hs.pop()
+    hs.append(0)
+    return hs[-1]
+
+
+@pytest.mark.xfail(strict=True, reason="known: the zeros standing for popped elements of a list left "
+                                       "empty are 0.0, not arrays (pop_adjoint has no neighbour to copy); "
+                                       "the gradient's value is right (zero), its structure is not")
+def test_the_gradient_of_an_array_popped_from_a_list_left_empty_is_an_array():
+    """fuzz seed 23, program 15256 (predates this session)."""
+    x = np.array([0.8, -0.1, 0.2])
+    g = s2sad.grad(f_list_emptied_then_refilled_with_an_int, wrt=2)(np.ones((2, 3)), x, x)
+    assert isinstance(g, np.ndarray) and g.shape == x.shape and not g.any()
