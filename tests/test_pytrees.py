@@ -47,14 +47,18 @@ def _mlp(n_in=3, n_hidden=4, n_out=2):
 X = RNG.normal(size=(5, 3))
 Y = RNG.normal(size=(5, 2))
 
-# the float fields of an MLP: (name, read, write) with write(m, v) a new MLP
-FIELDS = [
-    ("hidden.W", lambda m: m.hidden.W, lambda m, v: dataclasses.replace(m, hidden=dataclasses.replace(m.hidden, W=v))),
-    ("hidden.b", lambda m: m.hidden.b, lambda m, v: dataclasses.replace(m, hidden=dataclasses.replace(m.hidden, b=v))),
-    ("out.W", lambda m: m.out.W, lambda m, v: dataclasses.replace(m, out=dataclasses.replace(m.out, W=v))),
-    ("out.b", lambda m: m.out.b, lambda m, v: dataclasses.replace(m, out=dataclasses.replace(m.out, b=v))),
-    ("scale", lambda m: m.scale, lambda m, v: dataclasses.replace(m, scale=v)),
-]
+def _layered_fields(first, second, scalar):
+    """The float fields of a two-layer model: (name, read, write), write(m, v)
+    a new model (built with `dataclasses.replace`, not s2sad's pytree code)."""
+    def leaf(layer, name):
+        return (f"{layer}.{name}", lambda m: getattr(getattr(m, layer), name),
+                lambda m, v: dataclasses.replace(m, **{layer: dataclasses.replace(getattr(m, layer), **{name: v})}))
+
+    return [leaf(layer, name) for layer in (first, second) for name in ("W", "b")] + [
+        (scalar, lambda m: getattr(m, scalar), lambda m, v: dataclasses.replace(m, **{scalar: v}))]
+
+
+FIELDS = _layered_fields("hidden", "out", "scale")
 
 
 def _field_fd(f, m, write, read, *rest):
@@ -384,13 +388,7 @@ class Net:
         return Net.total(self.second(h) - y) + self.penalty
 
 
-NET_FIELDS = [
-    ("first.W", lambda n: n.first.W, lambda n, v: dataclasses.replace(n, first=dataclasses.replace(n.first, W=v))),
-    ("first.b", lambda n: n.first.b, lambda n, v: dataclasses.replace(n, first=dataclasses.replace(n.first, b=v))),
-    ("second.W", lambda n: n.second.W, lambda n, v: dataclasses.replace(n, second=dataclasses.replace(n.second, W=v))),
-    ("second.b", lambda n: n.second.b, lambda n, v: dataclasses.replace(n, second=dataclasses.replace(n.second, b=v))),
-    ("alpha", lambda n: n.alpha, lambda n, v: dataclasses.replace(n, alpha=v)),
-]
+NET_FIELDS = _layered_fields("first", "second", "alpha")
 
 
 def test_gradient_with_respect_to_self_through_methods_properties_and_callable_fields():
