@@ -210,6 +210,18 @@ def _find_lambda(func, filename, lines, first):
         raise TransformError("the lambda's source could not be found", function="lambda",
                              filename=filename, lineno=code.co_firstlineno,
                              hint="define the function with `def`")
+    if len(candidates) > 1:               # several on the line: the one whose body the code spans
+        columns = [c for line, _, c, end in code.co_positions()
+                   if line == code.co_firstlineno and c is not None and (c, end) != (0, 0)]
+        start = min(columns) if columns else None
+        candidates = [c for c in candidates if start is not None
+                      and c.body.col_offset <= start < getattr(c.body, "end_col_offset", start + 1)]
+        if len(candidates) != 1:
+            raise TransformError("several lambdas with the same parameters stand on this line, and "
+                                 "s2sad cannot tell which one this is", function="lambda",
+                                 filename=filename, lineno=code.co_firstlineno,
+                                 line=linecache.getline(filename, code.co_firstlineno).rstrip("\n"),
+                                 hint="put each lambda on a line of its own, or define it with `def`")
     lam = candidates[0]
     ret = gast.Return(value=lam.body)
     gast.copy_location(ret, lam.body)

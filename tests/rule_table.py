@@ -217,6 +217,60 @@ CLIP_BOUNDS = [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (4,)), ((3, 4), (3, 1), 
                ((2, 3, 4), (), (3, 4)), ((3, 4), FLOAT, FLOAT), ((), (), ())]
 V = N(3)
 
+try:
+    import scipy.special as sp
+except ImportError:                # SciPy is optional: its rows do not run
+    sp = None
+
+
+def _sp(name):
+    """The scipy.special function (None where SciPy, or the function, is missing)."""
+    return getattr(sp, name, None) if sp is not None else None
+
+
+UNIT = R(0.05, 0.95)              # inputs of logit, erfinv, ndtri, entr
+SPECIAL_ROWS = [
+    Row(_sp("expit"), "sp.expit(x)", {"x": A(3, 4)}),
+    Row(_sp("logit"), "sp.logit(x)", {"x": UNIT(3, 4)}),
+    Row(_sp("erf"), "sp.erf(x)", {"x": A(3, 4)}),
+    Row(_sp("erfc"), "sp.erfc(x)", {"x": A(3, 4)}),
+    Row(_sp("erfinv"), "sp.erfinv(x)", {"x": R(0.05, 0.9, signed=True)(3, 4)}),
+    Row(_sp("erfcx"), "sp.erfcx(x)", {"x": A(3, 4)}),
+    Row(_sp("gammaln"), "sp.gammaln(x)", {"x": P(3, 4)}),
+    Row(_sp("digamma"), "sp.digamma(x)", {"x": P(3, 4)}, strict=False),   # (SciPy's polygamma: host)
+    Row(_sp("polygamma"), "sp.polygamma(1, x)", each("x", P, ALL), strict=False),
+    Row(_sp("polygamma"), "sp.polygamma(3, x)", {"x": P(3, 4)}, strict=False),
+    # (the ufuncs also run on StrictArrays; SciPy's Python functions move data to the host)
+    Row(_sp("ndtr"), "sp.ndtr(x)", {"x": A(3, 4)}),
+    Row(_sp("log_ndtr"), "sp.log_ndtr(x)", {"x": A(3, 4)}),
+    Row(_sp("log_ndtr"), "sp.log_ndtr(x * 30.0 - 45.0)", {"x": P(3, 4)}),  # far in the tail
+    Row(_sp("ndtri"), "sp.ndtri(x)", {"x": UNIT(3, 4)}),
+    Row(_sp("entr"), "sp.entr(x)", {"x": UNIT(3, 4)}),
+    Row(_sp("softplus"), "sp.softplus(x)", {"x": A(3, 4)}, strict=False),
+    Row(_sp("xlogy"), "sp.xlogy(x, y)", {"x": A(3, 4), "y": P(3, 4)}),
+    Row(_sp("xlogy"), "sp.xlogy(x * (x > 0.0), y)",
+        over("xy", [A, P], [((3, 4), (3, 4)), ((5,), (5,))])),    # zeros in x: y's gradient 0 there
+    Row(_sp("xlog1py"), "sp.xlog1py(x, y)", {"x": A(3, 4), "y": P(3, 4)}),
+    Row(_sp("rel_entr"), "sp.rel_entr(x, y)", {"x": P(3, 4), "y": P(3, 4)}),
+    Row(_sp("kl_div"), "sp.kl_div(x, y)", {"x": P(3, 4), "y": P(3, 4)}),
+    Row(_sp("logsumexp"), "sp.logsumexp(x)", each("x", N, ALL), strict=False),
+    Row(_sp("logsumexp"), "sp.logsumexp(x, axis=0)", each("x", N, ANY1), strict=False),
+    Row(_sp("logsumexp"), "sp.logsumexp(x, axis=1)", each("x", N, ANY2), strict=False),
+    Row(_sp("logsumexp"), "sp.logsumexp(x, axis=-1, keepdims=True)", each("x", N, ANY1), strict=False),
+    Row(_sp("logsumexp"), "sp.logsumexp(x, axis=(0, 2))", each("x", N, ONLY3), strict=False),
+    Row(_sp("logsumexp"), "sp.logsumexp(x, 1, b)", over("xb", [N, P], [((3, 4), (3, 4)), ((3, 4), (4,))]),
+        strict=False),
+    Row(_sp("logsumexp"), "sp.logsumexp(x, None, b, True)", over("xb", [N, P], [((3, 4), (3, 4))]),
+        strict=False),
+    Row(_sp("softmax"), "sp.softmax(x)", each("x", N, ANY1), strict=False),
+    Row(_sp("softmax"), "sp.softmax(x, axis=0)", each("x", N, ANY1), strict=False),
+    Row(_sp("softmax"), "sp.softmax(x, axis=1)", each("x", N, ANY2), strict=False),
+    Row(_sp("log_softmax"), "sp.log_softmax(x, axis=0)", each("x", N, ANY1), strict=False),
+    Row(_sp("log_softmax"), "sp.log_softmax(x, axis=1)", each("x", N, ANY2), strict=False),
+    Row(_sp("log_softmax"), "sp.log_softmax(x, axis=-1)", each("x", N, ANY1), strict=False),
+    Row(_sp("log_softmax"), "sp.log_softmax(x)", each("x", N, ALL), strict=False),
+]
+
 ROWS = [
     # ---- arithmetic -------------------------------------------------------------------
     Row(operator.add, "x + y", {"x": X, "y": Y}),
@@ -729,4 +783,6 @@ ROWS = [
     Row(runtime.log_of_base, "runtime.log_of_base(x)", {"x": P(3, 4)}),
     Row(runtime.as_list, "runtime.as_list(x)[1]", {"x": X}),
     Row(method_key("pop"), "xs = [x, y]\nz = xs.pop()\nreturn z * xs[0]", {"x": V, "y": V}),
+    # ---- scipy.special (rows of a function SciPy lacks, or without SciPy, are skipped) ------
+    *SPECIAL_ROWS,
 ]

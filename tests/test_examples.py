@@ -94,6 +94,16 @@ def test_dataclass_mlp_trains_a_model_of_frozen_dataclasses(tmp_path):
     check_plot(result)
 
 
+def test_negative_binomial_glm_recovers_its_parameters(tmp_path):
+    pytest.importorskip("scipy")
+    result = run_fast("negative_binomial_glm", tmp_path)
+    true_w, true_b, true_r = result["true"]
+    assert result["losses"][-1] < result["losses"][0]
+    np.testing.assert_allclose(result["params"]["w"], true_w, atol=0.08)
+    assert abs(result["params"]["b"] - true_b) < 0.15 and abs(result["r"] - true_r) < 0.5
+    check_plot(result)
+
+
 def test_perceptron_separates_the_toy_set(tmp_path):
     result = run_fast("perceptron", tmp_path)
     assert result["final_loss"] < result["initial_loss"]

@@ -1971,3 +1971,18 @@ def test_the_gradient_of_an_array_popped_from_a_list_left_empty_is_an_array():
     x = np.array([0.8, -0.1, 0.2])
     g = s2sad.grad(f_list_emptied_then_refilled_with_an_int, wrt=2)(np.ones((2, 3)), x, x)
     assert isinstance(g, np.ndarray) and g.shape == x.shape and not g.any()
+
+
+PAIR_OF_LAMBDAS = (lambda x: np.sum(np.sin(x)), lambda x: np.sum(np.cos(x)))   # one line
+
+
+def test_two_lambdas_on_one_line_are_told_apart():
+    """Two lambdas with the same parameters on one line: the second was
+    differentiated from the first's source (a wrong gradient, silently; found
+    writing the scipy.special tests, predates this session). The code's
+    column positions tell them apart."""
+    x = np.array([0.3, -1.2])
+    first, second = PAIR_OF_LAMBDAS
+    np.testing.assert_allclose(s2sad.grad(first)(x), np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(s2sad.grad(second)(x), -np.sin(x), rtol=1e-12)
+    assert s2sad.jvp(second)(x, np.ones(2))[1] == pytest.approx(-np.sum(np.sin(x)), rel=1e-12)

@@ -13,7 +13,8 @@ from fdcheck import check_gradient, cotangent
 from fuzz.oracles import load
 from rule_table import ROWS
 
-HEADER = "import math\nimport operator\n\nimport numpy as np\n\nfrom s2sad import runtime\n"
+HEADER = ("import math\nimport operator\n\nimport numpy as np\n\nfrom s2sad import runtime\n\n"
+          "try:\n    import scipy.special as sp\nexcept ImportError:\n    sp = None\n")
 
 
 def _loss_source(index, row):

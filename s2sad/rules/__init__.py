@@ -322,7 +322,7 @@ def is_user_function(obj):
 
 
 # the built-in rules register themselves, in the form users register with
-from . import elementwise, indexing, linalg, reductions, shapes, tangents, runtime_rules  # noqa: E402,F401,E501
+from . import elementwise, indexing, linalg, reductions, shapes, special, tangents, runtime_rules  # noqa: E402,F401,E501
 _loading_builtins = False
 
 __all__ = ["adjoint", "tangent", "nondifferentiable", "declare", "facts", "Facts", "is_builtin",

@@ -28,6 +28,7 @@ rebound again and again, so versions, aliases, loops and branches meet.
 import ast
 import collections
 import dataclasses
+import importlib.util
 import random
 
 DIMS = {"S": (), "V": ("n",), "U": ("m",), "M": ("m", "n"), "K": ("m", 1), "R": (1, "n")}
@@ -36,6 +37,8 @@ ARRAY_TYPES = ("V", "U", "M", "K", "R")
 
 POOL = {"S": ["acc", "s1", "t", "q"], "V": ["v", "h", "a", "b"], "U": ["u", "w"],
         "M": ["B", "C"], "K": ["col"], "R": ["row"], "L": ["hs", "gs"]}
+
+HAVE_SCIPY = importlib.util.find_spec("scipy") is not None    # (scipy.special joins the grammar)
 
 
 def grouped(text):
@@ -300,7 +303,10 @@ class Generator:
              ("np.log1p(np.abs({0}))", 0.3), ("np.sinh(np.tanh({0}))", 0.3),
              ("1.0 / (1.0 + np.exp(-{0}))", 0.6), ("np.hypot({0}, 0.5)", 0.3),
              ("np.arcsinh({0})", 0.3), ("np.expm1(np.sin({0}))", 0.3),
-             ("np.cbrt(1.5 + np.sin({0}))", 0.2), ("np.sinc({0})", 0.3)]
+             ("np.cbrt(1.5 + np.sin({0}))", 0.2), ("np.sinc({0})", 0.3)] + ([
+             ("sp.expit({0})", 0.3), ("sp.erf({0})", 0.2), ("sp.log_ndtr({0})", 0.15),
+             ("sp.gammaln(1.5 + np.sin({0}))", 0.15), ("sp.xlogy(1.0 + {0} * {0}, 2.0 + np.cos({0}))", 0.1),
+             ("sp.log_softmax({0})", 0.1)] if HAVE_SCIPY else [])
 
     def unary_form(self, t, inner):
         form = self.weighted([(w, f) for f, w in self.UNARY])
@@ -1406,6 +1412,7 @@ class Generator:
             "import numpy as np",
             "import s2sad",
             "from collections import namedtuple",
+            *(["import scipy.special as sp"] if HAVE_SCIPY else []),
             "",
             'P = namedtuple("P", "w b")',
             "SCALE = 0.7",

@@ -35,7 +35,7 @@ import random
 
 import numpy as np
 
-_FUNCTION_NAMES = {"np", "s2sad", "P", "SCALE", "BIAS", "W", "namedtuple", "len", "range", "sum",
+_FUNCTION_NAMES = {"np", "sp", "s2sad", "P", "SCALE", "BIAS", "W", "namedtuple", "len", "range", "sum",
                    "max", "min", "abs", "float", "reversed", "enumerate", "zip", "list", "True",
                    "False", "None"}
 

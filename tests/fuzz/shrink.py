@@ -21,6 +21,7 @@ _BLOCK_FIELDS = ("body", "orelse")
 
 # what a file of printed regression tests starts with (tests/ on sys.path, as under pytest)
 REGRESSION_HEADER = """import numpy as np
+import scipy.special as sp
 import s2sad
 from collections import namedtuple
 
