@@ -1986,3 +1986,27 @@ def test_two_lambdas_on_one_line_are_told_apart():
     np.testing.assert_allclose(s2sad.grad(first)(x), np.cos(x), rtol=1e-12)
     np.testing.assert_allclose(s2sad.grad(second)(x), -np.sin(x), rtol=1e-12)
     assert s2sad.jvp(second)(x, np.ones(2))[1] == pytest.approx(-np.sum(np.sin(x)), rel=1e-12)
+
+
+def helper_reading_one_leaf(A, p):
+    return np.tanh(A + p["w"])
+
+
+def f_helper_in_a_loop_reading_one_leaf_of_a_dict(A, p, x, n):
+    j = 0
+    while j < n:
+        j += 1
+        A = helper_reading_one_leaf(A, p)
+    return np.sum(A) + np.sum(x * x)
+
+
+def test_a_dict_leaf_a_helper_in_a_loop_does_not_read_gets_no_name_of_its_own():
+    """The helper's backward half returns zeros for `p['b']`, which nothing
+    differentiated reads; the caller bound them to `dp_b` inside the loop, which
+    a loop of no trips left unbound: an UnboundLocalError (fuzz seed 24,
+    program 10463, through the `lambdas` rewrite; predates this session)."""
+    A = np.full((2, 4), 0.3)
+    p = {"w": np.full(4, 0.2), "b": -1.13}
+    x = np.full(4, 0.1)
+    for n in (0, 1, 3):
+        check_case(f_helper_in_a_loop_reading_one_leaf_of_a_dict, [A, p, x, n], wrt=("x", "A", "p"))

@@ -240,9 +240,17 @@ class Calls:
         if not refs:
             return
         # the first adjoint a ref gets takes its name; one it has already, or one
-        # an earlier parameter of this call took (`f(x, x)`), adds a fresh one
+        # an earlier parameter of this call took (`f(x, x)`), adds a fresh one; a
+        # leaf nothing differentiated reads (`p['b']` of a dict whose `p['w']` is
+        # read) gets what the helper returns for it (zeros) in `_`: no name of its
+        # own, which a loop of no trips would leave unbound
+        unused = "_" if "_" not in self.core.local_names else self.ctx.namer.fresh("unused")
         temps, first = [], []
         for ref in refs:
+            if ref not in sf.active_inputs:
+                temps.append(unused)
+                first.append(None)
+                continue
             first.append(ref not in self.table and ref not in refs[:len(temps)])
             temps.append(self.adjoint_name(ref) if first[-1] else
                          self.ctx.namer.fresh(self.adjoint_name(ref)))
@@ -255,5 +263,5 @@ class Calls:
         for t, ref, new in zip(temps, refs, first):
             if new:
                 self.table[ref] = Adjoint(name(t), True, False)
-            else:
+            elif new is not None:
                 self.accumulate(ref, name(t), False)
