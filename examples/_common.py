@@ -12,6 +12,7 @@ import argparse
 import os
 import pathlib
 import sys
+import time
 
 import numpy as np
 
@@ -44,6 +45,25 @@ def set_postfix(bar, **values):
     """Show the running loss on the bar (a no-op on a plain range)."""
     if hasattr(bar, "set_postfix"):
         bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+
+
+def train(loss_and_grad, params, opt, steps, desc, *args, adjust=None):
+    """`steps` optimiser steps on `loss_and_grad(params, *args)` (a
+    `s2sad.value_and_grad`), with a progress bar: the final parameters, the
+    loss at each step, the seconds taken. `adjust(g)` may edit each gradient
+    (`None` for what is not trained)."""
+    state = opt.init(params)
+    losses = []
+    start = time.perf_counter()
+    bar = progress(steps, desc)
+    for _ in bar:
+        loss, g = loss_and_grad(params, *args)
+        if adjust is not None:
+            g = adjust(g)
+        losses.append(float(loss))
+        set_postfix(bar, loss=loss)
+        params, state = opt.update(params, g, state)
+    return params, losses, time.perf_counter() - start
 
 
 _warned = False

@@ -15,14 +15,13 @@ loss curve (dataclass_loss.png).
 """
 
 import dataclasses
-import time
 
 import numpy as np
 
 import s2sad
 import s2sad.optim
 
-from _common import parse_args, progress, save_loss_plot, set_postfix
+from _common import parse_args, save_loss_plot, train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,18 +88,9 @@ def main(argv=None):
     _, g = step(model, x, y)
     assert type(g) is MLP and all(type(layer) is Dense for layer in g.layers)
 
-    opt = s2sad.optim.Adam(lr=0.01)
-    state = opt.init(model)
-    losses = []
-    start = time.perf_counter()
-    bar = progress(steps, "Adam")
-    for _ in bar:
-        loss, g = step(model, x, y)
-        g = dataclasses.replace(g, leak=None, decay=None)     # train the layers only: None is left as it is
-        losses.append(float(loss))
-        set_postfix(bar, loss=loss)
-        model, state = opt.update(model, g, state)
-    seconds = time.perf_counter() - start
+    model, losses, seconds = train(                       # the layers only: a None gradient leaves a field
+        step, model, s2sad.optim.Adam(lr=0.01), steps, "Adam", x, y,
+        adjust=lambda g: dataclasses.replace(g, leak=None, decay=None))
     final = float(model.loss(x, y))
     accuracy = model.accuracy(x, y)
     print(f"loss {losses[0]:.4f} -> {final:.4f}, accuracy {accuracy:.1%} in {seconds:.2f} s; "

@@ -13,7 +13,6 @@ weight decay) are read at each call. Saves the loss curve (method_loss.png)
 and the fit (method_fit.png).
 """
 
-import time
 from typing import NamedTuple
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 import s2sad
 import s2sad.optim
 
-from _common import parse_args, progress, pyplot, save_loss_plot, savefig, set_postfix
+from _common import parse_args, pyplot, save_loss_plot, savefig, train
 
 
 class Dense(NamedTuple):
@@ -75,17 +74,7 @@ def main(argv=None):
     check = grad_of_self(model, x, y)
     assert isinstance(check, MLP) and isinstance(check.hidden, Dense)
 
-    opt = s2sad.optim.Adam(lr=0.02)
-    state = opt.init(model)
-    losses = []
-    start = time.perf_counter()
-    bar = progress(steps, "Adam")
-    for _ in bar:
-        loss, g = step_gradient(model, x, y)
-        losses.append(float(loss))
-        set_postfix(bar, loss=loss)
-        model, state = opt.update(model, g, state)
-    seconds = time.perf_counter() - start
+    model, losses, seconds = train(step_gradient, model, s2sad.optim.Adam(lr=0.02), steps, "Adam", x, y)
     final = float(MLP.loss(model, x, y))
     print(f"mean squared error {losses[0]:.4f} -> {final:.4f} in {seconds:.2f} s; "
           f"the model is still an {type(model).__name__}")

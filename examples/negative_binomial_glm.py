@@ -16,7 +16,6 @@ supply. Trained with Adam; the fit recovers the coefficients and the
 dispersion the data were drawn with. Saves the loss curve (nb_glm_loss.png).
 """
 
-import time
 
 import numpy as np
 from scipy.special import gammaln, xlogy
@@ -24,7 +23,7 @@ from scipy.special import gammaln, xlogy
 import s2sad
 import s2sad.optim
 
-from _common import parse_args, progress, save_loss_plot, set_postfix
+from _common import parse_args, save_loss_plot, train
 
 
 def negative_log_likelihood(params, X, y):
@@ -54,17 +53,7 @@ def main(argv=None):
 
     params = {"w": np.zeros(3), "b": 0.0, "log_r": 0.0}
     step = s2sad.value_and_grad(negative_log_likelihood)
-    opt = s2sad.optim.Adam(lr=0.05)
-    state = opt.init(params)
-    losses = []
-    start = time.perf_counter()
-    bar = progress(steps, "Adam")
-    for _ in bar:
-        loss, g = step(params, X, y)
-        losses.append(float(loss))
-        set_postfix(bar, loss=loss)
-        params, state = opt.update(params, g, state)
-    seconds = time.perf_counter() - start
+    params, losses, seconds = train(step, params, s2sad.optim.Adam(lr=0.05), steps, "Adam", X, y)
     r = float(np.exp(params["log_r"]))
     print(f"negative log-likelihood {losses[0]:.4f} -> {losses[-1]:.4f} in {seconds:.2f} s; "
           f"w = {np.round(params['w'], 3)} (true {true_w}), b = {params['b']:.3f} (true {true_b}), "

@@ -334,7 +334,7 @@ def test_attribute_writes_and_in_place_updates_of_fields_are_refused():
         m.scale = 2.0
         return np.sum(m.hidden.W) * m.scale
 
-    with pytest.raises(s2sad.TransformError):
+    with pytest.raises(s2sad.TransformError, match=r"assigning to an attribute \(`m.scale = ...`\)"):
         s2sad.grad(writes)(_mlp(), X)
 
     def updates(m, x):
@@ -342,15 +342,8 @@ def test_attribute_writes_and_in_place_updates_of_fields_are_refused():
         w[0, 0] = 0.0
         return np.sum(m.hidden.W * 2.0)
 
-    m = _mlp()
-    try:
-        g = s2sad.grad(updates)(m, X)
-    except s2sad.TransformError:
-        return
-    m = _mlp()                                            # (if allowed, it must be right)
-    np.testing.assert_allclose(g.hidden.W, numerical_grad(
-        lambda W: updates(dataclasses.replace(m, hidden=Layer(W.copy(), m.hidden.b)), X),
-        [m.hidden.W], 0), rtol=1e-6)
+    with pytest.raises(s2sad.TransformError, match=r"changes an array that `m` shares and reads later"):
+        s2sad.grad(updates)(_mlp(), X)
 
 
 @dataclasses.dataclass(frozen=True)
