@@ -13,6 +13,7 @@ the same gradient for the rewritten program:
 * `inner`: the same, the helper defined inside `f` and reading what the
   run reads but does not assign as a closure;
 * `lambdas`: some plain assignments `t = e` become `t = (lambda: e)()`;
+* `local_import`: `f` imports NumPy itself and reads it under another name;
 * `dict_copy`: a dict parameter is first copied by a comprehension over
   its items;
 * `star`: calls of the program's helpers pass their arguments as
@@ -381,8 +382,27 @@ def dict_copy(source, rng=None):
     return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
 
 
+def local_import(source, rng=None):
+    """`f` imports NumPy itself (`import numpy as npl`) and reads it under
+    that name."""
+    tree = ast.parse(source)
+    f = next(fn for fn in tree.body if isinstance(fn, ast.FunctionDef) and fn.name == "f")
+    if any(isinstance(n, ast.Name) and n.id == "npl" for n in ast.walk(tree)):
+        return None
+    count = 0
+    for node in ast.walk(f):
+        if isinstance(node, ast.Name) and node.id == "np" and isinstance(node.ctx, ast.Load):
+            node.id = "npl"
+            count += 1
+    if not count:
+        return None
+    f.body.insert(0, ast.parse("import numpy as npl").body[0])
+    return ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+
+
 REWRITES = {"rename": rename, "temporaries": temporaries, "unroll": unroll, "outline": outline,
-            "method": method, "inner": inner, "lambdas": lambdas, "star": star, "dict_copy": dict_copy}
+            "method": method, "inner": inner, "lambdas": lambdas, "star": star, "dict_copy": dict_copy,
+            "local_import": local_import}
 
 
 # ---- instrumentation: how far from every kink -------------------------------------
