@@ -84,8 +84,8 @@ class InnerFunctions:
 
     def expr_Lambda(self, node):
         """A lambda used as a value (`functools.reduce(lambda a, b: a * b, xs)`)."""
-        lifted = self.namer.fresh("lambda_")
-        self.namer.bases.pop(lifted, None)        # (a function's name: never settled back to `lambda_`)
+        lifted = self.namer.fresh("anonymous")
+        self.namer.bases.pop(lifted, None)        # (a function's name: never settled back to `anonymous`)
         self.lift(lifted, node)
         return name(lifted)
 
