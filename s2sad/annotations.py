@@ -24,7 +24,8 @@ ANNOTATIONS = {
     "s2sad_global": "an attribute chain that reads a module global (`np.linalg.solve`), not a local",
     "s2sad_facts": "the statement's facts (versions read and written, activity, joins)",
     "s2sad_against_class": "a method call written against its class (`Model.f(self, x)`): not again",
-    "s2sad_class": "the class a name in a call written against its class names",
+    "s2sad_class": "the class (or generated function) a name in a rewritten call names",
+    "s2sad_generated": "a call of a transform written as its generated function's: not again",
     # sweeps (reverse/, forward/)
     "s2sad_ref": "(name, version) of a local a Name reads or writes",
     "s2sad_effect": "a statement kept though nothing reads what it assigns",

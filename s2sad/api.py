@@ -234,15 +234,7 @@ class _Gradient:
             key += tuple((k, _kind_key(v)) for k, v in sorted(kwargs.items()))
         entry = self.cache.get(key)
         if not _current(entry):
-            # `s2sad.grad(f)` made again (in a training loop, say) reuses f's builds
-            shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
-            options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
-                       getattr(self, "checkpoint", None), getattr(self, "forward", False),
-                       getattr(self, "tangent_only", False), self.verbose, self.name, key)
-            entry = shared.get(options)
-            if not _current(entry):
-                entry = shared[options] = (rules.generation, self.build(args, kwargs))
-            self.cache[key] = entry
+            entry = self.cache[key] = self.shared(key, lambda: self.kinds_of(args, kwargs))
         record(entry[1].names)          # a build in progress (grad of grad) relies on it too
         if not kwargs:
             if self.fast_generation != rules.generation or len(self.fast) > 256:
@@ -251,6 +243,29 @@ class _Gradient:
             self.fast[_exact_key(args)] = entry[1]
         self.latest = entry[1]
         return entry[1]
+
+    def shared(self, key, kinds):
+        """The (generation, build) entry for a key: f's builds are shared by
+        every gradient made of f with these options (`s2sad.grad(f)` made again
+        in a training loop, say, reuses them); `kinds()` gives the argument
+        kinds of a new build."""
+        shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
+        options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
+                   getattr(self, "checkpoint", None), getattr(self, "forward", False),
+                   getattr(self, "tangent_only", False), self.verbose, self.name, key)
+        entry = shared.get(options)
+        if not _current(entry):
+            entry = shared[options] = (rules.generation, self.build(kinds()))
+        return entry
+
+    def generated(self, kinds):
+        """The generated function for these argument kinds ({parameter: kind},
+        the arguments' before a jvp's own tangent): what a differentiated
+        function calling this one is differentiated through (grad of grad,
+        `analyze/nested.py`)."""
+        entry = self.shared(("kinds",) + tuple(kinds.items()), lambda: dict(kinds))
+        record(entry[1].names)
+        return entry[1].function
 
     def inner_tangents(self, args):
         tangent = args[-1]
@@ -262,18 +277,22 @@ class _Gradient:
             return self.inner_tangents(args) + tuple(args[:-1])
         return tuple(args)
 
-    def build(self, args, kwargs):
-        with recording(self.f if self.inner is None else None) as names:
-            built = self.build_unguarded(args, kwargs)
-        built.names, built.guards = names.guards, names.check
-        return built
-
-    def build_unguarded(self, args, kwargs):
+    def kinds_of(self, args, kwargs):
+        """{parameter: kind} of the arguments of a call."""
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.f.__name__}(): {exc}") from None
-        kinds = {p: kind_of(v) for p, v in bound.arguments.items()}
+        return {p: kind_of(v) for p, v in bound.arguments.items()}
+
+    def build(self, kinds):
+        with recording(self.f if self.inner is None else None) as names:
+            built = self.build_unguarded(kinds)
+        built.names, built.guards = names.guards, names.check
+        return built
+
+    def build_unguarded(self, kinds):
+        kinds = dict(kinds)
         for p in self.wrt:
             if p not in kinds:
                 continue                    # a default value: its kind comes from the default
@@ -281,13 +300,13 @@ class _Gradient:
         target = self.f
         if self.inner is not None and getattr(self.inner, "forward", False):
             # the generated jvp takes its tangents first, under names of its own
-            target = self.inner.lookup(args[:-1], kwargs).function
-            inner_tangents = self.inner_tangents(args)
+            tangent = kinds.pop("tangent")
+            target = self.inner.generated(kinds)
+            inner_tangents = tangent.children if self.inner.tuple_wrt else (tangent,)
             names = list(inspect.signature(target).parameters)[:len(inner_tangents)]
-            kinds.pop("tangent", None)
-            kinds.update({n: kind_of(t) for n, t in zip(names, inner_tangents)})
+            kinds.update(zip(names, inner_tangents))
         elif self.inner is not None:           # the generated function itself is transformed
-            target = self.inner.lookup(args, kwargs).function
+            target = self.inner.generated(kinds)
         if getattr(self, "forward", False):
             built = build_jvp(target, kinds, self.wrt, name=self.name,
                               tangent_only=self.tangent_only)

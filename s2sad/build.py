@@ -37,7 +37,7 @@ from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_up
 from .reverse import Adjoint, Reverse, gradient_of, leaf_gradient
 from .sweep import Context, access, tree_literal
 from . import runtime
-from .trees import Comment, at, assign, call, const, copy_node, name, unparse
+from .trees import Comment, at, assign, call, const, copy_node, name
 
 _CORES = weakref.WeakKeyDictionary()      # function -> (its code, its core form)
 
@@ -245,10 +245,9 @@ class Builder(_ForwardBuilds):
                 facts = run.run()
             except Rewrite as call:
                 done = core.__dict__.setdefault("against_class", {})
-                key = (id(call.stmt), call.cls, unparse(call.value))
-                if key not in done:
-                    done[key] = rewritten(core, call)
-                core = done[key]
+                if call.key not in done:
+                    done[call.key] = rewritten(core, call)
+                core = done[call.key]
                 continue
             except DictKeys as comp:      # the user's source written out, and normalised again
                 done = core.__dict__.setdefault("written_out", {})

@@ -153,6 +153,7 @@ def hvp(f: Callable, wrt: Wrt = 0) -> Callable:
         return forward(*args, v, **kwargs)
 
     name = "hvp_" + fname
+    hessian_vector_product.__s2sad__ = forward.__s2sad__   # (its generated code: a jvp's)
     hessian_vector_product.__name__ = hessian_vector_product.__qualname__ = name
     hessian_vector_product.__doc__ = (
         f"Hessian of {fname} w.r.t. {', '.join(params)} times v (forward over reverse, "

@@ -38,6 +38,7 @@ from .in_place import FRESH_FUNCTIONS, check_in_place_updates
 from .shape_classes import ShapeClasses
 from .value_kinds import ValueKinds
 from .methods import against_class
+from .nested import against_generated, made_while_building, only_called
 from .rewrites import DictKeys, Rewrite, expand_star_call, is_star_call
 from .values import (IMMUTABLE, NONDIFF_ATTRIBUTES, PENDING, SAFE_BUILTINS, VIEW_METHODS,  # noqa: F401 (the stage's API)
                      appended_kind, assigned_names, assigned_names_deep, concatenated_kind,
@@ -112,6 +113,7 @@ class Analyzer(ValueKinds, ShapeClasses):
         self._classes = 0
         self.dummy_size = 1
         self.nesting = 0                      # inside how many `if`s and loops
+        self.made = dict(core.made)           # local name -> a transform made inside (nested.py)
 
     # ---- kinds ------------------------------------------------------------
 
@@ -173,6 +175,9 @@ class Analyzer(ValueKinds, ShapeClasses):
                     "keys, the build cannot know", "pass the arguments one by one (`f(xs[0], xs[1])`), or "
                     "from a tuple or a dict literal")
             raise Rewrite(stmt, expanded[0], None, expanded[1])   # `f(*parts)`: `f(parts_0, parts_1)`
+        if isinstance(stmt, (gast.Assign, gast.Expr)) and isinstance(value, gast.Call) \
+                and updated_name(stmt) is None:
+            self.nested_call(stmt, sf)
         self.read(stmt, sf, value_operands(value) if value is not None else [])
         base = updated_name(stmt)
         if isinstance(stmt, (gast.Assign, gast.Expr)) and base is None:
@@ -231,6 +236,25 @@ class Analyzer(ValueKinds, ShapeClasses):
             self.output_kind = self.value_kind(stmt.value)
             if isinstance(stmt.value, gast.Name) and stmt.value.id in core.local_names:
                 self.output = Version(stmt.value.id, self.current[stmt.value.id])
+
+    def nested_call(self, stmt, sf):
+        """A call of a transform s2sad made (`denergy(x)`): analysed again as a
+        call of its generated function (`analyze/nested.py`).  A transform made
+        here from names the build resolves (`s2sad.grad(energy)`), held in a
+        name only ever called, is made while building: its statement goes."""
+        resolve = lambda node: self.ns.resolve(node, self.core.local_names)   # noqa: E731
+        made = made_while_building(stmt.value, resolve, self.made)
+        if made is not None and isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) \
+                and only_called(self.core.node, stmt.targets[0].id, resolve, self.core.local_names):
+            raise Rewrite(stmt, None, made=(stmt.targets[0].id, made))
+        callee = stmt.value.func
+        self.read(stmt, sf, [a.value if isinstance(a, gast.Starred) else a for a in stmt.value.args]
+                  + [k.value for k in stmt.value.keywords]
+                  + ([callee] if isinstance(callee, gast.Name) and callee.id not in self.made else []))
+        error = lambda message, fix: self.core.source.error(stmt.s2sad_origin, message, fix)  # noqa: E731
+        found = against_generated(stmt.value, self.value_kind, resolve, self.made, error)
+        if found is not None:
+            raise Rewrite(stmt, found[0], found[1], found[2])
 
     def check_effect(self, stmt, call, for_effect):
         """A call that may change a value of the function in place, other than

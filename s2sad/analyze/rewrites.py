@@ -29,11 +29,21 @@ class First:
 
 class Rewrite(Exception):
     """The statement `stmt` is to read `value` instead, after `firsts`; `cls`
-    is a class `value` names (spelled where the user's globals do not)."""
+    is a class (or function) `value` names, spelled where the user's globals
+    do not.  With `made` = (name, transform), the statement goes instead:
+    the transform it made is made while building (`nested.py`)."""
 
-    def __init__(self, stmt, value, cls=None, firsts=()):
+    def __init__(self, stmt, value, cls=None, firsts=(), made=None):
         super().__init__(f"rewrite at line {getattr(stmt, 'lineno', '?')}")
         self.stmt, self.value, self.cls, self.firsts = stmt, value, cls, list(firsts)
+        self.made = made
+
+    @property
+    def key(self):
+        """What the rewritten function depends on (its cache key)."""
+        from ..trees import unparse
+        what = unparse(self.value) if self.value is not None else id(self.made[1])
+        return id(self.stmt), self.cls, what
 
 
 class DictKeys(Exception):
@@ -135,10 +145,17 @@ def rewritten(core, call):
     is spelled (a cell of its own where the user's globals do not already)."""
     node = copy_node(core.node)
     local_names = core.local_names
+    made = dict(core.made)
     for block in _blocks(node.body):
         for i, (old, new) in enumerate(zip(_original(core.body, node.body, block), block)):
             if old is not call.stmt:
                 continue
+            if call.made is not None:
+                del block[i]
+                if not block:
+                    block.append(gast.Pass())
+                made[call.made[0]] = call.made[1]
+                break
             new.value = call.value
             for offset, first in enumerate(call.firsts):
                 first.holder.id = core.namer.fresh(first.hint)
@@ -149,7 +166,7 @@ def rewritten(core, call):
             break
     source = core.source
     if call.cls is None:
-        return CoreFunction(source, node, core.params, local_names, core.namer, core.user_names)
+        return CoreFunction(source, node, core.params, local_names, core.namer, core.user_names, made)
     ns = source.namespace
     spelled = [n for n in ns.names_bound_to(call.cls) if n not in core.local_names]
     spelling = spelled[0] if spelled else core.namer.fresh(call.cls.__name__)
@@ -160,7 +177,7 @@ def rewritten(core, call):
     for n in gast.walk(call.value):
         if getattr(n, "s2sad_class", None) is not None:
             n.id = spelling
-    return CoreFunction(source, node, core.params, local_names, core.namer, core.user_names)
+    return CoreFunction(source, node, core.params, local_names, core.namer, core.user_names, made)
 
 
 def _blocks(body):

@@ -4,7 +4,7 @@ fall through (so a jump is always the last statement of its block)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gast
 
@@ -22,6 +22,7 @@ class CoreFunction:
     local_names: set             # the user's local names and the temporaries
     namer: Namer
     user_names: frozenset = frozenset()   # the user's own local names
+    made: dict = field(default_factory=dict)   # local name -> a transform made inside (nested.py)
 
     @property
     def temporaries(self):

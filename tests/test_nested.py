@@ -1,0 +1,345 @@
+"""Differentiating through gradients: losses that call a `grad`,
+`value_and_grad`, `jvp` or `hvp` object (gradient penalties, MAML steps,
+transforms made inside the loss), Hessians of the MLP and RNN losses, and
+`jacobian(grad(f))` and reverse over reverse over the control-flow test
+set -- each against central finite differences of the gradient (float64)."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+import s2sad
+import test_control_flow as cf
+from s2sad import TransformError
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EPS = 1e-6
+
+
+def load_workloads():
+    spec = importlib.util.spec_from_file_location("bench_workloads", ROOT / "benchmarks" / "workloads.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+workloads = load_workloads()
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape)
+
+
+def fd_gradient(f, args, i=0, eps=EPS):
+    """d f(*args) / d args[i] by central differences (f scalar; args[i] an array or a float)."""
+    x = np.asarray(args[i], dtype=np.float64)
+    out = np.zeros(x.shape)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = eps
+        plus, minus = list(args), list(args)
+        plus[i], minus[i] = x + e, x - e
+        if not x.shape:
+            plus[i], minus[i] = float(plus[i]), float(minus[i])
+        out[idx] = (f(*plus) - f(*minus)) / (2 * eps)
+    return out
+
+
+def fd_jacobian(g, args, i=0, eps=EPS):
+    """d g(*args) / d args[i], shape out.shape + in.shape, by central differences."""
+    x = np.asarray(args[i], dtype=np.float64)
+    cols = []
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = eps
+        plus, minus = list(args), list(args)
+        plus[i], minus[i] = x + e, x - e
+        if not x.shape:
+            plus[i], minus[i] = float(plus[i]), float(minus[i])
+        cols.append((np.asarray(g(*plus)) - np.asarray(g(*minus))) / (2 * eps))
+    return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + x.shape)
+
+
+def close(actual, expected, rtol=1e-6, atol=1e-8):
+    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
+                               np.asarray(expected, dtype=np.float64), rtol=rtol, atol=atol)
+
+
+def check_all_modes(f, args):
+    """grad against differences of f; jvp along a direction against the
+    gradient's dot with it; hvp against differences of the gradient."""
+    g = s2sad.grad(f)(*args)
+    close(g, fd_gradient(f, args))
+    v = rand(*np.shape(args[0]), seed=9)
+    value, t = s2sad.jvp(f)(*args, v)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    close(t, np.sum(g * v), rtol=1e-8)
+    df = s2sad.grad(f)
+    H = fd_jacobian(df, args).reshape(v.size, v.size)
+    close(s2sad.hvp(f)(*args, v), (H @ v.reshape(-1)).reshape(v.shape), rtol=1e-5, atol=1e-7)
+    return g
+
+
+# ---- losses that call a gradient ------------------------------------------------------
+
+def energy(x):
+    return np.sum(np.sin(x) * x ** 2)
+
+
+denergy = s2sad.grad(energy)
+
+
+def gradient_penalty(x):
+    g = denergy(x)
+    return np.sum(g * g)
+
+
+def loss(w, X, y):
+    return np.mean((np.tanh(X @ w) - y) ** 2)
+
+
+dloss = s2sad.grad(loss)
+loss_and_grad = s2sad.value_and_grad(loss)
+loss_jvp = s2sad.jvp(loss)
+loss_hvp = s2sad.hvp(loss)
+
+
+def maml_one_step(w, X, y):
+    adapted = w - 0.1 * dloss(w, X, y)
+    return loss(adapted, X, y)
+
+
+def maml_two_steps(w, X, y):
+    adapted = w - 0.1 * dloss(w, X, y)
+    adapted = adapted - 0.1 * dloss(adapted, X, y)
+    return loss(adapted, X, y)
+
+
+def maml_in_a_loop(w, X, y, steps):
+    adapted = w
+    for _ in range(steps):
+        adapted = adapted - 0.1 * dloss(adapted, X, y)
+    return loss(adapted, X, y)
+
+
+def maml_while(w, X, y):
+    adapted, step = w, 0
+    while np.sum(dloss(adapted, X, y) ** 2) > 1e-3 and step < 4:
+        adapted = adapted - 0.5 * dloss(adapted, X, y)
+        step += 1
+    return loss(adapted, X, y)
+
+
+def through_value_and_grad(w, X, y):
+    value, g = loss_and_grad(w, X, y)
+    return value + np.sum(g ** 2)
+
+
+def through_jvp(w, X, y):
+    value, slope = loss_jvp(w, X, y, np.ones_like(w))
+    return value * slope
+
+
+def through_hvp(w, X, y):
+    return np.sum(loss_hvp(w, X, y, w) * w)
+
+
+def made_inside(w, X, y):
+    g = s2sad.grad(loss)(w, X, y)
+    return np.sum(g ** 2)
+
+
+def made_inside_wrt_data(w, X, y):
+    dX = s2sad.grad(loss, wrt=1)(w, X, y)
+    return np.sum(dX ** 2) + np.sum(w ** 2)
+
+
+def made_inside_tuple_wrt(w, X, y):
+    dw, dX = s2sad.grad(loss, wrt=(0, 1))(w, X, y)
+    return np.sum(dw ** 2) + np.sum(dX)
+
+
+def second_derivative_inside(w, X, y):
+    d2 = s2sad.grad(lambda v: np.sum(s2sad.grad(energy)(v)))
+    return np.sum(d2(w) * w)
+
+
+def branch_on_a_gradient(w, X, y):
+    g = dloss(w, X, y)
+    if np.sum(g) > 0:
+        return np.sum(g * g)
+    return np.sum(np.abs(g))
+
+
+def helper_calling_a_gradient(v, X, y):
+    return np.sum(dloss(v, X, y) ** 2)
+
+
+def through_a_helper(w, X, y):
+    return helper_calling_a_gradient(w, X, y) + helper_calling_a_gradient(2.0 * w, X, y)
+
+
+def problem(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=3), rng.normal(size=(6, 3)), rng.normal(size=6)
+
+
+@pytest.mark.parametrize("f", [
+    maml_one_step, maml_two_steps, maml_while, through_value_and_grad, through_jvp,
+    through_hvp, made_inside, made_inside_wrt_data, made_inside_tuple_wrt,
+    second_derivative_inside, branch_on_a_gradient, through_a_helper,
+], ids=lambda f: f.__name__)
+def test_losses_calling_gradients_in_every_mode(f):
+    check_all_modes(f, problem())
+
+
+@pytest.mark.parametrize("shape", [(4,), (2, 3), ()], ids=["4", "2x3", "0d"])
+def test_gradient_penalty(shape):
+    x = rand(*shape, seed=1) * 2
+    if not shape:
+        x = float(x)
+        assert s2sad.grad(gradient_penalty)(x) == pytest.approx(fd_gradient(gradient_penalty, (x,)), rel=1e-6)
+        return
+    check_all_modes(gradient_penalty, (x,))
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+def test_maml_in_a_loop(steps):
+    w, X, y = problem(1)
+    g = s2sad.grad(maml_in_a_loop)(w, X, y, steps)
+    close(g, fd_gradient(lambda v: maml_in_a_loop(v, X, y, steps), (w,)))
+    if steps == 1:
+        close(g, s2sad.grad(maml_one_step)(w, X, y), rtol=1e-12)
+
+
+def test_hessian_of_a_maml_objective_is_symmetric():
+    w, X, y = problem(2)
+    H = s2sad.hessian(maml_two_steps)(w, X, y)
+    close(H, H.T, rtol=1e-10, atol=1e-12)
+    close(H, fd_jacobian(s2sad.grad(maml_two_steps), (w, X, y)), rtol=1e-5, atol=1e-7)
+
+
+def test_generated_source_names_the_inner_gradient():
+    x = rand(4, seed=3)
+    text = s2sad.source(s2sad.grad(gradient_penalty), x)
+    assert "g, denergy_saved = denergy_fwd(x)" in text
+    assert "dx = denergy_bwd(dg, denergy_saved)" in text
+    assert "def denergy_fwd(x):" in text and "def denergy_bwd(" in text
+    made = s2sad.source(s2sad.grad(made_inside), *problem())
+    assert "s2sad.grad" not in made.split("# ---- reverse sweep")[0].split("\n", 2)[2], made
+
+
+def test_a_gradient_rebound_between_calls_builds_again():
+    global denergy
+    x = rand(3, seed=4)
+    df = s2sad.grad(gradient_penalty)
+    before = df(x)
+    saved = denergy
+    try:
+        denergy = s2sad.grad(lambda v: np.sum(v ** 3))
+        close(df(x), fd_gradient(gradient_penalty, (x,)))
+        assert not np.allclose(df(x), before)
+    finally:
+        denergy = saved
+    close(df(x), before, rtol=1e-12)
+
+
+def test_a_call_that_does_not_fit_the_gradient_is_refused_with_the_line():
+    def wrong(w, X, y):
+        return np.sum(dloss(w, X))
+
+    with pytest.raises(TransformError, match=r"(?s)line \d+\): the call to dloss does not match.*'y'.*"
+                       r"the arguments of loss\(w, X, y\)"):
+        s2sad.grad(wrong)(*problem())
+
+
+# ---- Hessians of the MLP and RNN losses -------------------------------------------------
+
+def mlp_flat(theta, X, y):
+    """A two-layer MLP whose weights are slices of one flat parameter vector."""
+    W1 = theta[:6].reshape(2, 3)
+    b1 = theta[6:9]
+    W2 = theta[9:12].reshape(3, 1)
+    pred = np.tanh(X @ W1 + b1) @ W2
+    return np.mean((pred[:, 0] - y) ** 2)
+
+
+def test_hessian_of_a_flat_mlp_loss():
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=12), rng.normal(size=(5, 2)), rng.normal(size=5))
+    H = s2sad.hessian(mlp_flat)(*args)
+    close(H, H.T, rtol=1e-10, atol=1e-12)
+    close(H, fd_jacobian(s2sad.grad(mlp_flat), args), rtol=1e-6, atol=1e-8)
+    dmlp = s2sad.grad(mlp_flat)
+    close(s2sad.jacobian(dmlp)(*args), H, rtol=1e-9, atol=1e-12)
+    close(s2sad.jacobian(dmlp, mode="rev")(*args), H, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("wrt", [0, 1, 2])
+def test_hessian_of_the_rnn_loss(wrt):
+    args = workloads.rnn_problem(seed=6, T=4, batch=3, n_in=2, n_hidden=3)
+    H = s2sad.hessian(workloads.rnn_loss, wrt)(*args)
+    n = args[wrt].size
+    assert H.shape == args[wrt].shape * 2
+    close(H.reshape(n, n), H.reshape(n, n).T, rtol=1e-9, atol=1e-12)
+    close(H, fd_jacobian(s2sad.grad(workloads.rnn_loss, wrt), args, wrt), rtol=1e-6, atol=1e-8)
+
+
+# ---- jacobian(grad(f)) and reverse over reverse over the control-flow test set ---------------
+
+CONTROL_FLOW = [
+    (cf.f_if_reduction, lambda: (rand(4, seed=1), rand(4, seed=2))),
+    (cf.f_elif, lambda: (rand(3, seed=3) * 0.5 + 2.0,)),
+    (cf.f_elif, lambda: (rand(3, seed=3) * 0.5 - 2.0,)),
+    (cf.f_nested_if, lambda: (rand(5, seed=4) * 0.3 + 1.0, 1.0)),
+    (cf.f_one_branch, lambda: (rand(3, 2, seed=5), True)),
+    (cf.f_chained, lambda: (rand(4, seed=6), -10.0, 10.0)),
+    (cf.f_bool_ops, lambda: (np.abs(rand(4, seed=7)), 1.0)),
+    (cf.f_ternary, lambda: (rand(3, 3, seed=8), 2.0)),
+    (cf.f_three_returns, lambda: (np.array([0.5, 0.9, 0.3]),)),
+    (cf.f_return_in_if_then_more, lambda: (rand(4, seed=12) * 0.3, 1.0)),
+    (cf.f_range_argument, lambda: (rand(2, 3, seed=13) * 0.5, 3)),
+    (cf.f_range_computed, lambda: (rand(7, seed=14),)),
+    (cf.f_rows, lambda: (rand(5, 3, seed=15), rand(3, seed=16))),
+    (cf.f_tuple_literal, lambda: (rand(3, seed=21),)),
+    (cf.f_nested_loops, lambda: (rand(3, seed=26) * 0.5, 2, 3)),
+    (cf.f_zero_trips, lambda: (rand(3, seed=27), 0)),
+    (cf.f_counter_after_loop, lambda: (rand(3, seed=28), 4)),
+    (cf.f_accumulate, lambda: (rand(6, seed=29), 4)),
+    (cf.f_accumulate_square, lambda: (rand(6, seed=30),)),
+    (cf.f_accumulate_rows, lambda: (rand(5, 3, seed=30),)),
+    (cf.f_several_carried, lambda: (rand(3, seed=31), 4)),
+    (cf.f_while, lambda: (rand(3, seed=34) * 0.5 + 1.0,)),
+    (cf.f_while_true, lambda: (rand(3, seed=35) * 0.3, 1e-3)),
+    (cf.f_break_in_for, lambda: (np.linspace(0.2, 0.6, 4), 3)),
+    (cf.f_continue_masked, lambda: (rand(4, seed=36), np.array([True, False, True, False]))),
+    (cf.f_continue_and_break_in_while, lambda: (rand(3, seed=36) * 0.5,)),
+    (cf.f_while_counter, lambda: (rand(3, seed=37) * 0.5, 3)),
+    (cf.f_continue_on_last_trip, lambda: (rand(4, seed=38),)),
+]
+CF_IDS = [f"{f.__name__}-{i}" for i, (f, _) in enumerate(CONTROL_FLOW)]
+
+
+@pytest.mark.parametrize("f, make", CONTROL_FLOW, ids=CF_IDS)
+def test_jacobian_of_gradient_over_control_flow(f, make):
+    args = make()
+    df = s2sad.grad(f)
+    expected = fd_jacobian(df, args)
+    close(s2sad.jacobian(df)(*args), expected, rtol=1e-5, atol=1e-7)              # forward over reverse
+    close(s2sad.jacobian(df, mode="rev")(*args), expected, rtol=1e-5, atol=1e-7)  # reverse over reverse
+
+
+@pytest.mark.parametrize("f, make", CONTROL_FLOW, ids=CF_IDS)
+def test_penalty_on_the_gradient_over_control_flow(f, make):
+    """A loss calling the generated gradient of each function (reverse over reverse)."""
+    args = make()
+    rest = args[1:]
+    df = s2sad.grad(f)
+
+    def penalty(x):
+        g = df(x, *rest)
+        return np.sum(g * g)
+
+    close(s2sad.grad(penalty)(args[0]), fd_gradient(penalty, (args[0],)), rtol=1e-5, atol=1e-7)
