@@ -114,8 +114,8 @@ def _basis(x):
         yield 1.0
         return
     for i in range(x.size):
-        e = np.zeros_like(x)
-        e.reshape(-1)[i] = 1                # a view of the fresh e
+        e = np.zeros_like(x, order="C")     # (C order: `reshape(-1)` is a view of e)
+        e.reshape(-1)[i] = 1
         yield e
 
 
@@ -229,7 +229,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str | None = None) -> Callable:
         rows = []
         dtype = np.result_type(getattr(out, "dtype", float), *[getattr(v, "dtype", float) for _, v in along])
         for i in range(np.size(out)):
-            w = np.zeros_like(out, dtype=dtype)
+            w = np.zeros_like(out, dtype=dtype, order="C")
             w.reshape(-1)[i] = 1
             rows.append(vjp(args, kwargs, w))
         return _by_leaf(x, {path: _stack([pytrees.at(r, path) for r in rows], np.shape(out) + np.shape(leaf),

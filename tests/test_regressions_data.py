@@ -782,3 +782,33 @@ def test_an_array_read_from_an_object_is_not_changed_by_the_gradient():
     g = s2sad.grad(update_of_an_attribute_read)(x, holder)
     np.testing.assert_array_equal(holder.w, np.ones(3))
     np.testing.assert_allclose(g, [4.0 * x[0], 1.0, 1.0], rtol=1e-12)
+
+
+def item_of_a_transpose(x):
+    y = x.T * 2.0
+    return y.item(1) + y.item(2, 0)
+
+
+def test_item_of_a_fortran_ordered_array():
+    # its adjoint wrote the flat position into a copy (`reshape(-1)` of an
+    # F-ordered zeros_like): a zero gradient
+    check(item_of_a_transpose, (rand(2, 3, seed=3),))
+
+
+def test_jacobian_and_hessian_at_a_fortran_ordered_point():
+    # their unit vectors were set in copies of F-ordered zeros: all-zero results
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    x = np.asfortranarray(rand(2, 3, seed=4))
+    expected = np.diag((2 * np.cos(x) - x * np.sin(x)).reshape(-1)).reshape(2, 3, 2, 3)
+    np.testing.assert_allclose(s2sad.hessian(f)(x), expected, rtol=1e-12, atol=1e-12)
+    df = s2sad.grad(f)
+    np.testing.assert_allclose(s2sad.jacobian(df)(x), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(s2sad.jacobian(df, mode="rev")(x), expected, rtol=1e-12, atol=1e-12)
+
+    def g(x):
+        return x.T * 2.0          # an F-ordered output: one row per output element
+
+    J = s2sad.jacobian(g, mode="rev")(rand(2, 3, seed=5))
+    np.testing.assert_array_equal(J, 2.0 * np.einsum("il,jk->ijkl", np.eye(3), np.eye(2)))

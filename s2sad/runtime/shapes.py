@@ -161,7 +161,7 @@ def item_adjoint(g, x, index):
     """The adjoint of `x.item(*index)`: `g` where the item came from (a
     flat index for one int, an index per axis for several, the only element
     for none)."""
-    dx = np.zeros_like(x)
+    dx = np.zeros_like(x, order="C")      # (C order: `reshape(-1)` a view, flat as `item`'s)
     if len(index) == 0:
         dx[...] = g
     elif len(index) == 1:
