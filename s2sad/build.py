@@ -309,6 +309,13 @@ class Builder(_ForwardBuilds):
             if facts.output is None:          # a constant, global or closure value: no adjoint
                 seeds.append(ctx.namer.fresh("dresult"))
                 continue
+            if path not in {p for p, _ in leaves(facts.output_kind)}:
+                # (the caller took the result for a leaf where it is a tuple or
+                # dict: a seed there would reach nothing, a zero gradient)
+                raise core.source.error(core.body[-1], f"the caller of {core.source.name} could not "
+                                        f"tell the structure of what it returns here",
+                                        "return the same structure (a tuple of as many items) "
+                                        "from every return statement")
             seed = rev.adjoint_name(facts.output.leaf(path))
             seeds.append(seed)
             rev.table[facts.output.leaf(path)] = Adjoint(name(seed), False, False)

@@ -343,3 +343,71 @@ def test_penalty_on_the_gradient_over_control_flow(f, make):
         return np.sum(g * g)
 
     close(s2sad.grad(penalty)(args[0]), fd_gradient(penalty, (args[0],)), rtol=1e-5, atol=1e-7)
+
+
+# ---- every rule, second order: forward over reverse and reverse over reverse -----------------
+
+def _second_order_rows():
+    from test_rule_table import ACTIVE
+    return [(i, row) for i, row in ACTIVE if row.check is None]
+
+
+SECOND_ORDER = _second_order_rows()
+
+def _row_problem(index, row):
+    """The row's loss (`np.sum(<call> * c)`), its arguments and the first
+    differentiable one; None where no argument is a float or float array."""
+    from test_rule_table import MODULE
+    from fdcheck import cotangent
+    case = row.cases[0]
+    args = [spec.draw(np.random.default_rng(index)) for spec in case.values()]
+    value = getattr(MODULE, f"value_{index}")(*args)
+    args.append(cotangent(value, dtype=np.float64, python_float_for_scalar=True))
+    names = list(case)
+    wrt = [i for i, (n, a) in enumerate(zip(names, args)) if isinstance(a, (float, np.ndarray))
+           and (row.wrt is None or isinstance(row.wrt, list) or n in row.wrt)]
+    return (getattr(MODULE, f"loss_{index}"), args, wrt[0]) if wrt else None
+
+
+def check_second_order(index, row):
+    """hvp and one row of the Hessian by reverse over reverse, against central
+    differences of the gradient along a direction: right, or refused with a
+    TransformError (never another error, never a wrong value)."""
+    found = _row_problem(index, row)
+    if found is None:
+        pytest.skip("no float argument")
+    loss_, args, i = found
+    df = s2sad.grad(loss_, i)
+    x = args[i]
+    v = np.random.default_rng(1).normal(size=np.shape(x))
+    v = v if np.ndim(x) else float(v)
+
+    def along(s):
+        moved = list(args)
+        moved[i] = x + s * v
+        return np.asarray(df(*moved))
+
+    try:
+        expected = (along(1e-6) - along(-1e-6)) / 2e-6
+        coarser = (along(1e-5) - along(-1e-5)) / 2e-5
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError):
+        pytest.skip("the gradient is not defined beside this point")
+    if not np.allclose(expected, coarser, rtol=1e-3, atol=1e-5):
+        pytest.skip("the gradient has a kink beside this point (differences disagree)")
+    refused = 0
+    try:
+        close(s2sad.hvp(loss_, i)(*args, v), expected, rtol=1e-4, atol=1e-6)
+    except TransformError:
+        refused += 1
+    try:
+        J = s2sad.jacobian(df, wrt=i, mode="rev")(*args)
+        close(np.tensordot(np.asarray(J), v, axes=np.ndim(v)) if np.ndim(v) else np.asarray(J) * v,
+              expected, rtol=1e-4, atol=1e-6)
+    except TransformError:
+        refused += 1
+    return refused
+
+
+@pytest.mark.parametrize("index, row", SECOND_ORDER, ids=[f"{i}-{r.name}" for i, r in SECOND_ORDER])
+def test_every_rule_second_order(index, row):
+    check_second_order(index, row)

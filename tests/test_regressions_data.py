@@ -812,3 +812,12 @@ def test_jacobian_and_hessian_at_a_fortran_ordered_point():
 
     J = s2sad.jacobian(g, mode="rev")(rand(2, 3, seed=5))
     np.testing.assert_array_equal(J, 2.0 * np.einsum("il,jk->ijkl", np.eye(3), np.eye(2)))
+
+
+def take_flat_of_a_transpose(x):
+    return np.sum(np.take(x.T, [0, 3, 3]) ** 2) + np.sum(np.take_along_axis(x.T.reshape(-1), np.array([4, 1]), axis=None))
+
+
+def test_take_of_a_fortran_ordered_array_with_no_axis():
+    # np.take's adjoint scattered into a copy of an F-ordered zeros_like: a zero gradient
+    check(take_flat_of_a_transpose, (rand(2, 3, seed=6),))

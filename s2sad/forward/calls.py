@@ -3,7 +3,6 @@ derived from what is known of the function (elementwise, linear, a product,
 a reduction), and a call to one of the user's helpers replaced by a call to
 its generated forward-mode function."""
 
-import types
 
 import gast
 import numpy as np
@@ -24,21 +23,7 @@ def from_source(obj):
     rule it could not inline, a runtime helper) with no tangent of its own:
     forward mode over the gradient (`hvp`) differentiates it from its source,
     as it does the user's helpers."""
-    if not isinstance(obj, types.FunctionType) or rules.is_nondifferentiable(obj) \
-            or derivable(obj):
-        return False
-    return (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
-
-
-def describe(obj):
-    """What one of s2sad's own functions is, for a message, and how to name it
-    to register a tangent: the reverse rule of which function, or the runtime
-    helper."""
-    for fn, rule in list(rules._ADJOINTS.values()):
-        if rule is obj:
-            what = getattr(fn, "__name__", None) or repr(fn)
-            return f"the reverse rule of `{what}`", f"s2sad.rules.lookup_adjoint({what})"
-    return f"s2sad's runtime helper `{obj.__name__}`", f"s2sad.runtime.{obj.__name__}"
+    return rules.is_own_helper(obj) and not derivable(obj)
 
 
 def _known_float(kind):
@@ -106,7 +91,7 @@ class Calls:
             try:
                 return self.helper(stmt, sf, obj, outs)
             except TransformError as exc:       # named at this (generated) line
-                what, target = describe(obj)
+                what, target = rules.describe_own(obj)
                 raise self.src.error(
                     stmt.s2sad_origin, f"{what}, which this gradient calls, has no "
                     f"forward (tangent) rule, and its source could not be "

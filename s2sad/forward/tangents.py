@@ -5,7 +5,7 @@ zeros appear only where one variable must hold a tangent on every path."""
 import gast
 
 from .. import runtime
-from ..kinds import Array, Scalar, Seq, Tree
+from ..kinds import Array, Opaque, Scalar, Seq, Tree
 from ..sweep import access, tree_literal
 from ..trees import assign, call, const, copy_node, name
 
@@ -30,6 +30,8 @@ class TangentTable:
                 for k, c in zip(kind.keys, kind.children)])
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)
+        if isinstance(kind, Opaque) and kind.type is type(None):
+            return const(None)            # (None has no tangent: `[None, dy]` of a gradient)
         if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
             return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
                         access(ref))

@@ -63,7 +63,8 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
         self.pending = []                 # expressions still to be emitted (`release` spares them)
 
     def transforms(self, obj):
-        return rules.lookup_adjoint(obj) is None and rules.is_user_function(obj)
+        return rules.lookup_adjoint(obj) is None and (rules.is_user_function(obj)
+                                                      or rules.is_own_helper(obj))
 
     def entry_expr(self, entry):
         return entry.expr

@@ -9,6 +9,7 @@ import dataclasses
 import gast
 
 from .. import rules, runtime
+from ..errors import TransformError
 from ..kinds import UNKNOWN, Array, Scalar, Seq, Tree
 from ..analyze import updated_name
 from ..templates import CallSite, Operand, inline
@@ -38,8 +39,25 @@ class Calls:
     """Primitives and helpers, mixed into `Reverse`."""
 
     def user_call(self, stmt, sf, outs, adjoints):
-        """A call to one of the user's functions: its generated halves."""
-        return self.helper(stmt, sf, self.helper_called(stmt.value), outs, adjoints)
+        """A call to one of the user's functions (or one of s2sad's own with no
+        reverse rule, in a gradient differentiated again): its generated halves."""
+        obj = self.helper_called(stmt.value)
+        if not rules.is_own_helper(obj):
+            return self.helper(stmt, sf, obj, outs, adjoints)
+        try:
+            return self.helper(stmt, sf, obj, outs, adjoints)
+        except TransformError as exc:           # named at this (generated) line
+            raise self.not_again(stmt, obj, f", and its source could not be differentiated "
+                                 f"({exc.message})") from None
+
+    def not_again(self, stmt, obj, why=""):
+        """The refusal of a gradient that calls one of s2sad's own functions
+        which reverse mode cannot follow (reverse over reverse)."""
+        what, target = rules.describe_own(obj)
+        return self.src.error(stmt.s2sad_origin, f"{what}, which this gradient calls, has no "
+                              f"reverse rule{why}", f"take this second derivative forward over "
+                              f"reverse (s2sad.hvp, or s2sad.jacobian of the gradient in mode "
+                              f"'fwd'), or register a rule for it (@s2sad.adjoint on {target})")
 
     def primitive(self, stmt, sf, outs, adjoints):
         """A call or operation with a rule: `g` is the result's adjoint, or for a
@@ -63,6 +81,8 @@ class Calls:
             g_scalar = False
         key, args, keywords = self.operation(stmt, value)
         rule = rules.lookup_adjoint(key)
+        if rule is None and rules.is_own(key):
+            raise self.not_again(stmt, key)
         if rule is None:
             what = getattr(key, "__name__", None) or repr(key)
             raise self.src.error(

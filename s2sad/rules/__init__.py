@@ -313,6 +313,40 @@ def is_nondifferentiable(fn):
     return entry is not None and _same(entry, fn)
 
 
+_NOT_FROM_SOURCE = {}   # id(fn) -> fn: own helpers whose source is not differentiated again
+
+
+def is_own(obj):
+    """A function of s2sad's own that generated code calls (a runtime helper,
+    a reverse rule called rather than inlined)."""
+    return isinstance(obj, types.FunctionType) \
+        and (getattr(obj, "__module__", None) or "").startswith(("s2sad.rules.", "s2sad.runtime"))
+
+
+def is_own_helper(obj):
+    """One of s2sad's own functions with no rule of its own that a gradient
+    transformed again (grad of grad, hvp) differentiates from its source, as
+    it does the user's helpers."""
+    return is_own(obj) and not is_nondifferentiable(obj) and _key(obj) not in _NOT_FROM_SOURCE
+
+
+def not_from_source(*fns):
+    """Own helpers whose source s2sad's sweeps do not yet follow: a gradient
+    calling them is refused when transformed again, not differentiated wrong."""
+    for fn in fns:
+        _NOT_FROM_SOURCE[_key(fn)] = fn
+
+
+def describe_own(obj):
+    """(what one of s2sad's own functions is, for a message; how to name it to
+    register a rule): the reverse rule of which function, or the runtime helper."""
+    for fn, rule in list(_ADJOINTS.values()):
+        if rule is obj:
+            what = getattr(fn, "__name__", None) or repr(fn)
+            return f"the reverse rule of `{what}`", f"s2sad.rules.lookup_adjoint({what})"
+    return f"s2sad's runtime helper `{obj.__name__}`", f"s2sad.runtime.{obj.__name__}"
+
+
 def is_user_function(obj):
     """A Python function of the user's, whose source s2sad transforms."""
     if not isinstance(obj, types.FunctionType):
@@ -327,4 +361,5 @@ _loading_builtins = False
 
 __all__ = ["adjoint", "tangent", "nondifferentiable", "declare", "facts", "Facts", "is_builtin",
            "lookup_adjoint", "lookup_tangent",
-           "is_nondifferentiable", "is_user_function", "method_key", "TransformError"]
+           "is_nondifferentiable", "is_own", "is_own_helper", "not_from_source", "describe_own",
+           "is_user_function", "method_key", "TransformError"]

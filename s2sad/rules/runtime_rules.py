@@ -15,7 +15,13 @@ from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, cross
                        inverse_axes, log_of_base, negated, pad_interior, power_slope, selects_each_once,
                        split_points, unbroadcast, zeros_like_value, zeros_list)
 from .. import runtime
-from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, tangent
+from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, not_from_source, tangent
+
+# helpers whose source the sweeps do not follow yet (a gradient calling them,
+# transformed again in that mode, is refused): reverse over reverse of
+# np.repeat, np.tensordot and np.linalg.matrix_power, forward over np.prod's
+not_from_source(runtime.shapes.unrepeat, runtime.linalg.tensordot_adjoint,
+                runtime.linalg.matrix_power_adjoint, runtime.reductions.prod_others)
 
 # zeros, indices, axes and counts: no derivative
 nondifferentiable(zeros_list, zeros_like_value, selects_each_once, inverse_axes, checkpoint_every, negated,

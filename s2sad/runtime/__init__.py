@@ -100,9 +100,9 @@ def _power(x, y):
 
 def take_adjoint(g, a, indices, axis):
     """The adjoint of `np.take(a, indices, axis)`: repeated indices add up."""
-    da = np.zeros_like(a)
+    da = np.zeros_like(a, order="C")      # (C order: `reshape(-1)` a view, flat as `take`'s)
     if axis is None:
-        np.add.at(da.reshape(-1), indices, g)          # a view of the fresh `da`
+        np.add.at(da.reshape(-1), indices, g)
         return da
     np.add.at(da, (slice(None),) * (axis % a.ndim) + (indices,), g)
     return da
@@ -111,7 +111,7 @@ def take_adjoint(g, a, indices, axis):
 def take_along_axis_adjoint(g, arr, indices, axis):
     """The adjoint of `np.take_along_axis`: scatter-add back along `axis`.  The
     other axes' positions are built from `indices` itself, on its device."""
-    da = np.zeros_like(arr)
+    da = np.zeros_like(arr, order="C")    # (as take_adjoint's)
     if axis is None:
         np.add.at(da.reshape(-1), indices, g)
         return da
