@@ -19,9 +19,8 @@ from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, n
 
 # helpers whose source the sweeps do not follow yet (a gradient calling them,
 # transformed again in that mode, is refused): reverse over reverse of
-# np.repeat, np.tensordot and np.linalg.matrix_power, forward over np.prod's
-not_from_source(runtime.shapes.unrepeat, runtime.linalg.tensordot_adjoint,
-                runtime.linalg.matrix_power_adjoint, runtime.reductions.prod_others)
+# np.linalg.matrix_power, forward over np.prod's
+not_from_source(runtime.linalg.matrix_power_adjoint, runtime.reductions.prod_others)
 
 # zeros, indices, axes and counts: no derivative
 nondifferentiable(zeros_list, zeros_like_value, selects_each_once, inverse_axes, checkpoint_every, negated,
@@ -262,3 +261,113 @@ def multi_dot_adjoint_tangent(tangents, g, arrays):
 @tangent(multi_dot_adjoint)
 def _(tangents, result, g, arrays):
     return multi_dot_adjoint_tangent(tangents, g, arrays)
+
+
+# ---- reverse over reverse: the transposes of the linear helpers --------------------------
+# A helper linear in g, whose other arguments lend shapes and indices
+# (`linear_given_shapes` above), is the transpose of an operation; its
+# reverse rule is that operation again, on the cotangent of its result
+# (`untile`'s is `np.tile`).  The shape-lending arguments get no cotangent.
+
+@adjoint(runtime.unconcatenate)
+def _(g, result, gg, arrays, axis, ndmin=1):
+    return runtime.reconcatenate(g, gg, arrays, axis, ndmin), None
+
+
+@adjoint(runtime.fill_zeros)
+def _(g, result, gg, parts):
+    # the parts' adjoints pass through where the gradient had one
+    return [gi if given is not None else None for gi, given in zip(g, gg)], None
+
+
+@adjoint(runtime.untile)
+def _(g, result, gg, a, reps):
+    return np.reshape(np.tile(g, reps), np.shape(gg)), None
+
+
+@adjoint(runtime.unrepeat)
+def _(g, result, gg, a, repeats, axis=None):
+    return np.reshape(np.repeat(g, repeats, axis=axis), np.shape(gg)), None
+
+
+@adjoint(runtime.take_adjoint)
+def _(g, result, gg, a, indices, axis):
+    return np.take(g, indices, axis=axis), None
+
+
+@adjoint(runtime.take_along_axis_adjoint)
+def _(g, result, gg, arr, indices, axis):
+    return np.take_along_axis(g, indices, axis=axis), None
+
+
+@adjoint(runtime.diff_adjoint)
+def _(g, result, gg, a, n=1, axis=-1, prepend=None, append=None):
+    return runtime.diff_tangent(g, n, axis, prepend, append), None
+
+
+@adjoint(runtime.item_adjoint)
+def _(g, result, gg, x, index):
+    return item_transpose(g, index), None
+
+
+def item_transpose(g, index):
+    """The transpose of `item_adjoint(gg, x, index)`: g's element at `index`
+    (a flat C-order position for one int, as `x.item` reads it)."""
+    if len(index) == 0:
+        return g.reshape(-1)[0]
+    if len(index) == 1:
+        return g.reshape(-1)[index[0]]
+    return g[tuple(index)]
+
+
+@adjoint(runtime.builtin_sum_adjoint)
+def _(g, result, gg, iterable):
+    return builtin_sum_transpose(g, gg, iterable), None
+
+
+def builtin_sum_transpose(g, gg, iterable):
+    """The transpose of `builtin_sum_adjoint(gg, iterable)`: over a list, the
+    elements' cotangents added up in gg's shape; over an array's rows, the
+    rows' summed."""
+    if isinstance(iterable, (list, tuple)):
+        total = 0.0 * gg
+        for gi in g:
+            if gi is not None:
+                total = total + gi
+        return total
+    return unbroadcast(g, gg)
+
+
+@adjoint(power_slope)
+def _(g, result, x, y, power=None):
+    # elementwise in x and y: each cotangent is the tangent along g, summed to its shape
+    return (unbroadcast(power_slope_tangent(g, None, x, y, power), x),
+            unbroadcast(power_slope_tangent(None, g, x, y, power), y))
+
+
+@adjoint(runtime.einsum_adjoint)
+def _(g, result, gg, subscripts, *operands, wrt=0):
+    return einsum_adjoint_transpose(g, gg, subscripts, operands, wrt)
+
+
+def einsum_adjoint_transpose(g, gg, subscripts, operands, wrt):
+    """The cotangents of `einsum_adjoint(gg, subscripts, *operands, wrt=k)`:
+    for gg, the einsum with operand k replaced by g (the transpose of a linear
+    map is the map it is the adjoint of); for each other operand j, the
+    adjoint of j in that same einsum (`<g, A_k(gg)> = <gg, einsum(..g..)>`);
+    for operand k, whose values it does not read, zeros."""
+    varied = list(operands)
+    varied[wrt] = g
+    out = [np.einsum(subscripts, *varied), None]
+    for j, op in enumerate(operands):
+        out.append(np.zeros_like(op) if j == wrt else einsum_adjoint(gg, subscripts, *varied, wrt=j))
+    return tuple(out)
+
+
+@adjoint(runtime.tensordot_adjoint)
+def _(g, result, gg, a, b, axes=2, wrt=0):
+    # as einsum_adjoint's: the tensordot with the operand replaced by g, and
+    # the other operand's adjoint in it
+    if wrt == 0:
+        return np.tensordot(g, b, axes), np.zeros_like(a), runtime.tensordot_adjoint(gg, g, b, axes, 1)
+    return np.tensordot(a, g, axes), runtime.tensordot_adjoint(gg, a, g, axes, 0), np.zeros_like(b)

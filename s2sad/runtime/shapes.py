@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["split_points", "unconcatenate", "fill_zeros", "negated", "unravel", "untile",
+__all__ = ["split_points", "unconcatenate", "reconcatenate", "fill_zeros", "negated", "unravel", "untile",
            "unrepeat", "pad_interior", "unpad", "item_adjoint", "diff_adjoint", "diff_tangent"]
 
 
@@ -39,14 +39,34 @@ def unconcatenate(g, arrays, axis, ndmin=1):
     `axis` (flattened for None), each part shaped as its array.  `ndmin=2` is
     `np.vstack`'s promotion of 1-D arrays to rows (1, n); `ndmin=1`
     `np.hstack`'s of 0-d arrays to (1,)."""
+    cuts, axis, shapes = _cuts(arrays, axis, ndmin)
+    parts = np.split(g, cuts, axis=axis)
+    # (a part of another size is only ever cut from the analysis's stand-ins, whose
+    # sizes disagree: as it is, so that the result's kind is still a list of arrays)
+    return [p if _shape(p) == s or p.size != math.prod(s) else p.reshape(s) for p, s in zip(parts, shapes)]
+
+
+def _cuts(arrays, axis, ndmin):
+    """(where the parts of a concatenation of `arrays` start, its axis, their shapes)."""
     shapes = [_shape(a) for a in arrays]
     if axis is None:
         sizes = [math.prod(s) for s in shapes]
         axis = 0
     else:
         sizes = [((1,) * (ndmin - len(s)) + s)[axis] for s in shapes]
-    parts = np.split(g, list(itertools.accumulate(sizes[:-1])), axis=axis)
-    return [p if _shape(p) == s else p.reshape(s) for p, s in zip(parts, shapes)]
+    return list(itertools.accumulate(sizes[:-1])), axis, shapes
+
+
+def reconcatenate(parts, g, arrays, axis, ndmin=1):
+    """The transpose of `unconcatenate(g, arrays, axis, ndmin)` (its reverse
+    rule): the parts' adjoints put back where they were cut from, zeros where
+    a part has none, in g's shape."""
+    cuts, axis, _ = _cuts(arrays, axis, ndmin)
+    out = np.zeros_like(g)
+    for piece, part in zip(np.split(out, cuts, axis=axis), parts):   # (views of out)
+        if part is not None:
+            piece[...] = np.reshape(part, piece.shape)
+    return out
 
 
 def fill_zeros(g, parts):
