@@ -119,3 +119,21 @@ def test_a_wrong_gradient_is_reported_not_timed(run):
     wrong = dataclasses.replace(run.WORKLOADS["ols"], loss=_doubled_ols)
     cells = run.run_workload(wrong, systems, QUICK)
     assert cells["s2sad"]["status"] == "fails" and "wrong gradient" in cells["s2sad"]["reason"]
+
+
+def test_nested_benchmark_runs_and_checks_its_systems(capsys):
+    """benchmarks/nested.py --quick: each workload's gradient through a
+    gradient, checked against the others before timing (those installed)."""
+    saved = dict(os.environ)
+    spec = importlib.util.spec_from_file_location("benchmarks_nested", BENCHMARKS / "nested.py")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        assert module.main(["--quick"]) == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        sys.path.remove(str(BENCHMARKS))
+    out = capsys.readouterr().out
+    for name in ("gradient penalty", "MAML, 1 step", "MAML, 2 steps"):
+        assert f"| {name} | s2sad |" in out

@@ -282,5 +282,21 @@ class ValueKinds:
             for a in call.args:
                 kind = merge_kinds(kind, self.atom_kind(a))
             return kind
-        return self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
+        kind = self.evaluate(lambda: obj(*[self.stand_in(a) for a in call.args],
                                          **{k.arg: self.stand_in(k.value) for k in call.keywords}))
+        if isinstance(kind, Tree) and kind.type is list and any(
+                _holds_seq(self.atom_kind(a)) for a in list(call.args) + [k.value for k in call.keywords]):
+            # a list made from a list of unknown length (one element in its stand-in):
+            # as long as that one is at run time
+            element = None
+            for child in kind.children:
+                element = merge_kinds(element, child)
+            return Seq(element if element is not None else UNKNOWN)
+        return kind
+
+
+def _holds_seq(kind):
+    """Is a list of unknown length this kind or part of it?"""
+    if isinstance(kind, Seq):
+        return True
+    return isinstance(kind, Tree) and any(_holds_seq(c) for c in kind.children)

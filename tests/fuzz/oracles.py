@@ -562,6 +562,8 @@ def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3
     with _Stage("hvp", state) as stage:                              # (h), on a sample
         if hvp_rng.random() < hvp_rate:
             _check_hvp(program, args64, hvp_rng)
+        if hvp_rng.random() < hvp_rate:
+            _check_nested(program, args64, hvp_rng)
     if stage.last:
         return Outcome("ok")
 
@@ -763,6 +765,37 @@ def _check_hvp(program, args, rng):
     v = _direction(x, rng)
     h = _call_s2sad("hvp", s2sad.hvp, program.module.f, i)
     got = _call_s2sad("hvp", h, *copy.deepcopy(args), v)
+    _against_gradient_differences(program, args, i, v, got, "hvp")
+
+
+def _check_nested(program, args, rng):
+    """(h') A loss that calls the generated gradient, `np.sum(df(...) * w)` (a
+    gradient penalty's form), differentiated through it (reverse over
+    reverse): its gradient is H w, against differences of the gradient."""
+    i = program.wrt_index[0]
+    x = args[i]
+    if not (type(x) is float or isinstance(x, np.ndarray) and x.dtype.kind == "f") \
+            or program.frozen is not None:
+        return
+    w = _direction(x, rng)
+    params = ", ".join(program.names)
+    source = f"import numpy as np\n\n\ndef penalty({params}):\n    g = df({params})\n    return np.sum(g * w)\n"
+    module = load(source)
+    module.df, module.w = s2sad.grad(program.module.f, wrt=i), w
+    try:
+        got = s2sad.grad(module.penalty, wrt=i)(*copy.deepcopy(args))
+    except s2sad.TransformError as exc:
+        program.__dict__.setdefault("rewrite_refusals", []).append(f"nested: {construct_of(exc)}")
+        return
+    except Exception as exc:
+        raise Failure("crash", f"nested grad raises {type(exc).__name__}", f"{exc}\n{source}"[:2000]) from None
+    _against_gradient_differences(program, args, i, w, got, "nested")
+
+
+def _against_gradient_differences(program, args, i, v, got, label):
+    """`got`, a Hessian of f times v, against central differences of the
+    gradient along v (at several steps: a real difference survives them)."""
+    x = args[i]
     dg = s2sad.grad(program.module.f, wrt=i)
 
     def at(step):
@@ -781,8 +814,8 @@ def _check_hvp(program, args, rng):
             return
         estimates.append(expected)
     if max(error_between(estimates[0], e) for e in estimates[1:]) > 1e-5:
-        raise Failure("invalid", "hvp differences unstable")
-    raise Failure("wrong", "hvp", f"relative error {error(estimates[0]):.2e}: "
+        raise Failure("invalid", f"{label} differences unstable")
+    raise Failure("wrong", label, f"relative error {error(estimates[0]):.2e}: "
                   f"{got!r} != {estimates[0]!r}")
 
 
