@@ -146,6 +146,20 @@ def through_hvp(w, X, y):
     return np.sum(loss_hvp(w, X, y, w) * w)
 
 
+loss_jvp_both = s2sad.jvp(loss, wrt=(0, 1))
+loss_hvp_both = s2sad.hvp(loss, wrt=(0, 1))
+
+
+def through_jvp_of_two(w, X, y):
+    value, slope = loss_jvp_both(w, X, y, (w * 2.0, X))      # tangents as a tuple
+    return value * slope
+
+
+def through_hvp_of_two(w, X, y):
+    hw, hX = loss_hvp_both(w, X, y, (w, X * 0.5))
+    return np.sum(hw * w) + np.sum(hX)
+
+
 def made_inside(w, X, y):
     g = s2sad.grad(loss)(w, X, y)
     return np.sum(g ** 2)
@@ -188,7 +202,7 @@ def problem(seed=0):
 
 @pytest.mark.parametrize("f", [
     maml_one_step, maml_two_steps, maml_while, through_value_and_grad, through_jvp,
-    through_hvp, made_inside, made_inside_wrt_data, made_inside_tuple_wrt,
+    through_hvp, through_jvp_of_two, through_hvp_of_two, made_inside, made_inside_wrt_data, made_inside_tuple_wrt,
     second_derivative_inside, branch_on_a_gradient, through_a_helper,
 ], ids=lambda f: f.__name__)
 def test_losses_calling_gradients_in_every_mode(f):
@@ -227,6 +241,7 @@ def test_generated_source_names_the_inner_gradient():
     assert "g, denergy_saved = denergy_fwd(x)" in text
     assert "dx = denergy_bwd(dg, denergy_saved)" in text
     assert "def denergy_fwd(x):" in text and "def denergy_bwd(" in text
+    assert "def jvp_dloss(" in s2sad.source(loss_hvp, *problem(), problem()[0])   # (an hvp's: a jvp's)
     made = s2sad.source(s2sad.grad(made_inside), *problem())
     assert "s2sad.grad" not in made.split("# ---- reverse sweep")[0].split("\n", 2)[2], made
 
@@ -253,6 +268,25 @@ def test_a_call_that_does_not_fit_the_gradient_is_refused_with_the_line():
     with pytest.raises(TransformError, match=r"(?s)line \d+\): the call to dloss does not match.*'y'.*"
                        r"the arguments of loss\(w, X, y\)"):
         s2sad.grad(wrong)(*problem())
+
+
+def test_transforms_not_followed_inside_a_loss_are_refused_by_name():
+    import functools
+    w, X, y = problem()
+    dbound = s2sad.grad(functools.partial(loss, X=X, y=y))
+    hess = s2sad.hessian(loss)
+
+    def through_partial(w):
+        return np.sum(dbound(w) ** 2)
+
+    def through_hessian(w):
+        return np.sum(hess(w, X, y))
+
+    with pytest.raises(TransformError, match=r"(?s)line \d+\): `dbound` is the gradient of a "
+                       r"functools.partial.*s2sad.grad\(loss\)"):
+        s2sad.grad(through_partial)(w)
+    with pytest.raises(TransformError, match=r"(?s)`hess` is made by s2sad.hessian.*s2sad.hvp"):
+        s2sad.grad(through_hessian)(w)
 
 
 # ---- Hessians of the MLP and RNN losses -------------------------------------------------

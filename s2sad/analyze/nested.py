@@ -107,6 +107,15 @@ def against_generated(value, kind_of_atom, resolve, made, error):
         return None
     func = value.func
     obj = made.get(func.id) if isinstance(func, gast.Name) and func.id in made else resolve(func)
+    if getattr(obj, "__s2sad_bound__", None) is not None:
+        raise error(f"`{_spelled(func)}` is the gradient of a functools.partial or a bound method, "
+                    f"which s2sad does not differentiate through yet",
+                    "transform the function itself (`s2sad.grad(loss)`) and pass the bound "
+                    "arguments at the call")
+    if getattr(obj, "__s2sad_stacked__", None) is not None:
+        raise error(f"`{_spelled(func)}` is made by s2sad.{obj.__s2sad_stacked__}, which stacks "
+                    f"derivatives in a Python loop s2sad does not differentiate through",
+                    "call s2sad.hvp, s2sad.jvp or s2sad.grad inside the loss instead")
     state = transform_state(obj)
     if state is None:
         return None
