@@ -13,14 +13,15 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 EPS = 1e-5
 
 
-def load_mlp():
-    spec = importlib.util.spec_from_file_location("bench_mlp", ROOT / "benchmarks" / "mlp.py")
+def load_benchmark(name):
+    """benchmarks/<name>.py as a module (its losses are the workloads)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-mlp = load_mlp()
+mlp = load_benchmark("mlp")
 
 
 def rand(*shape, seed=0):
@@ -43,8 +44,9 @@ def fd_directional(g, args, wrt, v, eps=EPS):
     return d if several else d[0]
 
 
-def fd_jacobian(f, args, i, eps=EPS):
-    """d f(*args) / d args[i], shape out.shape + in.shape, by central differences."""
+def fd_jacobian(f, args, i=0, eps=EPS):
+    """d f(*args) / d args[i], shape out.shape + in.shape, by central
+    differences (a Python float argument moved as a float)."""
     x = np.asarray(args[i], dtype=np.float64)
     cols = []
     for idx in np.ndindex(x.shape):
@@ -52,6 +54,8 @@ def fd_jacobian(f, args, i, eps=EPS):
         e[idx] = 1.0
         plus, minus = list(args), list(args)
         plus[i], minus[i] = x + eps * e, x - eps * e
+        if isinstance(args[i], float):
+            plus[i], minus[i] = float(plus[i]), float(minus[i])
         cols.append((np.asarray(f(*plus)) - np.asarray(f(*minus))) / (2 * eps))
     return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + x.shape)
 

@@ -4,9 +4,6 @@ transforms made inside the loss), Hessians of the MLP and RNN losses, and
 `jacobian(grad(f))` and reverse over reverse over the control-flow test
 set -- each against central finite differences of the gradient (float64)."""
 
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
@@ -14,57 +11,14 @@ import s2sad
 import test_control_flow as cf
 from s2sad import TransformError
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-EPS = 1e-6
+from test_higher_order import close, fd_jacobian, load_benchmark, rand
+
+workloads = load_benchmark("workloads")
 
 
-def load_workloads():
-    spec = importlib.util.spec_from_file_location("bench_workloads", ROOT / "benchmarks" / "workloads.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-workloads = load_workloads()
-
-
-def rand(*shape, seed=0):
-    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=shape)
-
-
-def fd_gradient(f, args, i=0, eps=EPS):
-    """d f(*args) / d args[i] by central differences (f scalar; args[i] an array or a float)."""
-    x = np.asarray(args[i], dtype=np.float64)
-    out = np.zeros(x.shape)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = eps
-        plus, minus = list(args), list(args)
-        plus[i], minus[i] = x + e, x - e
-        if not x.shape:
-            plus[i], minus[i] = float(plus[i]), float(minus[i])
-        out[idx] = (f(*plus) - f(*minus)) / (2 * eps)
-    return out
-
-
-def fd_jacobian(g, args, i=0, eps=EPS):
-    """d g(*args) / d args[i], shape out.shape + in.shape, by central differences."""
-    x = np.asarray(args[i], dtype=np.float64)
-    cols = []
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = eps
-        plus, minus = list(args), list(args)
-        plus[i], minus[i] = x + e, x - e
-        if not x.shape:
-            plus[i], minus[i] = float(plus[i]), float(minus[i])
-        cols.append((np.asarray(g(*plus)) - np.asarray(g(*minus))) / (2 * eps))
-    return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + x.shape)
-
-
-def close(actual, expected, rtol=1e-6, atol=1e-8):
-    np.testing.assert_allclose(np.asarray(actual, dtype=np.float64),
-                               np.asarray(expected, dtype=np.float64), rtol=rtol, atol=atol)
+def fd_gradient(f, args, i=0):
+    """d f(*args) / d args[i] by central differences (f scalar)."""
+    return fd_jacobian(f, args, i, eps=1e-6)
 
 
 def check_all_modes(f, args):
