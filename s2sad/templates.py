@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from .kinds import Array, Opaque, Scalar, Tree, kind_of
+from .kinds import Array, Opaque, Scalar, Seq, Tree, kind_of
 from .parse import MISSING, parse_function
 from . import runtime
 from .trees import copy_node, is_boolean, slices_as_values
@@ -391,6 +391,9 @@ class _Folder:
         kind = self.kind(node)
         if not isinstance(types_, type) or kind is None:
             return None
+        if types_ is list:               # (a list of any length, `getitem`'s adjoint)
+            return isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list \
+                if isinstance(kind, (Seq, Tree, Array, Scalar)) else None
         if isinstance(kind, Scalar):
             python = {"float": float, "int": int, "bool": bool, "complex": complex}[kind.dtype]
             return issubclass(python, types_) if types_ in (float, int, bool, complex) else None

@@ -789,6 +789,9 @@ ROWS = [
     Row(runtime.unconcatenate, "runtime.unconcatenate(g, [x, y], None)[0]", {"g": N(10), "x": N(2, 2), "y": N(2, 3)}),
     Row(runtime.fill_zeros, "parts = runtime.fill_zeros([None, g], [x, y])\nreturn parts[1] + np.sum(parts[0])",
         {"g": N(2, 3), "x": N(2, 2), "y": N(2, 3)}),
+    Row(runtime.list_item_adjoint, "runtime.list_item_adjoint(g, [x, y], 1)[1]", {"g": N(3), "x": N(2), "y": N(3)}),
+    Row(runtime.list_item_adjoint, "parts = runtime.list_item_adjoint([a, b], [x, y, z], slice(1, None))\n"
+        "return parts[2] + np.sum(parts[0])", {"a": N(3), "b": N(4), "x": N(2), "y": N(3), "z": N(4)}),
     Row(runtime.untile, "runtime.untile(g, x, (2, 1))", {"g": N(4, 3), "x": N(2, 3)}),
     Row(runtime.unrepeat, "runtime.unrepeat(g, x, 2, 1)", {"g": N(2, 6), "x": N(2, 3)}),
     Row(runtime.unrepeat, "runtime.unrepeat(g, x, [1, 2, 0])", {"g": N(3), "x": N(3)}),

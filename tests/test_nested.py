@@ -399,3 +399,61 @@ def check_second_order(index, row):
 @pytest.mark.parametrize("index, row", SECOND_ORDER, ids=[f"{i}-{r.name}" for i, r in SECOND_ORDER])
 def test_every_rule_second_order(index, row):
     check_second_order(index, row)
+
+
+# ---- reverse over reverse through what first-order code does on some paths only ------------
+
+def _cubed(v):
+    return v * v * v
+
+
+def early_return_before_a_helper(x, s):
+    # the gradient saves the helper's values only where it is called: None on the other path
+    if s > 0.5:
+        return np.sum(np.sin(x))
+    return np.sum(_cubed(x) * x)
+
+
+def a_list_read_backwards(x, n):
+    # `gs[::-1]` of a list grown in a loop: its adjoint is a list, element by element
+    gs = []
+    for i in range(n):
+        gs.append(np.sin(x * (i + 1.0)))
+    total = 0.0
+    for g in gs[::-1]:
+        total = total * 0.5 + np.sum(g * x)
+    return total
+
+
+def a_ragged_list_sliced(x, n):
+    parts = []
+    for i in range(1, n + 1):
+        parts.append(x[:i] * i)
+    total = 0.0
+    for p in parts[1:]:
+        total = total + np.sum(np.sin(p))
+    return total
+
+
+@pytest.mark.parametrize("f, rest", [
+    (early_return_before_a_helper, (0.9,)), (early_return_before_a_helper, (0.1,)),
+    (a_list_read_backwards, (3,)),
+], ids=["early-return", "helper-path", "list-backwards"])
+def test_penalty_through_paths_and_lists(f, rest):
+    x = rand(4, seed=7)
+    df = s2sad.grad(f)
+
+    def penalty(x):
+        g = df(x, *rest)
+        return np.sum(g * g)
+
+    close(s2sad.grad(f)(x, *rest), fd_gradient(f, (x,) + rest))          # first order too
+    close(s2sad.grad(penalty)(x), fd_gradient(penalty, (x,)), rtol=1e-5, atol=1e-7)
+
+
+def test_a_slice_of_a_ragged_list_first_order():
+    # the slice's adjoint is a list (it was an array stacked from the list: ragged, it raised)
+    x = rand(4, seed=8)
+    close(s2sad.grad(a_ragged_list_sliced)(x, 3), fd_gradient(a_ragged_list_sliced, (x, 3)))
+    close(s2sad.hvp(a_ragged_list_sliced)(x, 3, x), fd_jacobian(s2sad.grad(a_ragged_list_sliced), (x, 3)) @ x,
+          rtol=1e-5, atol=1e-7)

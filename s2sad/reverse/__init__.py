@@ -23,6 +23,7 @@ import gast
 
 from .. import rules, runtime
 from ..kinds import Array, Scalar, Seq
+from ..runtime.pytrees import Field
 from ..analyze import updated_name
 from ..trees import assign, call, const, copy_node, name
 from ..sweep import Sweep, access, annotate
@@ -147,6 +148,11 @@ class Reverse(AdjointTable, ControlFlow, Containers, Calls, Sweep):
         kind = self.leaf_kind(ref)
         if isinstance(kind, Scalar) or getattr(kind, "ndim", None) == 0:
             return const(0.0)             # broadcasts like a 0-d array, keeps its dtype
+        if getattr(self.src.func, "__s2sad_source__", None) is not None \
+                and not any(isinstance(k, Field) for k in ref.path):
+            # generated code transformed again: what a path did not make is None there
+            return call(name(self.ctx.spell(runtime.zeros_at, "zeros_at")), name(ref.name, ref.local),
+                        *[const(k) for k in ref.path])
         if isinstance(kind, Seq):
             return call(name(self.ctx.spell(runtime.zeros_list, "zeros_list")),
                         access(ref))

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..runtime import (diagonal_cotangent, selects_each_once, setitem, setitem_value_adjoint,
                        take_adjoint, take_along_axis_adjoint, unbroadcast, without_diagonal,
-                       zeros_like_value)
+                       zeros_like_value, list_item_adjoint)
 from . import adjoint, method_key, nondifferentiable
 
 
@@ -18,6 +18,8 @@ from . import adjoint, method_key, nondifferentiable
 
 @adjoint(operator.getitem, linear=(0,))
 def _(g, result, x, index):
+    if isinstance(x, list):              # a list of any length: an adjoint per element
+        return list_item_adjoint(g, x, index), None
     dx = np.zeros_like(x)
     if selects_each_once(index):
         dx[index] = g

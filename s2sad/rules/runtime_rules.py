@@ -23,8 +23,8 @@ from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, n
 not_from_source(runtime.linalg.matrix_power_adjoint, runtime.reductions.prod_others)
 
 # zeros, indices, axes and counts: no derivative
-nondifferentiable(zeros_list, zeros_like_value, selects_each_once, inverse_axes, checkpoint_every, negated,
-                  pad_interior, split_points)
+nondifferentiable(zeros_list, zeros_like_value, runtime.zeros_at, selects_each_once, inverse_axes,
+                  checkpoint_every, negated, pad_interior, split_points)
 
 
 @tangent(unbroadcast)
@@ -169,6 +169,7 @@ declare(pop_adjoint, linear_given_shapes=(0,))               # (g's neighbours l
 # (sort, median, max) is piecewise constant in the values.
 for _fn in (runtime.take_adjoint, runtime.take_along_axis_adjoint, runtime.setitem_value_adjoint, runtime.shaped_like,
             runtime.unpack_adjoint, runtime.scalar_output, runtime.builtin_sum_adjoint, runtime.undiagonal,
+            runtime.list_item_adjoint,
             runtime.untrace, runtime.unconcatenate, runtime.fill_zeros, runtime.unravel,
             runtime.untile, runtime.unrepeat, runtime.unpad, runtime.item_adjoint,
             runtime.diff_adjoint, runtime.without_diagonal, runtime.diagonal_cotangent,
@@ -371,3 +372,9 @@ def _(g, result, gg, a, b, axes=2, wrt=0):
     if wrt == 0:
         return np.tensordot(g, b, axes), np.zeros_like(a), runtime.tensordot_adjoint(gg, g, b, axes, 1)
     return np.tensordot(a, g, axes), runtime.tensordot_adjoint(gg, a, g, axes, 0), np.zeros_like(b)
+
+
+@adjoint(runtime.list_item_adjoint)
+def _(g, result, gg, xs, index):
+    # the transpose of spreading `xs[index]`'s adjoint over the list: reading it back
+    return g[index], None

@@ -239,8 +239,35 @@ def add_lists(a, b):
 
 def zeros_list(values):
     """A zero adjoint for each element of a list (of arrays, numbers, or
-    tuples of them: what a loop saved for the reverse sweep)."""
-    return [zeros_like_value(v) for v in values]
+    tuples of them: what a loop saved for the reverse sweep); None for None
+    (generated code transformed again: a stack a path never made)."""
+    return None if values is None else [zeros_like_value(v) for v in values]
+
+
+def list_item_adjoint(g, xs, index):
+    """The adjoint of a list of any length from that of `xs[index]` (an item,
+    or a list of them for a slice): zeros for every element, the picked ones'
+    adjoints added (ragged elements too, which no array could stack)."""
+    out = zeros_list(xs)
+    picked = range(len(xs))[index]
+    if isinstance(picked, int):
+        out[picked] = out[picked] + g
+        return out
+    for i, gi in zip(picked, g):
+        out[i] = out[i] + gi
+    return out
+
+
+def zeros_at(value, *path):
+    """`zeros_like_value(value[path])`, or None where `value` is None: in
+    generated code transformed again, a saved value a path did not make (a
+    helper not called before an early return) is None there, and a branch
+    that does not read it still starts its adjoint."""
+    for key in path:
+        if value is None:
+            return None
+        value = value[key]
+    return zeros_like_value(value)
 
 
 def zeros_like_value(value):
