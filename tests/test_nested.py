@@ -457,3 +457,14 @@ def test_a_slice_of_a_ragged_list_first_order():
     close(s2sad.grad(a_ragged_list_sliced)(x, 3), fd_gradient(a_ragged_list_sliced, (x, 3)))
     close(s2sad.hvp(a_ragged_list_sliced)(x, 3, x), fd_jacobian(s2sad.grad(a_ragged_list_sliced), (x, 3)) @ x,
           rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("x", [np.array([1.2, -0.4, 0.7, 2.0]), np.array([1.0, 0.0, 2.0, 3.0]),
+                               np.array([0.0, 0.0, 2.0])], ids=["no-zero", "one-zero", "two-zeros"])
+def test_hvp_of_a_product_is_exact_at_zeros(x):
+    # forward over the product's reverse rule: its own tangent rule (no division)
+    def f(x):
+        return x.prod() + np.sum(np.prod(np.stack([x, x * x]), axis=1))
+
+    v = rand(*x.shape, seed=9)
+    close(s2sad.hvp(f)(x, v), fd_jacobian(s2sad.grad(f), (x,)) @ v, rtol=1e-6, atol=1e-8)

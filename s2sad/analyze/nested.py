@@ -3,9 +3,9 @@
 `g = denergy(x)`, where `denergy = s2sad.grad(energy)`, calls generated
 code, which is Python like the user's helpers.  Once the analysis knows the
 kinds of the call's arguments, it writes the call as a call of the
-generated function built for those kinds (`g = denergy(x)` reads
-`dEnergy(x)`'s source), and every later stage differentiates it again like
-any helper: reverse over reverse, forward over reverse.  A jvp's (or hvp's)
+generated function built for those kinds (the `def denergy(x)` that
+`s2sad.source(denergy, x)` shows), and every later stage differentiates it
+again like any helper: reverse over reverse, forward over reverse.  A jvp's (or hvp's)
 generated function takes its tangents first: the call is written in that
 order.  A transform made inside the function from names the build can
 resolve (`s2sad.grad(energy)(x)`, `s2sad.grad(loss, wrt=1)`) is made while
@@ -75,25 +75,20 @@ def only_called(func_node, local, resolve, local_names):
     """Is `local` assigned once in the function and otherwise only called
     (`grad_energy(x)`) or transformed again from names and constants
     (`s2sad.grad(grad_energy)`)?  Then the transform it holds needs no statement."""
-    stores, used, loads = 0, set(), 0
+    names = [n for n in gast.walk(func_node) if isinstance(n, gast.Name) and n.id == local]
+    used = set()
     for node in gast.walk(func_node):
         if not isinstance(node, gast.Call):
-            pass
-        elif isinstance(node.func, gast.Name) and node.func.id == local:
+            continue
+        if isinstance(node.func, gast.Name) and node.func.id == local:
             used.add(id(node.func))
         elif resolve(node.func) in _makers():
             atoms = list(node.args) + [k.value for k in node.keywords]
             if all(isinstance(a, gast.Constant) or isinstance(a, gast.Name)
                    and (a.id not in local_names or a.id == local) for a in atoms):
                 used.update(id(a) for a in atoms)
-        if isinstance(node, gast.Name) and node.id == local:
-            if isinstance(node.ctx, gast.Load):
-                loads += 1
-            else:
-                stores += 1
-    return stores == 1 and loads == sum(1 for node in gast.walk(func_node)
-                                       if isinstance(node, gast.Name) and node.id == local
-                                       and id(node) in used)
+    stores = [n for n in names if not isinstance(n.ctx, gast.Load)]
+    return len(stores) == 1 and all(id(n) in used for n in names if isinstance(n.ctx, gast.Load))
 
 
 def against_generated(value, kind_of_atom, resolve, made, error):

@@ -3,7 +3,6 @@ derived from what is known of the function (elementwise, linear, a product,
 a reduction), and a call to one of the user's helpers replaced by a call to
 its generated forward-mode function."""
 
-
 import gast
 import numpy as np
 

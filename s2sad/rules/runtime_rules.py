@@ -19,8 +19,8 @@ from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, n
 
 # helpers whose source the sweeps do not follow yet (a gradient calling them,
 # transformed again in that mode, is refused): reverse over reverse of
-# np.linalg.matrix_power, forward over np.prod's
-not_from_source(runtime.linalg.matrix_power_adjoint, runtime.reductions.prod_others)
+# np.linalg.matrix_power
+not_from_source(runtime.linalg.matrix_power_adjoint)
 
 # zeros, indices, axes and counts: no derivative
 nondifferentiable(zeros_list, zeros_like_value, runtime.zeros_at, selects_each_once, inverse_axes,
@@ -378,3 +378,9 @@ def _(g, result, gg, a, b, axes=2, wrt=0):
 def _(g, result, gg, xs, index):
     # the transpose of spreading `xs[index]`'s adjoint over the list: reading it back
     return g[index], None
+
+
+@tangent(runtime.reductions.prod_others)
+def _(tangents, result, a, axis=None):
+    # the other elements' product, differentiated: exact at zeros, as prod_others is
+    return runtime.reductions.prod_others_tangent(tangents[0], a, axis)

@@ -50,6 +50,44 @@ def prod_others(a, axis=None):
     return np.moveaxis(others, ends, axes)
 
 
+def _cumprod_last_tangent(v, dv):
+    """The tangent of `np.cumprod(v, axis=-1)` along dv, exact at zeros (the
+    product rule carried along the axis, no division)."""
+    p, dp, out = np.ones_like(v[..., 0]), np.zeros_like(v[..., 0]), []
+    for j in range(v.shape[-1]):
+        dp = dp * v[..., j] + p * dv[..., j]
+        p = p * v[..., j]
+        out.append(dp)
+    return np.stack(out, axis=-1) if out else np.zeros_like(v)
+
+
+def _others_last_tangent(x, dx):
+    """The tangent of `_others_last(x)` along dx."""
+    if x.shape[-1] == 0:
+        return dx
+    one, zero = np.ones_like(x[..., :1]), np.zeros_like(x[..., :1])
+    a, da = np.concatenate([one, x[..., :-1]], axis=-1), np.concatenate([zero, dx[..., :-1]], axis=-1)
+    b = np.concatenate([one, np.flip(x[..., 1:], -1)], axis=-1)
+    db = np.concatenate([zero, np.flip(dx[..., 1:], -1)], axis=-1)
+    left, right = np.cumprod(a, axis=-1), np.cumprod(b, axis=-1)
+    return _cumprod_last_tangent(a, da) * np.flip(right, -1) + left * np.flip(_cumprod_last_tangent(b, db), -1)
+
+
+def prod_others_tangent(da, a, axis=None):
+    """The tangent of `prod_others(a, axis)` along da (a gradient of a product
+    differentiated again: hvp), exact at zeros as prod_others is."""
+    da = da + np.zeros_like(a)
+    shape = a.shape
+    if axis is None:
+        return _others_last_tangent(a.reshape(-1), da.reshape(-1)).reshape(shape)
+    axes = _axes(axis, len(shape))
+    ends = tuple(range(len(shape) - len(axes), len(shape)))
+    moved, dmoved = np.moveaxis(a, axes, ends), np.moveaxis(da, axes, ends)
+    lead = moved.shape[:len(shape) - len(axes)] + (-1,)
+    others = _others_last_tangent(moved.reshape(lead), dmoved.reshape(lead)).reshape(moved.shape)
+    return np.moveaxis(others, ends, axes)
+
+
 def prod_adjoint(g, a, axis=None, keepdims=False, initial=None, where=None):
     """The adjoint of `np.prod(a, axis, keepdims=..., initial=..., where=...)`."""
     if where is not None:
