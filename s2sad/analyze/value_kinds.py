@@ -246,6 +246,10 @@ class ValueKinds:
             kind = self.atom_kind(call.args[0])          # generated code transformed again:
             if isinstance(kind, (Seq, Tree)):            # zeros shaped like each element
                 return kind
+        if obj is runtime.list_item_adjoint and len(call.args) == 3:
+            kind = self.atom_kind(call.args[1])          # an adjoint per element of the list
+            if isinstance(kind, Seq) or isinstance(kind, Tree) and kind.type is list:
+                return kind
         if (obj is list or obj is tuple) and len(call.args) == 1 and not call.keywords:
             # the length of what stand-ins give is theirs: a list grown in a loop, or
             # an array's rows, are as long as they are at run time

@@ -376,8 +376,16 @@ def _(g, result, gg, a, b, axes=2, wrt=0):
 
 @adjoint(runtime.list_item_adjoint)
 def _(g, result, gg, xs, index):
-    # the transpose of spreading `xs[index]`'s adjoint over the list: reading it back
-    return g[index], None
+    return list_item_transpose(g, gg, index), None
+
+
+def list_item_transpose(g, gg, index):
+    """The transpose of spreading `xs[index]`'s adjoint `gg` over the list:
+    reading the picked elements back (zeros where nothing used one)."""
+    picked = g[index]
+    if not isinstance(picked, list):
+        return picked if picked is not None else zeros_like_value(gg)
+    return [p if p is not None else zeros_like_value(q) for p, q in zip(picked, gg)]
 
 
 @tangent(runtime.reductions.prod_others)
