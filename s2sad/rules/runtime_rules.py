@@ -392,3 +392,55 @@ def list_item_transpose(g, gg, index):
 def _(tangents, result, a, axis=None):
     # the other elements' product, differentiated: exact at zeros, as prod_others is
     return runtime.reductions.prod_others_tangent(tangents[0], a, axis)
+
+
+@adjoint(runtime.sort_adjoint)
+def _(g, result, gg, a, axis=-1):
+    # the sorted elements sent back where they came from: read back in sorted order
+    return runtime.sort_tangent(g, a, axis), None
+
+
+@adjoint(runtime.median_adjoint)
+def _(g, result, gg, a, axis=None, keepdims=False):
+    # g spread over the middle element(s) with weights: summed back with them
+    weights = runtime.median_adjoint(gg * 0.0 + 1.0, a, axis, keepdims)
+    return np.sum(g * weights, axis=axis, keepdims=keepdims), None
+
+
+@adjoint(runtime.undiagonal)
+def _(g, result, gg, a, offset=0, axis1=0, axis2=1):
+    return np.diagonal(g, offset, axis1, axis2), None
+
+
+@adjoint(runtime.untrace)
+def _(g, result, gg, a, offset=0, axis1=0, axis2=1):
+    return np.trace(g, offset, axis1, axis2), None
+
+
+@adjoint(runtime.unpad)
+def _(g, result, gg, array, pad_width, mode, reflect_type="even"):
+    return pad_transpose(g, pad_width, mode, reflect_type), None
+
+
+def pad_transpose(g, pad_width, mode, reflect_type="even"):
+    """The transpose of `unpad`: the padding again (zeros around for the
+    constant modes, the copies for the modes that copy the array's values)."""
+    if mode in ("constant", "empty"):
+        return np.pad(g, pad_width)
+    if mode in ("reflect", "symmetric"):
+        return np.pad(g, pad_width, mode=mode, reflect_type=reflect_type)
+    return np.pad(g, pad_width, mode=mode)
+
+
+@adjoint(cotangents)
+def _(g, result, value, needed, rule_name, slots=0):
+    return runtime.cotangents_transpose(g, value), None, None, None
+
+
+@adjoint(runtime.cotangents_transpose)
+def _(g, result, gg, value):
+    return runtime.cotangents_slots(g, gg, value), None
+
+
+declare(runtime.cotangents_transpose, linear_given_shapes=(0,))
+declare(runtime.cotangents_slots, linear_given_shapes=(0,))

@@ -346,6 +346,26 @@ def cotangents(value, needed, rule_name, slots=0):
     return value
 
 
+def cotangents_transpose(g, value):
+    """The transpose of `cotangents(value, ...)`, which sorts a rule's return
+    value into one cotangent per argument: the slots' adjoints put back into
+    the value's structure (zeros where nothing used one)."""
+    if not isinstance(value, tuple):
+        return g[0] if g[0] is not None else zeros_like_value(value)
+    return tuple(gi if gi is not None else zeros_like_value(v) for gi, v in zip(g, value))
+
+
+def cotangents_slots(g, gg, value):
+    """The transpose of `cotangents_transpose(gg, value)`: the value's parts'
+    adjoints back in their slots, zeros where nothing used a part and in the
+    slots past them (None where the slot held none)."""
+    if isinstance(value, tuple):
+        parts = [p if p is not None else zeros_like_value(v) for p, v in zip(g, value)]
+    else:
+        parts = [g if g is not None else zeros_like_value(value)]
+    return parts + [zeros_like_value(s) for s in gg[len(parts):]]
+
+
 # helpers of the rule catalogue, one module per area
 from .linalg import *  # noqa: E402,F401,F403
 from .reductions import *  # noqa: E402,F401,F403
