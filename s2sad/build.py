@@ -179,6 +179,7 @@ class Builder(_ForwardBuilds):
         self.in_progress = set()
         self.function_names = Namer()      # helper halves are named once per build
         self.notes = []                    # remarks for verbose=True (a rule not inlined)
+        self.reverse = False               # a gradient (not a jvp) is being built
 
     # ---- kinds of the user's helpers -----------------------------------------------
 
@@ -197,6 +198,14 @@ class Builder(_ForwardBuilds):
         except (TypeError, TransformError):
             return UNKNOWN
         if func in self.in_progress:
+            if self.reverse and getattr(func, "__s2sad_source__", None) is not None:
+                # (the saved values of a recursive helper's halves have no kind the
+                # second reverse sweep can follow: their adjoints would be lost)
+                core = core_of(func)
+                raise core.source.error(core.node, f"{core.source.name} is the half of a recursive "
+                                        f"function's gradient, which s2sad does not differentiate again "
+                                        f"in reverse mode yet", "take this second derivative forward over "
+                                        "reverse (s2sad.hvp, or s2sad.jacobian of the gradient in mode 'fwd')")
             return UNKNOWN
         self.in_progress.add(func)
         try:
@@ -451,6 +460,7 @@ def build_gradient(func: Callable, arg_kinds: tuple, wrt: tuple, *, with_value: 
                    checkpoint: bool | int | None = None) -> Built:
     builder = Builder()
     builder.tuple_wrt = tuple_wrt
+    builder.reverse = True
     return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name, checkpoint)
 
 

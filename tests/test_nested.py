@@ -468,3 +468,29 @@ def test_hvp_of_a_product_is_exact_at_zeros(x):
 
     v = rand(*x.shape, seed=9)
     close(s2sad.hvp(f)(x, v), fd_jacobian(s2sad.grad(f), (x,)) @ v, rtol=1e-6, atol=1e-8)
+
+
+def _deepen(v, depth):
+    if depth <= 0:
+        return v
+    return _deepen(np.arcsinh(v) * v.reshape(1, -1)[0], depth - 1)
+
+
+def through_recursion(x):
+    return np.sum(x * x) + np.sum(_deepen(x, 3))
+
+
+def test_reverse_over_reverse_of_a_recursive_gradient_is_refused_hvp_is_right():
+    # (fuzz seed 44, program 2636: the recursive halves' saved values lost their
+    # adjoints in the second reverse sweep, a wrong Hessian row with no error)
+    x = np.array([-1.05, 0.75, -0.07, 0.4])
+    df = s2sad.grad(through_recursion)
+
+    def penalty(x):
+        return np.sum(df(x) * x)
+
+    with pytest.raises(TransformError, match=r"(?s)_deepen_fwd1? is the half of a recursive function's "
+                                             r"gradient.*s2sad.hvp"):
+        s2sad.grad(penalty)(x)
+    v = rand(4, seed=10)
+    close(s2sad.hvp(through_recursion)(x, v), fd_jacobian(df, (x,)) @ v, rtol=1e-5, atol=1e-7)
