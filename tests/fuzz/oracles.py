@@ -771,7 +771,9 @@ def _check_hvp(program, args, rng):
 def _check_nested(program, args, rng):
     """(h') A loss that calls the generated gradient, `np.sum(df(...) * w)` (a
     gradient penalty's form), differentiated through it (reverse over
-    reverse): its gradient is H w, against differences of the gradient."""
+    reverse): its gradient is H w, against differences of the gradient.  The
+    gradient is a module-level `grad` object, one made inside the loss
+    (`s2sad.grad(f, wrt=i)(...)`), or a `value_and_grad` object's second item."""
     i = program.wrt_index[0]
     x = args[i]
     if not (type(x) is float or isinstance(x, np.ndarray) and x.dtype.kind == "f") \
@@ -779,9 +781,13 @@ def _check_nested(program, args, rng):
         return
     w = _direction(x, rng)
     params = ", ".join(program.names)
-    source = f"import numpy as np\n\n\ndef penalty({params}):\n    g = df({params})\n    return np.sum(g * w)\n"
+    call = {"module": f"df({params})", "inside": f"s2sad.grad(f, wrt={i})({params})",
+            "value_and_grad": f"vg({params})[1]"}[rng.choice(["module", "inside", "value_and_grad"])]
+    source = (f"import numpy as np\nimport s2sad\n\n\ndef penalty({params}):\n    g = {call}\n"
+              f"    return np.sum(g * w)\n")
     module = load(source)
-    module.df, module.w = s2sad.grad(program.module.f, wrt=i), w
+    module.f, module.w = program.module.f, w
+    module.df, module.vg = s2sad.grad(program.module.f, wrt=i), s2sad.value_and_grad(program.module.f, wrt=i)
     try:
         got = s2sad.grad(module.penalty, wrt=i)(*copy.deepcopy(args))
     except s2sad.TransformError as exc:
