@@ -221,6 +221,45 @@ class S2sad(System):
         return self.s2sad.__version__
 
 
+class S2sadNumba(S2sad):
+    """`compile="auto"`: the generated code through numba.njit where Numba
+    compiles it (the build time is the compile time), the plain code with the
+    reason where it does not; the forward is `numba.njit` of the loss where
+    Numba compiles that (so that grad / forward compares compiled with compiled)."""
+    name, label = "s2sad-numba", "s2sad + numba"
+    package = "numba"
+    refused = {}                  # workload -> why "auto" ran the plain code
+
+    def load(self):
+        import numba
+        super().load()
+        from s2sad.compiled import CompileWarning
+        self.numba, self.warning = numba, CompileWarning
+
+    def build(self, w):
+        df = self.s2sad.grad(w.loss, wrt=w.wrt, compile="auto")
+        if w.name == "tiny":
+            return df
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", self.warning)
+            df(*self.prepare(w, w.problem()))              # Numba compiles at the first call
+        for warning in caught:
+            if issubclass(warning.category, self.warning):
+                self.refused[w.name] = str(warning.message).splitlines()[0]
+        return df
+
+    def forward(self, w):
+        try:
+            compiled = self.numba.njit(w.loss)
+            compiled(*self.prepare(w, w.problem()))
+        except Exception:                            # noqa: BLE001  (Numba does not compile it)
+            return w.loss, "numpy"
+        return compiled, self.name
+
+    def version(self):
+        return self.numba.__version__
+
+
 class Autograd(System):
     name, label = "autograd", "autograd"
     package = "autograd"
@@ -339,7 +378,7 @@ class Torch(System):
         return self.torch.__version__
 
 
-SYSTEMS = [Hand(), S2sad(), Autograd(), Tangent(), JaxEager(), JaxJit(), Torch()]
+SYSTEMS = [Hand(), S2sad(), S2sadNumba(), Autograd(), Tangent(), JaxEager(), JaxJit(), Torch()]
 
 
 def _tiny(x):
@@ -695,7 +734,15 @@ def notes(workloads, systems, backend):
         yield ("forward: the NumPy loss for hand-written, s2sad, autograd and tangent-ad; "
                "`jax.numpy` eager, jitted, or torch under no_grad for the others.")
     yield ("build: `grad(f)` and the first call, minus the median call (it also holds the "
-           "first call's cold caches and page faults); ~0: the first call was no slower.")
+           "first call's cold caches and page faults); ~0: the first call was no slower; "
+           "for s2sad + numba it holds Numba's compile.")
+    if any(s.name == "s2sad-numba" for s in systems):
+        yield ("s2sad + numba: `grad(f, compile=\"auto\")`; its forward is `numba.njit(loss)` "
+               "where Numba compiles the loss, else the NumPy loss.")
+        for w in workloads:
+            why = S2sadNumba.refused.get(w.name)
+            if why:
+                yield f"s2sad + numba on `{w.name}` runs the plain code: {shorten(why, 300)}"
     if backend.name == "numpy":
         yield "peak memory: JAX and PyTorch allocate outside tracemalloc's view (not shown)."
 

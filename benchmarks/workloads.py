@@ -13,6 +13,7 @@ tensors; `jax_loss` (optional) is a variant written for `jax.jit`.
 This module imports only NumPy: run.py sets the thread counts first.
 """
 
+import math
 import types
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -308,6 +309,73 @@ def newton_problem(seed=0, n=1000):
     return np.random.default_rng(seed).uniform(0.5, 4.0, size=n),
 
 
+# ---------------------------------------------------------------- pendulum (a scalar ODE)
+def pendulum_loss(params, theta0, omega0, dt, steps, target):
+    """A damped pendulum, explicit Euler: the squared distance of its swing
+    from a target curve, as a function of (g / l, damping)."""
+    g_over_l = params[0]
+    damping = params[1]
+    theta = theta0
+    omega = omega0
+    cost = 0.0
+    for t in range(steps):
+        alpha = -g_over_l * np.sin(theta) - damping * omega
+        theta = theta + dt * omega
+        omega = omega + dt * alpha
+        cost = cost + dt * (theta - target[t]) ** 2
+    return cost
+
+
+def pendulum_hand(params, theta0, omega0, dt, steps, target):
+    """On Python floats (the target as a list): the reverse of the Euler steps."""
+    g_over_l, damping = float(params[0]), float(params[1])
+    target_l = target.tolist()
+    thetas, omegas = [0.0] * steps, [0.0] * steps     # the state at the start of each step
+    theta, omega = theta0, omega0
+    for t in range(steps):
+        thetas[t], omegas[t] = theta, omega
+        alpha = -g_over_l * math.sin(theta) - damping * omega
+        theta, omega = theta + dt * omega, omega + dt * alpha
+    dtheta = domega = dg = ddamping = 0.0
+    for t in range(steps - 1, -1, -1):
+        theta_t, omega_t = thetas[t], omegas[t]
+        dtheta += 2.0 * dt * (theta_t + dt * omega_t - target_l[t])    # the cost reads the new theta
+        dalpha = domega * dt                          # omega_new = omega + dt * alpha
+        dg -= dalpha * math.sin(theta_t)
+        ddamping -= dalpha * omega_t
+        dtheta, domega = (dtheta - dalpha * g_over_l * math.cos(theta_t),
+                          domega + dtheta * dt - dalpha * damping)
+    return np.array([dg, ddamping]),
+
+
+def pendulum_torch(torch, params, theta0, omega0, dt, steps, target):
+    theta, omega, cost = torch.tensor(theta0, dtype=torch.float64), omega0, 0.0
+    for t in range(steps):
+        alpha = -params[0] * torch.sin(theta) - params[1] * omega
+        theta = theta + dt * omega
+        omega = omega + dt * alpha
+        cost = cost + dt * (theta - target[t]) ** 2
+    return cost
+
+
+def pendulum_jax(jax, params, theta0, omega0, dt, steps, target):
+    """The Euler loop as `lax.fori_loop` (unrolled, 10,000 steps would not compile)."""
+    jnp = jax.numpy
+
+    def step(t, carry):
+        theta, omega, cost = carry
+        alpha = -params[0] * jnp.sin(theta) - params[1] * omega
+        theta, omega = theta + dt * omega, omega + dt * alpha
+        return theta, omega, cost + dt * (theta - target[t]) ** 2
+    return jax.lax.fori_loop(0, steps, step, (theta0 * 1.0, omega0 * 1.0, 0.0))[2]
+
+
+def pendulum_problem(seed=0, steps=10_000):
+    t = np.arange(steps) * 0.01
+    target = 0.8 * np.cos(3.0 * t) * np.exp(-0.05 * t)
+    return np.array([9.0, 0.1]), 1.0, 0.0, 0.01, steps, target
+
+
 WORKLOADS = {w.name: w for w in [
     Workload("ols", "least squares, X 500x3, MSE, d/d beta",
              ols_problem, ols_loss, (0,), ols_hand, ols_torch),
@@ -327,6 +395,10 @@ WORKLOADS = {w.name: w for w in [
              newton_problem, newton_loss, (0,), newton_hand, newton_torch,
              newton_jax, "jax jit: a `lax.fori_loop` of 50 trips, each a no-op once converged "
              "(`lax.while_loop` has no reverse-mode derivative)"),
+    Workload("pendulum", "damped pendulum, explicit Euler, 10,000 scalar steps, d cost / d (g/l, damping)",
+             pendulum_problem, pendulum_loss, (0,), pendulum_hand, pendulum_torch,
+             pendulum_jax, "jax jit: a `lax.fori_loop` variant (the Python loop unrolled, 10,000 "
+             "steps, does not compile in reasonable time)"),
 ]}
 
 

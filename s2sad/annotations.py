@@ -39,4 +39,5 @@ ANNOTATIONS = {
     # record
     "s2sad_recorded": "a value popped from a stack in the reverse sweep",
     "s2sad_push": "a push onto a stack, kept together at the start of its block",
+    "s2sad_stack_kind": "the kind of the values a stack (`X = []`) holds, for compiled emission",
 }

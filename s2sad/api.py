@@ -19,6 +19,8 @@ from . import rules
 from .runtime import pytrees
 from .bound import through_bound, unbound
 from .build import Built, build_gradient, build_jvp, core_of
+from .compiled import check_mode, compile_build
+from .compiled.kernel import KindChanged
 from .emit import FunctionSpec, compile_function
 from .kinds import Array, Opaque, Scalar, Tree, kind_of
 from .guards import kind_key as _kind_key, record, recording
@@ -29,43 +31,49 @@ Wrt = Union[int, str, tuple]         # an argument by index or name, or a tuple 
 
 @through_bound
 def grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False, verbose: bool = False,
-         checkpoint: bool | int | None = None) -> Callable:
+         checkpoint: bool | int | None = None, compile: str | None = None) -> Callable:
     """The gradient of scalar-valued `f` w.r.t. argument(s) `wrt` (index or name).
 
     `checkpoint=True` keeps about sqrt(T) states of each loop of T trips
     instead of T trips' values, and recomputes each segment of trips in the
     reverse sweep (one extra forward sweep); an int sets the trips between
-    checkpoints."""
+    checkpoints.  `compile="numba"` compiles the generated code with
+    numba.njit; `compile="auto"` does where Numba can, and otherwise runs
+    the plain generated code, saying why once."""
     if f is None:
-        return lambda func: grad(func, wrt, has_aux=has_aux, verbose=verbose, checkpoint=checkpoint)
-    return _differentiate(f, wrt, False, has_aux, verbose, checkpoint)
+        return lambda func: grad(func, wrt, has_aux=has_aux, verbose=verbose, checkpoint=checkpoint,
+                                 compile=compile)
+    return _differentiate(f, wrt, False, has_aux, verbose, checkpoint, compile)
 
 
 @through_bound
 def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, *, has_aux: bool = False,
-                   verbose: bool = False, checkpoint: bool | int | None = None) -> Callable:
+                   verbose: bool = False, checkpoint: bool | int | None = None,
+                   compile: str | None = None) -> Callable:
     """Like `grad`, but returns `(f(*args), gradient)`."""
     if f is None:
         return lambda func: value_and_grad(func, wrt, has_aux=has_aux, verbose=verbose,
-                                           checkpoint=checkpoint)
-    return _differentiate(f, wrt, True, has_aux, verbose, checkpoint)
+                                           checkpoint=checkpoint, compile=compile)
+    return _differentiate(f, wrt, True, has_aux, verbose, checkpoint, compile)
 
 
 @through_bound
-def jvp(f: Callable | None = None, wrt: Wrt = 0) -> Callable:
+def jvp(f: Callable | None = None, wrt: Wrt = 0, *, compile: str | None = None) -> Callable:
     """Forward mode: `jvp(f)(*args, tangent)` returns `(f(*args), J @ tangent)`,
     the tangent having the structure of the `wrt` argument(s)."""
     if f is None:
-        return lambda func: jvp(func, wrt)
-    return forward_mode(f, wrt, tangent_only=False)
+        return lambda func: jvp(func, wrt, compile=compile)
+    return forward_mode(f, wrt, tangent_only=False, compile=compile)
 
 
-def forward_mode(f, wrt, tangent_only):
+def forward_mode(f, wrt, tangent_only, compile=None):
     """jvp, or (`tangent_only`, for hvp and jacobians) `J @ tangent` alone, so
     that what only the value needs is not computed."""
     if not callable(f):
         raise TypeError(f"s2sad.jvp expects a function, not {type(f).__name__}")
+    check_mode(compile)
     state = _Gradient(f, wrt, False, False, False)
+    state.compile = compile
     state.name = "jvp_" + state.name[1:]
     state.forward = True
     state.tangent_only = tangent_only
@@ -214,6 +222,8 @@ class _Gradient:
         self.fast_generation = rules.generation
         self.latest = None
         self.name = ("value_and_grad_" if with_value else "d") + name
+        self.compile = None             # "numba" or "auto": compiled builds (compiled/)
+        self.compiled = None            # (fast call, build) of the latest compiled build called
 
     def _param(self, w):
         if isinstance(w, bool) or not isinstance(w, (int, str)):
@@ -252,7 +262,7 @@ class _Gradient:
         shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
         options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
                    getattr(self, "checkpoint", None), getattr(self, "forward", False),
-                   getattr(self, "tangent_only", False), self.verbose, self.name, key)
+                   getattr(self, "tangent_only", False), self.verbose, self.name, self.compile, key)
         entry = shared.get(options)
         if not _current(entry):
             entry = shared[options] = (rules.generation, self.build(kinds()))
@@ -292,6 +302,12 @@ class _Gradient:
         return built
 
     def build_unguarded(self, kinds):
+        if not self.compile:
+            return self.build_plain(kinds)
+        return compile_build(self.build_plain(kinds, for_numba=True), self.compile,
+                             lambda: self.build_plain(kinds), kinds)
+
+    def build_plain(self, kinds, for_numba=False):
         kinds = dict(kinds)
         for p in self.wrt:
             if p not in kinds:
@@ -309,13 +325,13 @@ class _Gradient:
             target = self.inner.generated(kinds)
         if getattr(self, "forward", False):
             built = build_jvp(target, kinds, self.wrt, name=self.name,
-                              tangent_only=self.tangent_only)
+                              tangent_only=self.tangent_only, for_numba=for_numba)
         elif self.inner is not None and _forward_over(target, kinds, self):
             built = _derivative_by_jvp(target, kinds, self)
         else:
             built = build_gradient(target, kinds, self.wrt, with_value=self.with_value,
                                    has_aux=self.has_aux, tuple_wrt=self.tuple_wrt, name=self.name,
-                                   checkpoint=getattr(self, "checkpoint", None))
+                                   checkpoint=getattr(self, "checkpoint", None), for_numba=for_numba)
         if self.verbose:
             print(built.source)
             for note in built.notes or ():
@@ -381,15 +397,17 @@ def _wrt_kind(fname, param, kind):
                     f"with s2sad.register_pytree)")
 
 
-def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
+def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None, compile=None):
     if not callable(f):
         raise TypeError(f"s2sad.grad expects a function, not {type(f).__name__}")
     if not (checkpoint is None or checkpoint is True or checkpoint is False
             or type(checkpoint) is int and checkpoint >= 1):
         raise TypeError(f"checkpoint must be True (about sqrt(T) states per loop) or a number "
                         f"of trips between checkpoints (an int >= 1), not {checkpoint!r}")
+    check_mode(compile)
     state = _Gradient(f, wrt, with_value, has_aux, verbose)
     state.checkpoint = checkpoint
+    state.compile = compile
 
     fast = state.fast
 
@@ -404,6 +422,25 @@ def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None):
         built = state.lookup(args, kwargs)
         gradient.__wrapped__ = built.function
         return built.function(*args, **kwargs)
+
+    def compiled_gradient(*args, **kwargs):
+        if not kwargs:        # the latest compiled build: Numba's dispatch checks the types,
+            compiled = state.compiled      # the kernel the size-one dimensions
+            if compiled is not None and state.fast_generation == rules.generation \
+                    and (compiled[1].guards is None or compiled[1].guards()):
+                try:
+                    return compiled[0](*args)
+                except (TypeError, KindChanged):
+                    pass
+        built = state.lookup(args, kwargs)
+        compiled_gradient.__wrapped__ = built.function
+        out = built.function(*args, **kwargs)
+        fast_call = built.fast() if built.fast is not None and not kwargs else None
+        state.compiled = (fast_call, built) if fast_call is not None else None
+        return out
+
+    if compile:
+        gradient = compiled_gradient
 
     gradient.__name__ = state.name
     gradient.__qualname__ = state.name

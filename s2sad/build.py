@@ -62,6 +62,7 @@ class Built:
     names: dict = None            # guards of the user's names it relied on (guards.py)
     notes: list = None            # remarks on the build, printed with verbose=True
     guards: object = None         # a function checking they hold, run at every call
+    fast: object = None           # compiled builds: the call of the fast path, or None (compiled/)
 
 
 class Later:
@@ -160,7 +161,15 @@ class _ForwardBuilds:
             name=fn_name, params=", ".join(tangent_params + [_params_text(core)]) if tangent_params
             else _params_text(core), body=body, globals=src.func.__globals__,
             cells=ctx.cells, user_cells=src.namespace.cells, defaults=src.func.__defaults__,
-            kwdefaults=src.func.__kwdefaults__, origin=src.name)
+            kwdefaults=src.func.__kwdefaults__, origin=src.name, source=src)
+        return self.emit(spec)
+
+    def emit(self, spec):
+        """Print and compile a generated function (in Numba-friendly forms for
+        a compiled build)."""
+        if self.for_numba:
+            from .compiled.lower import lower_for_numba
+            spec = lower_for_numba(spec)
         return compile_function(spec)
 
     def jvp(self, func, arg_kinds, wrt, fn_name, tangent_only=False):
@@ -180,6 +189,7 @@ class Builder(_ForwardBuilds):
         self.function_names = Namer()      # helper halves are named once per build
         self.notes = []                    # remarks for verbose=True (a rule not inlined)
         self.reverse = False               # a gradient (not a jvp) is being built
+        self.for_numba = False             # emit for compile="numba" (compiled/lower.py)
 
     # ---- kinds of the user's helpers -----------------------------------------------
 
@@ -374,14 +384,14 @@ class Builder(_ForwardBuilds):
                               src.func.__globals__),
             globals=src.func.__globals__, cells=ctx.cells,
             user_cells=src.namespace.cells, defaults=src.func.__defaults__,
-            kwdefaults=src.func.__kwdefaults__, origin=src.name)
+            kwdefaults=src.func.__kwdefaults__, origin=src.name, source=src)
         bwd_spec = FunctionSpec(
             name=names[1], params=", ".join(seeds + [saved_name]),
             body=settle_names(bwd_body, ctx.namer, seeds + [saved_name], src.func.__globals__),
             globals=src.func.__globals__, cells=ctx.cells,
-            user_cells=src.namespace.cells, origin=src.name)
-        fwd, fwd_text = compile_function(fwd_spec)
-        bwd, bwd_text = compile_function(bwd_spec)
+            user_cells=src.namespace.cells, origin=src.name, source=src)
+        fwd, fwd_text = self.emit(fwd_spec)
+        bwd, bwd_text = self.emit(bwd_spec)
         return HelperPair(fwd, bwd, returns, [fwd_text, bwd_text])
 
     def joint(self, func, arg_kinds, wrt, with_value, has_aux, name_, checkpoint=None):
@@ -443,22 +453,24 @@ class Builder(_ForwardBuilds):
         spec = FunctionSpec(
             name=name_ or ctx.namer.fresh(f"d{core.node.name}"), params=_params_text(core), body=body,
             globals=src.func.__globals__, cells=ctx.cells, user_cells=src.namespace.cells,
-            defaults=src.func.__defaults__, kwdefaults=src.func.__kwdefaults__, origin=src.name)
-        fn, text = compile_function(spec)
+            defaults=src.func.__defaults__, kwdefaults=src.func.__kwdefaults__, origin=src.name, source=src)
+        fn, text = self.emit(spec)
         helper_texts = [t for pair in self.helpers.values() for t in pair.sources]
         return Built(fn, "\n\n".join([text] + helper_texts), notes=self.notes)
 
 
 def build_jvp(func: Callable, arg_kinds: tuple, wrt: tuple, name: str | None = None,
-              tangent_only: bool = False) -> Built:
+              tangent_only: bool = False, for_numba: bool = False) -> Built:
     builder = Builder()
+    builder.for_numba = for_numba
     return builder.jvp(func, arg_kinds, wrt, name or f"jvp_{func.__name__}", tangent_only)
 
 
 def build_gradient(func: Callable, arg_kinds: tuple, wrt: tuple, *, with_value: bool = False,
                    has_aux: bool = False, tuple_wrt: bool = False, name: str | None = None,
-                   checkpoint: bool | int | None = None) -> Built:
+                   checkpoint: bool | int | None = None, for_numba: bool = False) -> Built:
     builder = Builder()
+    builder.for_numba = for_numba
     builder.tuple_wrt = tuple_wrt
     builder.reverse = True
     return builder.joint(func, arg_kinds, tuple(wrt), with_value, has_aux, name, checkpoint)

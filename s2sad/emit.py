@@ -36,6 +36,7 @@ class FunctionSpec:
     defaults: tuple = None
     kwdefaults: dict = None
     origin: str = ""             # what it was generated from, for the file name
+    source: object = None        # the user's `parse.Source` it was generated from (errors)
 
 
 def source_text(spec: FunctionSpec) -> str:
@@ -101,4 +102,5 @@ def compile_function(spec: FunctionSpec) -> tuple[types.FunctionType, str]:
     if spec.kwdefaults:
         fn.__kwdefaults__ = dict(spec.kwdefaults)
     fn.__s2sad_source__ = text
+    fn.__s2sad_user__ = spec.source
     return fn, text

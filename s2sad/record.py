@@ -261,6 +261,7 @@ class _Recorder:
                            type_comment=None)
         init.s2sad_origin = getattr(loop, "s2sad_origin", None)
         init.s2sad_effect = True
+        init.s2sad_stack_kind = facts.kind(*key[0]) if key[0] != "trips" else Scalar("int")
         holder.insert(_index(holder, loop), init)
         pop = gast.Assign(targets=[_name(target, True)], value=gast.Call(
             func=gast.Attribute(value=_name(stack), attr="pop", ctx=gast.Load()), args=[],

@@ -3,6 +3,7 @@ check the rule suites use: against finite differences, on NumPy and on the
 CuPy-like `StrictArray` (the backend-neutrality contract)."""
 
 import functools
+import os
 
 import numpy as np
 
@@ -88,6 +89,8 @@ def check_gradient(f, args, wrt=0, rtol=None, atol=None, strict=True):
             np.asarray(g, dtype=np.float64), expected,
             rtol=rtol or (1e-3 if low else 1e-5), atol=atol or (1e-3 if low else 1e-6))
     check_jvp(f, args, wrts, grads)
+    if COMPILED_TOO:
+        check_compiled(f, args, wrt, grads if tuple_wrt else grads[0])
     arrays = tuple(i for i in wrts if isinstance(args[i], np.ndarray))
     if strict and arrays:          # a Python float's gradient is a Python float: a transfer
         on_device = s2sad.grad(f, wrt=arrays)(*wrap(args))
@@ -104,6 +107,43 @@ def check_gradient(f, args, wrt=0, rtol=None, atol=None, strict=True):
                                            rtol=1e-5 if args[i].dtype == np.float64 else 1e-3,
                                            atol=1e-9 if args[i].dtype == np.float64 else 1e-4)
     return grads if tuple_wrt else grads[0]
+
+
+# `S2SAD_CHECK_COMPILED=1 python -m pytest tests/...`: every gradient checked is also
+# built with compile="numba" and compared with the plain one (`check_compiled`);
+# what Numba does not compile is listed in the file $S2SAD_CHECK_COMPILED_LOG, if set.
+COMPILED_TOO = os.environ.get("S2SAD_CHECK_COMPILED") == "1"
+
+
+def check_compiled(f, args, wrt, expected, rtol=1e-12):
+    """`compile="numba"` gives the plain gradient (1e-12 relative), or a
+    TransformError saying what Numba cannot compile; returns whether it compiled."""
+    try:
+        got = s2sad.grad(f, wrt=wrt, compile="numba")(*args)
+    except s2sad.TransformError as exc:
+        log = os.environ.get("S2SAD_CHECK_COMPILED_LOG")
+        if log:
+            with open(log, "a") as out:
+                out.write(f"{getattr(f, '__qualname__', f)}: {str(exc).splitlines()[0]}\n")
+        assert "compile='numba'" in str(exc) or "Numba" in str(exc), str(exc)
+        return False
+    assert_same(got, expected, rtol)
+    return True
+
+
+def assert_same(got, expected, rtol=1e-12):
+    """Equal values in the same structure (tuples, lists, dicts, arrays, numbers)."""
+    if isinstance(expected, (tuple, list)):
+        assert isinstance(got, (tuple, list)) and len(got) == len(expected), (got, expected)
+        for g, e in zip(got, expected):
+            assert_same(g, e, rtol)
+    elif isinstance(expected, dict):
+        assert isinstance(got, dict) and got.keys() == expected.keys(), (got, expected)
+        for k in expected:
+            assert_same(got[k], expected[k], rtol)
+    else:
+        assert np.shape(got) == np.shape(expected), (np.shape(got), np.shape(expected))
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=1e-300)
 
 
 def check_jvp(f, args, wrts, grads, seed=7):

@@ -1,0 +1,157 @@
+"""Numba forms of the runtime helpers Numba cannot compile as written.
+
+Generated code calls a few helpers of `s2sad.runtime`; a compiled build
+calls `numba.njit` of the helper itself where Numba compiles it, and the
+form here (keyed by the helper's id) where it does not: a stub with a
+Numba `overload` choosing an implementation by the argument types, as
+the plain helper chooses by the values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rules, runtime
+
+
+def _unbroadcast(g, x):
+    return runtime.unbroadcast(g, x)
+
+
+def _in_dtype_of(g, x):
+    return runtime.in_dtype_of(g, x)
+
+
+def _setitem_adjoint(g, result, x, index, value):
+    return rules.lookup_adjoint(runtime.setitem)(g, result, x, index, value)
+
+
+def _cotangents(value, needed, rule_name, slots=0):
+    return runtime.cotangents(value, needed, rule_name, slots)
+
+
+def _scalar_output(value, name):
+    return runtime.scalar_output(value, name)
+
+
+def _checkpoint_every(trips, every):
+    return runtime.checkpoint_every(trips, every)
+
+
+def _overloads():
+    from numba import types
+    from numba.extending import overload
+
+    @overload(_unbroadcast)
+    def unbroadcast(g, x):
+        """Sum g down to x's shape: each element of g added into the element
+        of x it was broadcast from (g's leading axes and x's size-one axes)."""
+        if not isinstance(g, types.Array):
+            return lambda g, x: g
+        if not isinstance(x, types.Array) or x.ndim == 0:
+            return lambda g, x: g.sum()
+        lead = g.ndim - x.ndim
+
+        def sum_down(g, x):
+            if g.shape == x.shape:
+                return g
+            g_shape, x_shape = g.shape, x.shape
+            out = np.zeros(x_shape, dtype=g.dtype)
+            into, flat = out.reshape(-1), np.ascontiguousarray(g).reshape(-1)
+            for p in range(flat.size):
+                rest, at, stride = p, 0, 1
+                for d in range(g.ndim - 1, lead - 1, -1):
+                    i = rest % g_shape[d]
+                    rest //= g_shape[d]
+                    n = x_shape[d - lead]
+                    if n != 1:
+                        at += i * stride
+                    stride *= n
+                into[at] += flat[p]
+            return out
+        return sum_down
+
+    def once(index):
+        """Does an index of this type select each element at most once?"""
+        parts = index.types if isinstance(index, types.BaseTuple) else (index,)
+        return all(isinstance(p, (types.Integer, types.SliceType, types.NoneType)) or
+                   isinstance(p, types.Array) and p.dtype == types.boolean for p in parts)
+
+    @overload(_setitem_adjoint)
+    def setitem_adjoint(g, result, x, index, value):
+        """`x[index] = value`: the overwritten items of x get nothing; value
+        gets what they got (with a repeated index, only the write NumPy kept)."""
+        if not isinstance(g, types.Array):
+            return None
+        if once(index):
+            def each_once(g, result, x, index, value):
+                dx = g.copy()
+                dx[index] = 0
+                return dx, None, _unbroadcast(g[index], value)
+            return each_once
+
+        def last_write_wins(g, result, x, index, value):
+            dx = g.copy()
+            dx[index] = 0
+            picked = g[index]
+            order = np.arange(1, picked.size + 1).reshape(picked.shape)
+            written = np.zeros(g.shape, dtype=np.int64)
+            written[index] = order
+            kept = np.where(written[index] == order, picked, 0)
+            return dx, None, _unbroadcast(kept, value)
+        return last_write_wins
+
+    @overload(_cotangents)
+    def cotangents(value, needed, rule_name, slots=0):
+        """A rule's cotangents, one per positional argument: s2sad's own
+        rules return exactly those (a user's rule is not compiled)."""
+        if isinstance(value, types.BaseTuple) and isinstance(needed, types.BaseTuple) \
+                and len(value) == len(needed):
+            return lambda value, needed, rule_name, slots=0: value
+        return None
+
+    @overload(_scalar_output)
+    def scalar_output(value, name):
+        if isinstance(value, types.Array):
+            def one_item(value, name):
+                if value.size != 1:
+                    raise ValueError("a differentiated function must return a scalar (a float, "
+                                     "a 0-d array or a size-1 array) to be differentiated with grad")
+                return value
+            return one_item
+        return lambda value, name: value
+
+    @overload(_checkpoint_every)
+    def checkpoint_every(trips, every):
+        """Trips between checkpoints: `every`, or the ceiling of sqrt(trips)."""
+        if not isinstance(every, (types.NoneType, types.Omitted)):
+            return lambda trips, every: max(int(every), 1)
+
+        def about_sqrt(trips, every):
+            root = int(np.sqrt(max(trips, 0)))
+            while root * root > trips:
+                root -= 1
+            while (root + 1) * (root + 1) <= trips:
+                root += 1
+            return max(root + (root * root < trips), 1)
+        return about_sqrt
+
+    @overload(_in_dtype_of)
+    def in_dtype_of(g, x):
+        if isinstance(g, types.Array) and isinstance(x, types.Array) and g.dtype != x.dtype:
+            return lambda g, x: g.astype(x.dtype)
+        return lambda g, x: g
+
+
+_READY = []
+
+
+def overrides():
+    """{id(runtime helper): its Numba form} (the overloads registered once)."""
+    if not _READY:
+        _overloads()
+        _READY.append({id(runtime.unbroadcast): _unbroadcast, id(runtime.in_dtype_of): _in_dtype_of,
+                       id(rules.lookup_adjoint(runtime.setitem)): _setitem_adjoint,
+                       id(runtime.cotangents): _cotangents, id(runtime.scalar_output): _scalar_output,
+                       id(runtime.checkpoint_every): _checkpoint_every})
+    return _READY[0]

@@ -1,0 +1,233 @@
+"""Compiled gradients, `grad(f, compile="numba" | "auto")`: equal to the plain
+ones (1e-12 relative) on a sample of the control-flow and in-place test sets,
+globals read at call time, what Numba does not compile refused (a
+TransformError naming the user's line) or, with "auto", run plain after one
+warning.  The whole sets: `S2SAD_CHECK_COMPILED=1 python -m pytest
+tests/test_control_flow.py tests/test_in_place.py tests/test_control_flow_stress.py`
+(`fdcheck.check_compiled` on every gradient they check)."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import s2sad
+from fdcheck import assert_same, check_compiled, check_gradient
+import test_control_flow as cf
+import test_in_place as ip
+
+pytest.importorskip("numba")
+
+from s2sad.compiled import CompileWarning  # noqa: E402
+
+
+def rand(*shape, seed=0, low=-1.0, high=1.0):
+    return np.random.default_rng(seed).uniform(low, high, size=shape)
+
+
+def compiled_equals_plain(f, args, wrt=0):
+    expected = s2sad.grad(f, wrt=wrt)(*args)
+    assert check_compiled(f, args, wrt, expected), f"{f.__name__} did not compile"
+
+
+# ---- a sample of the control-flow and in-place sets -------------------------------------
+
+SAMPLE = [
+    ("while", cf.f_while, (rand(3, seed=1) * 0.5,), 0),
+    ("while_true_break", cf.f_while_true, (rand(3, seed=35) * 0.3, 0.01), 0),
+    ("break_in_for", cf.f_break_in_for, (np.linspace(0.2, 0.6, 4), 10), 0),
+    ("continue_masked", cf.f_continue_masked, (rand(6, seed=36), np.array([1, 0, 0, 1, 0, 1]) > 0), 0),
+    ("continue_break_while", cf.f_continue_and_break_in_while, (np.array([0.3, -0.2, 0.5, 0.95, 0.4]),),
+     0),
+    ("elif", cf.f_elif, (rand(3, 4, seed=2),), 0),
+    ("return_in_loop", cf.return_in_loop, (rand(6, seed=3), 1.5), 0),
+    ("helper_with_loop", cf.helper_with_loop, (rand(2, 3, seed=4), rand(3, 3, seed=5) * 0.5), (0, 1)),
+    ("histogram_loop", ip.histogram_loop, (rand(6, seed=9), np.array([0, 1, 1, 3, 0, 1])), 0),
+    ("recurrence", ip.recurrence, (rand(6, seed=11),), 0),
+    ("mask_update", ip.mask_update, (rand(5, seed=12),), 0),
+    ("slices_and_items", ip.slices_and_items, (rand(5, seed=2), rand(2, seed=3)), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt", [s[1:] for s in SAMPLE], ids=[s[0] for s in SAMPLE])
+def test_compiled_equals_plain(f, args, wrt):
+    compiled_equals_plain(f, args, wrt)
+
+
+# ---- the scalar loop compiled, in the forms Numba compiles well ---------------------------
+
+def building(heat, outdoor, temp0, R, C, dt, target):
+    temp = temp0
+    total = 0.0
+    for t in range(len(heat)):
+        temp = temp + dt * ((outdoor[t] - temp) / (R * C) + heat[t] / C)
+        total = total + 0.2 * heat[t] + 0.1 * (temp - target) ** 2
+    return total
+
+
+def building_args(T=24):
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 2, T), 5 + rng.normal(0, 1, T), 20.0, 2.0, 10.0, 0.5, 21.0
+
+
+def test_scalar_loop_compiled_against_finite_differences():
+    args = building_args()
+    expected = check_gradient(building, args, strict=False)
+    dc = s2sad.grad(building, compile="numba")
+    assert_same(dc(*args), expected)
+    text = s2sad.source(dc)
+    # a stack of numbers preallocated, a reverse loop counting down: what is compiled
+    assert "temp_stack = np.empty(len(range(len_heat)))" in text
+    assert "temp_stack[temp_stack_size] = temp" in text
+    assert "for t in range(len_heat - 1, -1, -1):" in text
+    assert "reversed" not in text and ".append(" not in text
+    assert "reversed(range(len_heat))" in s2sad.source(s2sad.grad(building), *args)   # plain: as it was
+
+
+def test_value_and_grad_and_jvp_compiled():
+    args = building_args()
+    value, g = s2sad.value_and_grad(building, compile="numba")(*args)
+    assert value == pytest.approx(building(*args), rel=1e-12)
+    assert_same(g, s2sad.grad(building)(*args))
+    tangent = rand(len(args[0]), seed=4)
+    v2, t2 = s2sad.jvp(building, compile="numba")(*args, tangent)
+    v1, t1 = s2sad.jvp(building)(*args, tangent)
+    assert v2 == pytest.approx(v1, rel=1e-12) and t2 == pytest.approx(t1, rel=1e-12)
+
+
+def test_checkpointed_loop_compiled():
+    args = building_args(T=50)
+    plain = s2sad.grad(building, checkpoint=True)(*args)
+    dc = s2sad.grad(building, checkpoint=True, compile="numba")
+    assert_same(dc(*args), plain)
+    assert "reversed" not in s2sad.source(dc)
+
+
+def test_keyword_and_default_arguments_compiled():
+    def damped(x, k=0.5, *, steps=5):
+        for _ in range(steps):
+            x = x - k * np.sin(x)
+        return x * x
+
+    dc = s2sad.grad(damped, compile="numba")
+    d = s2sad.grad(damped)
+    assert dc(0.7) == pytest.approx(d(0.7), rel=1e-12)
+    assert dc(0.7, steps=8, k=0.3) == pytest.approx(d(0.7, steps=8, k=0.3), rel=1e-12)
+
+
+# ---- globals and closure cells are read at call time --------------------------------------
+
+GAIN = 2.0
+TABLE = np.array([1.0, 2.0, 3.0])
+
+
+def uses_globals(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + GAIN * TABLE[i] * x[i] ** 2
+    return s
+
+
+def scaled(a):
+    return GAIN * a * a
+
+
+def helper_reads_global(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + scaled(x[i])
+    return s
+
+
+def test_globals_changed_between_calls_are_honoured():
+    global GAIN
+    x = rand(3, seed=6)
+    dc = s2sad.grad(uses_globals, compile="numba")
+    np.testing.assert_allclose(dc(x), 2 * GAIN * TABLE * x, rtol=1e-12)
+    try:
+        GAIN = -3.0
+        np.testing.assert_allclose(dc(x), 2 * GAIN * TABLE * x, rtol=1e-12)
+        TABLE[1] = 10.0                      # an array changed in place
+        np.testing.assert_allclose(dc(x), 2 * GAIN * TABLE * x, rtol=1e-12)
+        np.testing.assert_allclose(s2sad.grad(helper_reads_global, compile="numba")(x),
+                                   2 * GAIN * x, rtol=1e-12)     # read by a helper's kernel
+    finally:
+        GAIN = 2.0
+        TABLE[1] = 2.0
+    assert re.search(r"def duses_globals\(x, (GAIN, TABLE|TABLE, GAIN)\):", s2sad.source(dc))
+
+
+def test_closure_cells_read_at_call_time():
+    scale = 1.5
+
+    def f(x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + scale * x[i] ** 3
+        return s
+
+    x = rand(4, seed=7)
+    dc = s2sad.grad(f, compile="numba")
+    np.testing.assert_allclose(dc(x), 3 * scale * x ** 2, rtol=1e-12)
+    scale = 4.0
+    np.testing.assert_allclose(dc(x), 3 * scale * x ** 2, rtol=1e-12)
+
+
+# ---- what does not compile ----------------------------------------------------------------
+
+def add_at(w, idx):
+    h = np.zeros(3)
+    np.add.at(h, idx, w)
+    return np.sum(h * h)
+
+
+def test_numba_refuses_with_the_users_line():
+    with pytest.raises(s2sad.TransformError) as info:
+        s2sad.grad(add_at, compile="numba")(rand(4), np.array([0, 2, 2, 1]))
+    text = str(info.value)
+    assert "in add_at" in text and "test_compiled.py" in text and "np.add.at(h, idx, w)" in text
+    assert "compile='auto'" in text                       # says what to do
+    assert info.value.lineno == add_at.__code__.co_firstlineno + 2
+
+
+def test_recursive_helpers_are_refused():
+    with pytest.raises(s2sad.TransformError, match="recursive helper"):
+        s2sad.grad(cf.mutual_recursion, compile="numba")(rand(3, seed=51) * 0.5, 3)
+
+
+def plain_python_helper(a):
+    return a * 2.0
+
+
+def calls_uncompiled(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + np.sin(x[i]) * len(str(i))
+    return s
+
+
+def test_auto_falls_back_with_one_warning():
+    x, idx = rand(4, seed=8), np.array([0, 2, 2, 1])
+    da = s2sad.grad(add_at, compile="auto")
+    with pytest.warns(CompileWarning, match=r"np\.add\.at\(h, idx, w\)"):
+        got = da(x, idx)
+    assert_same(got, s2sad.grad(add_at)(x, idx))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # once: not again at the next call
+        assert_same(da(x, idx), got)
+    assert "np.add.at" in s2sad.source(da)                # the plain code runs
+
+
+def test_auto_compiles_where_it_can():
+    args = building_args()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        da = s2sad.grad(building, compile="auto")
+        assert_same(da(*args), s2sad.grad(building)(*args))
+    assert "np.empty" in s2sad.source(da)
+
+
+def test_bad_compile_option():
+    with pytest.raises(TypeError, match="compile must be"):
+        s2sad.grad(building, compile="jit")
