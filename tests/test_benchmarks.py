@@ -137,3 +137,17 @@ def test_nested_benchmark_runs_and_checks_its_systems(capsys):
     out = capsys.readouterr().out
     for name in ("gradient penalty", "MAML, 1 step", "MAML, 2 steps"):
         assert f"| {name} | s2sad |" in out
+
+
+def test_compiled_column_and_the_pendulum(run):
+    pytest.importorskip("numba")
+    systems = run.load_systems({"s2sad", "s2sad-numba"}, run.BACKENDS["numpy"])
+    make = sys.modules["workloads"].pendulum_problem
+    pendulum = dataclasses.replace(run.WORKLOADS["pendulum"], problem=lambda: make(steps=300))
+    cells = run.run_workload(pendulum, systems, QUICK)     # each checked against the hand-written
+    assert cells["s2sad"]["status"] == "ok" and cells["s2sad-numba"]["status"] == "ok"
+    assert "pendulum" not in run.S2sadNumba.refused
+    make = sys.modules["workloads"].rnn_problem
+    rnn = dataclasses.replace(run.WORKLOADS["rnn"], problem=lambda: make(T=3, batch=2, n_in=3, n_hidden=4))
+    assert run.run_workload(rnn, systems, QUICK)["s2sad-numba"]["status"] == "ok"
+    assert "multiplies matrices" in run.S2sadNumba.refused["rnn"]      # "auto" ran the plain code

@@ -8,6 +8,8 @@ tests/test_control_flow.py tests/test_in_place.py tests/test_control_flow_stress
 
 import re
 import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -231,3 +233,79 @@ def test_auto_compiles_where_it_can():
 def test_bad_compile_option():
     with pytest.raises(TypeError, match="compile must be"):
         s2sad.grad(building, compile="jit")
+
+
+# ---- the fast path: Numba's dispatch on types, the kernel's check of size-one dimensions ----
+
+def test_calls_with_other_kinds_get_their_own_builds():
+    dc, d = s2sad.grad(building, compile="numba"), s2sad.grad(building)
+    long, one = building_args(), building_args(T=1)
+    for args in (long, one, long, one, long[:3] + (2, 10, 0.5, 21.0)):     # R an int at last
+        assert_same(dc(*args), d(*args))
+    assert "if heat.shape[0] == 1 or outdoor.shape[0] == 1:" in s2sad.source(dc, *long)
+    assert "if heat.shape[0] != 1 or outdoor.shape[0] != 1:" in s2sad.source(dc, *one)
+
+
+def matrix_loop(W, x):
+    h = x
+    for _ in range(3):
+        h = np.tanh(W @ h)
+    return np.sum(h)
+
+
+def test_auto_leaves_matrix_products_to_numpy():
+    W, x = rand(3, 3, seed=1), rand(3, seed=2)
+    with pytest.warns(CompileWarning, match="multiplies matrices"):
+        got = s2sad.grad(matrix_loop, compile="auto")(W, x)
+    assert_same(got, s2sad.grad(matrix_loop)(W, x))
+    compiled_equals_plain(matrix_loop, (W, x))          # compile="numba" compiles it all the same
+
+
+# ---- pytrees flattened at the boundary -----------------------------------------------------
+
+@dataclass
+class Params:
+    w: np.ndarray
+    c: float
+
+
+class Pair(NamedTuple):
+    a: float
+    b: np.ndarray
+
+
+def tree_loop(p, q, n):
+    s = 0.0
+    for i in range(n):
+        s = s + p.c * np.sum(p.w * q.b) * q.a ** i
+    return s
+
+
+def dict_loop(p, xs):
+    s = 0.0
+    for t in range(xs.shape[0]):
+        s = s + np.sum(np.tanh(p["W"] * xs[t] + p["b"]) ** 2)
+    return s
+
+
+def test_pytrees_go_in_as_leaves_and_come_out_rebuilt():
+    args = (Params(np.arange(3.0), 0.5), Pair(0.9, np.ones(3)), 4)
+    value, g = s2sad.value_and_grad(tree_loop, wrt=(0, 1), compile="numba")(*args)
+    value0, g0 = s2sad.value_and_grad(tree_loop, wrt=(0, 1))(*args)
+    assert value == pytest.approx(value0, rel=1e-12)
+    assert type(g[0]) is Params and type(g[1]) is Pair
+    for got, expected in zip((g[0].w, g[0].c, g[1].a, g[1].b), (g0[0].w, g0[0].c, g0[1].a, g0[1].b)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    p, xs = {"W": rand(3, seed=1), "b": rand(3, seed=2)}, rand(5, 3, seed=3)
+    dc = s2sad.grad(dict_loop, compile="numba")
+    assert_same(dc(p, xs), s2sad.grad(dict_loop)(p, xs))
+    assert "def ddict_loop(p_W, p_b, xs):" in s2sad.source(dc)
+
+
+def tree_passed_whole(p, x):
+    return np.sum(x * p["w"]) * len(p)
+
+
+def test_a_pytree_used_whole_is_refused():
+    with pytest.raises(s2sad.TransformError, match="other than leaf by leaf"):
+        s2sad.grad(tree_passed_whole, compile="numba")({"w": rand(3)}, rand(3))

@@ -18,6 +18,7 @@ import os
 import sys
 import warnings
 
+from .boundary import rebuild, split
 from .kernel import CompileRefused, compile_kernels, refusal_of_numba_error
 
 MODES = (None, False, "numba", "auto")
@@ -50,17 +51,23 @@ def compile_build(built, mode, plain, kinds):
     if mode == "auto" and not numba_available():
         return _fall_back(plain, "Numba is not installed (pip install 's2sad[numba]')", None)
     try:
-        kernel, readers, text = compile_kernels(built.function, _overrides(), _size_ones(kinds),
-                                                only_if_faster=mode == "auto")
+        kernel, readers, text, flat = compile_kernels(built.function, _overrides(), _size_ones(kinds),
+                                                      only_if_faster=mode == "auto", trees=_trees(kinds))
     except CompileRefused as exc:
         if mode == "auto":
             return _fall_back(plain, exc, exc)
         raise
-    caller = _Caller(kernel, readers, built.function, mode, plain)
+    caller = _Caller(kernel, readers, built.function, mode, plain, flat)
     compiled = Built(caller.call, text, names=built.names, notes=built.notes, guards=built.guards,
                      fast=caller.fast)
     caller.built = compiled
     return compiled
+
+
+def _trees(kinds):
+    """{parameter: Tree kind} of the pytree arguments."""
+    from ..kinds import Tree
+    return {p: k for p, k in kinds.items() if isinstance(k, Tree)}
 
 
 def _size_ones(kinds):
@@ -100,8 +107,9 @@ class _Caller:
     from modules and cells after them; turns a Numba compile error (at a
     call with new argument types) into a `TransformError`."""
 
-    def __init__(self, kernel, readers, plain_fn, mode, plain):
+    def __init__(self, kernel, readers, plain_fn, mode, plain, flat=None):
         self.kernel, self.readers, self.mode, self.plain = kernel, readers, mode, plain
+        self.flat = flat if flat is not None and (flat.inputs or flat.output is not None) else None
         self.signature = inspect.signature(plain_fn)
         self.count = len(self.signature.parameters)
         self.fallen_back = None
@@ -110,7 +118,9 @@ class _Caller:
         self.numba = numba
         self.errors = numba.core.errors.NumbaError
         kernel_, count, errors = kernel, self.count, self.errors
-        if readers:
+        if self.flat is not None:
+            call = self.flattened_call()
+        elif readers:
             def call(*args, **kwargs):
                 ordered = args if not kwargs and len(args) == count else self.bind(args, kwargs)
                 try:
@@ -130,13 +140,37 @@ class _Caller:
                     return self.failed(exc, args, kwargs)
         self.call = call
 
+    def flattened_call(self):
+        """The call where pytree arguments go in as leaves and come out rebuilt."""
+        params = list(self.signature.parameters)
+        inputs = [[path for path, _ in self.flat.inputs[p]] if p in self.flat.inputs else None
+                  for p in params]
+        output, kernel, readers, errors = self.flat.output, self.kernel, self.readers, self.errors
+
+        def call(*args, **kwargs):
+            ordered = args if not kwargs and len(args) == self.count else self.bind(args, kwargs)
+            leaves = []
+            for value, paths in zip(ordered, inputs):
+                if paths is None:
+                    leaves.append(value)
+                else:
+                    leaves.extend(split(value, paths))
+            try:
+                out = kernel(*leaves, *[read() for read in readers])
+            except Exception as exc:
+                if not _compiling(exc, errors):
+                    raise
+                return self.failed(exc, args, kwargs)
+            return out if output is None else rebuild(output, out)
+        return call
+
     def fast(self):
         """A call for the fast path of `grad`'s function, once a call has
         compiled the kernel: Numba's dispatch on the argument types among the
         signatures compiled so far (no new compile: a TypeError), and the
         kernel's own check of size-one dimensions (KindChanged); the caller
         then looks the build up as usual.  None after a fall-back."""
-        if self.fallen_back is not None or not self.kernel.overloads:
+        if self.fallen_back is not None or not self.kernel.overloads or self.flat is not None:
             return None
         if self.fast_call is None:
             dispatcher = self.numba.njit(self.kernel.py_func, error_model="numpy")

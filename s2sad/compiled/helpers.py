@@ -38,6 +38,14 @@ def _checkpoint_every(trips, every):
     return runtime.checkpoint_every(trips, every)
 
 
+def _power_slope(x, y, power=None):
+    return runtime.power_slope(x, y, power)
+
+
+def _log_of_base(x):
+    return runtime.log_of_base(x)
+
+
 def _overloads():
     from numba import types
     from numba.extending import overload
@@ -136,6 +144,24 @@ def _overloads():
             return max(root + (root * root < trips), 1)
         return about_sqrt
 
+    @overload(_power_slope)
+    def power_slope(x, y, power=None):
+        """d(x ** y)/dx, exactly 0 where y == 0."""
+        if not isinstance(power, (types.NoneType, types.Omitted)) and power is not None:
+            return None                          # (np.float_power's rule: not compiled)
+        if isinstance(y, types.Array):
+            return lambda x, y, power=None: np.where(y == 0, 0.0, y * x ** np.where(y == 0, 1, y - 1))
+        if isinstance(x, types.Array):
+            return lambda x, y, power=None: np.zeros_like(x) if y == 0 else y * x ** (y - 1)
+        return lambda x, y, power=None: 0.0 if y == 0 else y * x ** (y - 1)
+
+    @overload(_log_of_base)
+    def log_of_base(x):
+        """log(x) for the exponent's gradient of x ** y: 0 where x == 0, nan where x < 0."""
+        if isinstance(x, types.Array):
+            return lambda x: np.where(x < 0, np.nan, np.log(np.where(x > 0, x, 1.0)))
+        return lambda x: np.log(x) if x > 0 else (0.0 if x == 0 else np.nan)
+
     @overload(_in_dtype_of)
     def in_dtype_of(g, x):
         if isinstance(g, types.Array) and isinstance(x, types.Array) and g.dtype != x.dtype:
@@ -153,5 +179,6 @@ def overrides():
         _READY.append({id(runtime.unbroadcast): _unbroadcast, id(runtime.in_dtype_of): _in_dtype_of,
                        id(rules.lookup_adjoint(runtime.setitem)): _setitem_adjoint,
                        id(runtime.cotangents): _cotangents, id(runtime.scalar_output): _scalar_output,
-                       id(runtime.checkpoint_every): _checkpoint_every})
+                       id(runtime.checkpoint_every): _checkpoint_every,
+                       id(runtime.power_slope): _power_slope, id(runtime.log_of_base): _log_of_base})
     return _READY[0]

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import TransformError
 from ..parse import user_text
+from .boundary import flatten
 
 _counter = itertools.count(1)
 _DATA = (bool, int, float, complex, np.ndarray, np.generic)
@@ -65,6 +66,7 @@ class _Unit:
         self.own_extras = {}                 # name -> (key, reader) of a value passed in
         self.extras = []                     # keys of every value passed in, callees' too
         self.kernel = None
+        self.flat = None                     # how its pytree arguments are flattened (boundary.py)
 
 
 class KindChanged(Exception):
@@ -72,16 +74,18 @@ class KindChanged(Exception):
     those of its build's kinds (the fast path of a call then looks up the build)."""
 
 
-def compile_kernels(fn, overrides, ones=None, only_if_faster=False):
+def compile_kernels(fn, overrides, ones=None, only_if_faster=False, trees=None):
     """The kernel of generated function `fn` (and its callees'), the readers
-    of the values it takes after its own parameters, and its text.  `ones`:
-    {parameter: which dimensions have size one}, checked by the kernel.
-    `only_if_faster` (compile="auto"): refuse code that multiplies matrices."""
+    of the values it takes after its own parameters, its text, and how its
+    pytree arguments and results are flattened (`boundary.Flat`, or None).
+    `ones`: {parameter: which dimensions have size one}, checked by the
+    kernel; `trees`: {parameter: its Tree kind}; `only_if_faster`
+    (compile="auto"): refuse code that multiplies matrices."""
     import numba
 
     units, order = {}, []
 
-    def unit_of(f):
+    def unit_of(f, trees=None):
         u = units.get(id(f))
         if u is not None:
             if u not in order:
@@ -90,6 +94,8 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False):
                                "use compile='auto', or write the recursion as a loop")
             return u
         u = units[id(f)] = _Unit(f)
+        if trees:
+            _flatten(u, trees)
         product = _matrix_product(u.tree) if only_if_faster else None
         if product is not None:
             raise _refusal(u, product, f"its gradient multiplies matrices (`{ast.unparse(product)}`), "
@@ -100,7 +106,7 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False):
         order.append(u)
         return u
 
-    top = unit_of(fn)
+    top = unit_of(fn, trees)
     readers = {}
     for u in order:                          # callees come before their callers
         keys = list(dict.fromkeys([k for k, _ in u.own_extras.values()]
@@ -111,26 +117,50 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False):
     names = _extra_names(order, top)
     for u in order:
         _compile_unit(u, names, numba, _size_one_check(ones) if u is top else [])
-    return top.kernel, [readers[k] for k in top.extras], "\n\n".join(u.kernel_text for u in order)
+    return top.kernel, [readers[k] for k in top.extras], "\n\n".join(u.kernel_text for u in order), \
+        top.flat
+
+
+def _lookup(u, word):
+    """(value, key, reader) of a free name of a generated function: a closure
+    cell's or a global's; None for a builtin or a name not defined."""
+    code = u.fn.__code__
+    if word in code.co_freevars:
+        cell = u.fn.__closure__[code.co_freevars.index(word)]
+        return cell.cell_contents, ("cell", id(cell)), (lambda c: lambda: c.cell_contents)(cell)
+    if word in u.fn.__globals__:
+        scope = u.fn.__globals__
+        return scope[word], ("global", id(scope), word), (lambda g, w: lambda: g[w])(scope, word)
+    return None
+
+
+def _flatten(u, trees):
+    """The top function with its pytree arguments as leaves (boundary.py)."""
+    taken = set(u.locals) | set(u.reads)
+    flat, problem = flatten(u.tree, trees, taken,
+                            lambda w: (_lookup(u, w) or (getattr(builtins, w, None),))[0])
+    if problem is not None:
+        raise _refusal(u, problem[0], problem[1], "pass the pytree's arrays and numbers as arguments "
+                       "of their own, or use compile='auto'")
+    u.flat = flat
+    u.params = [leaf for p in u.params for leaf in
+                ([word for _, word in flat.inputs[p]] if p in flat.inputs else [p])]
+    returned = {id(n) for n in ast.walk(flat.returned)} if flat.returned is not None else set()
+    still_read = {n.id for n in ast.walk(u.tree) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Load) and id(n) not in returned}
+    for word in flat.classes - still_read:
+        u.reads.pop(word, None)
 
 
 def _resolve(u, word, node, unit_of, overrides, numba):
     """Say where a free name of a generated function goes: a global of its
     kernel, a callee, or a value passed in."""
-    code = u.fn.__code__
-    if word in code.co_freevars:
-        cell = u.fn.__closure__[code.co_freevars.index(word)]
-        value = cell.cell_contents
-        reader = (lambda c: lambda: c.cell_contents)(cell)
-        key = ("cell", id(cell))
-    elif word in u.fn.__globals__:
-        value = u.fn.__globals__[word]
-        reader = (lambda g, w: lambda: g[w])(u.fn.__globals__, word)
-        key = ("global", id(u.fn.__globals__), word)
-    elif hasattr(builtins, word):
+    found = _lookup(u, word)
+    if found is None and hasattr(builtins, word):
         return
-    else:
+    if found is None:
         raise _refusal(u, node, f"`{word}` is not defined where its generated code runs", None)
+    value, key, reader = found
     value = getattr(value, "function", None) or value if type(value).__name__ == "Later" else value
     if callable(value) and getattr(value, "__s2sad_source__", None) is not None:
         u.callees[word] = unit_of(value)
@@ -213,6 +243,8 @@ def _compile_unit(u, names, numba, preamble):
         return offsets[lineno - 1] + len(lines[lineno - 1].encode()[:col].decode())
 
     edits = []                               # (position, end, text)
+    for node, new in (u.flat.edits if u.flat is not None else ()):
+        edits.append((pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset), new))
     rename = {word: names[key] for word, (key, _) in u.own_extras.items() if names[key] != word}
     for node in ast.walk(u.tree):
         if isinstance(node, ast.Name) and node.id in rename and isinstance(node.ctx, ast.Load):
@@ -228,7 +260,10 @@ def _compile_unit(u, names, numba, preamble):
                 raise _refusal(u, node, f"its generated code passes the function `{node.id}` as a "
                                f"value, which compiled code cannot do", "use compile='auto'")
     text = "".join(lines)
+    outer = [(s, e) for s, e, _ in edits if e > s]
     for start, end, new in sorted(edits, reverse=True):
+        if any(s <= start and end <= e and (s, e) != (start, end) for s, e in outer):
+            continue                         # inside another edit (a returned pytree, written anew)
         text = text[:start] + new + text[end:]
     params = u.params + [names[k] for k in u.extras]
     head = text.index("\n")
