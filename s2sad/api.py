@@ -222,7 +222,7 @@ class _Gradient:
         self.fast_generation = rules.generation
         self.latest = None
         self.name = ("value_and_grad_" if with_value else "d") + name
-        self.compile = None             # "numba" or "auto": compiled builds (compiled/)
+        self.compile = None             # "numba" or "auto": compiled builds; "lowered" (compiled/)
         self.compiled = None            # (fast call, build) of the latest compiled build called
 
     def _param(self, w):
@@ -304,6 +304,8 @@ class _Gradient:
     def build_unguarded(self, kinds):
         if not self.compile:
             return self.build_plain(kinds)
+        if self.compile == "lowered":            # (hvp's inner gradient: transformed, not run)
+            return self.build_plain(kinds, for_numba=True)
         return compile_build(self.build_plain(kinds, for_numba=True), self.compile,
                              lambda: self.build_plain(kinds), kinds)
 
@@ -432,13 +434,14 @@ def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None, compil
                     return compiled[0](*args)
                 except (TypeError, KindChanged):
                     pass
-        built = state.lookup(args, kwargs)
+        out = looked_up(*args, **kwargs)       # (a plain build: as `grad` without compile)
+        built = state.latest
         compiled_gradient.__wrapped__ = built.function
-        out = built.function(*args, **kwargs)
         fast_call = built.fast() if built.fast is not None and not kwargs else None
         state.compiled = (fast_call, built) if fast_call is not None else None
         return out
 
+    looked_up = gradient
     if compile:
         gradient = compiled_gradient
 

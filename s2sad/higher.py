@@ -127,14 +127,18 @@ def _stack(parts, shape, axis=-1):
 
 
 @through_bound
-def hvp(f: Callable, wrt: Wrt = 0) -> Callable:
+def hvp(f: Callable, wrt: Wrt = 0, *, compile: str | None = None) -> Callable:
     """`hvp(f, wrt)(*args, v)`: the Hessian of scalar `f` w.r.t. argument(s)
     `wrt` times `v`, by forward over reverse (the jvp of the generated
     gradient), so the Hessian is never formed. `v` has the structure of the
-    `wrt` argument, a tuple of them for a tuple `wrt`."""
+    `wrt` argument, a tuple of them for a tuple `wrt`.  `compile="numba"`
+    compiles that generated code (as `grad`'s)."""
     _check_callable(f, "hvp")
     fname = _name(f)
-    forward = forward_mode(grad(f, wrt), wrt, tangent_only=True)   # builds nothing yet
+    inner = grad(f, wrt)
+    if compile:             # the gradient in Numba-friendly forms (stacks as arrays), not compiled
+        inner.__s2sad__.compile = "lowered"
+    forward = forward_mode(inner, wrt, tangent_only=True, compile=compile)   # builds nothing yet
     sig = _signature(f)
     several = isinstance(wrt, (tuple, list))
     params = [_wrt_name(f, sig, w) for w in (wrt if several else (wrt,))]

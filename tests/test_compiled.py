@@ -98,6 +98,14 @@ def test_value_and_grad_and_jvp_compiled():
     assert v2 == pytest.approx(v1, rel=1e-12) and t2 == pytest.approx(t1, rel=1e-12)
 
 
+def test_hvp_compiled():
+    args = building_args()
+    v = rand(len(args[0]), seed=3)
+    hc = s2sad.hvp(building, compile="numba")
+    np.testing.assert_allclose(hc(*args, v), s2sad.hvp(building)(*args, v), rtol=1e-12, atol=1e-300)
+    assert "np.empty" in s2sad.source(hc)       # forward mode over the gradient in compiled forms
+
+
 def test_checkpointed_loop_compiled():
     args = building_args(T=50)
     plain = s2sad.grad(building, checkpoint=True)(*args)
@@ -309,3 +317,21 @@ def tree_passed_whole(p, x):
 def test_a_pytree_used_whole_is_refused():
     with pytest.raises(s2sad.TransformError, match="other than leaf by leaf"):
         s2sad.grad(tree_passed_whole, compile="numba")({"w": rand(3)}, rand(3))
+
+
+def test_without_numba(monkeypatch):
+    import s2sad.compiled as compiled
+    monkeypatch.setattr(compiled, "numba_available", lambda: False)
+    with pytest.raises(ImportError, match=r"pip install 's2sad\[numba\]'"):
+        s2sad.grad(building, compile="numba")
+
+    def cubes(x):                      # (a function of its own: builds are shared by function)
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + x[i] ** 3
+        return s
+
+    x = rand(4, seed=9)
+    with pytest.warns(CompileWarning, match="Numba is not installed"):
+        got = s2sad.grad(cubes, compile="auto")(x)
+    np.testing.assert_allclose(got, 3 * x ** 2, rtol=1e-12)

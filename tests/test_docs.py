@@ -151,8 +151,9 @@ def code_strings():
 
 def transform_error_sites():
     """(file:line, message regex) of every TransformError the sources raise:
-    `Source.error(node, message, hint)`, `self.fail(node, message, hint)` and
-    `TransformError(message, ...)` with the message written out there."""
+    `Source.error(node, message, hint)`, `self.fail(node, message, hint)`,
+    `_refusal(unit, node, message, hint)` and `TransformError(message, ...)`
+    with the message written out there."""
     sites = []
     for path in sorted(SOURCES.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -167,6 +168,8 @@ def transform_error_sites():
                 message = node.args[1]
             elif isinstance(func, ast.Name) and func.id == "TransformError" and node.args:
                 message = node.args[0]
+            elif isinstance(func, ast.Name) and func.id == "_refusal" and len(node.args) >= 3:
+                message = node.args[2]          # (compiled/kernel.py: a CompileRefused)
             else:
                 continue
             template = _string_template(message)
@@ -211,10 +214,10 @@ def _run_blocks(spec_path, out_path):
                 exec(compile(path.read_text(), str(path), "exec"), namespace)
             results[spec["id"]] = {"raised": None, "stdout": buffer.getvalue()}
         except BaseException as exc:             # noqa: B036 (reported, not swallowed)
+            transform = any(c.__name__ == "TransformError" for c in type(exc).__mro__)  # (subclasses too)
             results[spec["id"]] = {
-                "raised": type(exc).__name__,
-                "message": getattr(exc, "message", None) if type(exc).__name__ == "TransformError"
-                else str(exc),
+                "raised": "TransformError" if transform else type(exc).__name__,
+                "message": getattr(exc, "message", None) if transform else str(exc),
                 "hint": getattr(exc, "hint", None),
                 "traceback": "".join(traceback.format_exception(exc)),
                 "stdout": buffer.getvalue()}

@@ -143,6 +143,14 @@ def test_building_heating_lowers_the_cost(tmp_path):
     check_plot(result)
 
 
+def test_building_heating_compiled(tmp_path, capsys):
+    pytest.importorskip("numba")
+    result = load("building_heating").main(["--fast", "--out", str(tmp_path), "--compile", "numba"])
+    assert result["final_loss"] < 0.7 * result["initial_loss"]
+    assert "gradient per call: plain" in capsys.readouterr().out
+    assert result["timing"]["compiled"] > 0 and result["timing"]["compile_s"] > 0
+
+
 def test_inspect_gradient_prints_the_generated_code(capsys):
     result = load("inspect_gradient").main(["--fast"])
     out = capsys.readouterr().out

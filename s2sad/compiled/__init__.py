@@ -83,8 +83,7 @@ def _fall_back(plain, why, exc):
         message = f"compile='auto' runs the plain generated code: {why}"
     else:
         where = f" ({exc.filename}, line {exc.lineno})" if exc.filename and exc.lineno else ""
-        reason = exc.message.replace("with compile='numba': ", "", 1)
-        message = f"compile='auto' runs the plain gradient of {exc.function}{where}: {reason}"
+        message = f"compile='auto' runs the plain gradient of {exc.function}{where}: {exc.message}"
         if exc.line:
             message += f"\n    {exc.line.strip()}"
         if exc.hint:

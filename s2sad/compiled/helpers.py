@@ -46,6 +46,10 @@ def _log_of_base(x):
     return runtime.log_of_base(x)
 
 
+def _zeros_like_value(value):
+    return runtime.zeros_like_value(value)
+
+
 def _overloads():
     from numba import types
     from numba.extending import overload
@@ -162,6 +166,15 @@ def _overloads():
             return lambda x: np.where(x < 0, np.nan, np.log(np.where(x > 0, x, 1.0)))
         return lambda x: np.log(x) if x > 0 else (0.0 if x == 0 else np.nan)
 
+    @overload(_zeros_like_value)
+    def zeros_like_value(value):
+        """A zero tangent shaped as an array or a number (lists and tuples: not compiled)."""
+        if isinstance(value, types.Array):
+            return lambda value: np.zeros_like(value)
+        if isinstance(value, (types.Number, types.Boolean)):
+            return lambda value: 0.0
+        return None
+
     @overload(_in_dtype_of)
     def in_dtype_of(g, x):
         if isinstance(g, types.Array) and isinstance(x, types.Array) and g.dtype != x.dtype:
@@ -180,5 +193,6 @@ def overrides():
                        id(rules.lookup_adjoint(runtime.setitem)): _setitem_adjoint,
                        id(runtime.cotangents): _cotangents, id(runtime.scalar_output): _scalar_output,
                        id(runtime.checkpoint_every): _checkpoint_every,
-                       id(runtime.power_slope): _power_slope, id(runtime.log_of_base): _log_of_base})
+                       id(runtime.power_slope): _power_slope, id(runtime.log_of_base): _log_of_base,
+                       id(runtime.zeros_like_value): _zeros_like_value})
     return _READY[0]

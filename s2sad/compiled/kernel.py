@@ -327,10 +327,10 @@ def _refusal(u, node, message, hint, generated=False):
     text = u.kernel_text if generated else u.text
     user_line = _user_line(source, text.splitlines(), lineno)
     if source is None:
-        return CompileRefused(f"with compile='numba': {message}", function=u.tree.name, hint=hint)
+        return CompileRefused(message, function=u.tree.name, hint=hint)
     if user_line is None:
         user_line = getattr(source.node, "lineno", None)
-    return CompileRefused(f"with compile='numba': {message}", function=source.name,
+    return CompileRefused(message, function=source.name,
                           filename=source.filename, lineno=user_line,
                           line=source.line(user_line), hint=hint)
 

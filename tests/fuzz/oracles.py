@@ -16,7 +16,9 @@
     differentiated with respect to `self`);
 (g) the same gradient function called again with other sizes and other
     globals (a global float sometimes made a 0-d array) is still right;
-(h) on a sample, `hvp` against differences of the gradient.
+(h) on a sample, `hvp` against differences of the gradient;
+(i) on a sample, where Numba is installed, `grad(f, compile="numba")` gives
+    `grad(f)`'s gradient (to 1e-12 relative) or refuses with a TransformError.
 
 A `TransformError` at `grad(f)` or its first call is a refusal; any other
 exception, a refusal by `jvp`/`hvp`/a rewrite where the gradient worked, or
@@ -46,6 +48,9 @@ FD_EPS = 1e-6
 FD_RTOL = 1e-5            # |g - fd| <= FD_RTOL * max(1, |fd|, |g|), worst element
 F32_RTOL = 2e-3           # a float32 gradient against the float64 one
 META_RTOL = 1e-12         # a rewritten program's gradient against the original's
+# programs also checked compiled with Numba (a compile takes ~0.5 s); S2SAD_FUZZ_COMPILED_RATE sets it
+COMPILED_RATE = float(os.environ.get("S2SAD_FUZZ_COMPILED_RATE", "0.05"))
+NUMBA = importlib.util.find_spec("numba") is not None
 PARTIAL_RATE = 0.3        # programs also differentiated through a functools.partial
 PYTREE_RATE = 0.3         # ... with the differentiated arguments as fields of a dataclass or named tuple
 JVP_RTOL = 1e-9
@@ -448,7 +453,7 @@ def _call_s2sad(what, fn, *args):
         raise Failure("crash", f"{what} raises {type(exc).__name__}", str(exc)[:500]) from None
 
 
-STAGES = ("grad", "value_and_grad", "jvp", "checkpoint", "rewrite", "hvp", "second call")
+STAGES = ("grad", "value_and_grad", "jvp", "checkpoint", "compiled", "rewrite", "hvp", "second call")
 
 
 def stage_of(oracle):
@@ -459,12 +464,14 @@ def stage_of(oracle):
     return "grad"
 
 
-def check(generated, seed=0, metamorphic=True, hvp_rate=0.2, until=None, checkpoint_rate=0.3):
+def check(generated, seed=0, metamorphic=True, hvp_rate=0.2, until=None, checkpoint_rate=0.3,
+          compiled_rate=None):
     """Every oracle on one generated program (up to stage `until`); the first
     failure is reported, with the arguments and globals it showed at."""
     # one stream per stage: what one stage draws (or whether it runs) moves no other's draws
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
-    state = {"until": until}
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    state = {"until": until,
+             "compiled_rate": COMPILED_RATE if compiled_rate is None else compiled_rate}
     try:
         return _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate)
     except Failure as failure:
@@ -501,7 +508,7 @@ class _Stage:
 
 
 def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3):
-    rng, jvp_rng, checkpoint_rng, rewrite_rng, hvp_rng, second_rng = streams
+    rng, jvp_rng, checkpoint_rng, rewrite_rng, hvp_rng, second_rng, compiled_rng = streams
     program = Program(generated)
     dtype = np.dtype(generated.dtype)
     n, m = _sizes(rng)
@@ -542,6 +549,12 @@ def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3
     with _Stage("checkpoint", state) as stage:    # checkpointed loops: the same gradient
         if checkpoint_rng.random() < checkpoint_rate:
             _check_checkpoint(program, args64, g64)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("compiled", state) as stage:      # (i) compiled with Numba: the same gradient
+        if compiled_rng.random() < state["compiled_rate"] and NUMBA:
+            _check_compiled(program, args64, g64)
     if stage.last:
         return Outcome("ok")
 
@@ -599,6 +612,27 @@ def _check_checkpoint(program, args, g):
     if err > META_RTOL:
         raise Failure("wrong", "checkpoint", f"relative difference {err:.2e}: {_show(got)} != "
                                              f"{_show(g)}")
+
+
+def _check_compiled(program, args, g):
+    wrt = program.generated.wrt
+    dc = _call_s2sad("compiled", lambda: s2sad.grad(program.module.f, wrt=wrt, compile="numba"))
+    log = os.environ.get("S2SAD_FUZZ_COMPILED_LOG")      # (a tally of what compiled, if set)
+    try:
+        got = gradient(program, dc, args, "grad compile='numba'")
+    except s2sad.TransformError as exc:
+        if log:
+            with open(log, "a") as out:
+                out.write(f"refused: {exc.message[:120]}\n")
+        return                           # what Numba does not compile is refused: allowed
+    except Exception as exc:
+        raise Failure("crash", f"compiled raises {type(exc).__name__}", str(exc)[:500]) from None
+    if log:
+        with open(log, "a") as out:
+            out.write("compiled\n")
+    err = worst(got, g)
+    if err > META_RTOL:
+        raise Failure("wrong", "compiled", f"relative difference {err:.2e}: {_show(got)} != {_show(g)}")
 
 
 def _check_float32(program, df, args, g64):
