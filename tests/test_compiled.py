@@ -143,6 +143,17 @@ def scaled(a):
     return GAIN * a * a
 
 
+def weight_of(i, scale=1.0):             # called as it is (on no value with a gradient)
+    return scale * GAIN * (i + 1)
+
+
+def weighted_by_helper(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + weight_of(i, scale=0.5) * x[i] ** 2
+    return s
+
+
 def helper_reads_global(x):
     s = 0.0
     for i in range(x.shape[0]):
@@ -162,6 +173,11 @@ def test_globals_changed_between_calls_are_honoured():
         np.testing.assert_allclose(dc(x), 2 * GAIN * TABLE * x, rtol=1e-12)
         np.testing.assert_allclose(s2sad.grad(helper_reads_global, compile="numba")(x),
                                    2 * GAIN * x, rtol=1e-12)     # read by a helper's kernel
+        dw = s2sad.grad(weighted_by_helper, compile="numba")
+        np.testing.assert_allclose(dw(x), GAIN * np.arange(1, 4) * x, rtol=1e-12)
+        GAIN = 5.0                           # read by a function called as it is, compiled too
+        np.testing.assert_allclose(dw(x), GAIN * np.arange(1, 4) * x, rtol=1e-12)
+        assert "def weight_of(i, scale=1.0, GAIN=None):" in s2sad.source(dw)
     finally:
         GAIN = 2.0
         TABLE[1] = 2.0

@@ -49,13 +49,13 @@ def compile_build(built, mode, plain, kinds):
     the arguments' kinds it was built for."""
     from ..build import Built
     if mode == "auto" and not numba_available():
-        return _fall_back(plain, "Numba is not installed (pip install 's2sad[numba]')", None)
+        return _fall_back(plain, "Numba is not installed (pip install 's2sad[numba]')")
     try:
         kernel, readers, text, flat = compile_kernels(built.function, _overrides(), _size_ones(kinds),
                                                       only_if_faster=mode == "auto", trees=_trees(kinds))
     except CompileRefused as exc:
         if mode == "auto":
-            return _fall_back(plain, exc, exc)
+            return _fall_back(plain, exc)
         raise
     caller = _Caller(kernel, readers, built.function, mode, plain, flat)
     compiled = Built(caller.call, text, names=built.names, notes=built.notes, guards=built.guards,
@@ -77,17 +77,18 @@ def _size_ones(kinds):
             if isinstance(k, Array) and k.ndim is not None and k.ones is not None}
 
 
-def _fall_back(plain, why, exc):
-    """The plain build, with a warning saying why (from the user's call)."""
-    if exc is None:
+def _fall_back(plain, why):
+    """The plain build, with a warning (from the user's call) saying `why`:
+    a text, or the CompileRefused that compile="numba" would raise."""
+    if isinstance(why, str):
         message = f"compile='auto' runs the plain generated code: {why}"
     else:
-        where = f" ({exc.filename}, line {exc.lineno})" if exc.filename and exc.lineno else ""
-        message = f"compile='auto' runs the plain gradient of {exc.function}{where}: {exc.message}"
-        if exc.line:
-            message += f"\n    {exc.line.strip()}"
-        if exc.hint:
-            message += f"\nWhat to do: {exc.hint}"
+        where = f" ({why.filename}, line {why.lineno})" if why.filename and why.lineno else ""
+        message = f"compile='auto' runs the plain gradient of {why.function}{where}: {why.message}"
+        if why.line:
+            message += f"\n    {why.line.strip()}"
+        if why.hint:
+            message += f"\nWhat to do: {why.hint}"
     warnings.warn(message, CompileWarning, stacklevel=_outside_s2sad())
     return plain()
 
@@ -116,52 +117,26 @@ class _Caller:
         import numba
         self.numba = numba
         self.errors = numba.core.errors.NumbaError
-        kernel_, count, errors = kernel, self.count, self.errors
-        if self.flat is not None:
-            call = self.flattened_call()
-        elif readers:
-            def call(*args, **kwargs):
-                ordered = args if not kwargs and len(args) == count else self.bind(args, kwargs)
-                try:
-                    return kernel_(*ordered, *[read() for read in readers])
-                except Exception as exc:
-                    if not _compiling(exc, errors):
-                        raise
-                    return self.failed(exc, args, kwargs)
-        else:
-            def call(*args, **kwargs):
-                ordered = args if not kwargs and len(args) == count else self.bind(args, kwargs)
-                try:
-                    return kernel_(*ordered)
-                except Exception as exc:
-                    if not _compiling(exc, errors):
-                        raise
-                    return self.failed(exc, args, kwargs)
-        self.call = call
-
-    def flattened_call(self):
-        """The call where pytree arguments go in as leaves and come out rebuilt."""
-        params = list(self.signature.parameters)
-        inputs = [[path for path, _ in self.flat.inputs[p]] if p in self.flat.inputs else None
-                  for p in params]
-        output, kernel, readers, errors = self.flat.output, self.kernel, self.readers, self.errors
+        count, errors = self.count, self.errors
+        inputs = output = None
+        if self.flat is not None:          # pytree arguments in as leaves, results rebuilt
+            inputs = [[path for path, _ in self.flat.inputs[p]] if p in self.flat.inputs else None
+                      for p in self.signature.parameters]
+            output = self.flat.output
 
         def call(*args, **kwargs):
-            ordered = args if not kwargs and len(args) == self.count else self.bind(args, kwargs)
-            leaves = []
-            for value, paths in zip(ordered, inputs):
-                if paths is None:
-                    leaves.append(value)
-                else:
-                    leaves.extend(split(value, paths))
+            ordered = args if not kwargs and len(args) == count else self.bind(args, kwargs)
+            if inputs is not None:
+                ordered = [leaf for value, paths in zip(ordered, inputs)
+                           for leaf in ((value,) if paths is None else split(value, paths))]
             try:
-                out = kernel(*leaves, *[read() for read in readers])
+                out = kernel(*ordered, *[read() for read in readers])
             except Exception as exc:
                 if not _compiling(exc, errors):
                     raise
                 return self.failed(exc, args, kwargs)
             return out if output is None else rebuild(output, out)
-        return call
+        self.call = call
 
     def fast(self):
         """A call for the fast path of `grad`'s function, once a call has
@@ -201,7 +176,7 @@ class _Caller:
         refusal = refusal_of_numba_error(exc, units, self.kernel.__s2sad_unit__)
         if self.mode != "auto":
             raise refusal from None
-        self.fallen_back = _fall_back(self.plain, refusal, refusal).function
+        self.fallen_back = _fall_back(self.plain, refusal).function
         self.built.function = self.fallen_back
         return self.fallen_back(*args, **kwargs)
 

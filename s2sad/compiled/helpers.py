@@ -58,10 +58,10 @@ def _overloads():
     def unbroadcast(g, x):
         """Sum g down to x's shape: each element of g added into the element
         of x it was broadcast from (g's leading axes and x's size-one axes)."""
-        if not isinstance(g, types.Array):
+        if not isinstance(g, types.Array) or g.ndim == 0:
             return lambda g, x: g
         if not isinstance(x, types.Array) or x.ndim == 0:
-            return lambda g, x: g.sum()
+            return lambda g, x: np.asarray(g.sum())         # (a 0-d array, as NumPy's reshape(()))
         lead = g.ndim - x.ndim
 
         def sum_down(g, x):

@@ -43,12 +43,19 @@ class CompileRefused(TransformError):
 
 
 class _Unit:
-    """One generated function on its way to a kernel."""
+    """One function on its way to a kernel: a generated one, or (`own`) a
+    function of the user's that generated code calls as it is."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, own=False):
         self.fn = fn
-        self.text = fn.__s2sad_source__
+        self.origin = None                   # (file, line) of an own function's `def`
+        if own:
+            self.text, self.origin = _own_source(fn)
+        else:
+            self.text = fn.__s2sad_source__
         self.tree = ast.parse(self.text).body[0]
+        # the lines before the body: the header a kernel's `def` line replaces
+        self.header = self.tree.body[0].lineno - 1 if own else 1
         args = self.tree.args
         if args.vararg or args.kwarg:
             raise _refusal(self, self.tree, "its generated function takes *args or **kwargs",
@@ -85,7 +92,7 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False, trees=None):
 
     units, order = {}, []
 
-    def unit_of(f, trees=None):
+    def unit_of(f, trees=None, own=False):
         u = units.get(id(f))
         if u is not None:
             if u not in order:
@@ -93,7 +100,7 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False, trees=None):
                                "which compile='numba' does not compile",
                                "use compile='auto', or write the recursion as a loop")
             return u
-        u = units[id(f)] = _Unit(f)
+        u = units[id(f)] = _Unit(f, own)
         if trees:
             _flatten(u, trees)
         product = _matrix_product(u.tree) if only_if_faster else None
@@ -117,8 +124,28 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False, trees=None):
     names = _extra_names(order, top)
     for u in order:
         _compile_unit(u, names, numba, _size_one_check(ones) if u is top else [])
-    return top.kernel, [readers[k] for k in top.extras], "\n\n".join(u.kernel_text for u in order), \
-        top.flat
+    text = "\n\n".join(u.kernel_text for u in [top] + [u for u in order if u is not top])
+    return top.kernel, [readers[k] for k in top.extras], text, top.flat
+
+
+def _own_source(fn):
+    """The source of a user's function from its `def` on (dedented), and
+    where that is; a refusal where there is none."""
+    import inspect
+    import textwrap
+    try:
+        lines, first = inspect.getsourcelines(fn)
+        filename = inspect.getsourcefile(fn)
+    except (OSError, TypeError):
+        lines, first, filename = None, None, None
+    tree = ast.parse(textwrap.dedent("".join(lines))).body[0] if lines else None
+    if not isinstance(tree, ast.FunctionDef) or fn.__name__ == "<lambda>":
+        raise CompileRefused(f"it calls `{fn.__name__}`, a Python function that is not differentiated "
+                             f"here and whose `def` source is not available",
+                             function=fn.__name__, hint=f"decorate {fn.__name__} with numba.njit, "
+                             f"or use compile='auto'")
+    start = tree.lineno - 1                  # (after any decorators)
+    return textwrap.dedent("".join(lines[start:])), (filename, first + start)
 
 
 def _lookup(u, word):
@@ -173,10 +200,11 @@ def _resolve(u, word, node, unit_of, overrides, numba):
         u.globals[word] = overrides[id(value)]
     elif isinstance(value, types.FunctionType) and value.__module__.startswith("s2sad."):
         u.globals[word] = numba.njit(value)
+    elif isinstance(value, types.FunctionType) and value.__name__ != "<lambda>":
+        u.callees[word] = unit_of(value, own=True)   # a function of the user's, called as it is
     elif isinstance(value, types.FunctionType):
-        raise _refusal(u, node, f"it calls `{word}`, a Python function that is not differentiated "
-                       f"here, which compiled code cannot call",
-                       f"decorate {word} with numba.njit, or use compile='auto'")
+        raise _refusal(u, node, f"it calls `{word}`, a lambda that is not differentiated here, which "
+                       f"compiled code cannot call", f"write {word} as a `def`, or use compile='auto'")
     else:
         raise _refusal(u, node, f"its generated code reads `{word}`, a {type(value).__name__}, "
                        f"which compiled code cannot hold",
@@ -252,7 +280,7 @@ def _compile_unit(u, names, numba, preamble):
                           rename[node.id]))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id in u.callees and u.callees[node.func.id].extras:
-            passed = ", ".join(names[k] for k in u.callees[node.func.id].extras)
+            passed = ", ".join(f"{names[k]}={names[k]}" for k in u.callees[node.func.id].extras)
             end = pos(node.end_lineno, node.end_col_offset) - 1          # the closing parenthesis
             edits.append((end, end, (", " if node.args or node.keywords else "") + passed))
         elif isinstance(node, ast.Name) and node.id in u.callees and isinstance(node.ctx, ast.Load):
@@ -265,10 +293,12 @@ def _compile_unit(u, names, numba, preamble):
         if any(s <= start and end <= e and (s, e) != (start, end) for s, e in outer):
             continue                         # inside another edit (a returned pytree, written anew)
         text = text[:start] + new + text[end:]
-    params = u.params + [names[k] for k in u.extras]
-    head = text.index("\n")
-    text = f"def {u.tree.name}({', '.join(params)}):\n" + "".join(line + "\n" for line in preamble) \
-        + text[head + 1:]
+    params = _signature(u)
+    # (after parameters with defaults, the values passed in get one too: callers always pass them)
+    params += [names[k] + ("=None" if "=" in "".join(params) else "") for k in u.extras]
+    head = offsets[u.header]                 # (the header's lines kept as blank lines: line numbers hold)
+    text = f"def {u.tree.name}({', '.join(params)}):\n" + "\n" * (u.header - 1) \
+        + "".join(line + "\n" for line in preamble) + text[head:]
     filename = f"<s2sad numba {u.tree.name} #{next(_counter)}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     scope = {**u.globals, **{w: c.kernel for w, c in u.callees.items()}, "KindChanged": KindChanged}
@@ -278,6 +308,23 @@ def _compile_unit(u, names, numba, preamble):
     u.python = scope[u.tree.name]
     u.kernel = numba.njit(u.python, error_model="numpy")
     u.kernel.__s2sad_unit__ = u
+
+
+def _signature(u):
+    """The kernel's parameters: a generated function's names; a user's
+    function's as written, defaults and all (`*` ones refused)."""
+    if u.origin is None:
+        return list(u.params)
+    args = u.tree.args
+    if args.kwonlyargs or args.posonlyargs:
+        raise _refusal(u, u.tree, "its generated function takes *args or **kwargs",
+                       "pass the arguments one by one")
+    plain = [a.arg for a in args.args]
+    defaults = [None] * (len(plain) - len(args.defaults)) + list(args.defaults)
+    if not all(d is None or isinstance(d, ast.Constant) for d in defaults):
+        raise _refusal(u, u.tree, f"`{u.tree.name}` has a default value that is not a constant, which "
+                       f"its kernel cannot take", "pass the value at the call, or use compile='auto'")
+    return [p if d is None else f"{p}={ast.unparse(d)}" for p, d in zip(plain, defaults)]
 
 
 def _called(tree, target):
@@ -322,8 +369,12 @@ def _reason(text):
 def _refusal(u, node, message, hint, generated=False):
     """A CompileRefused naming the user's line the generated line at `node`
     (a node of the generated tree, or a line number in the kernel text) came from."""
-    source = getattr(u.fn, "__s2sad_user__", None)
     lineno = node if isinstance(node, int) else getattr(node, "lineno", 1)
+    if u.origin is not None:                 # a user's function: its own lines
+        at = u.origin[1] + lineno - 1
+        return CompileRefused(message, function=u.tree.name, filename=u.origin[0], lineno=at,
+                              line=linecache.getline(u.origin[0], at).rstrip("\n"), hint=hint)
+    source = getattr(u.fn, "__s2sad_user__", None)
     text = u.kernel_text if generated else u.text
     user_line = _user_line(source, text.splitlines(), lineno)
     if source is None:

@@ -132,8 +132,9 @@ def _zero(node):
 
 
 def _preallocate(body, block, index, numpy, used):
-    """`X = []` (a stack of numbers) before a range loop that pushes on it at
-    most once a trip: an array and a count.  Returns whether it did."""
+    """`X = []` (a stack of numbers) before a range loop that pushes on it
+    outside inner loops (so at most once a trip from each place): an array
+    and a count.  Returns whether it did."""
     init = block[index]
     kind = init.s2sad_stack_kind
     if not isinstance(kind, Scalar) or kind.dtype not in _DTYPES:
@@ -162,6 +163,8 @@ def _preallocate(body, block, index, numpy, used):
     size = _fresh(f"{stack}_size", used)
     capacity = call(name("len"), loop.iter) if len(loop.iter.args) > 1 or \
         not isinstance(loop.iter.args[0], gast.Constant) else const(max(loop.iter.args[0].value, 0))
+    if len(pushes) > 1:                   # (pushes at two places of a trip: room for each)
+        capacity = _op(capacity, gast.Mult(), const(len(pushes)))
     if first_pushes:
         capacity = _op(capacity, gast.Add(), const(first_pushes))
     empty = gast.Attribute(value=name(numpy), attr="empty", ctx=gast.Load())
