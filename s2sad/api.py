@@ -254,18 +254,19 @@ class _Gradient:
         self.latest = entry[1]
         return entry[1]
 
-    def shared(self, key, kinds):
+    def shared(self, key, kinds, compile=None):
         """The (generation, build) entry for a key: f's builds are shared by
         every gradient made of f with these options (`s2sad.grad(f)` made again
         in a training loop, say, reuses them); `kinds()` gives the argument
-        kinds of a new build."""
+        kinds of a new build; `compile` overrides the gradient's own."""
+        compile = compile or self.compile
         shared = _BUILDS.setdefault(self.f, {}) if _weakly_keyed(self.f) else {}
         options = (self.wrt, self.tuple_wrt, self.with_value, self.has_aux,
                    getattr(self, "checkpoint", None), getattr(self, "forward", False),
-                   getattr(self, "tangent_only", False), self.verbose, self.name, self.compile, key)
+                   getattr(self, "tangent_only", False), self.verbose, self.name, compile, key)
         entry = shared.get(options)
         if not _current(entry):
-            entry = shared[options] = (rules.generation, self.build(kinds()))
+            entry = shared[options] = (rules.generation, self.build(kinds(), compile))
         return entry
 
     def generated(self, kinds):
@@ -273,7 +274,9 @@ class _Gradient:
         the arguments' before a jvp's own tangent): what a differentiated
         function calling this one is differentiated through (grad of grad,
         `analyze/nested.py`)."""
-        entry = self.shared(("kinds",) + tuple(kinds.items()), lambda: dict(kinds))
+        # (a compiled gradient's plain generated code: that is what is transformed)
+        entry = self.shared(("kinds",) + tuple(kinds.items()), lambda: dict(kinds),
+                            "lowered" if self.compile == "lowered" else "plain")
         record(entry[1].names)
         return entry[1].function
 
@@ -295,18 +298,19 @@ class _Gradient:
             raise TypeError(f"{self.f.__name__}(): {exc}") from None
         return {p: kind_of(v) for p, v in bound.arguments.items()}
 
-    def build(self, kinds):
+    def build(self, kinds, compile=None):
         with recording(self.f if self.inner is None else None) as names:
-            built = self.build_unguarded(kinds)
+            built = self.build_unguarded(kinds, compile)
         built.names, built.guards = names.guards, names.check
         return built
 
-    def build_unguarded(self, kinds):
-        if not self.compile:
+    def build_unguarded(self, kinds, compile=None):
+        compile = compile or self.compile
+        if not compile or compile == "plain":
             return self.build_plain(kinds)
-        if self.compile == "lowered":            # (hvp's inner gradient: transformed, not run)
+        if compile == "lowered":                 # (hvp's inner gradient: transformed, not run)
             return self.build_plain(kinds, for_numba=True)
-        return compile_build(self.build_plain(kinds, for_numba=True), self.compile,
+        return compile_build(self.build_plain(kinds, for_numba=True), compile,
                              lambda: self.build_plain(kinds), kinds)
 
     def build_plain(self, kinds, for_numba=False):

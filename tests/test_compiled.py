@@ -87,6 +87,30 @@ def test_scalar_loop_compiled_against_finite_differences():
     assert "reversed(range(len_heat))" in s2sad.source(s2sad.grad(building), *args)   # plain: as it was
 
 
+def test_loops_left_by_break_count_down_their_trips():
+    dc = s2sad.grad(cf.f_break_in_for, compile="numba")
+    x = np.linspace(0.2, 0.6, 4)
+    for n in (0, 2, 10):
+        assert_same(dc(x, n), s2sad.grad(cf.f_break_in_for)(x, n))
+    text = s2sad.source(dc)
+    assert "for i in range(min(n, trips) - 1, -1, -1):" in text     # reversed(range(n)[:trips])
+    assert "y_stack = []" in text        # a stack of arrays stays a list (a typed list in Numba)
+
+
+def shared_stack(x, n):
+    s = 0.0
+    for i in range(n):
+        s = np.sin(s) + x * i          # the top and the end of each trip are both needed
+    return s * s
+
+
+def test_stacks_of_numbers_are_preallocated():
+    dc = s2sad.grad(shared_stack, compile="numba")
+    for n in (0, 1, 6):
+        assert dc(0.7, n) == pytest.approx(s2sad.grad(shared_stack)(0.7, n), rel=1e-12)
+    assert "np.empty(" in s2sad.source(dc) and ".append(" not in s2sad.source(dc)
+
+
 def test_value_and_grad_and_jvp_compiled():
     args = building_args()
     value, g = s2sad.value_and_grad(building, compile="numba")(*args)
@@ -351,3 +375,24 @@ def test_without_numba(monkeypatch):
     with pytest.warns(CompileWarning, match="Numba is not installed"):
         got = s2sad.grad(cubes, compile="auto")(x)
     np.testing.assert_allclose(got, 3 * x ** 2, rtol=1e-12)
+
+
+def sines(w, x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + np.sin(w * x[i])
+    return s
+
+
+dsines = s2sad.grad(sines, compile="numba")
+
+
+def penalty(w, x):
+    g = dsines(w, x)                   # a compiled gradient inside a loss
+    return g * g
+
+
+def test_a_loss_calling_a_compiled_gradient_is_differentiated_through_its_plain_code():
+    x = np.linspace(0.0, 1.0, 5)
+    expected = 2 * dsines(0.3, x) * np.sum(-x * x * np.sin(0.3 * x))
+    assert s2sad.grad(penalty)(0.3, x) == pytest.approx(expected, rel=1e-12)
