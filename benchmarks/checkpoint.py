@@ -15,12 +15,15 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 import argparse  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import s2sad  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import peak_memory  # noqa: E402
 
 
 def loss(x, Wxh, Whh, bh):
@@ -34,15 +37,6 @@ def problem(steps, seed=0, batch=16, n_in=32, hidden=128):
     rng = np.random.default_rng(seed)
     return (rng.normal(size=(steps, batch, n_in)), rng.normal(size=(n_in, hidden)) / np.sqrt(n_in),
             rng.normal(size=(hidden, hidden)) / np.sqrt(hidden), np.zeros(hidden))
-
-
-def peak_memory(fn, args):
-    fn(*args)                                   # built and warm
-    tracemalloc.start()
-    fn(*args)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak
 
 
 def median_time(fns, args, repeats):

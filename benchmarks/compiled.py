@@ -21,13 +21,12 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import s2sad  # noqa: E402
-from timing import interleaved_times  # noqa: E402
+from timing import interleaved_times, peak_memory  # noqa: E402
 from workloads import WORKLOADS  # noqa: E402
 
 
@@ -44,16 +43,6 @@ def jax_gradient(w):
     def gradient(*_):
         return jax.block_until_ready(jitted(*prepare))
     return gradient
-
-
-def peak(fn, args):
-    fn(*args)
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def first_call(make, args):
@@ -91,7 +80,7 @@ def measure(w, args, repeats, checkpoint=None):
                for name, fn in systems.items()}
     times = interleaved_times(batched, args, repeats)
     per_call = {name: np.median(t) / inner[name] for name, t in times.items()}
-    memory = {name: peak(systems[name], args) for name in ("hand", "s2sad", "s2sad + numba")}
+    memory = {name: peak_memory(systems[name], args) for name in ("hand", "s2sad", "s2sad + numba")}
     return per_call, compile_s, memory
 
 

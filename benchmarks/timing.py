@@ -1,6 +1,7 @@
 """Timing shared by the per-workload benchmark scripts."""
 
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -17,3 +18,14 @@ def interleaved_times(systems, args, repeats):
             fn(*args)
             times[name].append(time.perf_counter() - start)
     return {name: np.array(ts) for name, ts in times.items()}
+
+
+def peak_memory(fn, args):
+    """Peak bytes tracemalloc sees allocated during one call (after a warm one)."""
+    fn(*args)
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -151,3 +151,19 @@ def test_compiled_column_and_the_pendulum(run):
     rnn = dataclasses.replace(run.WORKLOADS["rnn"], problem=lambda: make(T=3, batch=2, n_in=3, n_hidden=4))
     assert run.run_workload(rnn, systems, QUICK)["s2sad-numba"]["status"] == "ok"
     assert "multiplies matrices" in run.S2sadNumba.refused["rnn"]      # "auto" ran the plain code
+
+
+def test_compiled_benchmark_measures_and_checks():
+    pytest.importorskip("numba")
+    spec = importlib.util.spec_from_file_location("benchmarks_compiled", BENCHMARKS / "compiled.py")
+    module = importlib.util.module_from_spec(spec)
+    saved = dict(os.environ)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    w = module.WORKLOADS["pendulum"]
+    times, compile_s, memory = module.measure(w, w.problem(steps=40), repeats=2, checkpoint=True)
+    assert times["s2sad + numba"] > 0 and compile_s["s2sad + numba"] > 0
+    assert memory["s2sad + numba"] > 0

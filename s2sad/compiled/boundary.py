@@ -11,9 +11,9 @@ around what the kernel returns.  A pytree used other than leaf by leaf
 from __future__ import annotations
 
 import ast
-import re
 
 from ..kinds import Tree, leaves
+from ..names import Namer
 from ..runtime import pytrees
 
 
@@ -33,13 +33,11 @@ def flatten(tree, trees, taken, resolve):
     """The Flat of function `tree` for pytree parameters `trees`
     ({parameter: Tree kind}); `resolve(name)` gives what a free name holds.
     Returns (Flat, None) or (None, (node, why)) where it cannot be flattened."""
-    flat = Flat()
+    flat, namer = Flat(), Namer(taken)
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     for param, kind in trees.items():
-        names = {}
-        for path, _ in leaves(kind):
-            word = _fresh("_".join([param] + [_word(k) for k in path]), taken)
-            names[path] = word
+        names = {path: namer.fresh("_".join([param] + [str(k) for k in path]))
+                 for path, _ in leaves(kind)}
         flat.inputs[param] = list(names.items())
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Name) and node.id == param):
@@ -152,16 +150,4 @@ def split(value, paths):
     """The leaves of pytree argument `value` at `paths`, in order."""
     return [pytrees.at(value, path) for path in paths]
 
-
-def _word(key):
-    text = re.sub(r"\W", "_", str(key)).strip("_")
-    return text or "item"
-
-
-def _fresh(base, taken):
-    word, k = base, 1
-    while word in taken:
-        word, k = f"{base}{k}", k + 1
-    taken.add(word)
-    return word
 

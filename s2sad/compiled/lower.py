@@ -22,6 +22,7 @@ import numpy as np
 
 from ..emit import FunctionSpec
 from ..kinds import Scalar
+from ..names import Namer
 from ..trees import Comment, call, const, name
 
 _DTYPES = {"float": None, "int": "int64", "bool": "bool_"}     # (None: np.empty's float64)
@@ -160,7 +161,8 @@ def _preallocate(body, block, index, numpy, used):
               if isinstance(s, gast.Expr) and _method_call(s.value, stack, "append", 1)}
     if not _only_stack_uses(body, stack, init, pushes, block[index + 1:block.index(loop)]):
         return False
-    size = _fresh(f"{stack}_size", used)
+    size = Namer(used).fresh(f"{stack}_size")
+    used.add(size)
     capacity = call(name("len"), loop.iter) if len(loop.iter.args) > 1 or \
         not isinstance(loop.iter.args[0], gast.Constant) else const(max(loop.iter.args[0].value, 0))
     if len(pushes) > 1:                   # (pushes at two places of a trip: room for each)
@@ -258,10 +260,3 @@ def _count(size, op):
 def _assign(target, value):
     return gast.Assign(targets=[target], value=value, type_comment=None)
 
-
-def _fresh(base, used):
-    word, k = base, 1
-    while word in used:
-        word, k = f"{base}{k}", k + 1
-    used.add(word)
-    return word
