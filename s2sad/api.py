@@ -16,7 +16,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .runtime import pytrees
+from .runtime import pytrees, stop_gradient
 from .bound import through_bound, unbound
 from .build import Built, build_gradient, build_jvp, core_of
 from .compiled import check_mode, compile_build
@@ -125,12 +125,7 @@ def check_tangent(fname, param, value, t, what="vector", inside=False):
                         f"{tuple(shape)}, not {got}")
 
 
-def stop_gradient(x: Any) -> Any:
-    """Identity in the forward pass; no gradient flows through it."""
-    return x
-
-
-rules.nondifferentiable(stop_gradient)
+rules.nondifferentiable(stop_gradient)       # (defined in runtime: compiled code calls it too)
 
 
 def source(df: Callable, *args: Any, **kwargs: Any) -> str:

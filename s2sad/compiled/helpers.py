@@ -175,6 +175,11 @@ def _overloads():
             return lambda value: 0.0
         return None
 
+    @overload(runtime.stop_gradient)
+    def identity(x):
+        """`s2sad.stop_gradient(x)` as the user's code calls it: x."""
+        return lambda x: x
+
     @overload(_in_dtype_of)
     def in_dtype_of(g, x):
         if isinstance(g, types.Array) and isinstance(x, types.Array) and g.dtype != x.dtype:

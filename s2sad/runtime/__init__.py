@@ -13,6 +13,11 @@ import numpy as np
 from . import pytrees
 
 
+def stop_gradient(x):
+    """Identity in the forward pass; no gradient flows through it (`s2sad.stop_gradient`)."""
+    return x
+
+
 def checkpoint_every(trips, every):
     """Trips between checkpoints: `every`, or about sqrt(trips) for None (the
     memory of sqrt(trips) states for one extra forward sweep)."""
