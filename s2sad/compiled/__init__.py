@@ -176,8 +176,9 @@ class _Caller:
         refusal = refusal_of_numba_error(exc, units, self.kernel.__s2sad_unit__)
         if self.mode != "auto":
             raise refusal from None
-        self.fallen_back = _fall_back(self.plain, refusal).function
-        self.built.function = self.fallen_back
+        plain = _fall_back(self.plain, refusal)
+        self.fallen_back = self.built.function = plain.function      # (and what source shows)
+        self.built.source = plain.source
         return self.fallen_back(*args, **kwargs)
 
 

@@ -50,6 +50,11 @@ def _zeros_like_value(value):
     return runtime.zeros_like_value(value)
 
 
+def add_at(a, index, values):
+    """`np.add.at(a, index, values)` as a kernel calls it (Numba has no ufunc `.at`)."""
+    np.add.at(a, index, values)
+
+
 def _overloads():
     from numba import types
     from numba.extending import overload
@@ -180,6 +185,43 @@ def _overloads():
         """`s2sad.stop_gradient(x)` as the user's code calls it: x."""
         return lambda x: x
 
+    @overload(add_at)
+    def scatter_add(a, index, values):
+        """Unbuffered `a[index] += values` for an integer or a 1-d integer
+        array index (repeats add up); values one per index, or one for all."""
+        if not isinstance(a, types.Array):
+            return None
+        if isinstance(index, types.Integer):
+            def at_one(a, index, values):
+                n = a.shape[0]
+                if index >= n or index < -n:
+                    raise IndexError("index out of bounds in np.add.at")
+                a[index] += values
+            return at_one
+        if not (isinstance(index, types.Array) and isinstance(index.dtype, types.Integer)
+                and index.ndim == 1):
+            return None
+        if isinstance(values, types.Array) and values.ndim == a.ndim:
+            def at_rows(a, index, values):              # values[k] for index[k]
+                n, count = a.shape[0], values.shape[0]
+                if count != 1 and count != index.shape[0]:
+                    raise ValueError("np.add.at: values do not match the index")
+                for k in range(index.shape[0]):
+                    i = index[k]
+                    if i >= n or i < -n:
+                        raise IndexError("index out of bounds in np.add.at")
+                    a[i] += values[k if count != 1 else 0]
+            return at_rows
+
+        def at_same(a, index, values):                  # one value (or row) for every index
+            n = a.shape[0]
+            for k in range(index.shape[0]):
+                i = index[k]
+                if i >= n or i < -n:
+                    raise IndexError("index out of bounds in np.add.at")
+                a[i] += values
+        return at_same
+
     @overload(_in_dtype_of)
     def in_dtype_of(g, x):
         if isinstance(g, types.Array) and isinstance(x, types.Array) and g.dtype != x.dtype:
@@ -199,5 +241,5 @@ def overrides():
                        id(runtime.cotangents): _cotangents, id(runtime.scalar_output): _scalar_output,
                        id(runtime.checkpoint_every): _checkpoint_every,
                        id(runtime.power_slope): _power_slope, id(runtime.log_of_base): _log_of_base,
-                       id(runtime.zeros_like_value): _zeros_like_value})
+                       id(runtime.zeros_like_value): _zeros_like_value, id(add_at): add_at})
     return _READY[0]

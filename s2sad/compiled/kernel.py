@@ -31,7 +31,9 @@ import gast
 import numpy as np
 
 from ..errors import TransformError
+from ..names import Namer
 from ..parse import user_text
+from . import helpers
 from .boundary import flatten
 
 _counter = itertools.count(1)
@@ -274,8 +276,15 @@ def _compile_unit(u, names, numba, preamble):
     for node, new in (u.flat.edits if u.flat is not None else ()):
         edits.append((pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset), new))
     rename = {word: names[key] for word, (key, _) in u.own_extras.items() if names[key] != word}
+    add_at = None
     for node in ast.walk(u.tree):
-        if isinstance(node, ast.Name) and node.id in rename and isinstance(node.ctx, ast.Load):
+        if _np_add_at(node, u.globals):         # `np.add.at(...)`: Numba has no ufunc `.at`
+            if add_at is None:
+                add_at = Namer(u.locals | set(u.globals) | set(u.callees)).fresh("add_at")
+                u.globals[add_at] = helpers.add_at
+            edits.append((pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset),
+                          add_at))
+        elif isinstance(node, ast.Name) and node.id in rename and isinstance(node.ctx, ast.Load):
             edits.append((pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset),
                           rename[node.id]))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
@@ -325,6 +334,13 @@ def _signature(u):
         raise _refusal(u, u.tree, f"`{u.tree.name}` has a default value that is not a constant, which "
                        f"its kernel cannot take", "pass the value at the call, or use compile='auto'")
     return [p if d is None else f"{p}={ast.unparse(d)}" for p, d in zip(plain, defaults)]
+
+
+def _np_add_at(node, scope):
+    """Is `node` the `np.add.at` of a call, NumPy read from a global?"""
+    return isinstance(node, ast.Attribute) and node.attr == "at" \
+        and isinstance(node.value, ast.Attribute) and node.value.attr == "add" \
+        and isinstance(node.value.value, ast.Name) and scope.get(node.value.value.id) is np
 
 
 def _called(tree, target):
