@@ -407,3 +407,38 @@ def test_a_loss_calling_a_compiled_gradient_is_differentiated_through_its_plain_
     x = np.linspace(0.0, 1.0, 5)
     expected = 2 * dsines(0.3, x) * np.sum(-x * x * np.sin(0.3 * x))
     assert s2sad.grad(penalty)(0.3, x) == pytest.approx(expected, rel=1e-12)
+
+
+@dataclass
+class Model:
+    w: np.ndarray
+    k: float
+
+    def loss(self, x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + self.k * np.sum(self.w * x[i]) ** 2
+        return s
+
+
+class PlainModel:
+    def __init__(self):
+        self.w = np.ones(3)
+
+    def loss(self, x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + np.sum(self.w * x[i]) ** 2
+        return s
+
+
+def test_methods_compiled_self_read_at_call_time():
+    x, m = rand(4, 3, seed=2), Model(rand(3, seed=3), 2.0)
+    dc = s2sad.grad(m.loss, compile="numba")
+    np.testing.assert_allclose(dc(x), s2sad.grad(m.loss)(x), rtol=1e-12)
+    m.k = 5.0                                            # self's attributes: read at each call
+    np.testing.assert_allclose(dc(x), s2sad.grad(m.loss)(x), rtol=1e-12)
+    g = s2sad.grad(Model.loss, compile="numba")(m, x)    # with respect to self: a Model
+    assert type(g) is Model and g.k == pytest.approx(s2sad.grad(Model.loss)(m, x).k, rel=1e-12)
+    with pytest.raises(s2sad.TransformError, match="Python object Numba cannot type"):
+        s2sad.grad(PlainModel().loss, compile="numba")(x)

@@ -358,6 +358,12 @@ def refusal_of_numba_error(exc, units_by_file, fallback_unit):
         if file in units_by_file:
             found = (units_by_file[file], int(line))
     reason = _reason(text)
+    if "non-precise type pyobject" in text:        # an argument Numba has no type for
+        u = found[0] if found else fallback_unit
+        return _refusal(u, u.tree, "an argument of its gradient is a Python object Numba cannot "
+                        "type (an instance of a plain class, a list of mixed items)",
+                        "pass numbers, arrays, or pytrees of them (a dataclass instead of a plain "
+                        "class), or use compile='auto'")
     if found is None:
         u = fallback_unit
         return _refusal(u, u.tree, f"Numba cannot compile its gradient: {reason}", _HINT)
