@@ -442,3 +442,19 @@ def test_methods_compiled_self_read_at_call_time():
     assert type(g) is Model and g.k == pytest.approx(s2sad.grad(Model.loss)(m, x).k, rel=1e-12)
     with pytest.raises(s2sad.TransformError, match="Python object Numba cannot type"):
         s2sad.grad(PlainModel().loss, compile="numba")(x)
+
+
+def with_aux(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + x[i] ** 2
+    return s, {"n": x.shape[0] * 1.0, "last": x[-1]}
+
+
+def test_aux_dicts_come_back_as_dicts():
+    x = np.linspace(0.0, 1.0, 5)
+    dc = s2sad.grad(with_aux, has_aux=True, compile="numba")
+    for _ in range(2):                               # (the second call: the fast path's way)
+        g, aux = dc(x)
+        assert type(aux) is dict and aux == {"n": 5.0, "last": 1.0}
+        np.testing.assert_allclose(g, 2 * x, rtol=1e-12)

@@ -135,6 +135,7 @@ class _Caller:
                 if not _compiling(exc, errors):
                     raise
                 return self.failed(exc, args, kwargs)
+            out = _plain_dicts(out)
             return out if output is None else rebuild(output, out)
         self.call = call
 
@@ -144,7 +145,8 @@ class _Caller:
         signatures compiled so far (no new compile: a TypeError), and the
         kernel's own check of size-one dimensions (KindChanged); the caller
         then looks the build up as usual.  None after a fall-back."""
-        if self.fallen_back is not None or not self.kernel.overloads or self.flat is not None:
+        if self.fallen_back is not None or not self.kernel.overloads or self.flat is not None \
+                or any(_holds_dicts(s.return_type) for s in self.kernel.nopython_signatures):
             return None
         if self.fast_call is None:
             dispatcher = self.numba.njit(self.kernel.py_func, error_model="numpy")
@@ -180,6 +182,31 @@ class _Caller:
         self.fallen_back = self.built.function = plain.function      # (and what source shows)
         self.built.source = plain.source
         return self.fallen_back(*args, **kwargs)
+
+
+def _holds_dicts(numba_type):
+    """Does a kernel's return type hold a dict (a Numba typed dict)?"""
+    from numba.core import types
+    if isinstance(numba_type, types.DictType):
+        return True
+    inner = getattr(numba_type, "types", None) or [getattr(numba_type, "dtype", None)]
+    return any(t is not None and _holds_dicts(t) for t in inner if isinstance(t, types.Type))
+
+
+def _plain_dicts(value):
+    """The kernel's result with Numba's typed dicts as plain dicts (as the plain gradient's)."""
+    if isinstance(value, tuple):
+        return tuple(_plain_dicts(v) for v in value) if any(
+            isinstance(v, (tuple, list)) or _typed_dict(v) for v in value) else value
+    if isinstance(value, list):
+        return [_plain_dicts(v) for v in value]
+    if _typed_dict(value):
+        return {k: _plain_dicts(v) for k, v in value.items()}
+    return value
+
+
+def _typed_dict(value):
+    return type(value).__name__ == "Dict" and type(value).__module__.startswith("numba.")
 
 
 def _compiling(exc, errors):
