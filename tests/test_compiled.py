@@ -97,6 +97,23 @@ def test_loops_left_by_break_count_down_their_trips():
     assert "y_stack = []" in text        # a stack of arrays stays a list (a typed list in Numba)
 
 
+def counting_down_then_break(y, x):
+    for i in reversed(range(y.shape[0])):         # (fuzz seed 52, program 1391)
+        if np.all(y > -0.64):
+            break
+        y = x = x * 0.9 + y[i]
+    return np.sum(y * y)
+
+
+def test_loops_counting_down_reverse_right():
+    y = np.array([-0.15, 0.07, 0.17, -0.82])
+    for x in (np.array([-0.55, 0.2, -0.07, -0.54]), np.array([-0.9, -0.8, -0.7, -0.6])):
+        compiled_equals_plain(counting_down_then_break, (y, x), (0, 1))
+    dc = s2sad.grad(counting_down_then_break, compile="numba")
+    code = [line for line in s2sad.source(dc, y, x).splitlines() if not line.strip().startswith("#")]
+    assert not any("reversed" in line for line in code)
+
+
 def shared_stack(x, n):
     s = 0.0
     for i in range(n):

@@ -84,48 +84,39 @@ def _op(left, op, right):
 
 
 def _counting_down(it):
-    """`reversed(range(...))` as a range counting down (the generated code's
-    steps are positive: a reverse loop mirrors a forward one)."""
+    """`reversed(range(...))` (or `reversed(range(...)[:k])`, the first k
+    trips of a loop left by `break`) as a range counting down.  A step of 1,
+    the reverse of a forward loop, reads `range(b - 1, a - 1, -1)`; any
+    other step (the reverse of a user's loop counting down) takes the trip
+    count m: `range(a + (m - 1) * s, a - s, -s)`."""
     if not _is_call(it, "reversed", (1,)):
         return it
-    args = _range_args(it.args[0])
-    if args is None:
+    node, first = it.args[0], None
+    if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Slice) \
+            and node.slice.lower is None and node.slice.step is None and node.slice.upper is not None:
+        node, first = node.value, node.slice.upper
+    if not _is_call(node, "range", (1, 2, 3)):
         return it
-    if len(args) == 1:
-        start, stop, step = const(0), args[0], const(1)
-    else:
-        start, stop = args[0], args[1]
-        step = args[2] if len(args) == 3 else const(1)
-    if len(args) < 3:
-        last = _op(stop, gast.Sub(), const(1))
-    else:                                         # start + (trips - 1) * step
-        trips = call(name("len"), call(name("range"), *args))
-        last = _op(_op(trips, gast.Sub(), const(1)), gast.Mult(), step)
-        last = last if _zero(start) else _op(start, gast.Add(), last)
-    end = _op(start, gast.Sub(), step) if not _zero(start) else gast.UnaryOp(op=gast.USub(),
-                                                                              operand=step)
-    minus_step = gast.UnaryOp(op=gast.USub(), operand=step)
-    if isinstance(step, gast.Constant) and step.value == 1:
-        end = const(-1) if _zero(start) else end
-        minus_step = const(-1)
-    return call(name("range"), last, end, minus_step)
-
-
-def _range_args(node):
-    """The arguments of `range(...)`, or of the range `range(...)[:k]` is
-    (the first k trips: a loop left by `break`); None for anything else."""
-    if _is_call(node, "range", (1, 2, 3)):
-        return node.args
-    if not (isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Slice)
-            and node.slice.lower is None and node.slice.step is None
-            and node.slice.upper is not None and _is_call(node.value, "range", (1, 2, 3))):
-        return None
-    args, k = node.value.args, node.slice.upper
+    args = node.args
     start = args[0] if len(args) > 1 else const(0)
     stop = args[1] if len(args) > 1 else args[0]
-    steps = k if len(args) < 3 else _op(k, gast.Mult(), args[2])
-    stop = call(name("min"), stop, steps if _zero(start) else _op(start, gast.Add(), steps))
-    return [stop] if len(args) == 1 else [start, stop] + list(args[2:])
+    step = args[2] if len(args) == 3 else const(1)
+    if isinstance(step, gast.Constant) and step.value == 1:
+        if first is not None:                     # range(a, b)[:k] is range(a, min(b, a + k))
+            stop = call(name("min"), stop, first if _zero(start) else _op(start, gast.Add(), first))
+        end = const(-1) if _zero(start) else _op(start, gast.Sub(), const(1))
+        return call(name("range"), _op(stop, gast.Sub(), const(1)), end, const(-1))
+    trips = call(name("len"), call(name("range"), *args))
+    if first is not None:
+        trips = call(name("min"), trips, first)
+    last = _op(_op(trips, gast.Sub(), const(1)), gast.Mult(), step)
+    last = last if _zero(start) else _op(start, gast.Add(), last)
+    if isinstance(step, gast.Constant) and isinstance(step.value, int):
+        end = const(-step.value) if _zero(start) else _op(start, gast.Sub(), step) if step.value > 0 \
+            else _op(start, gast.Add(), const(-step.value))
+        return call(name("range"), last, end, const(-step.value))
+    end = _op(start, gast.Sub(), step) if not _zero(start) else gast.UnaryOp(op=gast.USub(), operand=step)
+    return call(name("range"), last, end, gast.UnaryOp(op=gast.USub(), operand=step))
 
 
 def _zero(node):
