@@ -128,6 +128,10 @@ def check_compiled(f, args, wrt, expected, rtol=1e-12):
         assert type(exc).__name__ == "CompileRefused", str(exc)     # (not a build error)
         return False
     assert_same(got, expected, rtol)
+    log = os.environ.get("S2SAD_CHECK_COMPILED_LOG")
+    if log:
+        with open(log, "a") as out:
+            out.write(f"{getattr(f, '__qualname__', f)}: compiled, equal\n")
     return True
 
 
