@@ -436,7 +436,7 @@ def _differentiate(f, wrt, with_value, has_aux, verbose, checkpoint=None, compil
         out = looked_up(*args, **kwargs)       # (a plain build: as `grad` without compile)
         built = state.latest
         compiled_gradient.__wrapped__ = built.function
-        fast_call = built.fast() if built.fast is not None and not kwargs else None
+        fast_call = built.fast(args) if built.fast is not None and not kwargs else None
         state.compiled = (fast_call, built) if fast_call is not None else None
         return out
 

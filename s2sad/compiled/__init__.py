@@ -139,30 +139,31 @@ class _Caller:
             return out if output is None else rebuild(output, out)
         self.call = call
 
-    def fast(self):
-        """A call for the fast path of `grad`'s function, once a call has
-        compiled the kernel: Numba's dispatch on the argument types among the
-        signatures compiled so far (no new compile: a TypeError), and the
-        kernel's own check of size-one dimensions (KindChanged); the caller
-        then looks the build up as usual.  None after a fall-back."""
+    def fast(self, args):
+        """A call for the fast path of `grad`'s function, made after a call
+        with `args` compiled the kernel: the arguments' Python types exactly
+        those of `args` (Numba would convert a float to an int parameter),
+        then Numba's dispatch on their Numba types among the signatures
+        compiled so far (no new compile: a TypeError), and the kernel's own
+        check of size-one dimensions (KindChanged); on any of these the
+        caller looks the build up as usual.  None after a fall-back."""
         if self.fallen_back is not None or not self.kernel.overloads or self.flat is not None \
                 or any(_holds_dicts(s.return_type) for s in self.kernel.nopython_signatures):
             return None
-        if self.fast_call is None:
+        expected = tuple(map(type, args))
+        if self.fast_call is None or self.fast_call[0] != expected:
             dispatcher = self.numba.njit(self.kernel.py_func, error_model="numpy")
             for compiled in self.kernel.overloads.values():
                 dispatcher.add_overload(compiled)
             dispatcher.disable_compile()
-            readers, count = self.readers, self.count
-            if not readers:
-                self.fast_call = dispatcher
-            else:
-                def fast_call(*args):
-                    if len(args) != count:
-                        raise TypeError("not all arguments given")
-                    return dispatcher(*args, *[read() for read in readers])
-                self.fast_call = fast_call
-        return self.fast_call
+            readers = self.readers
+
+            def fast_call(*args):
+                if tuple(map(type, args)) != expected:
+                    raise TypeError("other argument types: another build")
+                return dispatcher(*args, *[read() for read in readers])
+            self.fast_call = (expected, fast_call)
+        return self.fast_call[1]
 
     def bind(self, args, kwargs):
         bound = self.signature.bind(*args, **kwargs)
