@@ -40,10 +40,11 @@ def lower_for_numba(spec: FunctionSpec) -> FunctionSpec:
             loop.iter = _counting_down(loop.iter)
     changed = False
     for block in _blocks(body):
-        for index in range(len(block)):
-            item = block[index]
-            if getattr(item, "s2sad_stack_kind", None) is not None:
+        index = 0
+        while index < len(block):             # (a preallocation makes one statement two)
+            if getattr(block[index], "s2sad_stack_kind", None) is not None:
                 changed |= _preallocate(body, block, index, numpy, used)
+            index += 1
     return replace(spec, body=body, cells=cells if changed else spec.cells)
 
 
