@@ -31,7 +31,7 @@ from .optimize import (assign_storage, drop_redundant_comments, eliminate_dead_c
 from .parse import bind_arguments, parse_function, user_text
 from .refs import Ref
 from .checkpoint import checkpoint_loops
-from .record import record, separate_counters
+from .record import decide_once, record, separate_counters
 from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
                        propagate_constants, simplify)
 from .reverse import Adjoint, Reverse, gradient_of, leaf_gradient
@@ -356,6 +356,7 @@ class Builder(_ForwardBuilds):
         if facts.output is not None:
             out_atom.s2sad_ref = facts.output
         record(forward, reverse, ctx.namer, facts)
+        decide_once(forward, reverse, facts)
         assign_storage(forward, reverse + [assign(name("_", store=True), g) for g in grads]
                        + [gast.Expr(value=out_atom)], facts.final_versions, ctx.namer, facts.kinds)
         separate_counters(reverse, ctx.namer)
@@ -437,6 +438,7 @@ class Builder(_ForwardBuilds):
         # the scalar check goes right after the statement computing the loss
         forward = forward + checks
         record(forward, reverse, ctx.namer, facts, share_stacks=not checkpoint)
+        decide_once(forward, reverse, facts)
         assign_storage(forward, reverse + [ret], facts.final_versions, ctx.namer, facts.kinds)
         separate_counters(reverse + [ret], ctx.namer)
         if checkpoint:

@@ -286,6 +286,39 @@ class _Recorder:
         return push, taken
 
 
+_DECIDING = {"all", "any", "isnan", "isfinite", "isinf", "array_equal", "allclose", "isclose"}
+
+
+def decide_once(forward: list, reverse: list, facts: Facts) -> None:
+    """A branch on an array's truth (`cond = np.sum(z) > 0`) that the reverse
+    sweep branches on again keeps its decision as a Python bool
+    (`cond = bool(np.sum(z) > 0)`): on Dask each `if` on an array computes it,
+    on CuPy copies it to the host, so the reverse sweep reads the decision
+    instead of deciding again.  Only comparisons and truth tests are wrapped
+    (a number used as a condition keeps its value)."""
+    tests = {s.test.id for s in statements(reverse) if isinstance(s, gast.If)
+             and isinstance(s.test, gast.Name)}
+    for stmt in statements(forward):
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id in tests
+                and _a_truth(stmt.value)):
+            continue
+        ref = getattr(stmt.targets[0], "s2sad_ref", None)
+        if ref is not None and isinstance(facts.kind(*ref), Scalar):
+            continue                      # (already a Python bool)
+        stmt.value = gast.Call(func=_name("bool"), args=[stmt.value], keywords=[])
+
+
+def _a_truth(node):
+    """Is `node` a comparison or a truth test (`a > b`, `not c`, `np.all(m)`)?"""
+    if isinstance(node, (gast.Compare, gast.BoolOp)):
+        return True
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+        return True
+    return isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) \
+        and node.func.attr in _DECIDING
+
+
 def _snapshot(name, ref, facts):
     """What a stack keeps of a value: a list that may grow later, as it is now;
     an array an update later in the trip changes in place (`np.add.at(x, 0,
