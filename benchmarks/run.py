@@ -60,11 +60,11 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
-import tracemalloc  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import peak_memory  # noqa: E402
 from workloads import DEVICE_WORKLOADS, WORKLOADS, Workload, rebind  # noqa: E402
 
 
@@ -93,12 +93,7 @@ class Backend:
 
     def peak_memory(self, fn, args):
         """Peak bytes that tracemalloc sees allocated during one call."""
-        tracemalloc.start()
-        try:
-            fn(*args)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return peak_memory(fn, args)
 
     memory_title = "tracemalloc; NumPy-based systems only"
 

@@ -20,25 +20,16 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import dask.array as da  # noqa: E402
-from dask.callbacks import Callback  # noqa: E402
 
 import s2sad  # noqa: E402
 import test_rule_table as table  # noqa: E402
 from fdcheck import cotangent  # noqa: E402
-
-
-class Computes(Callback):
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def _start(self, dsk):
-        self.count += 1
+from test_dask import Computes, chunked  # noqa: E402
 
 
 def lazy(a):
     if isinstance(a, np.ndarray) and a.ndim >= 1 and a.shape[0] >= 2:
-        return da.from_array(a, chunks=(a.shape[0] // 2,) + a.shape[1:])
+        return chunked(a, parts=2)
     return da.from_array(a) if isinstance(a, np.ndarray) else a
 
 
