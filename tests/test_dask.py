@@ -110,3 +110,32 @@ def test_decisions_in_a_loop_are_recorded_as_bools():
         got = df(w, chunked(X))
     assert computes.count == 3                     # one decision a trip
     np.testing.assert_allclose(got.compute(), df(w, X), rtol=1e-10)
+
+
+def test_training_on_a_distributed_cluster():
+    """Adam on a logistic loss over data persisted on an in-process
+    `LocalCluster`: loss and gradient computed together, one `dask.compute` a
+    step; the same steps as on NumPy arrays."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+    import s2sad.optim
+
+    X, y = data(n=4000)
+    value_and_grad = s2sad.value_and_grad(logistic)
+
+    def train(X, y, compute, steps=20):
+        w, opt = np.zeros(X.shape[1]), s2sad.optim.Adam(lr=0.1)
+        state = opt.init(w)
+        for _ in range(steps):
+            loss, g = compute(*value_and_grad(w, X, y, 0.01))
+            w, state = opt.update(w, g, state)
+        return loss, w
+
+    expected = train(X, y, lambda loss, g: (loss, g))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        Xd, yd = chunked(X).persist(), chunked(y).persist()
+        loss, w = train(Xd, yd, dask.compute)
+    assert loss == pytest.approx(expected[0], rel=1e-10)
+    np.testing.assert_allclose(w, expected[1], rtol=1e-9)
+    assert loss < 0.6 < np.log(2.0)                     # it trained (from log 2 at w = 0)
