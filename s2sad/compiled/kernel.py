@@ -32,7 +32,7 @@ import numpy as np
 
 from ..errors import TransformError
 from ..names import Namer
-from ..parse import user_text
+from ..parse import parse_function, user_text
 from . import helpers
 from .boundary import flatten
 
@@ -131,23 +131,19 @@ def compile_kernels(fn, overrides, ones=None, only_if_faster=False, trees=None):
 
 
 def _own_source(fn):
-    """The source of a user's function from its `def` on (dedented), and
-    where that is; a refusal where there is none."""
-    import inspect
+    """The source of a user's function from its `def` on (dedented, as
+    `parse.parse_function` finds it), and where that is."""
     import textwrap
     try:
-        lines, first = inspect.getsourcelines(fn)
-        filename = inspect.getsourcefile(fn)
-    except (OSError, TypeError):
-        lines, first, filename = None, None, None
-    tree = ast.parse(textwrap.dedent("".join(lines))).body[0] if lines else None
-    if not isinstance(tree, ast.FunctionDef) or fn.__name__ == "<lambda>":
+        node = parse_function(fn).node
+    except TransformError as exc:
         raise CompileRefused(f"it calls `{fn.__name__}`, a Python function that is not differentiated "
                              f"here and whose `def` source is not available",
                              function=fn.__name__, hint=f"decorate {fn.__name__} with numba.njit, "
-                             f"or use compile='auto'")
-    start = tree.lineno - 1                  # (after any decorators)
-    return textwrap.dedent("".join(lines[start:])), (filename, first + start)
+                             f"or use compile='auto'") from exc
+    filename = fn.__code__.co_filename
+    lines = linecache.getlines(filename)[node.lineno - 1:node.end_lineno]
+    return textwrap.dedent("".join(lines)), (filename, node.lineno)
 
 
 def _lookup(u, word):
