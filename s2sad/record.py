@@ -298,6 +298,7 @@ def decide_once(forward: list, reverse: list, facts: Facts) -> None:
     (a number used as a condition keeps its value)."""
     tests = {s.test.id for s in statements(reverse) if isinstance(s, gast.If)
              and isinstance(s.test, gast.Name)}
+    tests -= _read_as_values(forward + reverse)
     for stmt in statements(forward):
         if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id in tests
@@ -307,6 +308,24 @@ def decide_once(forward: list, reverse: list, facts: Facts) -> None:
         if ref is not None and isinstance(facts.kind(*ref), Scalar):
             continue                      # (already a Python bool)
         stmt.value = gast.Call(func=_name("bool"), args=[stmt.value], keywords=[])
+
+
+def _read_as_values(items):
+    """Names read other than as an `if`'s test or pushed on a stack: values
+    (`y = x * m` after `if m:`), whose value a bool would change."""
+    used = set()
+    for stmt in statements(items):
+        allowed = set()
+        if isinstance(stmt, gast.If) and isinstance(stmt.test, gast.Name):
+            allowed.add(id(stmt.test))
+        if isinstance(stmt, gast.Expr) and getattr(stmt, "s2sad_push", False):
+            allowed.update(id(a) for a in stmt.value.args if isinstance(a, gast.Name))
+        parts = [stmt.test] if isinstance(stmt, (gast.If, gast.While)) else \
+            [stmt.iter] if isinstance(stmt, gast.For) else [stmt]
+        for part in parts:
+            used.update(n.id for n in gast.walk(part) if isinstance(n, gast.Name)
+                        and isinstance(n.ctx, gast.Load) and id(n) not in allowed)
+    return used
 
 
 def _a_truth(node):

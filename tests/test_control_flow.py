@@ -953,3 +953,25 @@ def test_thermal_loop_keeps_one_value_a_trip_and_recomputes_nothing_costly():
     reverse = s2sad.source(s2sad.grad(thermal_cost), *args).split("# ---- reverse sweep ----")[1]
     code = [line for line in reverse.splitlines() if not line.strip().startswith("#")]
     assert "        temp = temp_stack.pop()" in code and not any("outdoor" in line for line in code)
+
+
+def decision_also_a_value(x, a, b):
+    flag = a or b                       # a number, tested and then used as one
+    if flag:
+        y = x * flag
+    else:
+        y = x
+    m = np.sum(x) > 0                   # a comparison, tested and then used as a mask
+    if m:
+        y = y + x * m
+    return np.sum(y * y)
+
+
+@pytest.mark.parametrize("a, b", [(0.0, 2.5), (1.5, 0.0), (0.0, 0.0)])
+def test_a_decision_used_as_a_value_keeps_its_value(a, b):
+    # (the forward sweep keeps a decision the reverse reads again as a bool, record.decide_once,
+    # only where the name serves as nothing but the decision)
+    x = np.array([0.3, -0.1, 0.4])
+    check(decision_also_a_value, (x, a, b))
+    text = s2sad.source(s2sad.grad(decision_also_a_value), x, a, b)
+    assert "bool(" not in text
