@@ -155,8 +155,10 @@ def _preallocate(body, block, index, numpy, used):
         return False
     size = Namer(used).fresh(f"{stack}_size")
     used.add(size)
-    capacity = call(name("len"), loop.iter) if len(loop.iter.args) > 1 or \
-        not isinstance(loop.iter.args[0], gast.Constant) else const(max(loop.iter.args[0].value, 0))
+    trips = loop.iter.args[0] if len(loop.iter.args) == 1 else None
+    capacity = call(name("len"), loop.iter) if trips is None else \
+        const(max(trips.value, 0)) if isinstance(trips, gast.Constant) else \
+        call(name("max"), trips, const(0))          # (range(n) of a negative n: no trips)
     if len(pushes) > 1:                   # (pushes at two places of a trip: room for each)
         capacity = _op(capacity, gast.Mult(), const(len(pushes)))
     if first_pushes:
