@@ -17,6 +17,7 @@ import numpy as np
 
 from . import rules
 from .runtime import pytrees, stop_gradient
+from .runtime.lazy import lift_to_chunked
 from .bound import through_bound, unbound
 from .build import Built, build_gradient, build_jvp, core_of
 from .compiled import check_mode, compile_build
@@ -186,6 +187,22 @@ def _current(entry):
         and (entry[1].guards is None or entry[1].guards())
 
 
+class _Lifted:
+    """A build called with Dask arrays among its arguments: the NumPy arrays
+    beside them (the parameters) enter as one-chunk Dask arrays
+    (`runtime.lazy.lift_to_chunked`), so that their adjoints stay lazy."""
+
+    def __init__(self, built):
+        self.built, self.guards = built, built.guards
+
+    def function(self, *args, **kwargs):
+        args, kwargs = lift_to_chunked(args, kwargs)
+        return self.built.function(*args, **kwargs)
+
+    def __getattr__(self, name):             # (its source, names, ...: the build's)
+        return getattr(self.built, name)
+
+
 class _Gradient:
     """What a gradient function keeps: options, the build cache, the latest build."""
 
@@ -241,13 +258,14 @@ class _Gradient:
         if not _current(entry):
             entry = self.cache[key] = self.shared(key, lambda: self.kinds_of(args, kwargs))
         record(entry[1].names)          # a build in progress (grad of grad) relies on it too
+        built = entry[1] if lift_to_chunked(args, kwargs) is None else _Lifted(entry[1])
         if not kwargs:
             if self.fast_generation != rules.generation or len(self.fast) > 256:
                 self.fast.clear()
                 self.fast_generation = rules.generation
-            self.fast[_exact_key(args)] = entry[1]
+            self.fast[_exact_key(args)] = built
         self.latest = entry[1]
-        return entry[1]
+        return built
 
     def shared(self, key, kinds, compile=None):
         """The (generation, build) entry for a key: f's builds are shared by

@@ -316,6 +316,15 @@ class _Folder:
             basic = self.selects_each_once(node.args[0])
             if basic is not None:
                 return _const(basic)
+        if fn in (runtime.has_newaxis, runtime.without_newaxes) and len(node.args) == 1:
+            parts = self.newaxes(node.args[0])
+            if parts is not None:
+                if fn is runtime.has_newaxis:
+                    return _const(any(parts))
+                index = node.args[0]
+                kept = [e for e, new in zip(index.elts if isinstance(index, gast.Tuple) else [index],
+                                            parts) if not new]
+                return kept[0] if len(kept) == 1 else gast.Tuple(elts=kept, ctx=gast.Load())
         if fn is runtime.inverse_axes and len(node.args) == 1:
             axes = _literal(node.args[0])
             if axes is not MISSING:
@@ -405,6 +414,23 @@ class _Folder:
         if self.site.tangent and types_ is float and isinstance(kind, Array):
             return False                 # unknown (a recursive helper's result): a forward
         return None                      # rule has no runtime call: the array branch serves all
+
+    def newaxes(self, node):
+        """For each part of an index, whether it is a new axis (`None`,
+        `np.newaxis`); None where a part's kind does not say."""
+        parts = node.elts if isinstance(node, gast.Tuple) else [node]
+        out = []
+        for part in parts:
+            if _is_const(part) or isinstance(part, gast.Slice):
+                out.append(_is_const(part) and part.value is None)
+            elif isinstance(part, gast.Attribute) and part.attr == "newaxis":
+                out.append(True)
+            elif isinstance(self.kind(part) or (self.site.kind(part) if isinstance(part, gast.Name)
+                                                 else None), (Scalar, Array)):
+                out.append(False)
+            else:
+                return None
+        return out
 
     def selects_each_once(self, node):
         if isinstance(node, gast.Slice):

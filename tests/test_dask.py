@@ -139,3 +139,78 @@ def test_training_on_a_distributed_cluster():
     assert loss == pytest.approx(expected[0], rel=1e-10)
     np.testing.assert_allclose(w, expected[1], rtol=1e-9)
     assert loss < 0.6 < np.log(2.0)                     # it trained (from log 2 at w = 0)
+
+
+def with_bias(theta, X, y):
+    z = X @ theta[1:] + theta[0]             # slices of a NumPy parameter: adjoints written in place
+    return np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(theta[1:] ** 2)
+
+
+def test_numpy_parameters_beside_dask_data_stay_lazy():
+    """The gradient of a NumPy parameter read in slices is written into zeros
+    (`dtheta[1:] = ...`): it comes back a Dask array, nothing computed."""
+    X, y = data()
+    theta = np.linspace(-0.5, 0.5, X.shape[1] + 1)
+    df = s2sad.value_and_grad(with_bias)
+    with Computes() as computes:
+        value, g = df(theta, chunked(X), chunked(y))
+    assert computes.count == 0
+    assert isinstance(g, da.Array) and isinstance(theta, np.ndarray)
+    expected = df(theta, X, y)
+    assert float(value.compute()) == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(g.compute(), expected[1], rtol=1e-10)
+
+
+def gathered(w, X, rows):
+    return np.sum(np.tanh(X[rows] @ w) ** 2)          # repeated rows: a scatter-add
+
+
+def sorted_tail(w, X):
+    return np.sum(np.sort(X @ w)[-10:])               # np.sort: Dask computes the sort itself
+
+
+def test_scatter_add_and_sort_adjoints_on_dask():
+    """`x[rows]` with repeated rows (the adjoint's np.add.at, a bare TypeError
+    on Dask before) and np.sort (whose adjoint computed): lazy, right."""
+    X, _ = data(n=400)
+    w = np.full(X.shape[1], 0.3)
+    rows = np.array([3, 7, 3, 399, 0, 7, 7])
+    dX = s2sad.grad(gathered, wrt=1)
+    with Computes() as computes:
+        got = dX(w, chunked(X), rows)
+    assert computes.count == 0
+    np.testing.assert_allclose(got.compute(), dX(w, X, rows), rtol=1e-12)
+    dw = s2sad.grad(sorted_tail)
+    import warnings
+    with warnings.catch_warnings(), Computes() as computes:
+        warnings.simplefilter("ignore")         # (Dask's warning: it has no np.sort)
+        got = dw(w, chunked(X))
+    assert computes.count == 1                  # the forward's np.sort only
+    np.testing.assert_allclose(np.asarray(got.compute() if hasattr(got, "compute") else got),
+                               dw(w, X), rtol=1e-12)
+
+
+def test_cholesky_of_a_dask_array_is_refused():
+    def f(a):
+        return np.sum(np.linalg.cholesky(a @ a.T + 4.0 * np.eye(3)))
+
+    a = np.eye(3) + 0.1
+    with pytest.raises(NotImplementedError, match="upper factor"):
+        s2sad.grad(f)(da.from_array(a, chunks=-1))
+
+
+def softmax_regression(W, X, Y):
+    z = X @ W
+    z = z - np.max(z, axis=1)[:, None]                 # a new axis: its adjoint writes z[:]
+    return -np.mean(np.sum(Y * (z - np.log(np.sum(np.exp(z), axis=1))[:, np.newaxis]), axis=1))
+
+
+def test_new_axes_and_row_maxima_on_dask():
+    X, y = data()
+    Y = np.stack([y, 1.0 - y], axis=1)
+    W = np.linspace(-0.3, 0.3, X.shape[1] * 2).reshape(X.shape[1], 2)
+    df = s2sad.grad(softmax_regression)
+    with Computes() as computes:
+        got = df(W, chunked(X), chunked(Y))
+    assert computes.count == 0
+    np.testing.assert_allclose(got.compute(), df(W, X, Y), rtol=1e-10)

@@ -232,3 +232,12 @@ def test_quickstart_trains_a_model():
     assert last < 1e-3 * first
     np.testing.assert_allclose(w, [2.0, -1.0], atol=0.02)
     assert abs(b - 0.5) < 0.02
+
+
+def test_dask_logistic_reaches_scikit_learns_solution(tmp_path):
+    pytest.importorskip("dask.array")
+    pytest.importorskip("sklearn")
+    result = run_fast("dask_logistic", tmp_path)
+    assert result["final_loss"] < result["initial_loss"]
+    assert result["relative_to_sklearn"] < 1e-4
+    check_plot(result)

@@ -241,5 +241,6 @@ def overrides():
                        id(runtime.cotangents): _cotangents, id(runtime.scalar_output): _scalar_output,
                        id(runtime.checkpoint_every): _checkpoint_every,
                        id(runtime.power_slope): _power_slope, id(runtime.log_of_base): _log_of_base,
-                       id(runtime.zeros_like_value): _zeros_like_value, id(add_at): add_at})
+                       id(runtime.zeros_like_value): _zeros_like_value, id(add_at): add_at,
+                       id(runtime.add_at): add_at})
     return _READY[0]

@@ -7,9 +7,9 @@ import operator
 
 import numpy as np
 
-from ..runtime import (diagonal_cotangent, selects_each_once, setitem, setitem_value_adjoint,
-                       take_adjoint, take_along_axis_adjoint, unbroadcast, without_diagonal,
-                       zeros_like_value, list_item_adjoint)
+from ..runtime import (add_at, diagonal_cotangent, has_newaxis, list_item_adjoint, selects_each_once,
+                       setitem, setitem_value_adjoint, take_adjoint, take_along_axis_adjoint,
+                       unbroadcast, without_diagonal, without_newaxes, zeros_like_value)
 from . import adjoint, method_key, nondifferentiable
 
 
@@ -22,9 +22,12 @@ def _(g, result, x, index):
         return list_item_adjoint(g, x, index), None
     dx = np.zeros_like(x)
     if selects_each_once(index):
-        dx[index] = g
+        if has_newaxis(index):             # `x[:, None]`: written as `x[:]` (Dask cannot
+            dx[without_newaxes(index)] = np.reshape(g, np.shape(x[without_newaxes(index)]))
+        else:                              # write through a new axis)
+            dx[index] = g
     else:
-        np.add.at(dx, index, g)
+        add_at(dx, index, g)
     return dx, None
 
 

@@ -28,7 +28,7 @@ Kinks follow JAX (docs/rules.md):
 
 import numpy as np
 
-from ..runtime import (average_adjoint, builtin_extremum_adjoint, builtin_sum_adjoint,
+from ..runtime import (size_of, average_adjoint, builtin_extremum_adjoint, builtin_sum_adjoint,
                        cumprod_adjoint, extremum_adjoint, extremum_shares, median_adjoint,
                        prod_adjoint, prod_others, quantile_weights, sort_adjoint, trapezoid_adjoint,
                        unbroadcast, var_adjoint)
@@ -52,8 +52,8 @@ def _(g, result, x, axis=None, dtype=None, out=None, keepdims=False, **_):
     if axis is None or np.ndim(result) == 0:
         return np.ones_like(x) * (g / x.size)
     if keepdims:
-        return np.ones_like(x) * (g / (x.size / np.size(g)))
-    return np.ones_like(x) * (np.expand_dims(g, axis) / (x.size / np.size(g)))
+        return np.ones_like(x) * (g / (x.size / size_of(g)))
+    return np.ones_like(x) * (np.expand_dims(g, axis) / (x.size / size_of(g)))
 
 
 # ---- prod ---------------------------------------------------------------------------
@@ -102,9 +102,9 @@ def _(g, result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
     if where is not None:
         return var_adjoint(g, result, a, axis, correction, keepdims, where)
     if correction is None:
-        scale = 2.0 / (a.size / np.size(result) - ddof)
+        scale = 2.0 / (a.size / size_of(result) - ddof)
     else:
-        scale = 2.0 / (a.size / np.size(result) - correction)
+        scale = 2.0 / (a.size / size_of(result) - correction)
     if axis is None or keepdims or np.ndim(result) == 0:
         return g * scale * (a - np.mean(a, axis=axis, keepdims=True))
     return np.expand_dims(g * scale, axis) * (a - np.mean(a, axis=axis, keepdims=True))
@@ -120,9 +120,9 @@ def _(g, result, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, 
     if where is not None:
         return var_adjoint(g, result, a, axis, correction, keepdims, where, std=True)
     if correction is None:
-        count = a.size / np.size(result) - ddof
+        count = a.size / size_of(result) - ddof
     else:
-        count = a.size / np.size(result) - correction
+        count = a.size / size_of(result) - correction
     if axis is None or keepdims or np.ndim(result) == 0:
         return g / (count * result) * (a - np.mean(a, axis=axis, keepdims=True))
     return np.expand_dims(g / (count * result), axis) * (a - np.mean(a, axis=axis, keepdims=True))

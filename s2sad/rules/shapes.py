@@ -17,7 +17,7 @@ ints) lives in `runtime/shapes.py`.
 import numpy as np
 
 from ..runtime import (diff_adjoint, fill_zeros, inverse_axes, item_adjoint, negated, pad_interior,
-                       split_points, unbroadcast, unconcatenate, unpad, unravel, unrepeat, untile)
+                       unbroadcast, unconcatenate, unpad, unravel, unrepeat, untile)
 from . import adjoint, declare, method_key
 
 
@@ -243,9 +243,7 @@ def _(g, result, array, pad_width, mode="constant", reflect_type="even", **_):
 
 @adjoint(np.concatenate, linear=(0,))
 def _(g, result, arrays, axis=0, out=None, **_):
-    if axis is None:
-        return unconcatenate(g, arrays, None), None
-    return np.split(g, split_points(arrays, axis), axis=axis), None
+    return unconcatenate(g, arrays, axis), None
 
 
 @adjoint(np.array, linear=(0,))

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from . import pytrees
+from .lazy import add_at, size_of  # noqa: F401  (size_of: for the rules)
 
 
 def stop_gradient(x):
@@ -45,6 +46,17 @@ def unbroadcast(g, x):
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return g.reshape(shape) if lead else g
+
+
+def has_newaxis(index):
+    """Does `index` add axes (`None`, `np.newaxis`)?"""
+    return any(part is None for part in (index if type(index) is tuple else (index,)))
+
+
+def without_newaxes(index):
+    """`index` without the axes it adds: the part of the array it reads
+    (`x[:, None]` reads `x[:]`; Dask cannot write through a new axis)."""
+    return tuple(part for part in (index if type(index) is tuple else (index,)) if part is not None)
 
 
 def selects_each_once(index):
@@ -107,9 +119,10 @@ def take_adjoint(g, a, indices, axis):
     """The adjoint of `np.take(a, indices, axis)`: repeated indices add up."""
     da = np.zeros_like(a, order="C")      # (C order: `reshape(-1)` a view, flat as `take`'s)
     if axis is None:
-        np.add.at(da.reshape(-1), indices, g)
-        return da
-    np.add.at(da, (slice(None),) * (axis % a.ndim) + (indices,), g)
+        flat = da.reshape(-1)
+        add_at(flat, indices, g)
+        return flat.reshape(da.shape)
+    add_at(da, (slice(None),) * (axis % a.ndim) + (indices,), g)
     return da
 
 
@@ -118,8 +131,9 @@ def take_along_axis_adjoint(g, arr, indices, axis):
     other axes' positions are built from `indices` itself, on its device."""
     da = np.zeros_like(arr, order="C")    # (as take_adjoint's)
     if axis is None:
-        np.add.at(da.reshape(-1), indices, g)
-        return da
+        flat = da.reshape(-1)
+        add_at(flat, indices, g)
+        return flat.reshape(da.shape)
     axis %= arr.ndim
     positions = []
     for d in range(arr.ndim):
@@ -129,7 +143,7 @@ def take_along_axis_adjoint(g, arr, indices, axis):
             shape = [1] * arr.ndim
             shape[d] = indices.shape[d]
             positions.append(np.cumsum(np.ones_like(indices, shape=shape), axis=d) - 1)
-    np.add.at(da, tuple(positions), g)
+    add_at(da, tuple(positions), g)
     return da
 
 

@@ -14,6 +14,7 @@ import string
 import numpy as np
 
 from . import unbroadcast
+from .lazy import add_at, is_chunked
 
 __all__ = ["einsum_adjoint", "einsum_adjoints", "tensordot_adjoint", "inner_adjoint",
            "undiagonal", "untrace", "norm_adjoint", "solve_adjoint", "cholesky_adjoint",
@@ -122,7 +123,7 @@ def einsum_adjoint(g, subscripts, *operands, wrt):
     x = operands[wrt]
     if diagonal is not None:
         dx = np.zeros_like(x)
-        dx[diagonal] = d
+        add_at(dx, diagonal, d)                  # (each position once: Dask has no nd setitem)
         return dx
     if broadcast:
         return np.zeros_like(x) + d
@@ -310,9 +311,18 @@ def _transposed(x):
     return np.swapaxes(x, -1, -2)
 
 
+def _refuse_dask_cholesky(L):
+    if is_chunked(L):
+        raise NotImplementedError(
+            "np.linalg.cholesky of a Dask array returns the upper factor (Dask's default), not "
+            "NumPy's lower one, so s2sad refuses its gradient; factor a NumPy array (a small "
+            "matrix: `a.compute()`), or register a rule with @s2sad.adjoint")
+
+
 def cholesky_adjoint(g, L):
     """The adjoint of `L = np.linalg.cholesky(a)` (Murray 2016, as JAX and
     PyTorch): `L^-T Phi(L^T g) L^-1`, symmetrised, `a` being symmetric."""
+    _refuse_dask_cholesky(L)
     lt = _transposed(L)
     left = np.linalg.solve(lt, _lower_half_diagonal(lt @ g))        # L^-T Phi(L^T g)
     x = _transposed(np.linalg.solve(lt, _transposed(left)))          # ... L^-1
@@ -322,6 +332,7 @@ def cholesky_adjoint(g, L):
 def cholesky_tangent(t, L):
     """The tangent of `np.linalg.cholesky(a)` along a symmetric `t`:
     `L Phi(L^-1 t L^-T)`."""
+    _refuse_dask_cholesky(L)
     inner = np.linalg.solve(L, _transposed(np.linalg.solve(L, _transposed(t))))  # L^-1 t L^-T
     return L @ _lower_half_diagonal(inner)
 

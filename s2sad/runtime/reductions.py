@@ -8,6 +8,7 @@ their device and go through functions that dispatch on their own type
 import numpy as np
 
 from . import unbroadcast
+from .lazy import blockwise_last, size_of
 
 __all__ = ["prod_others", "prod_adjoint", "extremum_adjoint", "var_adjoint", "extremum_shares",
            "builtin_sum_adjoint", "builtin_extremum_adjoint", "builtin_extremum_tangent",
@@ -191,10 +192,10 @@ def _along_last(f, a, axis, *others, flat_result=False):
     arrays), its result moved back to `a`'s shape (with `flat_result`, a
     tangent of cumprod or sort over the flattened array, left flat)."""
     if axis is None:
-        out = f(np.reshape(a, -1), *[np.reshape(o, -1) for o in others])   # (a number too)
+        out = blockwise_last(f, np.reshape(a, (-1,)), *[np.reshape(o, (-1,)) for o in others])   # (a number too)
         return out if flat_result else np.reshape(out, np.shape(a))
     moved = [np.moveaxis(v, axis, -1) for v in (a,) + others]
-    return np.moveaxis(f(*moved), -1, axis)
+    return np.moveaxis(blockwise_last(f, *moved), -1, axis)
 
 
 def _first_zeros(x):
@@ -231,7 +232,7 @@ def cumprod_adjoint(g, a, axis=None):
     (Written out, not through `_along_last`: forward mode reads this source
     for a Hessian.)"""
     if axis is None:
-        return np.reshape(_cumprod_adjoint_last(np.reshape(a, -1), np.reshape(g, -1)), np.shape(a))
+        return np.reshape(_cumprod_adjoint_last(np.reshape(a, (-1,)), np.reshape(g, (-1,))), np.shape(a))
     last = _cumprod_adjoint_last(np.moveaxis(a, axis, -1), np.moveaxis(g, axis, -1))
     return np.moveaxis(last, -1, axis)
 
@@ -295,7 +296,7 @@ def average_adjoint(g, result, a, axis=None, weights=None, keepdims=False):
     g = _put_back(g, axis, keepdims, np.ndim(a))
     avg = _put_back(result, axis, keepdims, np.ndim(a))
     if weights is None:
-        return g * np.ones_like(a) / (np.size(a) // np.size(avg)), None
+        return g * np.ones_like(a) / (size_of(a) // size_of(avg)), None
     w = weights
     if np.ndim(w) != np.ndim(a):             # 1-D weights along `axis`
         shape = [1] * np.ndim(a)

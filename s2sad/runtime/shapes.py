@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from .lazy import add_at
+
 __all__ = ["split_points", "unconcatenate", "reconcatenate", "fill_zeros", "negated", "unravel", "untile",
            "unrepeat", "pad_interior", "unpad", "item_adjoint", "diff_adjoint", "diff_tangent"]
 
@@ -40,7 +42,7 @@ def unconcatenate(g, arrays, axis, ndmin=1):
     `np.vstack`'s promotion of 1-D arrays to rows (1, n); `ndmin=1`
     `np.hstack`'s of 0-d arrays to (1,)."""
     cuts, axis, shapes = _cuts(arrays, axis, ndmin)
-    parts = np.split(g, cuts, axis=axis)
+    parts = [g[where] for where in _pieces(cuts, axis % np.ndim(g))]
     # (a part of another size is only ever cut from the analysis's stand-ins, whose
     # sizes disagree: as it is, so that the result's kind is still a list of arrays)
     return [p if _shape(p) == s or p.size != math.prod(s) else p.reshape(s) for p, s in zip(parts, shapes)]
@@ -57,16 +59,24 @@ def _cuts(arrays, axis, ndmin):
     return list(itertools.accumulate(sizes[:-1])), axis, shapes
 
 
+def _pieces(cuts, axis):
+    """The index of each part between `cuts` along `axis` (`np.split`'s
+    parts, as slices: Dask has no `np.split`)."""
+    bounds = [None] + list(cuts) + [None]
+    return [(slice(None),) * axis + (slice(lo, hi),) for lo, hi in zip(bounds, bounds[1:])]
+
+
 def reconcatenate(parts, g, arrays, axis, ndmin=1):
     """The transpose of `unconcatenate(g, arrays, axis, ndmin)` (its reverse
     rule): the parts' adjoints put back where they were cut from, zeros where
     a part has none, in g's shape."""
     cuts, axis, _ = _cuts(arrays, axis, ndmin)
-    out = np.zeros_like(g)
-    for piece, part in zip(np.split(out, cuts, axis=axis), parts):   # (views of out)
-        if part is not None:
-            piece[...] = np.reshape(part, piece.shape)
-    return out
+    pieces = []
+    for where, part in zip(_pieces(cuts, axis % np.ndim(g)), parts):
+        cut = g[where]
+        pieces.append(np.zeros_like(cut) if part is None else np.reshape(part, _shape(cut)))
+    out = np.concatenate(pieces, axis=axis)
+    return out if out.dtype == g.dtype else out.astype(g.dtype)
 
 
 def fill_zeros(g, parts):
@@ -130,7 +140,7 @@ def unrepeat(g, a, repeats, axis=None):
     if len(counts) == 1:
         return g.reshape(before + (n, counts[0]) + after).sum(axis=axis + 1).reshape(shape)
     d = np.zeros_like(g, shape=before + (n,) + after)
-    np.add.at(d, (slice(None),) * axis + (np.repeat(np.arange(n), counts),), g)
+    add_at(d, (slice(None),) * axis + (np.repeat(np.arange(n), counts),), g)
     return d.reshape(shape)
 
 
@@ -172,7 +182,7 @@ def unpad(g, array, pad_width, mode, reflect_type="even"):
         border = np.concatenate([g[lead + (slice(0, before),)],
                                  g[lead + (slice(before + n, before + n + after),)]], axis=axis)
         index = np.concatenate([source[:before], source[before + n:]])
-        np.add.at(d, lead + (index,), border)
+        add_at(d, lead + (index,), border)
         g = d
     return g
 
@@ -185,7 +195,9 @@ def item_adjoint(g, x, index):
     if len(index) == 0:
         dx[...] = g
     elif len(index) == 1:
-        dx.reshape(-1)[index[0]] = g
+        flat = dx.reshape(-1)                # (a view of dx, but on Dask: a new array)
+        flat[index[0]] = g
+        return flat.reshape(dx.shape)
     else:
         dx[tuple(index)] = g
     return dx

@@ -18,7 +18,10 @@
     globals (a global float sometimes made a 0-d array) is still right;
 (h) on a sample, `hvp` against differences of the gradient;
 (i) on a sample, where Numba is installed, `grad(f, compile="numba")` gives
-    `grad(f)`'s gradient (to 1e-12 relative) or refuses with a TransformError.
+    `grad(f)`'s gradient (to 1e-12 relative) or refuses with a TransformError;
+(j) on a sample, where Dask is installed, the gradient with the arrays as
+    Dask arrays (chunked in two) computes to the NumPy gradient (1e-9
+    relative), or the program itself does not run on Dask.
 
 A `TransformError` at `grad(f)` or its first call is a refusal; any other
 exception, a refusal by `jvp`/`hvp`/a rewrite where the gradient worked, or
@@ -51,6 +54,12 @@ META_RTOL = 1e-12         # a rewritten program's gradient against the original'
 # programs also checked compiled with Numba (a compile takes ~0.5 s); S2SAD_FUZZ_COMPILED_RATE sets it
 COMPILED_RATE = float(os.environ.get("S2SAD_FUZZ_COMPILED_RATE", "0.05"))
 NUMBA = importlib.util.find_spec("numba") is not None
+# programs also run on Dask arrays (oracle j); S2SAD_FUZZ_DASK_RATE sets it
+DASK_RATE = float(os.environ.get("S2SAD_FUZZ_DASK_RATE", "0.1"))
+DASK = importlib.util.find_spec("dask") is not None
+# what Dask itself cannot do in a gradient (listed in docs/dask.md): x[i] = v at an index
+# computed from Dask data (`x[np.argmax(x)]`)
+DASK_LIMITS = ("dask does not yet implement assignment to a scalar",)
 PARTIAL_RATE = 0.3        # programs also differentiated through a functools.partial
 PYTREE_RATE = 0.3         # ... with the differentiated arguments as fields of a dataclass or named tuple
 JVP_RTOL = 1e-9
@@ -453,7 +462,8 @@ def _call_s2sad(what, fn, *args):
         raise Failure("crash", f"{what} raises {type(exc).__name__}", str(exc)[:500]) from None
 
 
-STAGES = ("grad", "value_and_grad", "jvp", "checkpoint", "compiled", "rewrite", "hvp", "second call")
+STAGES = ("grad", "value_and_grad", "jvp", "checkpoint", "compiled", "dask", "rewrite", "hvp",
+          "second call")
 
 
 def stage_of(oracle):
@@ -469,7 +479,7 @@ def check(generated, seed=0, metamorphic=True, hvp_rate=0.2, until=None, checkpo
     """Every oracle on one generated program (up to stage `until`); the first
     failure is reported, with the arguments and globals it showed at."""
     # one stream per stage: what one stage draws (or whether it runs) moves no other's draws
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
     state = {"until": until,
              "compiled_rate": COMPILED_RATE if compiled_rate is None else compiled_rate}
     try:
@@ -508,7 +518,7 @@ class _Stage:
 
 
 def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3):
-    rng, jvp_rng, checkpoint_rng, rewrite_rng, hvp_rng, second_rng, compiled_rng = streams
+    rng, jvp_rng, checkpoint_rng, rewrite_rng, hvp_rng, second_rng, compiled_rng, dask_rng = streams
     program = Program(generated)
     dtype = np.dtype(generated.dtype)
     n, m = _sizes(rng)
@@ -555,6 +565,12 @@ def _check(generated, streams, metamorphic, hvp_rate, state, checkpoint_rate=0.3
     with _Stage("compiled", state) as stage:      # (i) compiled with Numba: the same gradient
         if compiled_rng.random() < state["compiled_rate"] and NUMBA:
             _check_compiled(program, args64, g64)
+    if stage.last:
+        return Outcome("ok")
+
+    with _Stage("dask", state) as stage:          # (j) on Dask arrays: the same gradient
+        if dask_rng.random() < DASK_RATE and DASK:
+            _check_dask(program, args64, g64)
     if stage.last:
         return Outcome("ok")
 
@@ -636,6 +652,57 @@ def _check_compiled(program, args, g):
         if err > META_RTOL:
             raise Failure("wrong", "compiled", f"relative difference {err:.2e}: {_show(leaves_)} != "
                           f"{_show(g)}")
+
+
+def _to_dask(value):
+    """Float arrays of one or more dimensions as Dask arrays, in two chunks
+    along the first axis (in lists, tuples and dicts too)."""
+    import dask.array as da
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.ndim:
+        return da.from_array(value, chunks=(max(1, (value.shape[0] + 1) // 2),) + value.shape[1:])
+    if isinstance(value, dict):
+        return {k: _to_dask(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_to_dask(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    return value
+
+
+def _as_numpy(g, arg):
+    """A computed gradient in its argument's NumPy form (Dask computes a 0-d
+    array to a NumPy scalar)."""
+    if isinstance(arg, np.ndarray):
+        return np.asarray(g, dtype=arg.dtype) if isinstance(g, np.generic) else g
+    if isinstance(arg, dict) and isinstance(g, dict):
+        return {k: _as_numpy(g[k], arg[k]) for k in g}
+    if isinstance(arg, (list, tuple)) and isinstance(g, (list, tuple)):
+        items = [_as_numpy(gi, ai) for gi, ai in zip(g, arg)]
+        return type(g)(*items) if hasattr(g, "_fields") else type(g)(items)
+    return g
+
+
+def _check_dask(program, args, g):
+    import dask
+    lazy = _to_dask(args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # (Dask's FutureWarnings on functions it lacks)
+        try:
+            dask.compute(program.call(program.module, copy.deepcopy(lazy)))
+        except Exception:                      # noqa: BLE001
+            return                             # Dask does not run the program itself
+        df = _call_s2sad("dask", lambda: s2sad.grad(program.module.f, wrt=program.generated.wrt))
+        try:
+            grads = _call_s2sad("dask", lambda: dask.compute(df(*copy.deepcopy(lazy)))[0])
+        except Failure as failure:
+            if any(limit in failure.outcome.detail for limit in DASK_LIMITS):
+                return                         # a write Dask does not do (docs/dask.md)
+            raise
+    grads = [_as_numpy(gi, args[i]) for i, gi in zip(program.wrt_index, per_argument(program, grads))]
+    got = [x for i, gi in zip(program.wrt_index, grads)
+           for x in gradient_leaves(gi, args[i], "grad on Dask arrays")]
+    err = worst(got, g)
+    if err > 1e-9:
+        raise Failure("wrong", "dask", f"relative difference {err:.2e}: {_show(got)} != {_show(g)}")
 
 
 def _check_float32(program, df, args, g64):
