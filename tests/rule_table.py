@@ -775,6 +775,7 @@ ROWS = [
     Row(np.full_like, "np.full_like(x, a)", {"x": X, "a": F}),
     Row(runtime.setitem, "y = x * 1.0\ny[1] = v\nreturn y", {"x": X, "v": Y}),
     Row(np.add.at, "y = x * 1.0\nnp.add.at(y, [0, 0, 2], v)\nreturn y", {"x": X, "v": Y}),
+    Row(runtime.add_at, "y = x * 1.0\nruntime.add_at(y, [0, 0, 2], v)\nreturn y", {"x": X, "v": Y}),
     # (user code may not fill a diagonal in place; the gradient of a trace does: the
     # reverse-mode Jacobian of that gradient differentiates np.fill_diagonal)
     Row(np.fill_diagonal, "", {"x": N(3, 3), "a": F}, check=lambda x, a: _check_fill_diagonal(x, a)),

@@ -33,7 +33,7 @@ DOCS = ROOT / "docs"
 SOURCES = ROOT / "s2sad"
 PREAMBLE = "import numpy as np\nimport s2sad\n"
 ALWAYS_RUN = {"rules.md"}                  # every python block of these runs
-DOC_FILES = ("rules.md", "subset.md", "errors.md", "cupy.md")
+DOC_FILES = ("rules.md", "subset.md", "errors.md", "cupy.md", "dask.md")
 MARKER = re.compile(r"<!--\s*(run|raises\s+(\w+))\s*-->")
 PLACEHOLDER = re.compile(r"<[^<>\s][^<>]*>")
 

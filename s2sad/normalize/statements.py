@@ -10,6 +10,7 @@ import gast
 import numpy as np
 
 from ..hooks import grad_of
+from .. import runtime
 from ..parse import MISSING
 from ..trees import copy_node, name, store
 from .core_form import same_object
@@ -104,7 +105,7 @@ class Statements:
             call = self.expression(value)
             func = call.func
             target = self.src.namespace.resolve(func, self.locals) \
-                if getattr(func, "s2sad_global", False) else MISSING
+                if getattr(func, "s2sad_global", False) or isinstance(func, gast.Name) else MISSING
             if target is not MISSING and same_object(target, np.fill_diagonal) \
                     and getattr(self.src.func, "__s2sad_source__", None) is not None \
                     and len(call.args) == 2 and isinstance(call.args[0], gast.Name) \
@@ -114,8 +115,9 @@ class Statements:
                 self.update_call(call, call.args[0].id)
                 return
             self.check_mutation(call)
-            if target is not MISSING and same_object(target, np.add.at) and call.args \
-                    and isinstance(call.args[0], gast.Name) and call.args[0].id in self.locals:
+            adds_at = target is runtime.add_at or target is not MISSING and same_object(target, np.add.at)
+            if adds_at and call.args and isinstance(call.args[0], gast.Name) \
+                    and call.args[0].id in self.locals:
                 self.update_call(call, call.args[0].id)
                 return
             if self.is_local_pop(call):

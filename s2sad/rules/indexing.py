@@ -46,6 +46,7 @@ def _(g, result, x, index, value):
 
 
 @adjoint(np.add.at)
+@adjoint(add_at)                   # (its form in generated code: Dask's too)
 def _(g, result, x, index, value):
     return g, None, unbroadcast(g[index], value)
 

@@ -58,8 +58,9 @@ NUMBA = importlib.util.find_spec("numba") is not None
 DASK_RATE = float(os.environ.get("S2SAD_FUZZ_DASK_RATE", "0.1"))
 DASK = importlib.util.find_spec("dask") is not None
 # what Dask itself cannot do in a gradient (listed in docs/dask.md): x[i] = v at an index
-# computed from Dask data (`x[np.argmax(x)]`)
-DASK_LIMITS = ("dask does not yet implement assignment to a scalar",)
+# computed from Dask data (`x[np.argmax(x)]`), or through a boolean mask (`x[x > 0]`: chunks
+# of unknown sizes)
+DASK_LIMITS = ("dask does not yet implement assignment to a scalar", "cannot broadcast shape (nan")
 PARTIAL_RATE = 0.3        # programs also differentiated through a functools.partial
 PYTREE_RATE = 0.3         # ... with the differentiated arguments as fields of a dataclass or named tuple
 JVP_RTOL = 1e-9
