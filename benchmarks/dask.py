@@ -12,6 +12,12 @@ hand-written `Logistic.pointwise_gradient`. Both run on the same chunked
    against dask-glm's and against the hand-written NumPy gradient on one
    chunk times the number of chunks; the computes during s2sad's gradient
    call (Dask callbacks: 0 is the target).
+   Run again with glibc's malloc told to keep freed memory
+   (`MALLOC_MMAP_THRESHOLD_` and friends, `TUNED_MALLOC`): each temporary
+   array of a chunk otherwise comes fresh from the kernel, and on a virtual
+   machine its page faults cost more than the arithmetic (a 4 MB temporary:
+   ~4 ms here, against 0.2 ms reused), which charges every extra
+   temporary of a generated gradient ten times over.
 2. A `distributed` cluster with worker processes (2 workers, 1 thread each),
    the data generated chunk by chunk inside the graph (never whole in
    memory): the gradient's time and each worker's peak resident memory
@@ -42,6 +48,8 @@ _spec.loader.exec_module(timing)
 interleaved_times = timing.interleaved_times
 
 P = 20
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824",
+                "MALLOC_TOP_PAD_": "268435456"}
 
 
 def loss(beta, X, y):
@@ -94,7 +102,9 @@ def threads(rows, chunk, repeats):
     }
     times = {k: float(np.median(v)) for k, v in interleaved_times(systems, (), repeats).items()}
     calls = computes_during(grad, beta, X, y)
-    print(f"\n1. threads ({os.cpu_count()} cores), {rows:,} x {P} rows persisted "
+    malloc = "tuned malloc" if all(os.environ.get(k) == v for k, v in TUNED_MALLOC.items()) \
+        else "default malloc"
+    print(f"\n1. threads ({os.cpu_count()} cores, {malloc}), {rows:,} x {P} rows persisted "
           f"({X.nbytes / 2**30:.2f} GiB), {X.numblocks[0]} chunks of {chunk:,} rows")
     print(f"   {'system':28s} {'gradient':>10s} {'ratio to dask-glm':>18s}")
     for name, t in times.items():
@@ -103,9 +113,16 @@ def threads(rows, chunk, repeats):
     return times, calls
 
 
+def reset_peak():
+    """Reset this process's peak resident memory (Linux: /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as out:
+        out.write("5")
+
+
 def peak_rss():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024      # (Linux: KiB)
+    """This process's peak resident memory since the last reset (VmHWM), and now (VmRSS)."""
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    return tuple(int(status[k].split()[0]) * 1024 for k in ("VmHWM", "VmRSS"))
 
 
 def workers(rows, chunk):
@@ -118,21 +135,24 @@ def workers(rows, chunk):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                       memory_limit="8GiB") as cluster, Client(cluster) as client:
         for name, fn in (("s2sad", grad), ("dask-glm", Logistic.pointwise_gradient)):
-            client.restart()                                   # fresh workers: their own peaks
+            client.restart()                                   # fresh workers
+            client.run(reset_peak)
             before = client.run(peak_rss)
             X, y = make_data(rows, chunk)
             start = time.perf_counter()
             dask.compute(fn(beta, X, y))
             seconds = time.perf_counter() - start
             after = client.run(peak_rss)
-            out[name] = (seconds, max(after.values()), max(after[w] - before[w] for w in after))
+            out[name] = (seconds, max(peak for peak, _ in after.values()),
+                         max(after[w][0] - before[w][1] for w in after))
     chunk_mib = chunk * P * 8 / 2**20
     print(f"\n2. distributed, 2 worker processes x 1 thread, data generated in the graph "
           f"({rows * P * 8 / 2**30:.2f} GiB in all, chunks of {chunk_mib:.0f} MiB)")
-    print(f"   {'system':12s} {'gradient':>10s} {'peak RSS per worker':>20s} {'growth':>10s}")
+    print(f"   {'system':12s} {'gradient':>10s} {'peak RSS per worker':>20s} {'above idle':>12s}")
     for name, (seconds, peak, growth) in out.items():
-        print(f"   {name:12s} {seconds:8.2f} s {peak / 2**20:16.0f} MiB {growth / 2**20:6.0f} MiB "
-              f"({growth / (chunk * P * 8):.1f} chunks)")
+        print(f"   {name:12s} {seconds:8.2f} s {peak / 2**20:16.0f} MiB {growth / 2**20:8.0f} MiB "
+              f"({growth / (chunk * P * 8):.1f} chunks of X; the dataset: "
+              f"{rows * P * 8 / 2**20:,.0f} MiB)")
     return out
 
 
@@ -142,11 +162,16 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=500_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="100,000 rows, 3 rounds, no cluster")
+    parser.add_argument("--threads-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.chunk, args.repeats = 100_000, 25_000, 3
     times, calls = threads(args.rows, args.chunk, args.repeats)
-    if not args.quick:
+    if not (args.quick or args.threads_only):
+        import subprocess
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--threads-only", "--rows", str(args.rows),
+                        "--chunk", str(args.chunk), "--repeats", str(args.repeats)],
+                       env={**os.environ, **TUNED_MALLOC}, check=True)
         workers(args.rows, args.chunk)
     return times, calls
 
