@@ -101,7 +101,7 @@ def main(argv=None):
 
     args = parse_args(__doc__.splitlines()[0], argv, extra)
     n = args.rows or (20_000 if args.fast else 20_000_000)
-    chunk = args.chunk or max(n // 8, 1_000)
+    chunk = args.chunk or min(max(n // 8, 1_000), 500_000)      # (80 MB chunks at most)
     p, lam = 20, 1e-3
     X, y = make_data(n, p, chunk, args.seed)
     X, y = X.persist(), y.persist()

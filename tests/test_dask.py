@@ -214,3 +214,21 @@ def test_new_axes_and_row_maxima_on_dask():
         got = df(W, chunked(X), chunked(Y))
     assert computes.count == 0
     np.testing.assert_allclose(got.compute(), df(W, X, Y), rtol=1e-10)
+
+
+def recurrence(w, X):
+    h = X[:, 0] * 0.0
+    for t in range(12):                        # a long loop over data: checkpointed
+        h = np.tanh(h * w[0] + X[:, t % X.shape[1]] * w[1])
+    return np.sum(h ** 2)
+
+
+@pytest.mark.parametrize("checkpoint", [None, True])
+def test_a_checkpointed_loop_over_dask_data(checkpoint):
+    X, _ = data(n=400)
+    w = np.array([0.7, 0.4])
+    df = s2sad.grad(recurrence, checkpoint=checkpoint)
+    with Computes() as computes:
+        got = df(w, chunked(X))
+    assert computes.count == 0
+    np.testing.assert_allclose(got.compute(), s2sad.grad(recurrence)(w, X), rtol=1e-10)

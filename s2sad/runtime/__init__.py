@@ -226,9 +226,9 @@ def without_diagonal(g, wrap=False):
     """The adjoint of the old `a` in `np.fill_diagonal(a, val, wrap)` (generated
     code calls it on arrays of its own): g less the diagonal, which was
     overwritten."""
-    out = g.copy()
-    np.fill_diagonal(out, 0, wrap=wrap)
-    return out
+    flat = g.copy().reshape(-1)            # (np.fill_diagonal fills a computed copy of a Dask array)
+    flat[_diagonal_positions(g.shape, wrap)] = 0
+    return flat.reshape(g.shape)
 
 
 def diagonal_cotangent(g, val, wrap=False):
