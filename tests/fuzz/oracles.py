@@ -682,6 +682,13 @@ def _as_numpy(g, arg):
     return g
 
 
+def _dask_log(what):
+    log = os.environ.get("S2SAD_FUZZ_DASK_LOG")      # (a tally of what ran on Dask, if set)
+    if log:
+        with open(log, "a") as out:
+            out.write(what + "\n")
+
+
 def _check_dask(program, args, g):
     import dask
     lazy = _to_dask(args)
@@ -689,19 +696,22 @@ def _check_dask(program, args, g):
         warnings.simplefilter("ignore")         # (Dask's FutureWarnings on functions it lacks)
         try:
             dask.compute(program.call(program.module, copy.deepcopy(lazy)))
-        except Exception:                      # noqa: BLE001
+        except Exception as exc:               # noqa: BLE001
+            _dask_log(f"the program fails on Dask: {type(exc).__name__}")
             return                             # Dask does not run the program itself
         df = _call_s2sad("dask", lambda: s2sad.grad(program.module.f, wrt=program.generated.wrt))
         try:
             grads = _call_s2sad("dask", lambda: dask.compute(df(*copy.deepcopy(lazy)))[0])
         except Failure as failure:
             if any(limit in failure.outcome.detail for limit in DASK_LIMITS):
+                _dask_log("a write Dask does not do")
                 return                         # a write Dask does not do (docs/dask.md)
             raise
     grads = [_as_numpy(gi, args[i]) for i, gi in zip(program.wrt_index, per_argument(program, grads))]
     got = [x for i, gi in zip(program.wrt_index, grads)
            for x in gradient_leaves(gi, args[i], "grad on Dask arrays")]
     err = worst(got, g)
+    _dask_log("ran on Dask")
     if err > 1e-9:
         raise Failure("wrong", "dask", f"relative difference {err:.2e}: {_show(got)} != {_show(g)}")
 
