@@ -232,3 +232,15 @@ def test_a_checkpointed_loop_over_dask_data(checkpoint):
         got = df(w, chunked(X))
     assert computes.count == 0
     np.testing.assert_allclose(got.compute(), s2sad.grad(recurrence)(w, X), rtol=1e-10)
+
+
+def test_jvp_and_hvp_on_dask_compute_nothing():
+    X, y = data()
+    w, v = np.full(X.shape[1], 0.1), np.linspace(-1.0, 1.0, X.shape[1])
+    with Computes() as computes:
+        (value, tangent), hv = (s2sad.jvp(logistic)(w, chunked(X), chunked(y), 0.01, v),
+                                s2sad.hvp(logistic)(w, chunked(X), chunked(y), 0.01, v))
+    assert computes.count == 0 and isinstance(hv, da.Array)
+    expected_tangent = s2sad.jvp(logistic)(w, X, y, 0.01, v)[1]
+    assert float(tangent.compute()) == pytest.approx(float(expected_tangent), rel=1e-10)
+    np.testing.assert_allclose(hv.compute(), s2sad.hvp(logistic)(w, X, y, 0.01, v), rtol=1e-10)
