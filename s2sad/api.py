@@ -17,7 +17,7 @@ import numpy as np
 
 from . import rules
 from .runtime import pytrees, stop_gradient
-from .runtime.lazy import lift_to_chunked
+from .runtime.lazy import lift_to_chunked, passes_chunked
 from .bound import through_bound, unbound
 from .build import Built, build_gradient, build_jvp, core_of
 from .compiled import check_mode, compile_build
@@ -258,7 +258,7 @@ class _Gradient:
         if not _current(entry):
             entry = self.cache[key] = self.shared(key, lambda: self.kinds_of(args, kwargs))
         record(entry[1].names)          # a build in progress (grad of grad) relies on it too
-        built = entry[1] if lift_to_chunked(args, kwargs) is None else _Lifted(entry[1])
+        built = _Lifted(entry[1]) if passes_chunked(args, kwargs) else entry[1]
         if not kwargs:
             if self.fast_generation != rules.generation or len(self.fast) > 256:
                 self.fast.clear()

@@ -241,6 +241,20 @@ def test_jvp_and_hvp_on_dask_compute_nothing():
         (value, tangent), hv = (s2sad.jvp(logistic)(w, chunked(X), chunked(y), 0.01, v),
                                 s2sad.hvp(logistic)(w, chunked(X), chunked(y), 0.01, v))
     assert computes.count == 0 and isinstance(hv, da.Array)
-    expected_tangent = s2sad.jvp(logistic)(w, X, y, 0.01, v)[1]
+    expected_value, expected_tangent = s2sad.jvp(logistic)(w, X, y, 0.01, v)
+    assert float(value.compute()) == pytest.approx(float(expected_value), rel=1e-12)
     assert float(tangent.compute()) == pytest.approx(float(expected_tangent), rel=1e-10)
     np.testing.assert_allclose(hv.compute(), s2sad.hvp(logistic)(w, X, y, 0.01, v), rtol=1e-10)
+
+
+def test_dask_data_inside_a_pytree_lifts_the_parameters_too():
+    X, y = data()
+    theta = np.linspace(-0.5, 0.5, X.shape[1] + 1)
+
+    def loss(theta, batch):
+        return with_bias(theta, batch["X"], batch["y"])
+
+    with Computes() as computes:
+        g = s2sad.grad(loss)(theta, {"X": chunked(X), "y": chunked(y)})
+    assert computes.count == 0 and isinstance(g, da.Array)
+    np.testing.assert_allclose(g.compute(), s2sad.grad(loss)(theta, {"X": X, "y": y}), rtol=1e-10)

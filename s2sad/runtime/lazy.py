@@ -19,13 +19,17 @@ def is_chunked(a):
     return type(a).__module__.partition(".")[0] == "dask"
 
 
+def passes_chunked(args, kwargs):
+    """Does a call pass a Dask array (an argument, or a leaf of one)?"""
+    from .pytrees import leaves
+    return any(is_chunked(leaf) for a in list(args) + list(kwargs.values()) for _, leaf in leaves(a))
+
+
 def lift_to_chunked(args, kwargs):
     """The arguments of a call that passes Dask arrays, with the NumPy float
     arrays among them (parameters beside chunked data, in pytrees too) made
     one-chunk Dask arrays: their adjoints, zeros written with the data's
-    cotangents (`dw[1:] = ...`), then stay lazy; else None (no Dask array)."""
-    if not any(is_chunked(a) for a in args) and not any(is_chunked(v) for v in kwargs.values()):
-        return None
+    cotangents (`dw[1:] = ...`), then stay lazy."""
     import dask.array as da
     from .pytrees import map_leaves
 
