@@ -32,7 +32,7 @@ from .parse import bind_arguments, parse_function, user_text
 from .refs import Ref
 from .checkpoint import checkpoint_loops
 from .record import decide_once, record, separate_counters
-from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates,
+from .simplify import (factor_sums_out_of_loops, hoist_invariants, merge_item_updates, values_kept,
                        propagate_constants, simplify)
 from .reverse import Adjoint, Reverse, gradient_of, leaf_gradient
 from .sweep import Context, access, tree_literal
@@ -519,9 +519,10 @@ def _tidy_reverse(rev, live, facts, core):
     simplified again (`np.ones_like(a) * c * b` -> `c * b` once `b` has come
     in), fits a line."""
     items = propagate_constants(eliminate_dead_code(rev.items, live), live)
-    items = simplify(items, facts, core.params)
+    kept = values_kept(rev.forward, items)
+    items = simplify(items, facts, core.params, kept)
     return fold_temporaries(items, live, rev.temporaries(),
-                            tidy=lambda stmt: simplify([stmt], facts, core.params)[0])
+                            tidy=lambda stmt: simplify([stmt], facts, core.params, kept)[0])
 
 
 def _names(exprs):

@@ -31,9 +31,11 @@ from .refs import Version
 from .trees import CONTROL, Comment, child_blocks, is_boolean, statements
 
 
-def simplify(items, facts, params=()):
+def simplify(items, facts, params=(), kept=()):
     """Rewrite the expressions of these statements in place (`params`: the
-    function's parameters, always at hand for a shape)."""
+    function's parameters, always at hand for a shape; `kept`: refs the
+    forward sweep makes at its top level and the reverse sweep reads anyway,
+    at hand for a shape anywhere in the reverse sweep)."""
     for item in items:
         if isinstance(item, Comment):
             continue
@@ -45,9 +47,9 @@ def simplify(items, facts, params=()):
                 setattr(item, field, [_expr(v, facts) if isinstance(v, gast.expr) else v
                                       for v in value])
         if not child_blocks(item):
-            _sizes_from_values_at_hand(item, facts, params)
+            _sizes_from_values_at_hand(item, facts, params, kept)
         for block in child_blocks(item):
-            simplify(block, facts, params)
+            simplify(block, facts, params, kept)
     return items
 
 
@@ -78,23 +80,17 @@ def _expr(node, facts, nested=False):
     return node
 
 
-def _sizes_from_values_at_hand(stmt, facts, params):
+def _sizes_from_values_at_hand(stmt, facts, params, kept=()):
     """`a.size`, `np.ones_like(a)` -> `b.size`, `np.ones_like(b)` where the
     statement reads `b` of a's shape (and dtype) as a value, or `b` is a
-    parameter: `a` need not be kept for its shape."""
-    holders = []                          # (node, field holding the Name, needs the dtype too)
-    for n in gast.walk(stmt):
-        if isinstance(n, gast.Attribute) and n.attr in ("size", "shape") \
-                and isinstance(n.value, gast.Name):
-            holders.append((n, False))
-        elif isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) \
-                and n.func.attr in ("ones_like", "zeros_like") and len(n.args) == 1 \
-                and not n.keywords and isinstance(n.args[0], gast.Name):
-            holders.append((n, True))
+    parameter or kept anyway: `a` need not be kept (nor computed) for its
+    shape."""
+    # (node, needs the dtype too)
+    holders = [(n, isinstance(n, gast.Call)) for n in gast.walk(stmt) if _holds_shape(n)]
     inside = {id(_held(n)) for n, _ in holders}
     values = [n.s2sad_ref for n in gast.walk(stmt) if isinstance(n, gast.Name) and id(n) not in inside
               and isinstance(n.ctx, gast.Load) and len(getattr(n, "s2sad_ref", ()) or ()) == 2]
-    at_hand = values + [Version(p, 0) for p in params]
+    at_hand = values + [Version(p, 0) for p in params] + sorted(kept)
     for node, typed in holders:
         ref = getattr(_held(node), "s2sad_ref", None)
         if ref is None or len(ref) != 2 or ref in at_hand:
@@ -109,6 +105,31 @@ def _sizes_from_values_at_hand(stmt, facts, params):
                 node.value = name
             else:
                 node.args[0] = name
+
+
+def values_kept(forward, items):
+    """Refs the forward sweep assigns at its top level (there for the whole
+    reverse sweep) that the reverse sweep's `items` read as values anyway."""
+    made = {t.s2sad_ref for stmt in forward if isinstance(stmt, gast.Assign)
+            for t in stmt.targets if isinstance(t, gast.Name) and getattr(t, "s2sad_ref", None)}
+    read = set()
+    for item in items:
+        if isinstance(item, Comment):
+            continue
+        shapes_only = {id(_held(n)) for n in gast.walk(item) if _holds_shape(n)}
+        read |= {n.s2sad_ref for n in gast.walk(item) if isinstance(n, gast.Name)
+                 and isinstance(n.ctx, gast.Load) and id(n) not in shapes_only
+                 and len(getattr(n, "s2sad_ref", ()) or ()) == 2}
+    return made & read
+
+
+def _holds_shape(n):
+    """`a.size`, `a.shape`, `np.ones_like(a)`, `np.zeros_like(a)`: a read for a shape only."""
+    return isinstance(n, gast.Attribute) and n.attr in ("size", "shape") \
+        and isinstance(n.value, gast.Name) \
+        or isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) \
+        and n.func.attr in ("ones_like", "zeros_like") and len(n.args) == 1 \
+        and not n.keywords and isinstance(n.args[0], gast.Name)
 
 
 def _held(node):
