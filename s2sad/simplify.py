@@ -10,7 +10,10 @@ work a person would not write:
   `a + -b`: `a - b`;
 * `a.T.T`: `a`;
 * `a.size`, `np.ones_like(a)` where the statement reads `b` of a's shape
-  anyway, or a parameter has it: `b.size` (so `a` need not be kept for it).
+  anyway, a parameter has it, or the forward sweep makes `b` at its top
+  level and the reverse sweep reads it anyway: `b.size` (so `a` need not be
+  kept for it, nor computed: `np.sum(z + np.log1p(e))`'s forward then
+  skips the sum's operand).
 
 Only provable rewrites: the shapes and dtypes come from the analysis.
 
