@@ -331,6 +331,34 @@ def test_operands_of_an_elementwise_product_share_a_shape():
         check_gradient(cross_entropy_in_a_branch, (z, y, flag), 0)
 
 
+def glm_logistic(beta, X, y):
+    z = X @ beta
+    return np.sum(z + np.log1p(np.exp(-z))) - y @ z      # (dask-glm's loss)
+
+
+def glm_logistic_in_a_loop(beta, X, y):
+    total = 0.0
+    for _ in range(2):
+        z = X @ beta
+        total = total + np.sum(z + np.log1p(np.exp(-z)))
+    return total - y @ z
+
+
+def test_a_value_kept_only_for_its_shape_is_not_computed():
+    """The sum's ones take their shape from `exp_neg_z`, which the forward
+    sweep makes at its top level and the reverse sweep reads anyway: `z +
+    np.log1p(exp_neg_z)` is not computed (in a loop neither: no stack keeps it)."""
+    rng = np.random.default_rng(8)
+    beta, X, y = rng.normal(size=3) * 0.3, rng.normal(size=(6, 3)), (rng.random(6) < 0.5) * 1.0
+    check_gradient(glm_logistic, (beta, X, y), 0)
+    code = statement_lines(s2sad.source(s2sad.grad(glm_logistic), beta, X, y))
+    assert not any("log1p" in line for line in code), code
+    assert "dz_plus = np.ones_like(exp_neg_z)" in code, code
+    check_gradient(glm_logistic_in_a_loop, (beta, X, y), 0)
+    code = statement_lines(s2sad.source(s2sad.grad(glm_logistic_in_a_loop), beta, X, y))
+    assert not any("log1p" in line for line in code), code
+
+
 def test_a_product_in_a_branch_proves_no_shapes():
     from s2sad.analyze import Analyzer
     from s2sad.build import core_of
