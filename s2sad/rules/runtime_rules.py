@@ -13,7 +13,7 @@ from ..runtime import (add_at_item, as_list, checkpoint_every, cotangents, cross
                        einsum_adjoint, kron_adjoint, multi_dot_adjoint,
                        einsum_adjoints, in_dtype_of,
                        inverse_axes, log_of_base, negated, pad_interior, power_slope, selects_each_once,
-                       split_points, unbroadcast, zeros_like_value, zeros_list)
+                       unbroadcast, zeros_like_value, zeros_list)
 from .. import runtime
 from . import adjoint, declare, lookup_adjoint, method_key, nondifferentiable, not_from_source, tangent
 
@@ -24,7 +24,7 @@ not_from_source(runtime.linalg.matrix_power_adjoint)
 
 # zeros, indices, axes and counts: no derivative
 nondifferentiable(zeros_list, zeros_like_value, runtime.zeros_at, selects_each_once, inverse_axes,
-                  checkpoint_every, negated, pad_interior, split_points)
+                  checkpoint_every, negated, pad_interior)
 
 
 @tangent(unbroadcast)

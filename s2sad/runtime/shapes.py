@@ -15,7 +15,7 @@ import numpy as np
 
 from .lazy import add_at
 
-__all__ = ["split_points", "unconcatenate", "reconcatenate", "fill_zeros", "negated", "unravel", "untile",
+__all__ = ["unconcatenate", "reconcatenate", "fill_zeros", "negated", "unravel", "untile",
            "unrepeat", "pad_interior", "unpad", "item_adjoint", "diff_adjoint", "diff_tangent"]
 
 
@@ -29,11 +29,6 @@ def _ints(values):
     if isinstance(values, (int, np.integer)):
         return [int(values)]
     return [int(v) for v in np.ravel(np.asarray(values))]
-
-
-def split_points(arrays, axis):
-    """Where `np.concatenate(arrays, axis)` joined its parts: what `np.split` takes."""
-    return list(itertools.accumulate(_shape(a)[axis] for a in arrays[:-1]))
 
 
 def unconcatenate(g, arrays, axis, ndmin=1):

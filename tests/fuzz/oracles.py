@@ -163,15 +163,21 @@ def set_globals(module, values):
         setattr(module, name, value)
 
 
-def to64(value):
+def map_float_arrays(fn, value):
+    """`value` with `fn` applied to each float array in it (in dicts, lists,
+    tuples and named tuples too)."""
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return value.astype(np.float64)
+        return fn(value)
     if isinstance(value, dict):
-        return {k: to64(v) for k, v in value.items()}
+        return {k: map_float_arrays(fn, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        items = [to64(v) for v in value]
+        items = [map_float_arrays(fn, v) for v in value]
         return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     return value
+
+
+def to64(value):
+    return map_float_arrays(lambda a: a.astype(np.float64), value)
 
 
 def leaves(value, path=()):
@@ -659,14 +665,8 @@ def _to_dask(value):
     """Float arrays of one or more dimensions as Dask arrays, in two chunks
     along the first axis (in lists, tuples and dicts too)."""
     import dask.array as da
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.ndim:
-        return da.from_array(value, chunks=(max(1, (value.shape[0] + 1) // 2),) + value.shape[1:])
-    if isinstance(value, dict):
-        return {k: _to_dask(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        items = [_to_dask(v) for v in value]
-        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-    return value
+    return map_float_arrays(lambda a: da.from_array(a, chunks=(max(1, (a.shape[0] + 1) // 2),)
+                                                    + a.shape[1:]) if a.ndim else a, value)
 
 
 def _as_numpy(g, arg):
